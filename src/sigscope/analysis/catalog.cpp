@@ -1,0 +1,146 @@
+#include "sigscope/analysis/catalog.h"
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <set>
+#include <thread>
+
+namespace sigscope {
+
+namespace {
+
+bool is_safe_slug(const std::string& id) {
+  if (id.empty() || id.size() > 100) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
+}
+
+std::string path_hash(const std::string& path, int document) {
+  // FNV-1a over the path and document index: a stable short suffix.
+  std::uint64_t h = 1469598103934665603ull;
+  for (char c : path) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ull;
+  }
+  h ^= static_cast<std::uint64_t>(document);
+  h *= 1099511628211ull;
+  char buffer[17];
+  std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(h));
+  return std::string(buffer, 8);
+}
+
+void fill_facts(RulePage& page) {
+  const CompiledRule& rule = *page.rule;
+  page.attack = AttackData::bundled().coverage(rule.rule.tags);
+  page.events = LogsourceData::bundled().coverage(rule.rule.logsource, required_event_ids(rule));
+  page.polarity = stage_polarities(rule);
+  page.indicators = rule_indicators(rule);
+  page.exclusions = rule_exclusions(rule);
+}
+
+void attach_diagnostics(std::vector<RulePage>& pages, const DiagnosticList& diagnostics) {
+  std::map<std::pair<std::string, std::string>, std::vector<std::size_t>> by_rule;
+  for (std::size_t i = 0; i < pages.size(); ++i)
+    by_rule[{pages[i].rule->rule.path, pages[i].rule->rule.id}].push_back(i);
+  for (const auto& d : diagnostics.items()) {
+    auto it = by_rule.find({d.file, d.rule_id});
+    if (it == by_rule.end()) continue;
+    for (std::size_t i : it->second) pages[i].diagnostics.push_back(d);
+  }
+}
+
+}  // namespace
+
+Catalog build_catalog(std::vector<CompiledRule> rules, const DiagnosticList& diagnostics,
+                      unsigned threads) {
+  Catalog catalog;
+  catalog.rules = std::move(rules);
+  catalog.pages.resize(catalog.rules.size());
+
+  // Page file names: the id when it is unique and file-name safe, else the
+  // id (or title) plus a hash of the rule's path.
+  std::map<std::string, int> id_count;
+  for (const auto& r : catalog.rules) ++id_count[r.rule.id];
+  for (std::size_t i = 0; i < catalog.rules.size(); ++i) {
+    const Rule& r = catalog.rules[i].rule;
+    RulePage& page = catalog.pages[i];
+    page.rule = &catalog.rules[i];
+    if (is_safe_slug(r.id) && id_count[r.id] == 1) {
+      page.slug = r.id;
+    } else {
+      std::string base = is_safe_slug(r.id) ? r.id : std::string("rule");
+      page.slug = base + "-" + path_hash(r.path, r.document_index);
+    }
+  }
+
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t i = next++; i < catalog.pages.size(); i = next++) fill_facts(catalog.pages[i]);
+  };
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+
+  // Corpus counts: how many rules carry each indicator (each rule once).
+  for (const auto& page : catalog.pages) {
+    std::set<std::string> keys;
+    for (const auto& ind : page.indicators) keys.insert(ind.key);
+    for (const auto& k : keys) ++catalog.indicator_rules[k];
+    std::set<std::string> ex_keys;
+    for (const auto& ex : page.exclusions) ex_keys.insert(ex.keys.begin(), ex.keys.end());
+    for (const auto& k : ex_keys) ++catalog.exclusion_rules[k];
+  }
+  for (auto& page : catalog.pages) {
+    for (const auto& ind : page.indicators)
+      page.indicator_corpus.push_back(catalog.indicator_rules[ind.key] - 1);
+    for (const auto& ex : page.exclusions) {
+      std::vector<int> counts;
+      for (const auto& k : ex.keys) counts.push_back(catalog.exclusion_rules[k] - 1);
+      page.exclusion_corpus.push_back(std::move(counts));
+    }
+  }
+  attach_diagnostics(catalog.pages, diagnostics);
+  return catalog;
+}
+
+RulePage analyse_rule(const CompiledRule& rule, const Catalog* corpus,
+                      const DiagnosticList& diagnostics) {
+  RulePage page;
+  page.rule = &rule;
+  page.slug = rule.rule.id;
+  fill_facts(page);
+  // The corpus may or may not contain this very rule: count it out by identity
+  // of path and id.
+  static const std::unordered_map<std::string, int> kEmpty;
+  const auto& indicator_index = corpus ? corpus->indicator_rules : kEmpty;
+  const auto& exclusion_index = corpus ? corpus->exclusion_rules : kEmpty;
+  auto count_others = [&](const std::unordered_map<std::string, int>& index,
+                          const std::string& key, bool own) {
+    auto it = index.find(key);
+    int n = it == index.end() ? 0 : it->second;
+    return own ? std::max(0, n - 1) : n;
+  };
+  bool in_corpus = false;
+  if (corpus)
+    for (const auto& r : corpus->rules)
+      if (r.rule.path == rule.rule.path && r.rule.id == rule.rule.id &&
+          r.rule.document_index == rule.rule.document_index)
+        in_corpus = true;
+  for (const auto& ind : page.indicators)
+    page.indicator_corpus.push_back(count_others(indicator_index, ind.key, in_corpus));
+  for (const auto& ex : page.exclusions) {
+    std::vector<int> counts;
+    for (const auto& k : ex.keys)
+      counts.push_back(count_others(exclusion_index, k, in_corpus));
+    page.exclusion_corpus.push_back(std::move(counts));
+  }
+  for (const auto& d : diagnostics.items())
+    if (d.file == rule.rule.path && d.rule_id == rule.rule.id) page.diagnostics.push_back(d);
+  return page;
+}
+
+}  // namespace sigscope

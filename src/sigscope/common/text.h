@@ -1,0 +1,45 @@
+// Text helpers shared by every stage: UTF-8 case folding, escaping and small
+// string utilities.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sigscope {
+
+// Returns true when every byte of `s` is below 0x80.
+bool is_ascii(std::string_view s);
+
+// Folds `s` for case-insensitive comparison with Unicode simple case folding
+// (ICU u_foldCase), so "Ä" and "ä" compare equal. ASCII input takes a fast
+// path. Invalid UTF-8 bytes are copied unchanged.
+std::string fold_case(std::string_view s);
+
+// Appends fold_case(s) to `out` without allocating when `out` has capacity.
+void fold_case_append(std::string_view s, std::string& out);
+
+// ASCII-only lower-casing.
+std::string ascii_lower(std::string_view s);
+
+// Decodes one UTF-8 code point at s[i], advancing i. Returns U+FFFD on
+// invalid input and advances by one byte.
+char32_t decode_utf8(std::string_view s, std::size_t& i);
+void append_utf8(char32_t cp, std::string& out);
+
+// Escapes &, <, >, " and ' for HTML text and attribute values.
+std::string html_escape(std::string_view s);
+
+// Escapes a string for Markdown table cells (| and newlines).
+std::string markdown_cell(std::string_view s);
+
+std::string_view trim(std::string_view s);
+bool starts_with_ci(std::string_view s, std::string_view prefix);
+std::vector<std::string> split(std::string_view s, char sep);
+std::string join(const std::vector<std::string>& parts, std::string_view sep);
+
+// Standard Base64 (RFC 4648) with padding.
+std::string base64_encode(std::string_view bytes);
+
+}  // namespace sigscope

@@ -1,0 +1,11 @@
+// Data files compiled into the binary (see cmake/embed.cmake and data/README.md).
+#pragma once
+
+#include <string_view>
+
+namespace sigscope::embedded {
+extern const std::string_view attack_enterprise_json;  // data/attack-enterprise.json
+extern const std::string_view logsources_json;         // data/logsources.json
+extern const std::string_view catalog_css;             // catalog/assets/catalog.css
+extern const std::string_view catalog_js;              // catalog/assets/catalog.js
+}  // namespace sigscope::embedded

@@ -1,0 +1,552 @@
+#include "sigscope/rules/loader.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "sigscope/common/text.h"
+
+namespace sigscope {
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::set<std::string_view> kStandardKeys = {
+    "title",    "id",          "name",      "related",  "status", "description",
+    "license",  "author",      "references", "date",    "modified", "logsource",
+    "detection", "fields",     "falsepositives", "level", "tags",  "scope",
+    "taxonomy", "correlation", "filter"};
+
+const std::set<std::string_view> kStatuses = {"stable", "test", "experimental", "deprecated",
+                                              "unsupported"};
+const std::set<std::string_view> kLevels = {"informational", "low", "medium", "high", "critical"};
+const std::set<std::string_view> kRelatedTypes = {"derived", "obsolete", "merged", "renamed",
+                                                  "similar"};
+
+bool is_uuid(std::string_view s) {
+  if (s.size() != 36) return false;
+  for (std::size_t i = 0; i < 36; ++i) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (s[i] != '-') return false;
+    } else if (!std::isxdigit(static_cast<unsigned char>(s[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool is_iso_date(std::string_view s) {
+  // YYYY-MM-DD (Sigma 2.x) or YYYY/MM/DD (Sigma 1.x)
+  if (s.size() != 10) return false;
+  for (std::size_t i = 0; i < 10; ++i) {
+    if (i == 4 || i == 7) {
+      if (s[i] != '-' && s[i] != '/') return false;
+    } else if (s[i] < '0' || s[i] > '9') {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Per-document context for diagnostics.
+struct DocContext {
+  const std::string& path;
+  DiagnosticList& diagnostics;
+  std::string rule_id;
+  bool failed = false;
+
+  void error(const YamlNode* node, int fallback_line, std::string message, std::string hint) {
+    failed = true;
+    diagnostics.error(path, node && node->line ? node->line : fallback_line,
+                      node && node->line ? node->column : 0, rule_id, std::move(message),
+                      std::move(hint));
+  }
+  void warning(const YamlNode* node, int fallback_line, std::string message, std::string hint) {
+    diagnostics.warning(path, node && node->line ? node->line : fallback_line,
+                        node && node->line ? node->column : 0, rule_id, std::move(message),
+                        std::move(hint));
+  }
+};
+
+std::string scalar_text(const YamlNode& node) {
+  if (node.kind == YamlNode::Kind::Scalar) return node.text;
+  return yaml_to_flow(node);
+}
+
+// Reads an optional string attribute; non-scalars are reported.
+std::string read_string(const YamlNode& root, std::string_view key, DocContext& ctx, int line) {
+  const YamlNode* node = root.find(key);
+  if (!node || node->is_null()) return {};
+  if (!node->is_scalar()) {
+    ctx.warning(node, line, fmt::format("'{}' should be a string, found {}", key, yaml_to_flow(*node)),
+                "write it as a single string");
+    return yaml_to_flow(*node);
+  }
+  return node->text;
+}
+
+// Reads an optional list of strings; a single string is accepted as a list of one.
+std::vector<std::string> read_string_list(const YamlNode& root, std::string_view key,
+                                          DocContext& ctx, int line) {
+  std::vector<std::string> out;
+  const YamlNode* node = root.find(key);
+  if (!node || node->is_null()) return out;
+  if (node->is_scalar()) {
+    ctx.warning(node, line, fmt::format("'{}' should be a list, found a single value", key),
+                fmt::format("write '{}' as a YAML list", key));
+    out.push_back(node->text);
+    return out;
+  }
+  if (!node->is_sequence()) {
+    ctx.warning(node, line, fmt::format("'{}' should be a list of strings", key),
+                fmt::format("write '{}' as a YAML list", key));
+    out.push_back(yaml_to_flow(*node));
+    return out;
+  }
+  for (const auto& item : node->items) {
+    if (item.is_null()) continue;
+    out.push_back(scalar_text(item));
+  }
+  return out;
+}
+
+void read_logsource(const YamlNode& root, Rule& rule, DocContext& ctx, bool required) {
+  const YamlNode* node = root.find("logsource");
+  if (!node || node->is_null()) {
+    if (required)
+      ctx.error(nullptr, rule.line, "missing 'logsource'",
+                "add a logsource with at least one of category, product or service");
+    return;
+  }
+  if (!node->is_mapping()) {
+    ctx.error(node, rule.line, "'logsource' must be a mapping",
+              "write logsource as category/product/service keys");
+    return;
+  }
+  for (const auto& e : node->entries) {
+    std::string value = e.value.is_null() ? std::string() : scalar_text(e.value);
+    if (e.key == "category") rule.logsource.category = value;
+    else if (e.key == "product") rule.logsource.product = value;
+    else if (e.key == "service") rule.logsource.service = value;
+    else if (e.key == "definition") rule.logsource.definition = value;
+    else rule.logsource.custom.push_back(e);
+  }
+  if (rule.logsource.empty() && required)
+    ctx.error(node, rule.line, "'logsource' has none of category, product or service",
+              "set at least one of category, product or service");
+}
+
+void read_related(const YamlNode& root, Rule& rule, DocContext& ctx) {
+  const YamlNode* node = root.find("related");
+  if (!node || node->is_null()) return;
+  if (!node->is_sequence()) {
+    ctx.warning(node, rule.line, "'related' should be a list of {id, type} entries",
+                "write related as a YAML list");
+    return;
+  }
+  for (const auto& item : node->items) {
+    RelatedRule related;
+    if (const YamlNode* id = item.find("id")) related.id = scalar_text(*id);
+    if (const YamlNode* type = item.find("type")) related.type = scalar_text(*type);
+    if (related.id.empty())
+      ctx.warning(&item, rule.line, "a 'related' entry has no id", "add the related rule's id");
+    if (!related.type.empty() && !kRelatedTypes.count(related.type))
+      ctx.warning(&item, rule.line,
+                  fmt::format("unknown related type '{}'", related.type),
+                  "use one of derived, obsolete, merged, renamed, similar");
+    rule.related.push_back(std::move(related));
+  }
+}
+
+// Parses a Sigma timespan such as "30s", "5m", "1h", "7d", "1w" into seconds.
+std::optional<std::uint64_t> parse_timespan(std::string_view text) {
+  text = trim(text);
+  if (text.size() < 2) return std::nullopt;
+  char unit = text.back();
+  std::string_view digits = text.substr(0, text.size() - 1);
+  std::uint64_t n = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  switch (unit) {
+    case 's': return n;
+    case 'm': return n * 60;
+    case 'h': return n * 3600;
+    case 'd': return n * 86400;
+    case 'w': return n * 7 * 86400;
+    case 'M': return n * 30 * 86400;
+    case 'y': return n * 365 * 86400;
+    default: return std::nullopt;
+  }
+}
+
+void read_correlation(const YamlNode& node, Rule& rule, DocContext& ctx) {
+  if (!node.is_mapping()) {
+    ctx.error(&node, rule.line, "'correlation' must be a mapping",
+              "give type, rules, timespan and condition under correlation");
+    return;
+  }
+  Correlation& c = rule.correlation;
+  static const std::map<std::string_view, CorrelationType> kTypes = {
+      {"event_count", CorrelationType::EventCount},
+      {"value_count", CorrelationType::ValueCount},
+      {"temporal", CorrelationType::Temporal},
+      {"temporal_ordered", CorrelationType::TemporalOrdered},
+      {"value_sum", CorrelationType::ValueSum},
+      {"value_avg", CorrelationType::ValueAvg},
+      {"value_percentile", CorrelationType::ValuePercentile},
+      {"value_median", CorrelationType::ValueMedian}};
+
+  const YamlNode* type = node.find("type");
+  if (!type || !type->is_scalar()) {
+    ctx.error(&node, rule.line, "correlation has no 'type'",
+              "set type to event_count, value_count, temporal, temporal_ordered, value_sum, "
+              "value_avg, value_percentile or value_median");
+  } else if (auto it = kTypes.find(type->text); it == kTypes.end()) {
+    ctx.error(type, rule.line, fmt::format("unknown correlation type '{}'", type->text),
+              "use event_count, value_count, temporal, temporal_ordered, value_sum, value_avg, "
+              "value_percentile or value_median");
+  } else {
+    c.type = it->second;
+  }
+
+  c.rules = read_string_list(node, "rules", ctx, rule.line);
+  if (c.rules.empty())
+    ctx.error(&node, rule.line, "correlation has no 'rules'",
+              "list the ids or names of the rules this correlation combines");
+  c.group_by = read_string_list(node, "group-by", ctx, rule.line);
+
+  const YamlNode* timespan = node.find("timespan");
+  if (!timespan || !timespan->is_scalar()) {
+    ctx.error(&node, rule.line, "correlation has no 'timespan'",
+              "set a timespan such as 5m, 1h or 1d");
+  } else if (auto seconds = parse_timespan(timespan->text); !seconds) {
+    ctx.error(timespan, rule.line, fmt::format("invalid timespan '{}'", timespan->text),
+              "write a number followed by s, m, h, d, w, M or y, e.g. 15m");
+  } else {
+    c.timespan_seconds = *seconds;
+    c.timespan_text = timespan->text;
+  }
+
+  const bool temporal =
+      c.type == CorrelationType::Temporal || c.type == CorrelationType::TemporalOrdered;
+  const YamlNode* condition = node.find("condition");
+  if (!condition || condition->is_null()) {
+    if (!temporal)
+      ctx.error(&node, rule.line, "correlation has no 'condition'",
+                "add a condition such as {gte: 10}");
+  } else if (!condition->is_mapping()) {
+    ctx.error(condition, rule.line, "correlation 'condition' must be a mapping",
+              "write it as e.g. {gte: 10} or {field: User, gt: 3}");
+  } else {
+    for (const auto& e : condition->entries) {
+      if (e.key == "field") {
+        c.condition.field = scalar_text(e.value);
+        continue;
+      }
+      if (e.key == "percentile") {
+        c.condition.percentile = std::strtod(e.value.text.c_str(), nullptr);
+        continue;
+      }
+      std::optional<double>* slot = nullptr;
+      if (e.key == "gt") slot = &c.condition.gt;
+      else if (e.key == "gte") slot = &c.condition.gte;
+      else if (e.key == "lt") slot = &c.condition.lt;
+      else if (e.key == "lte") slot = &c.condition.lte;
+      else if (e.key == "eq") slot = &c.condition.eq;
+      else if (e.key == "neq") slot = &c.condition.neq;
+      if (!slot) {
+        ctx.error(&e.value, rule.line, fmt::format("unknown correlation condition key '{}'", e.key),
+                  "use gt, gte, lt, lte, eq, neq, field or percentile");
+        continue;
+      }
+      if (!e.value.is_number()) {
+        ctx.error(&e.value, rule.line,
+                  fmt::format("correlation condition '{}' needs a number, found '{}'", e.key,
+                              scalar_text(e.value)),
+                  "write a number");
+        continue;
+      }
+      *slot = std::strtod(e.value.text.c_str(), nullptr);
+    }
+    const bool needs_field = c.type == CorrelationType::ValueCount ||
+                             c.type == CorrelationType::ValueSum ||
+                             c.type == CorrelationType::ValueAvg ||
+                             c.type == CorrelationType::ValuePercentile ||
+                             c.type == CorrelationType::ValueMedian;
+    if (needs_field && c.condition.field.empty())
+      ctx.error(condition, rule.line,
+                fmt::format("{} correlation needs 'field' in its condition",
+                            correlation_type_name(c.type)),
+                "name the field whose values are aggregated");
+  }
+
+  if (const YamlNode* aliases = node.find("aliases"); aliases && aliases->is_mapping()) {
+    for (const auto& alias : aliases->entries) {
+      if (!alias.value.is_mapping()) {
+        ctx.error(&alias.value, rule.line,
+                  fmt::format("alias '{}' must map rule names to field names", alias.key),
+                  "write each alias as {rule_name: field_name}");
+        continue;
+      }
+      for (const auto& m : alias.value.entries) c.aliases[alias.key][m.key] = scalar_text(m.value);
+    }
+  }
+  if (const YamlNode* generate = node.find("generate"))
+    c.generate = generate->is_bool() && generate->as_bool();
+}
+
+void read_filter(const YamlNode& node, Rule& rule, DocContext& ctx) {
+  if (!node.is_mapping()) {
+    ctx.error(&node, rule.line, "'filter' must be a mapping",
+              "give rules, the filter selections and a condition under filter");
+    return;
+  }
+  rule.filter.rules = read_string_list(node, "rules", ctx, rule.line);
+  if (rule.filter.rules.empty())
+    ctx.error(&node, rule.line, "filter has no 'rules'",
+              "list the ids or names of the rules this filter applies to");
+  YamlNode detection;
+  detection.kind = YamlNode::Kind::Mapping;
+  detection.line = node.line;
+  detection.column = node.column;
+  for (const auto& e : node.entries)
+    if (e.key != "rules") detection.entries.push_back(e);
+  if (!detection.find("condition"))
+    ctx.error(&node, rule.line, "filter has no 'condition'",
+              "add a condition such as 'not selection'");
+  rule.filter.detection = std::move(detection);
+}
+
+// Builds a Rule from one (collection-merged) document. Returns false when the
+// document is invalid; the reasons are in the diagnostics.
+bool build_rule(const YamlDocument& doc, const YamlNode& root, const std::string& path,
+                int index, DiagnosticList& diagnostics, Rule& rule) {
+  rule.path = path;
+  rule.document_index = index;
+  rule.line = doc.start_line;
+  rule.source_text = doc.text;
+
+  DocContext ctx{path, diagnostics};
+  if (!root.is_mapping()) {
+    ctx.error(&root, doc.start_line, "a rule document must be a YAML mapping",
+              "start the document with keys such as title, logsource and detection");
+    return false;
+  }
+  if (const YamlNode* id = root.find("id"); id && id->is_scalar()) ctx.rule_id = id->text;
+
+  if (const YamlNode* c = root.find("correlation")) {
+    rule.kind = RuleKind::Correlation;
+    read_correlation(*c, rule, ctx);
+  } else if (const YamlNode* f = root.find("filter")) {
+    rule.kind = RuleKind::Filter;
+    read_filter(*f, rule, ctx);
+  } else {
+    rule.kind = RuleKind::Detection;
+  }
+
+  rule.title = read_string(root, "title", ctx, rule.line);
+  if (rule.title.empty())
+    ctx.error(nullptr, rule.line, "missing 'title'", "add a short title that says what the rule finds");
+  rule.id = read_string(root, "id", ctx, rule.line);
+  if (rule.id.empty()) {
+    ctx.warning(nullptr, rule.line, "missing 'id'",
+                "add a UUIDv4 id so other rules, filters and tools can refer to this rule");
+  } else if (!is_uuid(rule.id)) {
+    ctx.warning(root.find("id"), rule.line, fmt::format("id '{}' is not a UUID", rule.id),
+                "use a random UUIDv4");
+  }
+  rule.name = read_string(root, "name", ctx, rule.line);
+  read_related(root, rule, ctx);
+  rule.status = read_string(root, "status", ctx, rule.line);
+  if (!rule.status.empty() && !kStatuses.count(rule.status))
+    ctx.warning(root.find("status"), rule.line, fmt::format("unknown status '{}'", rule.status),
+                "use stable, test, experimental, deprecated or unsupported");
+  rule.description = read_string(root, "description", ctx, rule.line);
+  rule.license = read_string(root, "license", ctx, rule.line);
+  rule.author = read_string(root, "author", ctx, rule.line);
+  rule.references = read_string_list(root, "references", ctx, rule.line);
+  rule.date = read_string(root, "date", ctx, rule.line);
+  if (!rule.date.empty() && !is_iso_date(rule.date))
+    ctx.warning(root.find("date"), rule.line, fmt::format("date '{}' is not YYYY-MM-DD", rule.date),
+                "write dates as YYYY-MM-DD");
+  rule.modified = read_string(root, "modified", ctx, rule.line);
+  if (!rule.modified.empty() && !is_iso_date(rule.modified))
+    ctx.warning(root.find("modified"), rule.line,
+                fmt::format("modified '{}' is not YYYY-MM-DD", rule.modified),
+                "write dates as YYYY-MM-DD");
+  rule.fields = read_string_list(root, "fields", ctx, rule.line);
+  rule.falsepositives = read_string_list(root, "falsepositives", ctx, rule.line);
+  rule.level = read_string(root, "level", ctx, rule.line);
+  if (!rule.level.empty() && !kLevels.count(rule.level))
+    ctx.warning(root.find("level"), rule.line, fmt::format("unknown level '{}'", rule.level),
+                "use informational, low, medium, high or critical");
+  rule.tags = read_string_list(root, "tags", ctx, rule.line);
+  rule.scope = read_string_list(root, "scope", ctx, rule.line);
+  rule.taxonomy = read_string(root, "taxonomy", ctx, rule.line);
+
+  read_logsource(root, rule, ctx, rule.kind == RuleKind::Detection);
+
+  if (rule.kind == RuleKind::Detection) {
+    const YamlNode* detection = root.find("detection");
+    if (!detection || detection->is_null()) {
+      ctx.error(nullptr, rule.line, "missing 'detection'",
+                "add a detection section with selections and a condition");
+    } else if (!detection->is_mapping()) {
+      ctx.error(detection, rule.line, "'detection' must be a mapping",
+                "write detection as named selections plus a condition");
+    } else {
+      rule.detection = *detection;
+    }
+  }
+
+  for (const auto& e : root.entries)
+    if (!kStandardKeys.count(e.key)) rule.custom.push_back(e);
+
+  return !ctx.failed;
+}
+
+}  // namespace
+
+std::vector<Rule> load_rules_from_text(std::string_view text, const std::string& path,
+                                       DiagnosticList& diagnostics) {
+  std::vector<Rule> rules;
+  std::vector<YamlDocument> docs = parse_yaml_stream(text, path, diagnostics);
+
+  // Rule collections: `action: global` sets defaults merged into every later
+  // document, `reset` clears them, `repeat` reuses the previous document with
+  // the new keys merged over it.
+  std::optional<YamlNode> global;
+  std::optional<YamlNode> previous;
+  for (std::size_t i = 0; i < docs.size(); ++i) {
+    const YamlDocument& doc = docs[i];
+    const YamlNode* action = doc.root.find("action");
+    if (action && action->is_scalar()) {
+      YamlNode body = doc.root;
+      body.entries.erase(std::remove_if(body.entries.begin(), body.entries.end(),
+                                        [](const YamlEntry& e) { return e.key == "action"; }),
+                         body.entries.end());
+      if (action->text == "global") {
+        if (global) merge_yaml(*global, body);
+        else global = std::move(body);
+        continue;
+      }
+      if (action->text == "reset") {
+        global.reset();
+        continue;
+      }
+      if (action->text == "repeat") {
+        if (!previous) {
+          diagnostics.error(path, action->line, action->column, "",
+                            "'action: repeat' has no previous rule document to repeat",
+                            "put a complete rule document before the repeat document");
+          continue;
+        }
+        YamlNode merged = *previous;
+        merge_yaml(merged, body);
+        Rule rule;
+        if (build_rule(doc, merged, path, static_cast<int>(i), diagnostics, rule))
+          rules.push_back(std::move(rule));
+        previous = std::move(merged);
+        continue;
+      }
+      diagnostics.error(path, action->line, action->column, "",
+                        fmt::format("unknown collection action '{}'", action->text),
+                        "use global, reset or repeat");
+      continue;
+    }
+    YamlNode merged;
+    if (global) {
+      merged = *global;
+      merge_yaml(merged, doc.root);
+    } else {
+      merged = doc.root;
+    }
+    Rule rule;
+    if (build_rule(doc, merged, path, static_cast<int>(i), diagnostics, rule))
+      rules.push_back(std::move(rule));
+    previous = std::move(merged);
+  }
+  return rules;
+}
+
+std::vector<std::string> find_rule_files(const std::vector<std::string>& paths,
+                                         DiagnosticList& diagnostics) {
+  std::vector<std::string> files;
+  for (const auto& p : paths) {
+    std::error_code ec;
+    fs::file_status status = fs::status(p, ec);
+    if (ec || !fs::exists(status)) {
+      diagnostics.error(p, 0, 0, "", "rule path not found", "check the path");
+      continue;
+    }
+    if (fs::is_regular_file(status)) {
+      files.push_back(p);
+      continue;
+    }
+    std::vector<std::string> found;
+    for (auto it = fs::recursive_directory_iterator(
+             p, fs::directory_options::skip_permission_denied, ec);
+         it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (ec) {
+        diagnostics.error(p, 0, 0, "", fmt::format("cannot list folder: {}", ec.message()),
+                          "check the folder's permissions");
+        break;
+      }
+      if (!it->is_regular_file()) continue;
+      auto ext = it->path().extension().string();
+      if (ext == ".yml" || ext == ".yaml") found.push_back(it->path().string());
+    }
+    std::sort(found.begin(), found.end());
+    files.insert(files.end(), found.begin(), found.end());
+  }
+  return files;
+}
+
+LoadResult load_rules(const std::vector<std::string>& paths, DiagnosticList& diagnostics,
+                      unsigned threads) {
+  LoadResult result;
+  std::vector<std::string> files = find_rule_files(paths, diagnostics);
+  result.files = files.size();
+
+  std::vector<std::vector<Rule>> per_file(files.size());
+  std::vector<DiagnosticList> per_file_diagnostics(files.size());
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t i = next++; i < files.size(); i = next++) {
+      std::ifstream in(files[i], std::ios::binary);
+      if (!in) {
+        per_file_diagnostics[i].error(files[i], 0, 0, "", "cannot open rule file",
+                                      "check that the file exists and is readable");
+        continue;
+      }
+      std::ostringstream buffer;
+      buffer << in.rdbuf();
+      per_file[i] = load_rules_from_text(buffer.str(), files[i], per_file_diagnostics[i]);
+    }
+  };
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  threads = std::min<unsigned>(threads, std::max<std::size_t>(1, files.size()));
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    if (per_file_diagnostics[i].error_count() > 0) ++result.files_failed;
+    diagnostics.append(per_file_diagnostics[i]);
+    for (auto& r : per_file[i]) result.rules.push_back(std::move(r));
+  }
+  return result;
+}
+
+}  // namespace sigscope

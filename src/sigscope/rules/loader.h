@@ -1,0 +1,37 @@
+// Loading Sigma rules from files: YAML parsing, rule collections (action:
+// global/reset/repeat) and metadata validation. Errors are collected per
+// document; a bad document never stops the rest from loading.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sigscope/common/diagnostics.h"
+#include "sigscope/rules/model.h"
+
+namespace sigscope {
+
+// Parses every rule document in `text`. `path` is used for positions and
+// messages. Documents that fail validation are reported and left out.
+std::vector<Rule> load_rules_from_text(std::string_view text, const std::string& path,
+                                       DiagnosticList& diagnostics);
+
+// Lists every .yml/.yaml file under `paths` (files are taken as given,
+// folders are searched recursively), sorted for a stable order. Missing
+// paths are reported.
+std::vector<std::string> find_rule_files(const std::vector<std::string>& paths,
+                                         DiagnosticList& diagnostics);
+
+struct LoadResult {
+  std::vector<Rule> rules;
+  std::size_t files = 0;
+  std::size_t files_failed = 0;  // files with at least one error
+};
+
+// Loads every rule file under `paths` using `threads` worker threads
+// (0 = hardware concurrency). Rules keep file order.
+LoadResult load_rules(const std::vector<std::string>& paths, DiagnosticList& diagnostics,
+                      unsigned threads = 0);
+
+}  // namespace sigscope

@@ -1,0 +1,38 @@
+#include "sigscope/rules/model.h"
+
+namespace sigscope {
+
+std::string Logsource::label() const {
+  std::string out;
+  for (const std::string* part : {&product, &category, &service}) {
+    if (part->empty()) continue;
+    if (!out.empty()) out += '/';
+    out += *part;
+  }
+  return out;
+}
+
+std::string_view rule_kind_name(RuleKind kind) {
+  switch (kind) {
+    case RuleKind::Detection: return "detection";
+    case RuleKind::Correlation: return "correlation";
+    case RuleKind::Filter: return "filter";
+  }
+  return "detection";
+}
+
+std::string_view correlation_type_name(CorrelationType type) {
+  switch (type) {
+    case CorrelationType::EventCount: return "event_count";
+    case CorrelationType::ValueCount: return "value_count";
+    case CorrelationType::Temporal: return "temporal";
+    case CorrelationType::TemporalOrdered: return "temporal_ordered";
+    case CorrelationType::ValueSum: return "value_sum";
+    case CorrelationType::ValueAvg: return "value_avg";
+    case CorrelationType::ValuePercentile: return "value_percentile";
+    case CorrelationType::ValueMedian: return "value_median";
+  }
+  return "event_count";
+}
+
+}  // namespace sigscope

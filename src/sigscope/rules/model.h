@@ -1,0 +1,113 @@
+// The Sigma rule model: one struct per document kind of the Sigma 2.1
+// specification (detection rule, correlation rule, filter), with the metadata
+// as written. Detection logic stays as YAML here; compile/ turns it into
+// predicates.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sigscope/rules/yaml.h"
+
+namespace sigscope {
+
+enum class RuleKind { Detection, Correlation, Filter };
+
+struct Logsource {
+  std::string category;
+  std::string product;
+  std::string service;
+  std::string definition;
+  std::vector<YamlEntry> custom;  // keys beyond the four standard ones
+
+  bool empty() const { return category.empty() && product.empty() && service.empty(); }
+  // "product/category/service" with empty parts left out, e.g. "windows/process_creation".
+  std::string label() const;
+};
+
+struct RelatedRule {
+  std::string id;
+  std::string type;  // derived, obsolete, merged, renamed, similar
+};
+
+// Correlation rules (Sigma correlation specification 2.1).
+enum class CorrelationType {
+  EventCount,
+  ValueCount,
+  Temporal,
+  TemporalOrdered,
+  ValueSum,
+  ValueAvg,
+  ValuePercentile,
+  ValueMedian,
+};
+
+struct CorrelationCondition {
+  // Comparison operators that apply to the aggregated value; unset ones are absent.
+  std::optional<double> gt, gte, lt, lte, eq, neq;
+  std::string field;          // value_count / value_sum / ... aggregate this field
+  std::optional<double> percentile;  // value_percentile only
+};
+
+struct Correlation {
+  CorrelationType type = CorrelationType::EventCount;
+  std::vector<std::string> rules;              // referenced rule ids or names
+  std::vector<std::string> group_by;
+  std::uint64_t timespan_seconds = 0;
+  std::string timespan_text;                   // as written, e.g. "5m"
+  CorrelationCondition condition;
+  std::map<std::string, std::map<std::string, std::string>> aliases;  // alias -> rule -> field
+  bool generate = false;
+};
+
+// Filter documents (Sigma filters specification): a selection applied to the
+// named rules.
+struct Filter {
+  std::vector<std::string> rules;  // rule ids or names the filter applies to
+  YamlNode detection;              // selections plus condition
+};
+
+struct Rule {
+  RuleKind kind = RuleKind::Detection;
+
+  // Where the rule came from.
+  std::string path;
+  int document_index = 0;   // 0-based index of the document in its file
+  int line = 1;             // first line of the document
+  std::string source_text;  // the document as written
+
+  // Metadata (Sigma rules specification 2.1).
+  std::string title;
+  std::string id;
+  std::string name;
+  std::vector<RelatedRule> related;
+  std::string status;
+  std::string description;
+  std::string license;
+  std::string author;
+  std::vector<std::string> references;
+  std::string date;
+  std::string modified;
+  Logsource logsource;
+  std::vector<std::string> fields;
+  std::vector<std::string> falsepositives;
+  std::string level;
+  std::vector<std::string> tags;
+  std::vector<std::string> scope;
+  std::string taxonomy;
+  std::vector<YamlEntry> custom;  // unknown top-level keys, kept as written
+
+  // Detection rules only: the `detection` mapping as written.
+  YamlNode detection;
+  // Correlation or filter rules only.
+  Correlation correlation;
+  Filter filter;
+};
+
+std::string_view rule_kind_name(RuleKind kind);
+std::string_view correlation_type_name(CorrelationType type);
+
+}  // namespace sigscope

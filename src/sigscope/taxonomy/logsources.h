@@ -1,0 +1,80 @@
+// What a Sigma logsource means in concrete events: Windows channels, providers
+// and event ids per category and service, with the field renames a source
+// needs (Security 4688 names the image NewProcessName, for example). Backed by
+// the bundled tables generated from the Sigma taxonomy appendix and the
+// pySigma, Chainsaw and Hayabusa mappings.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sigscope/rules/model.h"
+
+namespace sigscope {
+
+// One concrete event source a rule's logsource stands for.
+struct EventSource {
+  std::string log;                    // display name: "Sysmon", "Security", "PowerShell"...
+  std::vector<std::string> channels;  // event log channels
+  std::string provider;               // provider name, may be empty
+  int event_id = -1;                  // -1: every event of the channels
+  std::string title;                  // event title, e.g. "Process creation"
+  std::map<std::string, std::string> field_renames;     // Sigma field -> event field
+  std::map<std::string, std::string> extra_conditions;  // field -> required value
+  std::string note;
+};
+
+struct EventCoverage {
+  bool mapped = false;
+  std::string note;  // why nothing is listed, or extra context
+  std::vector<EventSource> sources;
+};
+
+class LogsourceData {
+ public:
+  static const LogsourceData& bundled();
+
+  // Lists the concrete sources of `logsource`. `event_ids` narrows a
+  // service-only logsource (e.g. service: security) to the EventID values
+  // the rule itself tests, each with its title where one is known.
+  EventCoverage coverage(const Logsource& logsource, const std::vector<int>& event_ids = {}) const;
+
+  // Title of an event of `channel`, or empty.
+  std::string event_title(const std::string& channel, int event_id) const;
+
+  // Windows service -> channels (e.g. security -> Security).
+  const std::vector<std::string>* service_channels(const std::string& service) const;
+
+ private:
+  struct Mapping {
+    std::string log;
+    std::string service;
+    std::vector<std::string> channels;
+    std::string provider;
+    std::vector<int> event_ids;
+    std::map<std::string, std::string> titles;
+    std::map<std::string, std::string> extra_conditions;
+    std::map<std::string, std::string> field_renames;
+    std::string conditions_text;  // non-channel conditions (ETW provider...)
+  };
+  struct Service {
+    std::vector<std::string> channels;
+    std::vector<std::string> providers;
+    std::string note;
+  };
+  struct OtherSource {
+    std::map<std::string, std::string> logsource;  // category/product/service
+    std::string description;
+    std::string conditions_text;
+  };
+  std::map<std::string, std::vector<Mapping>> categories_;
+  std::map<std::string, Service> services_;
+  std::map<std::pair<std::string, int>, std::string> titles_;
+  std::vector<OtherSource> other_;
+};
+
+// Display name of a Windows channel's log ("Security", "Sysmon", ...).
+std::string log_display_name(const std::string& channel);
+
+}  // namespace sigscope
