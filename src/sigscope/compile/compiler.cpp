@@ -535,9 +535,20 @@ ConditionExpr combine(ConditionExpr::Op op, std::vector<ConditionExpr> children)
 }
 
 // Expands the condition tree over the stage list; reports undefined names.
+// Column of byte `offset` of a condition scalar, when the scalar is one line.
+struct ConditionPosition {
+  int line = 0;
+  int column = 0;
+  bool single_line = false;
+  int quote = 0;  // 1 when the scalar is quoted
+  int column_of(int offset) const { return single_line ? column + quote + offset : column; }
+};
+
 std::optional<ConditionExpr> expand_condition(const ConditionAst& ast,
-                                              const std::vector<Stage>& stages, int line,
-                                              int column, Context& ctx) {
+                                              const std::vector<Stage>& stages,
+                                              const ConditionPosition& pos, Context& ctx) {
+  const int line = pos.line;
+  const int column = pos.column_of(ast.offset);
   using Op = ConditionAst::Op;
   switch (ast.op) {
     case Op::Identifier: {
@@ -578,7 +589,7 @@ std::optional<ConditionExpr> expand_condition(const ConditionAst& ast,
                      std::move(children));
     }
     case Op::Not: {
-      auto child = expand_condition(ast.children[0], stages, line, column, ctx);
+      auto child = expand_condition(ast.children[0], stages, pos, ctx);
       if (!child) return std::nullopt;
       ConditionExpr e;
       e.op = ConditionExpr::Op::Not;
@@ -589,7 +600,7 @@ std::optional<ConditionExpr> expand_condition(const ConditionAst& ast,
     case Op::Or: {
       std::vector<ConditionExpr> children;
       for (const auto& c : ast.children) {
-        auto child = expand_condition(c, stages, line, column, ctx);
+        auto child = expand_condition(c, stages, pos, ctx);
         if (!child) return std::nullopt;
         children.push_back(std::move(*child));
       }
@@ -697,11 +708,14 @@ bool compile_detection(const YamlNode& detection, CompiledRule& out, Context& ct
     out.condition_texts.push_back(t->text);
     int line = t->line ? t->line : condition_line;
     int column = t->line ? t->column : condition_column;
+    ConditionPosition pos;
+    pos.line = line;
+    pos.column = column;
+    pos.quote = t->style == YamlNode::Style::Plain ? 0 : 1;
+    pos.single_line = t->text.find('\n') == std::string::npos && t->style != YamlNode::Style::Block;
     auto parsed = parse_condition(t->text);
     if (auto* err = std::get_if<ConditionParseError>(&parsed)) {
-      int quote = t->style == YamlNode::Style::Plain ? 0 : 1;
-      bool single_line = t->text.find('\n') == std::string::npos && t->style != YamlNode::Style::Block;
-      ctx.error(line, single_line ? column + quote + err->offset : column,
+      ctx.error(line, pos.column_of(err->offset),
                 fmt::format("invalid condition '{}': {}", t->text, err->message),
                 "use and, or, not, parentheses, '1 of x*', 'all of x*' and selection names");
       return false;
@@ -714,7 +728,7 @@ bool compile_detection(const YamlNode& detection, CompiledRule& out, Context& ct
                   "rewrite it as a Sigma 2 correlation rule");
       out.aggregation = pc.aggregation;
     }
-    auto expr = expand_condition(pc.ast, out.stages, line, column, ctx);
+    auto expr = expand_condition(pc.ast, out.stages, pos, ctx);
     if (!expr) return false;
     asts.push_back(std::move(pc.ast));
     exprs.push_back(std::move(*expr));
