@@ -1,25 +1,64 @@
+// sigscope command-line entry point: parses arguments and calls the command
+// functions in src/sigscope/app.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
-#include <spdlog/spdlog.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
-#include <chrono>
-#include <iostream>
-#include "sigscope/rules/loader.h"
-#include "sigscope/compile/compiler.h"
-using namespace sigscope;
+#include <spdlog/spdlog.h>
+
+#include "sigscope/app/commands.h"
+
+namespace {
+
+void setup_logging(bool verbose, bool quiet) {
+  // Status messages and diagnostics go to stderr; results go to stdout.
+  auto status = spdlog::stderr_color_mt("sigscope");
+  status->set_pattern("%^%l%$: %v");
+  spdlog::set_default_logger(status);
+  spdlog::set_level(quiet ? spdlog::level::warn : verbose ? spdlog::level::debug : spdlog::level::info);
+  auto diagnostics = spdlog::stderr_color_mt("diagnostics");
+  diagnostics->set_pattern("%v");
+  diagnostics->set_level(spdlog::level::info);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  CLI::App app{"sigscope"};
-  std::vector<std::string> paths;
-  auto* check = app.add_subcommand("check", "load and compile rules");
-  check->add_option("paths", paths)->required();
+  CLI::App app{"sigscope: catalog and run Sigma detection rules"};
+  app.require_subcommand(1);
+  bool verbose = false, quiet = false;
+  app.add_flag("-v,--verbose", verbose, "Log debug messages");
+  app.add_flag("-q,--quiet", quiet, "Log only warnings and errors");
+
+  sigscope::CatalogOptions catalog;
+  auto* catalog_cmd = app.add_subcommand("catalog", "Build a static catalog site from Sigma rules");
+  catalog_cmd->add_option("paths", catalog.paths, "Rule files or folders (searched recursively)")->required();
+  catalog_cmd->add_option("-o,--out", catalog.out_dir, "Output folder for the site")->capture_default_str();
+  catalog_cmd->add_option("-j,--threads", catalog.threads, "Worker threads (0: one per core)")->capture_default_str();
+  catalog_cmd->add_flag("--strict", catalog.strict, "Exit with status 1 when any rule fails to load");
+  catalog_cmd->add_option("--max-warnings", catalog.max_warnings, "Warnings printed before the rest are only counted")
+      ->capture_default_str();
+
+  sigscope::ExplainOptions explain;
+  auto* explain_cmd = app.add_subcommand("explain", "Print one rule's catalog page as Markdown");
+  explain_cmd->add_option("rule_file", explain.rule_file, "Rule file to explain")->required();
+  explain_cmd->add_option("--corpus", explain.corpus, "Rule files or folders to count shared indicators in");
+  explain_cmd->add_option("--format", explain.format, "Output format")
+      ->check(CLI::IsMember({"markdown", "json"}))
+      ->capture_default_str();
+
+  sigscope::CheckOptions check;
+  auto* check_cmd = app.add_subcommand("check", "Load and compile rules, report every problem");
+  check_cmd->add_option("paths", check.paths, "Rule files or folders")->required();
+  check_cmd->add_option("-j,--threads", check.threads, "Worker threads (0: one per core)")->capture_default_str();
+  check_cmd->add_option("--max-warnings", check.max_warnings, "Warnings printed before the rest are only counted")
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
-  auto t0 = std::chrono::steady_clock::now();
-  DiagnosticList diags;
-  auto loaded = load_rules(paths, diags);
-  auto compiled = compile_rules(std::move(loaded.rules), diags);
-  auto t1 = std::chrono::steady_clock::now();
-  diags.sort();
-  for (auto& d : diags.items()) std::cerr << d.format() << "\n";
-  std::cerr << "files " << loaded.files << " rules " << compiled.rules.size() << " failed " << compiled.failed
-            << " errors " << diags.error_count() << " warnings " << diags.warning_count() << " time "
-            << std::chrono::duration<double>(t1 - t0).count() << "\n";
+  setup_logging(verbose, quiet);
+
+  if (*catalog_cmd) return sigscope::run_catalog(catalog);
+  if (*explain_cmd) return sigscope::run_explain(explain);
+  if (*check_cmd) return sigscope::run_check(check);
+  return 2;
 }

@@ -89,12 +89,12 @@ def gen_logsources():
         mappings = []
         for m in c["mappings"]:
             entry = {
-                "log": m.get("log", ""),
-                "service": m.get("service", ""),
+                "log": m.get("log") or "",
+                "service": m.get("service") or "",
                 "channels": as_list(m.get("channel")),
-                "provider": m.get("provider", ""),
+                "provider": m.get("provider") or "",
                 "event_ids": m.get("event_ids", []),
-                "event_titles": m.get("event_titles", {}),
+                "event_titles": {k: v or "" for k, v in (m.get("event_titles") or {}).items()},
             }
             if m.get("extra_conditions"):
                 entry["extra_conditions"] = m["extra_conditions"]

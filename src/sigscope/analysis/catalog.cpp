@@ -35,6 +35,13 @@ void fill_facts(RulePage& page) {
   const CompiledRule& rule = *page.rule;
   page.attack = AttackData::bundled().coverage(rule.rule.tags);
   page.events = LogsourceData::bundled().coverage(rule.rule.logsource, required_event_ids(rule));
+  // Keep only the renames of fields this rule uses: those are what a source
+  // such as Security 4688 needs for the rule to work on it.
+  std::set<std::string> used;
+  for (const auto& stage : rule.stages)
+    for (const auto& p : stage.predicates) used.insert(p.field);
+  for (auto& source : page.events.sources)
+    std::erase_if(source.field_renames, [&](const auto& rename) { return !used.count(rename.first); });
   page.polarity = stage_polarities(rule);
   page.indicators = rule_indicators(rule);
   page.exclusions = rule_exclusions(rule);

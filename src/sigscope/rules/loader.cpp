@@ -418,9 +418,11 @@ bool build_rule(const YamlDocument& doc, const YamlNode& root, const std::string
 }  // namespace
 
 std::vector<Rule> load_rules_from_text(std::string_view text, const std::string& path,
-                                       DiagnosticList& diagnostics) {
+                                       DiagnosticList& diagnostics, std::size_t* rejected) {
   std::vector<Rule> rules;
+  std::size_t errors_before = diagnostics.error_count();
   std::vector<YamlDocument> docs = parse_yaml_stream(text, path, diagnostics);
+  std::size_t failed = diagnostics.error_count() > errors_before ? 1 : 0;
 
   // Rule collections: `action: global` sets defaults merged into every later
   // document, `reset` clears them, `repeat` reuses the previous document with
@@ -449,6 +451,7 @@ std::vector<Rule> load_rules_from_text(std::string_view text, const std::string&
           diagnostics.error(path, action->line, action->column, "",
                             "'action: repeat' has no previous rule document to repeat",
                             "put a complete rule document before the repeat document");
+          ++failed;
           continue;
         }
         YamlNode merged = *previous;
@@ -456,12 +459,15 @@ std::vector<Rule> load_rules_from_text(std::string_view text, const std::string&
         Rule rule;
         if (build_rule(doc, merged, path, static_cast<int>(i), diagnostics, rule))
           rules.push_back(std::move(rule));
+        else
+          ++failed;
         previous = std::move(merged);
         continue;
       }
       diagnostics.error(path, action->line, action->column, "",
                         fmt::format("unknown collection action '{}'", action->text),
                         "use global, reset or repeat");
+      ++failed;
       continue;
     }
     YamlNode merged;
@@ -474,8 +480,11 @@ std::vector<Rule> load_rules_from_text(std::string_view text, const std::string&
     Rule rule;
     if (build_rule(doc, merged, path, static_cast<int>(i), diagnostics, rule))
       rules.push_back(std::move(rule));
+    else
+      ++failed;
     previous = std::move(merged);
   }
+  if (rejected) *rejected += failed;
   return rules;
 }
 
@@ -520,6 +529,7 @@ LoadResult load_rules(const std::vector<std::string>& paths, DiagnosticList& dia
 
   std::vector<std::vector<Rule>> per_file(files.size());
   std::vector<DiagnosticList> per_file_diagnostics(files.size());
+  std::vector<std::size_t> per_file_rejected(files.size(), 0);
   std::atomic<std::size_t> next{0};
   auto worker = [&] {
     for (std::size_t i = next++; i < files.size(); i = next++) {
@@ -527,11 +537,13 @@ LoadResult load_rules(const std::vector<std::string>& paths, DiagnosticList& dia
       if (!in) {
         per_file_diagnostics[i].error(files[i], 0, 0, "", "cannot open rule file",
                                       "check that the file exists and is readable");
+        per_file_rejected[i] = 1;
         continue;
       }
       std::ostringstream buffer;
       buffer << in.rdbuf();
-      per_file[i] = load_rules_from_text(buffer.str(), files[i], per_file_diagnostics[i]);
+      per_file[i] = load_rules_from_text(buffer.str(), files[i], per_file_diagnostics[i],
+                                         &per_file_rejected[i]);
     }
   };
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
@@ -543,6 +555,7 @@ LoadResult load_rules(const std::vector<std::string>& paths, DiagnosticList& dia
 
   for (std::size_t i = 0; i < files.size(); ++i) {
     if (per_file_diagnostics[i].error_count() > 0) ++result.files_failed;
+    result.documents_failed += per_file_rejected[i];
     diagnostics.append(per_file_diagnostics[i]);
     for (auto& r : per_file[i]) result.rules.push_back(std::move(r));
   }

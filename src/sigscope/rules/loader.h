@@ -13,9 +13,11 @@
 namespace sigscope {
 
 // Parses every rule document in `text`. `path` is used for positions and
-// messages. Documents that fail validation are reported and left out.
+// messages. Documents that fail validation are reported and left out; their
+// number is added to `*rejected` when it is given (a YAML syntax error counts
+// as one rejected document).
 std::vector<Rule> load_rules_from_text(std::string_view text, const std::string& path,
-                                       DiagnosticList& diagnostics);
+                                       DiagnosticList& diagnostics, std::size_t* rejected = nullptr);
 
 // Lists every .yml/.yaml file under `paths` (files are taken as given,
 // folders are searched recursively), sorted for a stable order. Missing
@@ -26,7 +28,8 @@ std::vector<std::string> find_rule_files(const std::vector<std::string>& paths,
 struct LoadResult {
   std::vector<Rule> rules;
   std::size_t files = 0;
-  std::size_t files_failed = 0;  // files with at least one error
+  std::size_t files_failed = 0;      // files with at least one error
+  std::size_t documents_failed = 0;  // rule documents rejected (see load_rules_from_text)
 };
 
 // Loads every rule file under `paths` using `threads` worker threads

@@ -1,0 +1,160 @@
+// Index page behaviour: free-text search, filters and sortable columns over
+// window.SIGSCOPE_INDEX (written by sigscope into assets/index-data.js). The
+// filter state lives in the URL hash (#q=...&tactic=...) so views can be shared.
+(function () {
+  "use strict";
+  var data = window.SIGSCOPE_INDEX;
+  if (!data || !data.rules) return;
+  var rules = data.rules;
+  var tbody = document.querySelector("#rules tbody");
+  var count = document.getElementById("count");
+  var levelOrder = { critical: 5, high: 4, medium: 3, low: 2, informational: 1 };
+  var filters = {
+    tactic: document.getElementById("f-tactic"),
+    technique: document.getElementById("f-technique"),
+    level: document.getElementById("f-level"),
+    status: document.getElementById("f-status"),
+    product: document.getElementById("f-product"),
+    category: document.getElementById("f-category"),
+    service: document.getElementById("f-service")
+  };
+  var query = document.getElementById("q");
+  var sortKey = "title";
+  var sortDir = 1;
+
+  function escapeHtml(s) {
+    return String(s == null ? "" : s).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+
+  function logsource(r) {
+    return [r.product, r.category, r.service].filter(function (x) { return x; }).join("/");
+  }
+
+  // Each rule's searchable text, lower-cased once.
+  rules.forEach(function (r) {
+    r._text = [r.title, r.id, r.description, r.author, r.path, (r.tags || []).join(" "),
+               (r.techniques || []).join(" "), r.indicators].join("\n").toLowerCase();
+    r._logsource = logsource(r);
+  });
+
+  function fillSelect(select, values, label) {
+    values.sort().forEach(function (v) {
+      var o = document.createElement("option");
+      o.value = v;
+      o.textContent = label ? label(v) : v;
+      select.appendChild(o);
+    });
+  }
+  function distinct(key) {
+    var seen = {};
+    rules.forEach(function (r) {
+      var v = r[key];
+      (Array.isArray(v) ? v : [v]).forEach(function (x) { if (x) seen[x] = true; });
+    });
+    return Object.keys(seen);
+  }
+  fillSelect(filters.tactic, distinct("tactics"));
+  fillSelect(filters.level, distinct("level"));
+  fillSelect(filters.status, distinct("status"));
+  fillSelect(filters.product, distinct("product"));
+  fillSelect(filters.category, distinct("category"));
+  fillSelect(filters.service, distinct("service"));
+  var techniqueList = document.getElementById("technique-list");
+  distinct("techniques").sort().forEach(function (t) {
+    var o = document.createElement("option");
+    o.value = t;
+    techniqueList.appendChild(o);
+  });
+
+  function readHash() {
+    var params = new URLSearchParams(location.hash.replace(/^#/, ""));
+    query.value = params.get("q") || "";
+    Object.keys(filters).forEach(function (k) { filters[k].value = params.get(k) || ""; });
+    if (params.get("sort")) {
+      sortKey = params.get("sort");
+      sortDir = params.get("dir") === "desc" ? -1 : 1;
+    }
+  }
+  function writeHash() {
+    var params = new URLSearchParams();
+    if (query.value) params.set("q", query.value);
+    Object.keys(filters).forEach(function (k) { if (filters[k].value) params.set(k, filters[k].value); });
+    if (sortKey !== "title" || sortDir !== 1) {
+      params.set("sort", sortKey);
+      params.set("dir", sortDir < 0 ? "desc" : "asc");
+    }
+    var h = params.toString();
+    history.replaceState(null, "", h ? "#" + h : location.pathname + location.search);
+  }
+
+  function matches(r, terms) {
+    for (var i = 0; i < terms.length; i++) if (r._text.indexOf(terms[i]) < 0) return false;
+    var f = filters;
+    if (f.tactic.value && (r.tactics || []).indexOf(f.tactic.value) < 0) return false;
+    if (f.technique.value) {
+      var t = f.technique.value.toUpperCase();
+      var hit = (r.techniques || []).some(function (x) { return x === t || x.indexOf(t + ".") === 0; });
+      if (!hit) return false;
+    }
+    if (f.level.value && r.level !== f.level.value) return false;
+    if (f.status.value && r.status !== f.status.value) return false;
+    if (f.product.value && r.product !== f.product.value) return false;
+    if (f.category.value && r.category !== f.category.value) return false;
+    if (f.service.value && r.service !== f.service.value) return false;
+    return true;
+  }
+
+  function sortValue(r) {
+    if (sortKey === "level") return levelOrder[r.level] || 0;
+    if (sortKey === "logsource") return r._logsource;
+    if (sortKey === "tactics") return (r.tactics || []).join(",");
+    return String(r[sortKey] || "").toLowerCase();
+  }
+
+  function render() {
+    var terms = query.value.toLowerCase().split(/\s+/).filter(function (x) { return x; });
+    var shown = rules.filter(function (r) { return matches(r, terms); });
+    shown.sort(function (a, b) {
+      var x = sortValue(a), y = sortValue(b);
+      return (x < y ? -1 : x > y ? 1 : 0) * sortDir;
+    });
+    var html = [];
+    shown.forEach(function (r) {
+      html.push("<tr><td><a href=\"rules/" + escapeHtml(r.slug) + ".html\">" + escapeHtml(r.title) +
+        "</a></td><td><span class=\"badge level-" + escapeHtml(r.level) + "\">" + escapeHtml(r.level) +
+        "</span></td><td>" + escapeHtml(r.status) + "</td><td>" + escapeHtml(r._logsource) +
+        "</td><td>" + escapeHtml((r.tactics || []).join(", ")) + "</td></tr>");
+    });
+    tbody.innerHTML = html.join("");
+    count.textContent = shown.length + " of " + rules.length + " rules";
+    document.querySelectorAll("#rules th[data-key]").forEach(function (th) {
+      th.classList.remove("sorted-asc", "sorted-desc");
+      if (th.getAttribute("data-key") === sortKey) th.classList.add(sortDir > 0 ? "sorted-asc" : "sorted-desc");
+    });
+  }
+
+  function update() { writeHash(); render(); }
+
+  query.addEventListener("input", update);
+  Object.keys(filters).forEach(function (k) {
+    filters[k].addEventListener(k === "technique" ? "input" : "change", update);
+  });
+  document.getElementById("reset").addEventListener("click", function () {
+    query.value = "";
+    Object.keys(filters).forEach(function (k) { filters[k].value = ""; });
+    update();
+  });
+  document.querySelectorAll("#rules th[data-key]").forEach(function (th) {
+    th.addEventListener("click", function () {
+      var key = th.getAttribute("data-key");
+      sortDir = key === sortKey ? -sortDir : 1;
+      sortKey = key;
+      update();
+    });
+  });
+  window.addEventListener("hashchange", function () { readHash(); render(); });
+  readHash();
+  render();
+})();

@@ -1,0 +1,92 @@
+#include "sigscope/app/commands.h"
+
+#include <filesystem>
+#include <iostream>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "sigscope/analysis/catalog.h"
+#include "sigscope/app/rule_corpus.h"
+#include "sigscope/catalog/site.h"
+#include "sigscope/compile/compiler.h"
+#include "sigscope/output/page_json.h"
+#include "sigscope/output/page_text.h"
+#include "sigscope/rules/loader.h"
+
+namespace sigscope {
+
+int run_catalog(const CatalogOptions& options) {
+  CorpusLoad load;
+  load_corpus(options.paths, options.threads, load);
+  report_corpus(load, options.max_warnings);
+  if (load.files == 0) {
+    spdlog::error("no .yml or .yaml rule files found under {}", fmt::join(options.paths, ", "));
+    return 2;
+  }
+
+  auto start = std::chrono::steady_clock::now();
+  nlohmann::json summary = load.summary();
+  Catalog catalog = build_catalog(std::move(load.rules), load.diagnostics, options.threads);
+  DiagnosticList write_diagnostics;
+  SiteStats stats = write_site(catalog, options.out_dir, summary, write_diagnostics, options.threads);
+  for (const auto& d : write_diagnostics.items()) spdlog::error("{}", d.format());
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  std::filesystem::path index = std::filesystem::absolute(std::filesystem::path(options.out_dir) / "index.html");
+  spdlog::info("wrote {} rule pages ({} files) in {:.2f} s", stats.pages, stats.files, seconds);
+  std::cout << "Catalog written to " << index.lexically_normal().string() << "\n";
+  if (stats.write_errors > 0) return 2;
+  if (options.strict && load.documents_failed > 0) return 1;
+  return 0;
+}
+
+int run_explain(const ExplainOptions& options) {
+  DiagnosticList diagnostics;
+  std::size_t rejected = 0;
+  std::vector<std::string> files = find_rule_files({options.rule_file}, diagnostics);
+  LoadResult loaded = load_rules({options.rule_file}, diagnostics, 1);
+  CompileResult compiled = compile_rules(std::move(loaded.rules), diagnostics, 1);
+  rejected = loaded.documents_failed + compiled.failed;
+  diagnostics.sort();
+  for (const auto& d : diagnostics.items()) spdlog::get("diagnostics")->info(d.format());
+  if (compiled.rules.empty()) {
+    spdlog::error("{}: no valid rule to explain ({} rule documents failed)", options.rule_file, rejected);
+    return 1;
+  }
+
+  // The corpus supplies the counts of other rules sharing each indicator.
+  std::optional<Catalog> corpus;
+  if (!options.corpus.empty()) {
+    CorpusLoad load;
+    load_corpus(options.corpus, 0, load);
+    spdlog::info("corpus: {} rules from {} files ({} failed)", load.rules.size(), load.files,
+                 load.documents_failed);
+    corpus = build_catalog(std::move(load.rules), load.diagnostics);
+  }
+  bool first = true;
+  for (const auto& rule : compiled.rules) {
+    RulePage page = analyse_rule(rule, corpus ? &*corpus : nullptr, diagnostics);
+    if (options.format == "json") {
+      std::cout << rule_page_json(page).dump(2) << "\n";
+    } else {
+      if (!first) std::cout << "\n---\n\n";
+      std::cout << rule_page_markdown(page);
+    }
+    first = false;
+  }
+  return rejected > 0 ? 1 : 0;
+}
+
+int run_check(const CheckOptions& options) {
+  CorpusLoad load;
+  load_corpus(options.paths, options.threads, load);
+  report_corpus(load, options.max_warnings);
+  if (load.files == 0) {
+    spdlog::error("no .yml or .yaml rule files found under {}", fmt::join(options.paths, ", "));
+    return 2;
+  }
+  return load.documents_failed > 0 ? 1 : 0;
+}
+
+}  // namespace sigscope

@@ -1,0 +1,34 @@
+// The sigscope commands behind the CLI. Each returns the process exit code:
+// 0 on success, 1 when the input had errors the command treats as fatal,
+// 2 on usage or I/O problems.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace sigscope {
+
+struct CatalogOptions {
+  std::vector<std::string> paths;
+  std::string out_dir = "catalog";
+  unsigned threads = 0;
+  bool strict = false;        // exit 1 when any rule failed to load
+  std::size_t max_warnings = 50;
+};
+int run_catalog(const CatalogOptions& options);
+
+struct ExplainOptions {
+  std::string rule_file;
+  std::vector<std::string> corpus;
+  std::string format = "markdown";  // markdown or json
+};
+int run_explain(const ExplainOptions& options);
+
+struct CheckOptions {
+  std::vector<std::string> paths;
+  unsigned threads = 0;
+  std::size_t max_warnings = 50;
+};
+int run_check(const CheckOptions& options);
+
+}  // namespace sigscope

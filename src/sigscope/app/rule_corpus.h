@@ -1,0 +1,35 @@
+// Loading and compiling a rule corpus with the standard reporting: every
+// diagnostic goes to stderr, followed by a one-line summary.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "sigscope/common/diagnostics.h"
+#include "sigscope/compile/compiled.h"
+
+namespace sigscope {
+
+struct CorpusLoad {
+  std::vector<CompiledRule> rules;
+  DiagnosticList diagnostics;
+  std::size_t files = 0;
+  std::size_t documents_failed = 0;  // rule documents rejected at load or compile time
+  double seconds = 0;
+
+  // Counts for index.json and the closing summary.
+  nlohmann::json summary() const;
+};
+
+// Loads and compiles every rule under `paths`. Diagnostics are collected,
+// not printed.
+void load_corpus(const std::vector<std::string>& paths, unsigned threads, CorpusLoad& out);
+
+// Prints errors in full and at most `max_warnings` warnings (the rest are
+// counted), then the summary line.
+void report_corpus(const CorpusLoad& load, std::size_t max_warnings);
+
+}  // namespace sigscope

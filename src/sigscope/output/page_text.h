@@ -1,0 +1,22 @@
+// Human-readable renderings of a rule page: Markdown (sigscope explain) and
+// HTML (the catalog site). Every piece of rule text is escaped.
+#pragma once
+
+#include <string>
+
+#include "sigscope/analysis/catalog.h"
+
+namespace sigscope {
+
+// The page as Markdown, with the same sections as the HTML page.
+std::string rule_page_markdown(const RulePage& page);
+
+// The page as a standalone HTML document. `root` is the relative path from
+// the page to the site root ("../" for pages under rules/).
+std::string rule_page_html(const RulePage& page, const std::string& root);
+
+// YAML source as HTML with <span> classes for keys, strings, comments,
+// modifiers and list markers. The text itself is HTML-escaped.
+std::string highlight_yaml(std::string_view yaml);
+
+}  // namespace sigscope
