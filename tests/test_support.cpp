@@ -35,3 +35,68 @@ CompiledRule compile_one(const std::string& yaml) {
 }
 
 }  // namespace sigscope::testing
+
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <sys/wait.h>
+
+namespace sigscope::testing {
+
+namespace {
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += "'\\''";
+    else out.push_back(c);
+  }
+  return out + "'";
+}
+}  // namespace
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+CommandResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text) {
+  TempDir io;
+  std::string command = shell_quote(SIGSCOPE_CLI);
+  for (const auto& a : args) command += " " + shell_quote(a);
+  auto in_path = io.write("stdin", stdin_text);
+  command += " < " + shell_quote(in_path.string());
+  command += " > " + shell_quote((io.path() / "stdout").string());
+  command += " 2> " + shell_quote((io.path() / "stderr").string());
+  int status = std::system(command.c_str());
+  CommandResult result;
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  result.out = read_file(io.path() / "stdout");
+  result.err = read_file(io.path() / "stderr");
+  return result;
+}
+
+TempDir::TempDir() {
+  std::random_device rd;
+  std::mt19937_64 rng(rd());
+  for (;;) {
+    path_ = std::filesystem::temp_directory_path() / ("sigscope-test-" + std::to_string(rng()));
+    if (std::filesystem::create_directory(path_)) break;
+  }
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::filesystem::path TempDir::write(const std::string& relative, const std::string& content) const {
+  std::filesystem::path p = path_ / relative;
+  std::filesystem::create_directories(p.parent_path());
+  std::ofstream out(p, std::ios::binary);
+  out << content;
+  return p;
+}
+
+}  // namespace sigscope::testing

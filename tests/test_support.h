@@ -31,3 +31,33 @@ std::vector<CompiledRule> compile_text(const std::string& yaml, DiagnosticList& 
 CompiledRule compile_one(const std::string& yaml);
 
 }  // namespace sigscope::testing
+
+namespace sigscope::testing {
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+// Runs the sigscope CLI built with the tests with `args` (shell-quoted here).
+CommandResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text = {});
+
+// A fresh empty folder under the system temp dir, removed by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  // Writes `content` to path()/relative, creating folders.
+  std::filesystem::path write(const std::string& relative, const std::string& content) const;
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::string read_file(const std::filesystem::path& path);
+
+}  // namespace sigscope::testing

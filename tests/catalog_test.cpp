@@ -1,0 +1,234 @@
+// Catalog pages built through the CLI: the example rule's page data, corpus
+// counts on a small corpus written by the test, and HTML escaping.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test_support.h"
+
+namespace sigscope {
+namespace {
+
+using nlohmann::json;
+using testing::read_file;
+using testing::run_cli;
+using testing::TempDir;
+
+constexpr const char* kIisRulePath =
+    "corpus/sigma/rules/windows/process_creation/proc_creation_win_iis_appcmd_susp_module_install.yml";
+constexpr const char* kIisRuleId = "9465ddf4-f9e4-4ebd-8d98-702df3a93239";
+
+std::string small_rule(const std::string& id, const std::string& detection) {
+  return "title: Corpus rule " + id + "\nid: " + id +
+         "\nstatus: test\nlogsource:\n  product: windows\n  category: process_creation\n"
+         "detection:\n" + detection + "level: low\n";
+}
+
+// Writes the example rule plus six rules of our own that share (or nearly
+// share) its indicators, builds the catalog and returns the example's page.
+json build_iis_page(TempDir& dir) {
+  dir.write("rules/iis.yml", read_file(testing::shared_dir() / kIisRulePath));
+  // Same indicator with other letter case: matching ignores case, so it counts.
+  dir.write("rules/a.yml", small_rule("aaaaaaaa-0000-4000-8000-000000000001",
+                                      "  sel:\n    Image|endswith: '\\APPCMD.EXE'\n    OriginalFileName: 'appcmd.exe'\n"
+                                      "  condition: sel\n"));
+  dir.write("rules/b.yml", small_rule("aaaaaaaa-0000-4000-8000-000000000002",
+                                      "  sel:\n    Image|endswith: '\\appcmd.exe'\n    CommandLine|contains: 'install'\n"
+                                      "  condition: sel\n"));
+  // cased with the same text still names the same (field, kind, value).
+  dir.write("rules/c.yml", small_rule("aaaaaaaa-0000-4000-8000-000000000003",
+                                      "  sel:\n    Image|endswith|cased: '\\appcmd.exe'\n  condition: sel\n"));
+  // An exclusion of the same parent: counted for the exclusion, not the indicators.
+  dir.write("rules/d.yml", small_rule("aaaaaaaa-0000-4000-8000-000000000004",
+                                      "  sel:\n    Image|endswith: '\\w3wp.exe'\n"
+                                      "  filter:\n    ParentImage: 'C:\\Windows\\System32\\inetsrv\\iissetup.exe'\n"
+                                      "  condition: sel and not filter\n"));
+  dir.write("rules/e.yml", small_rule("aaaaaaaa-0000-4000-8000-000000000005",
+                                      "  sel:\n    CommandLine|contains|windash: '-name:'\n  condition: sel\n"));
+  // Another kind on the same value does not count.
+  dir.write("rules/f.yml", small_rule("aaaaaaaa-0000-4000-8000-000000000006",
+                                      "  sel:\n    CommandLine|startswith: 'install'\n    Image|contains: '\\appcmd.exe'\n"
+                                      "  condition: sel\n"));
+  auto result = run_cli({"catalog", (dir.path() / "rules").string(), "--out", (dir.path() / "site").string()});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  return json::parse(read_file(dir.path() / "site" / "rules" / (std::string(kIisRuleId) + ".json")));
+}
+
+const json* find_indicator(const json& page, const std::string& field, const std::string& kind,
+                           const std::string& value) {
+  for (const auto& ind : page["indicators"])
+    if (ind["field"] == field && ind["kind"] == kind && ind["value"] == value) return &ind;
+  return nullptr;
+}
+
+TEST(CatalogPage, IisRuleAttackCoverage) {
+  SIGSCOPE_REQUIRE_SHARED();
+  TempDir dir;
+  json page = build_iis_page(dir);
+  EXPECT_EQ(page["id"], kIisRuleId);
+  ASSERT_EQ(page["attack"]["tactics"].size(), 1u);
+  const json& tactic = page["attack"]["tactics"][0];
+  EXPECT_EQ(tactic["name"], "Persistence");
+  EXPECT_EQ(tactic["id"], "TA0003");
+  ASSERT_EQ(tactic["techniques"].size(), 1u);
+  EXPECT_EQ(tactic["techniques"][0]["id"], "T1505.003");
+  EXPECT_EQ(tactic["techniques"][0]["name"], "Server Software Component: Web Shell");
+}
+
+TEST(CatalogPage, IisRuleEventCoverage) {
+  SIGSCOPE_REQUIRE_SHARED();
+  TempDir dir;
+  json page = build_iis_page(dir);
+  const json& sources = page["events"]["sources"];
+  ASSERT_EQ(sources.size(), 2u);
+  EXPECT_EQ(sources[0]["log"], "Sysmon");
+  EXPECT_EQ(sources[0]["event_id"], 1);
+  EXPECT_EQ(sources[0]["title"], "Process creation");
+  EXPECT_EQ(sources[1]["log"], "Security");
+  EXPECT_EQ(sources[1]["event_id"], 4688);
+  EXPECT_EQ(sources[1]["field_renames"]["Image"], "NewProcessName");
+  EXPECT_EQ(sources[1]["field_renames"]["ParentImage"], "ParentProcessName");
+}
+
+TEST(CatalogPage, IisRuleStages) {
+  SIGSCOPE_REQUIRE_SHARED();
+  TempDir dir;
+  json page = build_iis_page(dir);
+  const json& stages = page["stages"];
+  ASSERT_EQ(stages.size(), 4u);
+  EXPECT_EQ(stages[0]["name"], "condition");
+  EXPECT_EQ(stages[0]["text"], "all of selection_* and not 1 of filter_*");
+  EXPECT_EQ(stages[1]["name"], "selection_img");
+  EXPECT_EQ(stages[1]["predicates"].size(), 2u);
+  EXPECT_EQ(stages[2]["name"], "selection_cli");
+  EXPECT_EQ(stages[2]["predicates"][0]["match"], "all");
+  EXPECT_EQ(stages[3]["label"], "not filter_iis_setup");
+  EXPECT_TRUE(stages[3]["negated"].get<bool>());
+  EXPECT_NE(stages[1]["yaml"].get<std::string>().find("- Image|endswith: '\\appcmd.exe'"), std::string::npos);
+}
+
+TEST(CatalogPage, IisRuleExclusion) {
+  SIGSCOPE_REQUIRE_SHARED();
+  TempDir dir;
+  json page = build_iis_page(dir);
+  ASSERT_EQ(page["exclusions"].size(), 1u);
+  const json& ex = page["exclusions"][0];
+  EXPECT_EQ(ex["field"], "ParentImage");
+  EXPECT_EQ(ex["kind"], "eq");
+  EXPECT_EQ(ex["values"], json::array({"C:\\Windows\\System32\\inetsrv\\iissetup.exe"}));
+  EXPECT_EQ(ex["corpus"], json::array({1}));
+}
+
+TEST(CatalogPage, IisRuleIndicatorsAndCorpusCounts) {
+  SIGSCOPE_REQUIRE_SHARED();
+  TempDir dir;
+  json page = build_iis_page(dir);
+  EXPECT_EQ(page["indicators"].size(), 5u);
+
+  const json* image = find_indicator(page, "Image", "ends_with", "\\appcmd.exe");
+  ASSERT_NE(image, nullptr);
+  EXPECT_EQ((*image)["corpus"], 3);  // a (other case), b, c (cased, same text)
+
+  const json* original = find_indicator(page, "OriginalFileName", "eq", "appcmd.exe");
+  ASSERT_NE(original, nullptr);
+  EXPECT_EQ((*original)["corpus"], 1);
+
+  const json* install = find_indicator(page, "CommandLine", "contains", "install");
+  ASSERT_NE(install, nullptr);
+  EXPECT_EQ((*install)["modifiers"], json::array({"all"}));
+  EXPECT_EQ((*install)["corpus"], 1);  // b; f uses startswith
+
+  const json* module = find_indicator(page, "CommandLine", "contains", "module");
+  ASSERT_NE(module, nullptr);
+  EXPECT_EQ((*module)["corpus"], 0);
+
+  const json* name = find_indicator(page, "CommandLine", "contains", "-name:");
+  ASSERT_NE(name, nullptr);
+  EXPECT_EQ((*name)["modifiers"], json::array({"windash"}));
+  EXPECT_EQ((*name)["corpus"], 1);
+
+  // The excluded parent is not an indicator.
+  EXPECT_EQ(find_indicator(page, "ParentImage", "eq", "C:\\Windows\\System32\\inetsrv\\iissetup.exe"), nullptr);
+}
+
+TEST(CatalogPage, ExplainPrintsMarkdownSections) {
+  SIGSCOPE_REQUIRE_SHARED();
+  auto result = run_cli({"explain", (testing::shared_dir() / kIisRulePath).string()});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  for (const char* heading : {"# IIS Native-Code Module Command Line Installation", "## MITRE ATT&CK coverage",
+                              "## Event coverage", "## Rule body", "## Stages and predicates",
+                              "### Stage 3: not filter_iis_setup", "## Exclusions", "## Indicators"})
+    EXPECT_NE(result.out.find(heading), std::string::npos) << heading;
+  EXPECT_NE(result.out.find("| Image | ends_with |  | `\\appcmd.exe` |"), std::string::npos) << result.out;
+}
+
+TEST(CatalogSite, RuleTextIsHtmlEscaped) {
+  TempDir dir;
+  dir.write("rules/x.yml",
+            "title: <script>alert(1)</script>\n"
+            "id: bbbbbbbb-0000-4000-8000-000000000001\n"
+            "description: '<img src=x onerror=alert(2)>'\n"
+            "author: a & b\n"
+            "logsource:\n  product: windows\n  category: process_creation\n"
+            "detection:\n  sel:\n    CommandLine|contains: '<b>\"quoted\"</b>'\n  condition: sel\n"
+            "level: high\n");
+  auto result = run_cli({"catalog", (dir.path() / "rules").string(), "--out", (dir.path() / "site").string()});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::string page = read_file(dir.path() / "site" / "rules" / "bbbbbbbb-0000-4000-8000-000000000001.html");
+  std::string index = read_file(dir.path() / "site" / "index.html");
+  for (const std::string& html : {page, index}) {
+    EXPECT_EQ(html.find("<script>alert"), std::string::npos);
+    EXPECT_NE(html.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos);
+  }
+  EXPECT_EQ(page.find("<img src=x"), std::string::npos);
+  EXPECT_EQ(page.find("<b>\"quoted\"</b>"), std::string::npos);
+  EXPECT_NE(page.find("&lt;b&gt;&quot;quoted&quot;&lt;/b&gt;"), std::string::npos);
+  EXPECT_NE(page.find("a &amp; b"), std::string::npos);
+}
+
+TEST(CatalogSite, WritesIndexAssetsAndLayer) {
+  TempDir dir;
+  dir.write("rules/x.yml", small_rule("cccccccc-0000-4000-8000-000000000001",
+                                      "  sel:\n    Image|endswith: '\\x.exe'\n  condition: sel\n") +
+                               "tags:\n  - attack.execution\n  - attack.t1059.001\n");
+  auto result = run_cli({"catalog", (dir.path() / "rules").string(), "--out", (dir.path() / "site").string()});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  for (const char* f : {"index.html", "index.json", "attack.html", "attack-navigator-layer.json",
+                        "assets/catalog.css", "assets/catalog.js", "assets/index-data.js"})
+    EXPECT_TRUE(std::filesystem::exists(dir.path() / "site" / f)) << f;
+  json index = json::parse(read_file(dir.path() / "site" / "index.json"));
+  ASSERT_EQ(index["rules"].size(), 1u);
+  EXPECT_EQ(index["rules"][0]["tactics"], json::array({"execution"}));
+  EXPECT_EQ(index["rules"][0]["techniques"], json::array({"T1059.001"}));
+  json layer = json::parse(read_file(dir.path() / "site" / "attack-navigator-layer.json"));
+  EXPECT_EQ(layer["versions"]["layer"], "4.5");
+  ASSERT_EQ(layer["techniques"].size(), 1u);
+  EXPECT_EQ(layer["techniques"][0]["techniqueID"], "T1059.001");
+  EXPECT_EQ(layer["techniques"][0]["score"], 1);
+  EXPECT_NE(result.out.find("index.html"), std::string::npos);
+}
+
+TEST(CatalogAttack, NewerTagsKeptWithNote) {
+  TempDir dir;
+  dir.write("rules/x.yml", small_rule("dddddddd-0000-4000-8000-000000000001",
+                                      "  sel:\n    Image|endswith: '\\x.exe'\n  condition: sel\n") +
+                               "tags:\n  - attack.stealth\n  - attack.t1685\n  - attack.defense_evasion\n  - attack.t1027\n");
+  auto result = run_cli({"catalog", (dir.path() / "rules").string(), "--out", (dir.path() / "site").string()});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  json page = json::parse(read_file(dir.path() / "site" / "rules" / "dddddddd-0000-4000-8000-000000000001.json"));
+  std::set<std::string> technique_ids;
+  bool stealth_unknown = false;
+  for (const auto& t : page["attack"]["tactics"]) {
+    if (t["shortname"] == "stealth") stealth_unknown = !t["known"].get<bool>() && t.contains("note");
+    for (const auto& tech : t["techniques"]) {
+      technique_ids.insert(tech["id"]);
+      if (tech["id"] == "T1685") EXPECT_FALSE(tech["known"].get<bool>());
+    }
+  }
+  EXPECT_TRUE(stealth_unknown);
+  EXPECT_TRUE(technique_ids.count("T1685"));
+  EXPECT_TRUE(technique_ids.count("T1027"));
+}
+
+}  // namespace
+}  // namespace sigscope
