@@ -15,10 +15,10 @@ void setup_logging(bool verbose, bool quiet) {
   auto status = spdlog::stderr_color_mt("sigscope");
   status->set_pattern("%^%l%$: %v");
   spdlog::set_default_logger(status);
-  spdlog::set_level(quiet ? spdlog::level::warn : verbose ? spdlog::level::debug : spdlog::level::info);
+  spdlog::set_level(quiet ? spdlog::level::err : verbose ? spdlog::level::debug : spdlog::level::info);
   auto diagnostics = spdlog::stderr_color_mt("diagnostics");
   diagnostics->set_pattern("%v");
-  diagnostics->set_level(spdlog::level::info);
+  diagnostics->set_level(quiet ? spdlog::level::err : spdlog::level::info);
 }
 
 }  // namespace
@@ -26,9 +26,10 @@ void setup_logging(bool verbose, bool quiet) {
 int main(int argc, char** argv) {
   CLI::App app{"sigscope: catalog and run Sigma detection rules"};
   app.require_subcommand(1);
+  app.fallthrough();  // -v and -q also work after the subcommand name
   bool verbose = false, quiet = false;
   app.add_flag("-v,--verbose", verbose, "Log debug messages");
-  app.add_flag("-q,--quiet", quiet, "Log only warnings and errors");
+  app.add_flag("-q,--quiet", quiet, "Log only errors");
 
   sigscope::CatalogOptions catalog;
   auto* catalog_cmd = app.add_subcommand("catalog", "Build a static catalog site from Sigma rules");

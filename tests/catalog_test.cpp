@@ -222,12 +222,29 @@ TEST(CatalogAttack, NewerTagsKeptWithNote) {
     if (t["shortname"] == "stealth") stealth_unknown = !t["known"].get<bool>() && t.contains("note");
     for (const auto& tech : t["techniques"]) {
       technique_ids.insert(tech["id"]);
-      if (tech["id"] == "T1685") EXPECT_FALSE(tech["known"].get<bool>());
+      if (tech["id"] == "T1685") {
+        EXPECT_FALSE(tech["known"].get<bool>());
+      }
     }
   }
   EXPECT_TRUE(stealth_unknown);
   EXPECT_TRUE(technique_ids.count("T1685"));
   EXPECT_TRUE(technique_ids.count("T1027"));
+}
+
+TEST(CatalogSite, ExampleCorpusBuilds) {
+  TempDir dir;
+  auto result = run_cli({"catalog", std::string(SIGSCOPE_SOURCE_DIR) + "/examples/rules", "--out",
+                         (dir.path() / "site").string()});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  json index = json::parse(read_file(dir.path() / "site" / "index.json"));
+  EXPECT_EQ(index["summary"]["rules_failed"], 0);
+  EXPECT_EQ(index["summary"]["correlation_rules"], 1);
+  EXPECT_EQ(index["summary"]["filter_rules"], 1);
+  json correlation = json::parse(read_file(dir.path() / "site" / "rules" / "3f1b2c4d-8e9a-4b7c-9d1e-2f3a4b5c6d05.json"));
+  EXPECT_EQ(correlation["correlation"]["type"], "event_count");
+  EXPECT_EQ(correlation["correlation"]["timespan_seconds"], 300);
+  EXPECT_TRUE(correlation["stages"].empty());
 }
 
 }  // namespace

@@ -334,6 +334,20 @@ TEST(CompilerErrors, YamlSyntaxErrorHasPosition) {
   EXPECT_NE(diagnostics.items()[0].message.find("invalid YAML"), std::string::npos);
 }
 
+TEST(CompilerErrors, DuplicateKeyIsReported) {
+  DiagnosticList diagnostics;
+  auto rules = compile_text(rule_with("  sel:\n    A: x\n    A: y\n  condition: sel\n"), diagnostics);
+  ASSERT_GE(diagnostics.error_count(), 1u);
+  EXPECT_NE(diagnostics.items()[0].message.find("duplicate key 'A'"), std::string::npos);
+  EXPECT_EQ(diagnostics.items()[0].line, 10);
+}
+
+TEST(CompilerValues, YamlAliasesAreFollowed) {
+  CompiledRule r = compile_one(rule_with("  sel:\n    A: &v 'shared'\n    B: *v\n  condition: sel\n"));
+  ASSERT_EQ(r.stages[0].predicates.size(), 2u);
+  EXPECT_EQ(r.stages[0].predicates[1].values[0].written, "shared");
+}
+
 TEST(CompilerErrors, BadRuleDoesNotStopOthers) {
   DiagnosticList diagnostics;
   std::string good = rule_with("  sel:\n    A: x\n  condition: sel\n");

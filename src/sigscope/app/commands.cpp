@@ -44,12 +44,12 @@ int run_catalog(const CatalogOptions& options) {
 int run_explain(const ExplainOptions& options) {
   DiagnosticList diagnostics;
   std::size_t rejected = 0;
-  std::vector<std::string> files = find_rule_files({options.rule_file}, diagnostics);
   LoadResult loaded = load_rules({options.rule_file}, diagnostics, 1);
   CompileResult compiled = compile_rules(std::move(loaded.rules), diagnostics, 1);
   rejected = loaded.documents_failed + compiled.failed;
   diagnostics.sort();
-  for (const auto& d : diagnostics.items()) spdlog::get("diagnostics")->info(d.format());
+  for (const auto& d : diagnostics.items())
+    spdlog::get("diagnostics")->log(d.severity == Severity::Error ? spdlog::level::err : spdlog::level::warn, d.format());
   if (compiled.rules.empty()) {
     spdlog::error("{}: no valid rule to explain ({} rule documents failed)", options.rule_file, rejected);
     return 1;

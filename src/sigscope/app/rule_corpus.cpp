@@ -49,7 +49,7 @@ void report_corpus(const CorpusLoad& load, std::size_t max_warnings) {
       }
       ++warnings_shown;
     }
-    if (diag_logger) diag_logger->info(d.format());
+    if (diag_logger) diag_logger->log(d.severity == Severity::Error ? spdlog::level::err : spdlog::level::warn, d.format());
     else fmt::print(stderr, "{}\n", d.format());
   }
   if (warnings_hidden > 0)

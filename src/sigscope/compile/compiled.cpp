@@ -68,7 +68,8 @@ std::string Predicate::key() const {
 namespace {
 void collect_stages(const ConditionExpr& e, std::vector<int>& out) {
   if (e.op == ConditionExpr::Op::Stage) {
-    if (std::find(out.begin(), out.end(), e.stage) == out.end()) out.push_back(e.stage);
+    // Correlation rules have no stages; their condition stays at stage -1.
+    if (e.stage >= 0 && std::find(out.begin(), out.end(), e.stage) == out.end()) out.push_back(e.stage);
     return;
   }
   for (const auto& c : e.children) collect_stages(c, out);

@@ -118,7 +118,7 @@ std::string rule_page_html(const RulePage& page, const std::string& root) {
   meta("Author", esc(r.author));
   meta("Date", esc(r.date));
   meta("Modified", esc(r.modified));
-  meta("File", fmt::format("<code>{}:{}</code>", esc(r.path), r.line));
+  meta("File", fmt::format("<code>{}:{}</code>", esc(r.relative_path.empty() ? r.path : r.relative_path), r.line));
   if (!r.references.empty()) {
     std::string refs = "<ul>";
     for (const auto& ref : r.references) {

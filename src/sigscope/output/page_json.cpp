@@ -218,7 +218,7 @@ json rule_page_json(const RulePage& page) {
       {"taxonomy", r.taxonomy},
       {"related", std::move(related)},
       {"logsource", std::move(logsource)},
-      {"path", r.path},
+      {"path", r.relative_path.empty() ? r.path : r.relative_path},
       {"document", r.document_index},
       {"line", r.line},
       {"attack", attack_json(page.attack)},
@@ -269,7 +269,7 @@ json index_entry_json(const RulePage& page) {
           {"author", r.author},
           {"date", r.date},
           {"modified", r.modified},
-          {"path", r.path},
+          {"path", r.relative_path.empty() ? r.path : r.relative_path},
           {"description", r.description},
           {"indicators", search},
           {"warnings", page.diagnostics.size()}};

@@ -329,14 +329,22 @@ void read_filter(const YamlNode& node, Rule& rule, DocContext& ctx) {
 
 // Builds a Rule from one (collection-merged) document. Returns false when the
 // document is invalid; the reasons are in the diagnostics.
-bool build_rule(const YamlDocument& doc, const YamlNode& root, const std::string& path,
+bool build_rule(const YamlDocument& doc, YamlNode root, const std::string& path,
                 int index, DiagnosticList& diagnostics, Rule& rule) {
   rule.path = path;
   rule.document_index = index;
   rule.line = doc.start_line;
   rule.source_text = doc.text;
 
-  DocContext ctx{path, diagnostics};
+  DocContext ctx{path, diagnostics, {}, false};
+  if (const YamlNode* id = root.find("id"); id && id->is_scalar()) ctx.rule_id = id->text;
+  for (const auto& d : doc.duplicate_keys) {
+    YamlNode at;
+    at.line = d.line;
+    at.column = d.column;
+    ctx.error(&at, doc.start_line, fmt::format("duplicate key '{}' in a YAML mapping", d.key),
+              "remove or rename one of the keys; YAML loaders disagree on which one wins");
+  }
   if (!root.is_mapping()) {
     ctx.error(&root, doc.start_line, "a rule document must be a YAML mapping",
               "start the document with keys such as title, logsource and detection");
@@ -397,7 +405,7 @@ bool build_rule(const YamlDocument& doc, const YamlNode& root, const std::string
   read_logsource(root, rule, ctx, rule.kind == RuleKind::Detection);
 
   if (rule.kind == RuleKind::Detection) {
-    const YamlNode* detection = root.find("detection");
+    YamlNode* detection = root.find("detection");
     if (!detection || detection->is_null()) {
       ctx.error(nullptr, rule.line, "missing 'detection'",
                 "add a detection section with selections and a condition");
@@ -405,12 +413,12 @@ bool build_rule(const YamlDocument& doc, const YamlNode& root, const std::string
       ctx.error(detection, rule.line, "'detection' must be a mapping",
                 "write detection as named selections plus a condition");
     } else {
-      rule.detection = *detection;
+      rule.detection = std::move(*detection);
     }
   }
 
-  for (const auto& e : root.entries)
-    if (!kStandardKeys.count(e.key)) rule.custom.push_back(e);
+  for (auto& e : root.entries)
+    if (!kStandardKeys.count(e.key)) rule.custom.push_back(std::move(e));
 
   return !ctx.failed;
 }
@@ -429,8 +437,13 @@ std::vector<Rule> load_rules_from_text(std::string_view text, const std::string&
   // the new keys merged over it.
   std::optional<YamlNode> global;
   std::optional<YamlNode> previous;
+  // Only a repeat document needs the previous one, so only then is it copied.
+  const bool has_repeat = std::any_of(docs.begin(), docs.end(), [](const YamlDocument& d) {
+    const YamlNode* action = d.root.find("action");
+    return action && action->is_scalar() && action->text == "repeat";
+  });
   for (std::size_t i = 0; i < docs.size(); ++i) {
-    const YamlDocument& doc = docs[i];
+    YamlDocument& doc = docs[i];
     const YamlNode* action = doc.root.find("action");
     if (action && action->is_scalar()) {
       YamlNode body = doc.root;
@@ -454,14 +467,12 @@ std::vector<Rule> load_rules_from_text(std::string_view text, const std::string&
           ++failed;
           continue;
         }
-        YamlNode merged = *previous;
-        merge_yaml(merged, body);
+        merge_yaml(*previous, body);
         Rule rule;
-        if (build_rule(doc, merged, path, static_cast<int>(i), diagnostics, rule))
+        if (build_rule(doc, *previous, path, static_cast<int>(i), diagnostics, rule))
           rules.push_back(std::move(rule));
         else
           ++failed;
-        previous = std::move(merged);
         continue;
       }
       diagnostics.error(path, action->line, action->column, "",
@@ -475,22 +486,21 @@ std::vector<Rule> load_rules_from_text(std::string_view text, const std::string&
       merged = *global;
       merge_yaml(merged, doc.root);
     } else {
-      merged = doc.root;
+      merged = std::move(doc.root);
     }
+    if (has_repeat) previous = merged;
     Rule rule;
-    if (build_rule(doc, merged, path, static_cast<int>(i), diagnostics, rule))
+    if (build_rule(doc, std::move(merged), path, static_cast<int>(i), diagnostics, rule))
       rules.push_back(std::move(rule));
     else
       ++failed;
-    previous = std::move(merged);
   }
   if (rejected) *rejected += failed;
   return rules;
 }
 
-std::vector<std::string> find_rule_files(const std::vector<std::string>& paths,
-                                         DiagnosticList& diagnostics) {
-  std::vector<std::string> files;
+std::vector<RuleFile> find_rule_files(const std::vector<std::string>& paths, DiagnosticList& diagnostics) {
+  std::vector<RuleFile> files;
   for (const auto& p : paths) {
     std::error_code ec;
     fs::file_status status = fs::status(p, ec);
@@ -499,10 +509,10 @@ std::vector<std::string> find_rule_files(const std::vector<std::string>& paths,
       continue;
     }
     if (fs::is_regular_file(status)) {
-      files.push_back(p);
+      files.push_back({p, fs::path(p).filename().string()});
       continue;
     }
-    std::vector<std::string> found;
+    std::vector<RuleFile> found;
     for (auto it = fs::recursive_directory_iterator(
              p, fs::directory_options::skip_permission_denied, ec);
          it != fs::recursive_directory_iterator(); it.increment(ec)) {
@@ -513,9 +523,10 @@ std::vector<std::string> find_rule_files(const std::vector<std::string>& paths,
       }
       if (!it->is_regular_file()) continue;
       auto ext = it->path().extension().string();
-      if (ext == ".yml" || ext == ".yaml") found.push_back(it->path().string());
+      if (ext == ".yml" || ext == ".yaml")
+        found.push_back({it->path().string(), it->path().lexically_relative(p).string()});
     }
-    std::sort(found.begin(), found.end());
+    std::sort(found.begin(), found.end(), [](const RuleFile& a, const RuleFile& b) { return a.path < b.path; });
     files.insert(files.end(), found.begin(), found.end());
   }
   return files;
@@ -524,7 +535,7 @@ std::vector<std::string> find_rule_files(const std::vector<std::string>& paths,
 LoadResult load_rules(const std::vector<std::string>& paths, DiagnosticList& diagnostics,
                       unsigned threads) {
   LoadResult result;
-  std::vector<std::string> files = find_rule_files(paths, diagnostics);
+  std::vector<RuleFile> files = find_rule_files(paths, diagnostics);
   result.files = files.size();
 
   std::vector<std::vector<Rule>> per_file(files.size());
@@ -533,17 +544,18 @@ LoadResult load_rules(const std::vector<std::string>& paths, DiagnosticList& dia
   std::atomic<std::size_t> next{0};
   auto worker = [&] {
     for (std::size_t i = next++; i < files.size(); i = next++) {
-      std::ifstream in(files[i], std::ios::binary);
+      std::ifstream in(files[i].path, std::ios::binary);
       if (!in) {
-        per_file_diagnostics[i].error(files[i], 0, 0, "", "cannot open rule file",
+        per_file_diagnostics[i].error(files[i].path, 0, 0, "", "cannot open rule file",
                                       "check that the file exists and is readable");
         per_file_rejected[i] = 1;
         continue;
       }
       std::ostringstream buffer;
       buffer << in.rdbuf();
-      per_file[i] = load_rules_from_text(buffer.str(), files[i], per_file_diagnostics[i],
+      per_file[i] = load_rules_from_text(buffer.str(), files[i].path, per_file_diagnostics[i],
                                          &per_file_rejected[i]);
+      for (auto& rule : per_file[i]) rule.relative_path = files[i].relative;
     }
   };
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());

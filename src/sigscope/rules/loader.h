@@ -19,11 +19,15 @@ namespace sigscope {
 std::vector<Rule> load_rules_from_text(std::string_view text, const std::string& path,
                                        DiagnosticList& diagnostics, std::size_t* rejected = nullptr);
 
+struct RuleFile {
+  std::string path;      // as found, for opening and messages
+  std::string relative;  // relative to the folder it was found under (the file name for file arguments)
+};
+
 // Lists every .yml/.yaml file under `paths` (files are taken as given,
 // folders are searched recursively), sorted for a stable order. Missing
 // paths are reported.
-std::vector<std::string> find_rule_files(const std::vector<std::string>& paths,
-                                         DiagnosticList& diagnostics);
+std::vector<RuleFile> find_rule_files(const std::vector<std::string>& paths, DiagnosticList& diagnostics);
 
 struct LoadResult {
   std::vector<Rule> rules;

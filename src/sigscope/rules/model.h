@@ -75,6 +75,7 @@ struct Rule {
 
   // Where the rule came from.
   std::string path;
+  std::string relative_path;  // path relative to the rule folder it was loaded from
   int document_index = 0;   // 0-based index of the document in its file
   int line = 1;             // first line of the document
   std::string source_text;  // the document as written

@@ -58,6 +58,9 @@ struct YamlDocument {
   YamlNode root;
   int start_line = 1;   // first line of the document in the file
   std::string text;     // the document's source text as written
+  // Keys that appear twice in one mapping; the tree keeps both entries.
+  // Callers decide how to report them.
+  std::vector<YamlEntry> duplicate_keys;
 };
 
 // Parses every document of a YAML stream. A syntax error is reported with its
