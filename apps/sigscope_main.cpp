@@ -15,7 +15,10 @@ void setup_logging(bool verbose, bool quiet) {
   auto status = spdlog::stderr_color_mt("sigscope");
   status->set_pattern("%^%l%$: %v");
   spdlog::set_default_logger(status);
-  spdlog::set_level(quiet ? spdlog::level::err : verbose ? spdlog::level::debug : spdlog::level::info);
+  spdlog::level::level_enum level = spdlog::level::info;
+  if (verbose) level = spdlog::level::debug;
+  if (quiet) level = spdlog::level::err;
+  spdlog::set_level(level);
   auto diagnostics = spdlog::stderr_color_mt("diagnostics");
   diagnostics->set_pattern("%v");
   diagnostics->set_level(quiet ? spdlog::level::err : spdlog::level::info);

@@ -12,10 +12,10 @@
 
 namespace sigscope {
 
-// Parses every rule document in `text`. `path` is used for positions and
-// messages. Documents that fail validation are reported and left out; their
-// number is added to `*rejected` when it is given (a YAML syntax error counts
-// as one rejected document).
+// Parses every rule document in `text`, naming `path` in positions and
+// messages. Documents that fail validation are reported and left out. When
+// `rejected` is given, their number is added to it, and a YAML syntax error
+// counts as one rejected document.
 std::vector<Rule> load_rules_from_text(std::string_view text, const std::string& path,
                                        DiagnosticList& diagnostics, std::size_t* rejected = nullptr);
 

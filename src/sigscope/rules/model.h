@@ -73,7 +73,7 @@ struct Filter {
 struct Rule {
   RuleKind kind = RuleKind::Detection;
 
-  // Where the rule came from.
+  // Source location.
   std::string path;
   std::string relative_path;  // path relative to the rule folder it was loaded from
   int document_index = 0;   // 0-based index of the document in its file
