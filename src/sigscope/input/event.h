@@ -16,6 +16,10 @@ struct FieldValue {
   std::string_view name;   // Sigma field name, e.g. "Image", "EventID", "Provider_Name"
   std::string_view value;  // text of the value; numbers as written, booleans as true/false
   ValueType type = ValueType::String;
+  // True when `name` was made by joining nested object keys with dots
+  // ({"a": {"b": 1}} gives "a.b"). A literal key with the same dotted name
+  // takes precedence over such a path.
+  bool nested_path = false;
 };
 
 // One event as read from an input. The same name may appear several times
