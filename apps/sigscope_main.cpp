@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "sigscope/app/commands.h"
+#include "sigscope/app/hunt.h"
 
 namespace {
 
@@ -58,11 +59,43 @@ int main(int argc, char** argv) {
   check_cmd->add_option("--max-warnings", check.max_warnings, "Warnings printed before the rest are only counted")
       ->capture_default_str();
 
+  sigscope::HuntOptions hunt;
+  auto* hunt_cmd = app.add_subcommand("hunt", "Run detection rules over EVTX and JSON logs");
+  hunt_cmd->add_option("-r,--rules", hunt.rules, "Rule file or folder (repeat the option, or separate with commas)")
+      ->required()
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->delimiter(',');
+  hunt_cmd->add_option("inputs", hunt.inputs, "Log files or folders (EVTX, JSON lines, JSON arrays, "
+                                              "evtx_dump JSON; gzip or zstd compressed); - for stdin")
+      ->required();
+  hunt_cmd->add_option("-f,--format", hunt.format, "Detection format (auto: table on a terminal, else jsonl)")
+      ->check(CLI::IsMember({"auto", "jsonl", "csv", "table"}))
+      ->capture_default_str();
+  hunt_cmd->add_option("-o,--output", hunt.output, "Write detections to this file instead of stdout");
+  hunt_cmd->add_option("--min-level", hunt.min_level, "Run only rules of this level or higher")
+      ->check(CLI::IsMember({"informational", "low", "medium", "high", "critical"}));
+  hunt_cmd->add_option("-p,--pipeline", hunt.pipelines, "Processing pipeline name or YAML file (repeatable)")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  hunt_cmd->add_option("--logsource", hunt.logsource,
+                       "Logsource of events without a Channel field, e.g. category:process_creation,product:windows");
+  hunt_cmd->add_flag("--no-routing", hunt.no_routing, "Send every event to every rule, ignoring Channel and EventID");
+  hunt_cmd->add_option("-j,--threads", hunt.threads, "Worker threads (0: one per core)")->capture_default_str();
+  hunt_cmd->add_option("--max-warnings", hunt.max_warnings, "Rule warnings printed before the rest are only counted")
+      ->capture_default_str();
+  hunt_cmd->add_option("--explain", hunt.explain_rule, "Explain this rule id on one record instead of hunting");
+  hunt_cmd->add_option("--record", hunt.explain_record, "Record number (1-based) that --explain looks at")
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
   setup_logging(verbose, quiet);
 
   if (*catalog_cmd) return sigscope::run_catalog(catalog);
   if (*explain_cmd) return sigscope::run_explain(explain);
   if (*check_cmd) return sigscope::run_check(check);
+  if (*hunt_cmd) return sigscope::run_hunt(hunt);
   return 2;
 }

@@ -39,6 +39,10 @@ bool starts_with_ci(std::string_view s, std::string_view prefix);
 std::vector<std::string> split(std::string_view s, char sep);
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
 
+// Appends `s` as a JSON string literal (quotes included). Bytes that are not
+// valid UTF-8 are written as \u00XX escapes so the output stays valid JSON.
+void append_json_string(std::string& out, std::string_view s);
+
 // Standard Base64 (RFC 4648) with padding.
 std::string base64_encode(std::string_view bytes);
 

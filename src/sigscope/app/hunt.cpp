@@ -1,0 +1,322 @@
+#include "sigscope/app/hunt.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "sigscope/app/rule_corpus.h"
+#include "sigscope/common/progress.h"
+#include "sigscope/common/text.h"
+#include "sigscope/input/json_reader.h"
+#include "sigscope/input/sources.h"
+#include "sigscope/match/engine.h"
+#include "sigscope/output/detections.h"
+
+namespace sigscope {
+
+namespace {
+
+int level_rank(const std::string& level) {
+  if (level == "informational") return 1;
+  if (level == "low") return 2;
+  if (level == "medium") return 3;
+  if (level == "high") return 4;
+  if (level == "critical") return 5;
+  return 0;
+}
+
+std::optional<Logsource> parse_logsource(const std::string& text) {
+  Logsource ls;
+  for (const auto& part : split(text, ',')) {
+    auto colon = part.find(':');
+    if (colon == std::string::npos) return std::nullopt;
+    std::string key(trim(std::string_view(part).substr(0, colon)));
+    std::string value(trim(std::string_view(part).substr(colon + 1)));
+    if (key == "category") ls.category = value;
+    else if (key == "product") ls.product = value;
+    else if (key == "service") ls.service = value;
+    else return std::nullopt;
+  }
+  if (ls.empty()) return std::nullopt;
+  return ls;
+}
+
+// Results of one input, written in input order.
+struct TaskResult {
+  std::string output;
+  ReadStats stats;
+  std::vector<std::uint64_t> detections;  // per runnable rule
+  std::string skip_reason;                // set when the input was not read
+  std::uint64_t regex_limit_hits = 0;
+};
+
+// Reads one input and matches its events; formats detections into the result.
+class Worker {
+ public:
+  Worker(const Engine& engine, DetectionFormat format) : engine_(engine), format_(format), matcher_(engine.matcher()) {}
+
+  void run(const InputFile& input, TaskResult& result, DiagnosticList& diagnostics, Progress& progress) {
+    result.detections.assign(engine_.rules().size(), 0);
+    auto loaded = load_input(input, diagnostics, result.skip_reason);
+    progress.advance(input.size);
+    if (!loaded) {
+      if (result.skip_reason.empty()) result.skip_reason = "unreadable";
+      return;
+    }
+    const std::string name = input.path == "-" ? "<stdin>" : input.path;
+    auto sink = [&](const RawEvent& event) {
+      matcher_->match(event, detections_);
+      for (const auto& d : detections_) {
+        ++result.detections[d.rule];
+        format_detection(format_, DetectionContext{engine_, *matcher_, d, name, event}, result.output);
+      }
+    };
+    std::uint64_t limit_before = matcher_->regex_limit_hits();
+    if (loaded->format == InputFormat::Json) {
+      std::string_view text(loaded->data.data(), loaded->data.size());
+      result.stats = json_.read(text, name, sink, diagnostics);
+    } else {
+      result.skip_reason = "EVTX input (reader not available in this build)";
+    }
+    result.regex_limit_hits = matcher_->regex_limit_hits() - limit_before;
+  }
+
+ private:
+  const Engine& engine_;
+  DetectionFormat format_;
+  std::unique_ptr<Matcher> matcher_;
+  JsonEventReader json_;
+  std::vector<Detection> detections_;
+};
+
+int explain(const Engine& engine, const HuntOptions& options, DiagnosticList& diagnostics) {
+  std::uint32_t rule = 0;
+  bool found = false;
+  for (std::uint32_t i = 0; i < engine.rules().size(); ++i)
+    if (engine.rules()[i]->rule.id == options.explain_rule) {
+      rule = i;
+      found = true;
+    }
+  if (!found) {
+    for (const auto& u : engine.unsupported())
+      if (u.id == options.explain_rule) {
+        spdlog::error("rule {} is not run: {}", u.id, u.reason);
+        return 1;
+      }
+    spdlog::error("rule {} not found among the loaded rules", options.explain_rule);
+    return 2;
+  }
+  auto inputs = find_inputs(options.inputs, diagnostics);
+  if (inputs.size() != 1) {
+    spdlog::error("--explain needs exactly one input file, found {}", inputs.size());
+    return 2;
+  }
+  std::string skip;
+  auto loaded = load_input(inputs[0], diagnostics, skip);
+  if (!loaded) {
+    spdlog::error("{}: cannot read the input ({})", inputs[0].path, skip.empty() ? "see above" : skip);
+    return 2;
+  }
+  auto matcher = engine.matcher();
+  bool done = false;
+  auto sink = [&](const RawEvent& event) {
+    if (done || event.record != options.explain_record) return;
+    done = true;
+    std::string text = matcher->explain(rule, event);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+  };
+  if (loaded->format == InputFormat::Json) {
+    JsonEventReader reader;
+    reader.read(std::string_view(loaded->data.data(), loaded->data.size()), inputs[0].path, sink, diagnostics);
+  }
+  for (const auto& d : diagnostics.items()) spdlog::get("diagnostics")->warn(d.format());
+  if (!done) {
+    spdlog::error("{} has no record {}", inputs[0].path, options.explain_record);
+    return 2;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run_hunt(const HuntOptions& options) {
+  auto start = std::chrono::steady_clock::now();
+
+  DetectionFormat format = DetectionFormat::Jsonl;
+  std::string fmt_name = options.format;
+  if (fmt_name == "auto") fmt_name = options.output.empty() && isatty(STDOUT_FILENO) ? "table" : "jsonl";
+  if (fmt_name == "csv") format = DetectionFormat::Csv;
+  else if (fmt_name == "table") format = DetectionFormat::Table;
+
+  std::optional<Logsource> assumed;
+  if (!options.logsource.empty()) {
+    assumed = parse_logsource(options.logsource);
+    if (!assumed) {
+      spdlog::error("invalid --logsource '{}': write e.g. category:process_creation,product:windows", options.logsource);
+      return 2;
+    }
+  }
+  int min_rank = 0;
+  if (!options.min_level.empty()) {
+    min_rank = level_rank(options.min_level);
+    if (min_rank == 0) {
+      spdlog::error("invalid --min-level '{}': use informational, low, medium, high or critical", options.min_level);
+      return 2;
+    }
+  }
+
+  // Rules.
+  CorpusLoad load;
+  load_corpus(options.rules, options.threads, load);
+  report_corpus(load, options.max_warnings);
+  if (load.files == 0) {
+    spdlog::error("no rule files found under {}", fmt::join(options.rules, ", "));
+    return 2;
+  }
+  if (min_rank > 0) {
+    std::erase_if(load.rules, [&](const CompiledRule& r) {
+      return r.rule.kind == RuleKind::Detection && level_rank(r.rule.level) < min_rank;
+    });
+  }
+  EngineOptions engine_options;
+  engine_options.assumed_logsource = assumed;
+  engine_options.logsource_routing = !options.no_routing;
+  DiagnosticList engine_diagnostics;
+  Engine engine(std::move(load.rules), engine_options, engine_diagnostics);
+  for (const auto& d : engine_diagnostics.items()) spdlog::get("diagnostics")->warn(d.format());
+  std::map<std::string, std::size_t> unsupported_reasons;
+  for (const auto& u : engine.unsupported()) {
+    spdlog::get("diagnostics")->warn("{}: warning: [rule {}] not run: {}", u.path, u.id, u.reason);
+    std::string key = u.reason.substr(0, u.reason.find_first_of(";'"));
+    ++unsupported_reasons[std::string(trim(key))];
+  }
+  spdlog::info("running {} rules ({} shared predicates); {} rules cannot run", engine.rules().size(),
+               engine.predicate_count(), engine.unsupported().size());
+
+  if (!options.explain_rule.empty()) {
+    DiagnosticList diagnostics;
+    return explain(engine, options, diagnostics);
+  }
+
+  // Inputs.
+  DiagnosticList input_diagnostics;
+  std::vector<InputFile> inputs = find_inputs(options.inputs, input_diagnostics);
+  std::uint64_t total_bytes = 0;
+  for (const auto& i : inputs) total_bytes += i.size;
+
+  std::FILE* out = stdout;
+  if (!options.output.empty()) {
+    out = std::fopen(options.output.c_str(), "wb");
+    if (!out) {
+      spdlog::error("cannot write {}: {}", options.output, std::strerror(errno));
+      return 2;
+    }
+  }
+  if (format == DetectionFormat::Csv) std::fputs(csv_header().c_str(), out);
+  if (format == DetectionFormat::Table) std::fputs(table_header().c_str(), out);
+
+  // Workers take inputs in order; the main thread writes results in order.
+  std::vector<std::optional<TaskResult>> results(inputs.size());
+  std::mutex mutex;
+  std::condition_variable ready;
+  std::atomic<std::size_t> next{0};
+  Progress progress("hunting", total_bytes);
+  unsigned threads = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  threads = std::min<unsigned>(threads, std::max<std::size_t>(1, inputs.size()));
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < threads; ++t) {
+    pool.emplace_back([&] {
+      Worker worker(engine, format);
+      for (std::size_t i = next++; i < inputs.size(); i = next++) {
+        TaskResult result;
+        worker.run(inputs[i], result, input_diagnostics, progress);
+        std::lock_guard lock(mutex);
+        results[i] = std::move(result);
+        ready.notify_all();
+      }
+    });
+  }
+
+  ReadStats totals;
+  std::vector<std::uint64_t> detections(engine.rules().size(), 0);
+  std::map<std::string, std::uint64_t> skipped;
+  std::uint64_t regex_limit_hits = 0;
+  std::size_t inputs_read = 0;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    TaskResult result;
+    {
+      std::unique_lock lock(mutex);
+      ready.wait(lock, [&] { return results[i].has_value(); });
+      result = std::move(*results[i]);
+      results[i].reset();
+    }
+    std::fwrite(result.output.data(), 1, result.output.size(), out);
+    if (!result.skip_reason.empty()) {
+      ++skipped[result.skip_reason];
+      spdlog::debug("{}: skipped ({})", inputs[i].path, result.skip_reason);
+      continue;
+    }
+    ++inputs_read;
+    totals.add(result.stats);
+    regex_limit_hits += result.regex_limit_hits;
+    for (std::size_t r = 0; r < detections.size(); ++r) detections[r] += result.detections[r];
+  }
+  for (auto& t : pool) t.join();
+  progress.finish();
+  if (out != stdout) std::fclose(out);
+  else std::fflush(stdout);
+
+  // Closing summary.
+  input_diagnostics.sort();
+  for (const auto& d : input_diagnostics.items())
+    spdlog::get("diagnostics")->log(d.severity == Severity::Error ? spdlog::level::err : spdlog::level::warn, d.format());
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::uint64_t total_detections = 0;
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> by_rule;
+  for (std::uint32_t r = 0; r < detections.size(); ++r)
+    if (detections[r] > 0) {
+      total_detections += detections[r];
+      by_rule.emplace_back(detections[r], r);
+    }
+  std::sort(by_rule.begin(), by_rule.end(), [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+  spdlog::info("read {} events from {} inputs in {:.2f} s", totals.events, inputs_read, seconds);
+  if (totals.rejected > 0) {
+    std::vector<std::string> parts;
+    for (const auto& [reason, n] : totals.rejected_by_reason) parts.push_back(fmt::format("{} {}", reason, n));
+    spdlog::info("rejected {} records: {}", totals.rejected, join(parts, ", "));
+  }
+  if (!skipped.empty()) {
+    std::vector<std::string> parts;
+    std::size_t n = 0;
+    for (const auto& [reason, count] : skipped) {
+      parts.push_back(fmt::format("{} {}", reason, count));
+      n += count;
+    }
+    spdlog::info("skipped {} inputs: {} (list them with -v)", n, join(parts, ", "));
+  }
+  if (!unsupported_reasons.empty()) {
+    std::vector<std::string> parts;
+    for (const auto& [reason, count] : unsupported_reasons) parts.push_back(fmt::format("{} {}", reason, count));
+    spdlog::info("{} rules not run: {}", engine.unsupported().size(), join(parts, "; "));
+  }
+  if (regex_limit_hits > 0)
+    spdlog::warn("{} regex evaluations stopped at the backtracking match limit and counted as no match", regex_limit_hits);
+  spdlog::info("{} detections by {} rules", total_detections, by_rule.size());
+  for (const auto& [count, r] : by_rule)
+    spdlog::info("  {:>8}  {}  {}", count, engine.rules()[r]->rule.id, engine.rules()[r]->rule.title);
+  return 0;
+}
+
+}  // namespace sigscope

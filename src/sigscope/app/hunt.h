@@ -1,0 +1,27 @@
+// `sigscope hunt`: run detection rules over log inputs.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sigscope {
+
+struct HuntOptions {
+  std::vector<std::string> rules;      // rule files or folders
+  std::vector<std::string> inputs;     // log files, folders or "-"
+  std::string format = "auto";         // auto, jsonl, csv or table
+  std::string output;                  // file to write detections to; empty for stdout
+  std::string min_level;               // run only rules at or above this level
+  std::vector<std::string> pipelines;  // processing pipeline names or files
+  std::string logsource;               // "category:x,product:y,service:z" for channel-less events
+  bool no_routing = false;             // send every event to every rule
+  unsigned threads = 0;
+  std::size_t max_warnings = 20;
+  std::string explain_rule;            // rule id for --explain
+  std::uint64_t explain_record = 1;    // record to explain
+};
+
+int run_hunt(const HuntOptions& options);
+
+}  // namespace sigscope

@@ -1,0 +1,366 @@
+#include "sigscope/input/json_reader.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace sigscope {
+
+namespace {
+
+// A field whose name lives in the name arena as (offset, length), turned
+// into string_views once the arena stops growing.
+struct PendingField {
+  std::uint32_t name_offset;
+  std::uint32_t name_length;
+  std::uint32_t value_offset;  // into the value arena when owned, else unused
+  std::uint32_t value_length;
+  const char* value_data;      // borrowed value (simdjson string), or nullptr when owned
+  ValueType type;
+  bool nested;
+};
+
+// simdjson's value_unsafe() on a temporary result returns a reference into
+// that temporary, which a range-for would keep past its lifetime. These
+// helpers return the object or array by value.
+simdjson::dom::object as_object(simdjson::dom::element e) {
+  simdjson::dom::object out = e.get_object().value_unsafe();
+  return out;
+}
+simdjson::dom::array as_array(simdjson::dom::element e) {
+  simdjson::dom::array out = e.get_array().value_unsafe();
+  return out;
+}
+
+}  // namespace
+
+struct JsonEventReader::Impl {
+  simdjson::dom::parser parser;
+  std::string names;     // name arena
+  std::string values;    // formatted numbers and other owned value text
+  std::vector<PendingField> pending;
+  std::vector<FieldValue> fields;
+  std::string path;      // current dotted prefix while flattening
+  std::string timestamp;
+  simdjson::padded_string scratch;  // for read_object
+
+  void reset() {
+    names.clear();
+    values.clear();
+    pending.clear();
+    fields.clear();
+    timestamp.clear();
+  }
+
+  void add_named(std::string_view name, std::string_view borrowed, ValueType type, bool nested) {
+    PendingField f{};
+    f.name_offset = static_cast<std::uint32_t>(names.size());
+    f.name_length = static_cast<std::uint32_t>(name.size());
+    names.append(name);
+    f.value_data = borrowed.data();
+    f.value_length = static_cast<std::uint32_t>(borrowed.size());
+    f.type = type;
+    f.nested = nested;
+    pending.push_back(f);
+  }
+
+  void add_owned(std::string_view name, std::string_view text, ValueType type, bool nested) {
+    PendingField f{};
+    f.name_offset = static_cast<std::uint32_t>(names.size());
+    f.name_length = static_cast<std::uint32_t>(name.size());
+    names.append(name);
+    f.value_data = nullptr;
+    f.value_offset = static_cast<std::uint32_t>(values.size());
+    f.value_length = static_cast<std::uint32_t>(text.size());
+    values.append(text);
+    f.type = type;
+    f.nested = nested;
+    pending.push_back(f);
+  }
+
+  // Adds a scalar element under `name`. Objects and arrays recurse.
+  void add_element(std::string_view name, simdjson::dom::element e, bool nested, int depth) {
+    using simdjson::dom::element_type;
+    if (depth > 64) return;  // deeper nesting is not event data
+    switch (e.type()) {
+      case element_type::OBJECT: {
+        for (auto [key, value] : as_object(e)) {
+          std::string child(name);
+          child += '.';
+          child += key;
+          add_element(child, value, true, depth + 1);
+        }
+        break;
+      }
+      case element_type::ARRAY:
+        // Array members keep the array's name: a predicate holds when any member does.
+        for (auto item : as_array(e)) add_element(name, item, nested, depth + 1);
+        break;
+      case element_type::STRING: add_named(name, e.get_string().value_unsafe(), ValueType::String, nested); break;
+      case element_type::INT64: add_owned(name, fmt::format("{}", e.get_int64().value_unsafe()), ValueType::Number, nested); break;
+      case element_type::UINT64: add_owned(name, fmt::format("{}", e.get_uint64().value_unsafe()), ValueType::Number, nested); break;
+      case element_type::DOUBLE: add_owned(name, fmt::format("{}", e.get_double().value_unsafe()), ValueType::Number, nested); break;
+      case element_type::BOOL: add_owned(name, e.get_bool().value_unsafe() ? "true" : "false", ValueType::Bool, nested); break;
+      case element_type::NULL_VALUE: add_owned(name, "", ValueType::Null, nested); break;
+    }
+  }
+
+  // evtx_dump layout: attributes live under "#attributes", element text under "#text".
+  void add_system(simdjson::dom::object system) {
+    for (auto [key, value] : system) {
+      if (value.is_object()) {
+        simdjson::dom::object obj = as_object(value);
+        simdjson::dom::element text, attrs;
+        bool has_text = obj["#text"].get(text) == simdjson::SUCCESS;
+        bool has_attrs = obj["#attributes"].get(attrs) == simdjson::SUCCESS && attrs.is_object();
+        if (has_text) add_element(key, text, false, 1);
+        if (has_attrs) {
+          for (auto [attr, attr_value] : as_object(attrs)) {
+            std::string name = system_attribute_name(key, attr);
+            if (name.empty()) continue;
+            add_element(name, attr_value, false, 1);
+            if (name == "TimeCreated" && attr_value.is_string())
+              timestamp = std::string(attr_value.get_string().value_unsafe());
+          }
+        }
+        continue;
+      }
+      add_element(key, value, false, 1);
+    }
+  }
+
+  static std::string system_attribute_name(std::string_view element, std::string_view attr) {
+    if (element == "Provider") {
+      if (attr == "Name") return "Provider_Name";
+      if (attr == "Guid") return "Provider_Guid";
+      if (attr == "EventSourceName") return "EventSourceName";
+    }
+    if (element == "TimeCreated" && attr == "SystemTime") return "TimeCreated";
+    if (element == "Execution" && (attr == "ProcessID" || attr == "ThreadID")) return std::string(attr);
+    if (element == "Security" && attr == "UserID") return "Security_UserID";
+    if (element == "Correlation" && (attr == "ActivityID" || attr == "RelatedActivityID")) return std::string(attr);
+    if (element == "EventID" && attr == "Qualifiers") return "EventID_Qualifiers";
+    return fmt::format("{}_{}", element, attr);
+  }
+
+  // EventData / UserData: element names become field names; "Data" without
+  // a name stays "Data" (repeated).
+  void add_payload(simdjson::dom::element payload, int depth) {
+    if (depth > 16) return;
+    if (!payload.is_object()) {
+      if (!payload.is_null()) add_element("Data", payload, false, depth);
+      return;
+    }
+    for (auto [key, value] : as_object(payload)) {
+      if (key == "#attributes") continue;
+      if (key == "#text") {
+        add_element("Data", value, false, depth);
+        continue;
+      }
+      if (value.is_object()) {
+        // Nested UserData elements: their leaves carry the data.
+        simdjson::dom::element text;
+        if (value.get_object().value_unsafe()["#text"].get(text) == simdjson::SUCCESS) add_element(key, text, false, depth);
+        else add_payload(value, depth + 1);
+        continue;
+      }
+      add_element(key, value, false, depth);
+    }
+  }
+
+  void flatten(simdjson::dom::object root) {
+    simdjson::dom::element event;
+    if (root.size() == 1 && root["Event"].get(event) == simdjson::SUCCESS && event.is_object()) {
+      simdjson::dom::object obj = as_object(event);
+      simdjson::dom::element system;
+      if (obj["System"].get(system) == simdjson::SUCCESS && system.is_object()) {
+        for (auto [key, value] : obj) {
+          if (key == "System") add_system(value.get_object().value_unsafe());
+          else if (key == "EventData" || key == "UserData") add_payload(value, 1);
+          else if (key != "#attributes") add_element(std::string("Event.") + std::string(key), value, true, 1);
+        }
+        return;
+      }
+    }
+    for (auto [key, value] : root) add_element(key, value, false, 0);
+    // A timestamp for the output, from the usual keys.
+    for (const char* key : {"@timestamp", "timestamp", "TimeCreated", "EventTime", "UtcTime", "time"}) {
+      simdjson::dom::element t;
+      if (root[key].get(t) == simdjson::SUCCESS && t.is_string()) {
+        timestamp = std::string(t.get_string().value_unsafe());
+        break;
+      }
+    }
+  }
+
+  void emit(std::uint64_t record, std::uint64_t offset, const EventSink& sink) {
+    fields.clear();
+    fields.reserve(pending.size());
+    for (const auto& p : pending) {
+      FieldValue f;
+      f.name = std::string_view(names).substr(p.name_offset, p.name_length);
+      f.value = p.value_data ? std::string_view(p.value_data, p.value_length)
+                             : std::string_view(values).substr(p.value_offset, p.value_length);
+      f.type = p.type;
+      f.nested_path = p.nested;
+      fields.push_back(f);
+    }
+    RawEvent event;
+    event.fields = fields;
+    event.record = record;
+    event.timestamp = timestamp;
+    event.source_offset = offset;
+    sink(event);
+  }
+};
+
+void ReadStats::add(const ReadStats& other) {
+  events += other.events;
+  rejected += other.rejected;
+  bytes += other.bytes;
+  for (const auto& [reason, n] : other.rejected_by_reason) rejected_by_reason[reason] += n;
+}
+
+JsonEventReader::JsonEventReader() : impl_(std::make_unique<Impl>()) {}
+JsonEventReader::~JsonEventReader() = default;
+
+bool JsonEventReader::read_object(std::string_view json, std::uint64_t record, const EventSink& sink, std::string& error) {
+  Impl& m = *impl_;
+  m.scratch = simdjson::padded_string(json);
+  simdjson::dom::element doc;
+  auto err = m.parser.parse(m.scratch).get(doc);
+  if (err) {
+    error = simdjson::error_message(err);
+    return false;
+  }
+  if (!doc.is_object()) {
+    error = "the JSON value is not an object";
+    return false;
+  }
+  m.reset();
+  m.flatten(doc.get_object().value_unsafe());
+  m.emit(record, 0, sink);
+  return true;
+}
+
+namespace {
+std::size_t skip_space(std::string_view text, std::size_t pos) {
+  while (pos < text.size() && (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\n' || text[pos] == '\r')) ++pos;
+  return pos;
+}
+}  // namespace
+
+ReadStats JsonEventReader::read(std::string_view text, const std::string& name, const EventSink& sink,
+                                DiagnosticList& diagnostics) {
+  Impl& m = *impl_;
+  ReadStats stats;
+  stats.bytes = text.size();
+  std::size_t start = 0;
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") start = 3;  // UTF-8 byte order mark
+  start = skip_space(text, start);
+  if (start >= text.size()) return stats;
+
+  auto reject = [&](std::uint64_t line, const char* reason, std::string message) {
+    stats.reject(reason);
+    // Cap the messages per input; the count in the summary stays exact.
+    if (stats.rejected <= 20)
+      diagnostics.error(name, static_cast<int>(line), 0, "", std::move(message), "fix or remove the record; the rest of the input is read");
+    else if (stats.rejected == 21)
+      diagnostics.warning(name, 0, 0, "", "more unreadable records follow; only their number is reported", "");
+  };
+
+  if (text[start] == '[') {
+    // One JSON array of events.
+    simdjson::dom::element doc;
+    auto err = m.parser.parse(text.data() + start, text.size() - start, false).get(doc);
+    if (err || !doc.is_array()) {
+      reject(1, "invalid JSON", fmt::format("invalid JSON array: {}", err ? simdjson::error_message(err) : "not an array"));
+      return stats;
+    }
+    std::uint64_t index = 0;
+    for (auto item : as_array(doc)) {
+      ++index;
+      if (!item.is_object()) {
+        reject(0, "not a JSON object", fmt::format("array element {} is not a JSON object", index));
+        continue;
+      }
+      m.reset();
+      m.flatten(item.get_object().value_unsafe());
+      m.emit(index, 0, sink);
+      ++stats.events;
+    }
+    return stats;
+  }
+
+  // JSON lines when the first line holds one complete object.
+  std::size_t first_end = text.find('\n', start);
+  if (first_end == std::string_view::npos) first_end = text.size();
+  simdjson::dom::element probe;
+  bool json_lines = m.parser.parse(text.data() + start, first_end - start, false).get(probe) == simdjson::SUCCESS;
+
+  if (json_lines) {
+    std::uint64_t line = 1 + static_cast<std::uint64_t>(std::count(text.begin(), text.begin() + start, '\n'));
+    std::size_t pos = start;
+    while (pos < text.size()) {
+      std::size_t end = text.find('\n', pos);
+      if (end == std::string_view::npos) end = text.size();
+      std::size_t b = pos, e = end;
+      while (b < e && (text[b] == ' ' || text[b] == '\t' || text[b] == '\r')) ++b;
+      while (e > b && (text[e - 1] == ' ' || text[e - 1] == '\t' || text[e - 1] == '\r')) --e;
+      if (b < e) {
+        simdjson::dom::element doc;
+        auto err = m.parser.parse(text.data() + b, e - b, false).get(doc);
+        if (err) {
+          reject(line, "invalid JSON", fmt::format("invalid JSON: {}", simdjson::error_message(err)));
+        } else if (!doc.is_object()) {
+          reject(line, "not a JSON object", "the line holds a JSON value that is not an object");
+        } else {
+          m.reset();
+          m.flatten(doc.get_object().value_unsafe());
+          m.emit(line, b, sink);
+          ++stats.events;
+        }
+      }
+      ++line;
+      pos = end + 1;
+    }
+    return stats;
+  }
+
+  // Objects one after another, possibly spread over many lines.
+  simdjson::dom::document_stream stream;
+  auto err = m.parser.parse_many(text.data() + start, text.size() - start,
+                                 std::max<std::size_t>(simdjson::dom::DEFAULT_BATCH_SIZE, text.size() - start + 1))
+                 .get(stream);
+  if (err) {
+    reject(1, "invalid JSON", fmt::format("invalid JSON: {}", simdjson::error_message(err)));
+    return stats;
+  }
+  std::uint64_t index = 0;
+  for (auto it = stream.begin(); it != stream.end(); ++it) {
+    ++index;
+    simdjson::dom::element doc;
+    auto doc_err = (*it).get(doc);
+    std::size_t offset = start + it.current_index();
+    std::uint64_t line = 1 + static_cast<std::uint64_t>(std::count(text.begin(), text.begin() + std::min(offset, text.size()), '\n'));
+    if (doc_err) {
+      reject(line, "invalid JSON", fmt::format("invalid JSON in object {}: {}; the rest of the input cannot be read", index,
+                               simdjson::error_message(doc_err)));
+      break;
+    }
+    if (!doc.is_object()) {
+      reject(line, "not a JSON object", fmt::format("value {} is not a JSON object", index));
+      continue;
+    }
+    m.reset();
+    m.flatten(doc.get_object().value_unsafe());
+    m.emit(index, offset, sink);
+    ++stats.events;
+  }
+  return stats;
+}
+
+}  // namespace sigscope

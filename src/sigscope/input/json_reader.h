@@ -1,0 +1,58 @@
+// Reading events from JSON: JSON lines, a JSON array of objects, objects
+// written one after another, and evtx_dump-style {"Event": {"System": ...,
+// "EventData": ...}} documents, which are flattened to the field names the
+// EVTX reader gives (EventID, Channel, Provider_Name, the EventData names).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sigscope/common/diagnostics.h"
+#include "sigscope/input/event.h"
+
+namespace sigscope {
+
+struct ReadStats {
+  std::uint64_t events = 0;
+  std::uint64_t rejected = 0;  // records that could not be read (reported one by one)
+  std::uint64_t bytes = 0;
+  std::map<std::string, std::uint64_t> rejected_by_reason;  // e.g. "invalid JSON" -> 2
+
+  void reject(const std::string& reason) {
+    ++rejected;
+    ++rejected_by_reason[reason];
+  }
+  void add(const ReadStats& other);
+};
+
+using EventSink = std::function<void(const RawEvent&)>;
+
+// Reusable JSON reader; one per thread.
+class JsonEventReader {
+ public:
+  JsonEventReader();
+  ~JsonEventReader();
+  JsonEventReader(const JsonEventReader&) = delete;
+  JsonEventReader& operator=(const JsonEventReader&) = delete;
+
+  // Reads every event of `text`, the whole content of input `name`. `text`
+  // must have simdjson::SIMDJSON_PADDING readable bytes after its end (see
+  // load_input). Records that fail to parse are reported with their line or
+  // index and skipped.
+  ReadStats read(std::string_view text, const std::string& name, const EventSink& sink,
+                 DiagnosticList& diagnostics);
+
+  // Parses one JSON object (no padding required) into an event with record
+  // number `record`. Returns false and sets `error` when it is not an object.
+  bool read_object(std::string_view json, std::uint64_t record, const EventSink& sink, std::string& error);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sigscope

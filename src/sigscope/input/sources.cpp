@@ -1,0 +1,172 @@
+#include "sigscope/input/sources.h"
+
+#include <zlib.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include <fmt/format.h>
+
+namespace sigscope {
+
+namespace fs = std::filesystem;
+
+std::vector<InputFile> find_inputs(const std::vector<std::string>& paths, DiagnosticList& diagnostics) {
+  std::vector<InputFile> out;
+  for (const auto& p : paths) {
+    if (p == "-") {
+      out.push_back({"-", 0});
+      continue;
+    }
+    std::error_code ec;
+    auto status = fs::status(p, ec);
+    if (ec || !fs::exists(status)) {
+      diagnostics.error(p, 0, 0, "", "input not found", "check the path");
+      continue;
+    }
+    if (!fs::is_directory(status)) {
+      out.push_back({p, static_cast<std::uint64_t>(fs::file_size(p, ec))});
+      continue;
+    }
+    std::vector<InputFile> found;
+    for (auto it = fs::recursive_directory_iterator(p, fs::directory_options::skip_permission_denied, ec);
+         it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (ec) {
+        diagnostics.error(p, 0, 0, "", fmt::format("cannot list folder: {}", ec.message()), "check its permissions");
+        break;
+      }
+      if (it->is_regular_file(ec)) found.push_back({it->path().string(), static_cast<std::uint64_t>(it->file_size(ec))});
+    }
+    std::sort(found.begin(), found.end(), [](const InputFile& a, const InputFile& b) { return a.path < b.path; });
+    out.insert(out.end(), found.begin(), found.end());
+  }
+  return out;
+}
+
+namespace {
+
+bool read_all(const InputFile& input, std::string& out, DiagnosticList& diagnostics) {
+  if (input.path == "-") {
+    std::ios::sync_with_stdio(false);
+    out.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    return true;
+  }
+  std::ifstream in(input.path, std::ios::binary);
+  if (!in) {
+    diagnostics.error(input.path, 0, 0, "", "cannot open input", "check that the file exists and is readable");
+    return false;
+  }
+  in.seekg(0, std::ios::end);
+  auto size = in.tellg();
+  in.seekg(0, std::ios::beg);
+  out.resize(size > 0 ? static_cast<std::size_t>(size) : 0);
+  if (size > 0) in.read(out.data(), size);
+  if (!in) {
+    diagnostics.error(input.path, 0, 0, "", "cannot read input", "check the file and the disk");
+    return false;
+  }
+  return true;
+}
+
+bool gunzip(const std::string& in, std::string& out, std::string& error) {
+  z_stream z{};
+  // 16 + MAX_WBITS: gzip framing; concatenated members are handled by the loop.
+  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
+    error = "cannot start the gzip decoder";
+    return false;
+  }
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  char buffer[1 << 16];
+  int rc = Z_OK;
+  while (true) {
+    z.next_out = reinterpret_cast<Bytef*>(buffer);
+    z.avail_out = sizeof buffer;
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.append(buffer, sizeof buffer - z.avail_out);
+    if (rc == Z_STREAM_END) {
+      if (z.avail_in == 0) break;
+      inflateReset(&z);  // next gzip member
+      continue;
+    }
+    if (rc != Z_OK) break;
+  }
+  inflateEnd(&z);
+  if (rc != Z_STREAM_END) {
+    error = fmt::format("gzip data is corrupt or truncated ({})", z.msg ? z.msg : "zlib error");
+    return false;
+  }
+  return true;
+}
+
+bool unzstd(const std::string& in, std::string& out, std::string& error) {
+  ZSTD_DCtx* ctx = ZSTD_createDCtx();
+  ZSTD_inBuffer input{in.data(), in.size(), 0};
+  std::string buffer(ZSTD_DStreamOutSize(), '\0');
+  std::size_t rc = 0;
+  while (input.pos < input.size) {
+    ZSTD_outBuffer output{buffer.data(), buffer.size(), 0};
+    rc = ZSTD_decompressStream(ctx, &output, &input);
+    if (ZSTD_isError(rc)) {
+      error = fmt::format("zstd data is corrupt ({})", ZSTD_getErrorName(rc));
+      ZSTD_freeDCtx(ctx);
+      return false;
+    }
+    out.append(buffer.data(), output.pos);
+  }
+  ZSTD_freeDCtx(ctx);
+  if (rc != 0) {
+    error = "zstd data is truncated";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<LoadedInput> load_input(const InputFile& input, DiagnosticList& diagnostics, std::string& skip_reason) {
+  std::string raw;
+  if (!read_all(input, raw, diagnostics)) return std::nullopt;
+  LoadedInput loaded;
+  std::string error;
+  std::string decoded;
+  if (raw.size() >= 2 && static_cast<unsigned char>(raw[0]) == 0x1F && static_cast<unsigned char>(raw[1]) == 0x8B) {
+    loaded.compression = "gzip";
+    if (!gunzip(raw, decoded, error)) {
+      diagnostics.error(input.path, 0, 0, "", error, "recompress or decompress the file and try again");
+      return std::nullopt;
+    }
+    raw.swap(decoded);
+  } else if (raw.size() >= 4 && static_cast<unsigned char>(raw[0]) == 0x28 && static_cast<unsigned char>(raw[1]) == 0xB5 &&
+             static_cast<unsigned char>(raw[2]) == 0x2F && static_cast<unsigned char>(raw[3]) == 0xFD) {
+    loaded.compression = "zstd";
+    if (!unzstd(raw, decoded, error)) {
+      diagnostics.error(input.path, 0, 0, "", error, "recompress or decompress the file and try again");
+      return std::nullopt;
+    }
+    raw.swap(decoded);
+  }
+  if (raw.size() >= 8 && std::memcmp(raw.data(), "ElfFile\0", 8) == 0) {
+    loaded.format = InputFormat::Evtx;
+  } else {
+    std::size_t i = raw.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;
+    while (i < raw.size() && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\n' || raw[i] == '\r')) ++i;
+    if (i == raw.size()) {
+      skip_reason = "empty";
+      return std::nullopt;
+    }
+    if (raw[i] != '{' && raw[i] != '[') {
+      skip_reason = "not EVTX or JSON";
+      return std::nullopt;
+    }
+    loaded.format = InputFormat::Json;
+  }
+  loaded.data = simdjson::padded_string(raw);
+  return loaded;
+}
+
+}  // namespace sigscope

@@ -1,0 +1,463 @@
+#include "sigscope/match/engine.h"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "sigscope/common/text.h"
+#include "sigscope/taxonomy/logsources.h"
+
+namespace sigscope {
+
+struct Engine::Node {
+  enum class Op : std::uint8_t { And, Or, Not, Predicate, Constant };
+  Op op = Op::And;
+  std::uint32_t first = 0;  // And/Or/Not: offset of the first child in children_
+  std::uint32_t count = 0;  // number of children
+  std::uint32_t arg = 0;    // Predicate: predicate id; Constant: 0 or 1
+};
+
+struct Engine::Program {
+  std::uint32_t condition = 0;
+  std::vector<std::uint32_t> stage_roots;
+  std::vector<std::string> stage_names;
+};
+
+struct Engine::Route {
+  std::vector<std::uint32_t> rules;
+  // Per rule entry: index of an extra field condition of the source, or -1.
+  std::vector<std::int32_t> extra;
+  std::vector<EventView::Alias> aliases;
+};
+
+struct Engine::Router {
+  struct Extra {
+    FieldId field;
+    std::string folded_value;
+  };
+  struct ChannelEntry {
+    std::unordered_map<long, std::uint32_t> by_event_id;
+    std::uint32_t any = 0;
+  };
+  std::vector<Route> routes;
+  std::vector<Extra> extras;
+  std::unordered_map<std::string, ChannelEntry> channels;  // keyed by folded channel name
+  std::uint32_t other_channels = 0;  // events whose channel no rule names
+  std::uint32_t no_channel = 0;      // events without a Channel field
+};
+
+namespace {
+
+bool logsource_matches(const Logsource& rule, const Logsource& assumed) {
+  auto ok = [](const std::string& r, const std::string& a) { return r.empty() || r == a; };
+  return ok(rule.category, assumed.category) && ok(rule.product, assumed.product) &&
+         ok(rule.service, assumed.service);
+}
+
+std::string unresolved_placeholder(const CompiledRule& rule) {
+  for (const auto& stage : rule.stages)
+    for (const auto& p : stage.predicates)
+      for (const auto& v : p.values)
+        for (const auto& alt : v.alternatives)
+          for (const auto& piece : alt.pieces())
+            if (piece.kind == PatternPiece::Kind::Placeholder) return piece.text;
+  return {};
+}
+
+bool names_rule(const std::vector<std::string>& refs, const Rule& rule) {
+  for (const auto& r : refs)
+    if ((!rule.id.empty() && r == rule.id) || (!rule.name.empty() && r == rule.name)) return true;
+  return false;
+}
+
+// One place a rule's events come from: a channel (or "*" for every channel)
+// with an event id (-1 for any), plus what that source needs.
+struct Target {
+  std::string channel;
+  long event_id = -1;
+  std::map<std::string, std::string> renames;
+  std::map<std::string, std::string> extra_conditions;
+};
+
+std::vector<Target> targets_of(const Logsource& ls) {
+  std::vector<Target> out;
+  const bool windows = ls.product == "windows";
+  if (windows && ls.category.empty() && ls.service.empty()) {
+    out.push_back({"*", -1, {}, {}});
+    return out;
+  }
+  if (!windows && !ls.product.empty()) return out;
+  if (!windows && ls.category.empty()) return out;
+  EventCoverage coverage = LogsourceData::bundled().coverage(ls);
+  for (const auto& source : coverage.sources)
+    for (const auto& channel : source.channels)
+      out.push_back({channel, source.event_id, source.field_renames, source.extra_conditions});
+  return out;
+}
+
+}  // namespace
+
+Engine::~Engine() = default;
+
+std::uint32_t Engine::add_predicate(const Predicate& predicate) {
+  // Rules share identical predicates, so each is evaluated once per event.
+  std::string key = PredicateMatcher::dedup_key(predicate);
+  auto it = predicate_ids_.find(key);
+  if (it != predicate_ids_.end()) return it->second;
+  std::uint32_t id = static_cast<std::uint32_t>(predicates_.size());
+  predicates_.emplace_back(predicate, fields_);
+  predicate_ids_.emplace(std::move(key), id);
+  return id;
+}
+
+std::uint32_t Engine::build_stage(const Stage& stage, const StageNode& node) {
+  Node out;
+  if (node.op == StageNode::Op::Predicate) {
+    out.op = Node::Op::Predicate;
+    out.arg = add_predicate(stage.predicates[static_cast<std::size_t>(node.predicate)]);
+    nodes_.push_back(out);
+    return static_cast<std::uint32_t>(nodes_.size() - 1);
+  }
+  std::vector<std::uint32_t> kids;
+  for (const auto& child : node.children) kids.push_back(build_stage(stage, child));
+  out.op = node.op == StageNode::Op::And ? Node::Op::And : Node::Op::Or;
+  out.first = static_cast<std::uint32_t>(children_.size());
+  out.count = static_cast<std::uint32_t>(kids.size());
+  children_.insert(children_.end(), kids.begin(), kids.end());
+  nodes_.push_back(out);
+  return static_cast<std::uint32_t>(nodes_.size() - 1);
+}
+
+std::uint32_t Engine::build_condition(const ConditionExpr& expr, const std::vector<std::uint32_t>& stage_roots) {
+  if (expr.op == ConditionExpr::Op::Stage) return stage_roots.at(static_cast<std::size_t>(expr.stage));
+  std::vector<std::uint32_t> kids;
+  for (const auto& child : expr.children) kids.push_back(build_condition(child, stage_roots));
+  Node out;
+  out.op = expr.op == ConditionExpr::Op::And  ? Node::Op::And
+           : expr.op == ConditionExpr::Op::Or ? Node::Op::Or
+                                              : Node::Op::Not;
+  out.first = static_cast<std::uint32_t>(children_.size());
+  out.count = static_cast<std::uint32_t>(kids.size());
+  children_.insert(children_.end(), kids.begin(), kids.end());
+  nodes_.push_back(out);
+  return static_cast<std::uint32_t>(nodes_.size() - 1);
+}
+
+Engine::Engine(std::vector<CompiledRule> rules, const EngineOptions& options, DiagnosticList& diagnostics)
+    : rules_(std::move(rules)), router_(std::make_unique<Router>()) {
+  std::vector<const CompiledRule*> filters;
+  for (const auto& r : rules_)
+    if (r.rule.kind == RuleKind::Filter) filters.push_back(&r);
+
+  for (const auto& r : rules_) {
+    auto report = [&](std::string reason) {
+      unsupported_.push_back({r.rule.id, r.rule.title, r.rule.path, reason});
+    };
+    switch (r.rule.kind) {
+      case RuleKind::Filter: continue;  // applied to the rules it names below
+      case RuleKind::Correlation:
+        report("correlation rules are not evaluated yet; the rules they reference run on their own");
+        continue;
+      case RuleKind::Detection: break;
+    }
+    if (r.aggregation) {
+      report(fmt::format("the obsolete Sigma 1.x aggregation '| {}' cannot be evaluated event by event; "
+                         "rewrite it as a correlation rule", r.aggregation->text));
+      continue;
+    }
+    if (std::string ph = unresolved_placeholder(r); !ph.empty()) {
+      report(fmt::format("placeholder %{}% has no value; give it in a pipeline's vars", ph));
+      continue;
+    }
+
+    Program program;
+    for (const auto& stage : r.stages) {
+      program.stage_roots.push_back(build_stage(stage, stage.root));
+      program.stage_names.push_back(stage.name);
+    }
+    std::uint32_t condition = build_condition(r.condition, program.stage_roots);
+    // Filters add their condition with AND: "not selection" suppresses.
+    for (const CompiledRule* f : filters) {
+      if (!names_rule(f->rule.filter.rules, r.rule)) continue;
+      std::vector<std::uint32_t> filter_roots;
+      for (const auto& stage : f->stages) {
+        filter_roots.push_back(build_stage(stage, stage.root));
+        program.stage_roots.push_back(filter_roots.back());
+        program.stage_names.push_back("filter:" + stage.name);
+      }
+      std::uint32_t filter_condition = build_condition(f->condition, filter_roots);
+      Node both;
+      both.op = Node::Op::And;
+      both.first = static_cast<std::uint32_t>(children_.size());
+      both.count = 2;
+      children_.push_back(condition);
+      children_.push_back(filter_condition);
+      nodes_.push_back(both);
+      condition = static_cast<std::uint32_t>(nodes_.size() - 1);
+    }
+    program.condition = condition;
+    programs_.push_back(std::move(program));
+    runnable_.push_back(&r);
+  }
+  for (const CompiledRule* f : filters) {
+    bool used = std::any_of(runnable_.begin(), runnable_.end(),
+                            [&](const CompiledRule* r) { return names_rule(f->rule.filter.rules, r->rule); });
+    if (!used)
+      diagnostics.warning(f->rule.path, f->rule.line, 0, f->rule.id,
+                          fmt::format("filter names no loaded rule ({})", join(f->rule.filter.rules, ", ")),
+                          "check the ids or names under filter.rules");
+  }
+  build_routes(options);
+}
+
+void Engine::build_routes(const EngineOptions& options) {
+  Router& router = *router_;
+  const std::uint32_t n = static_cast<std::uint32_t>(runnable_.size());
+
+  // Events without a channel: every rule, or the rules of the assumed logsource.
+  Route no_channel;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    if (options.logsource_routing && options.assumed_logsource &&
+        !logsource_matches(runnable_[i]->rule.logsource, *options.assumed_logsource))
+      continue;
+    no_channel.rules.push_back(i);
+    no_channel.extra.push_back(-1);
+  }
+
+  if (!options.logsource_routing) {
+    router.routes.push_back(std::move(no_channel));
+    router.no_channel = router.other_channels = 0;
+    return;
+  }
+
+  // Collect each rule's targets.
+  struct Entry {
+    std::uint32_t rule;
+    Target target;
+  };
+  std::vector<Entry> any_channel;                      // rules for every Windows channel
+  std::map<std::string, std::vector<Entry>> by_channel;  // folded channel -> entries
+  for (std::uint32_t i = 0; i < n; ++i) {
+    for (auto& t : targets_of(runnable_[i]->rule.logsource)) {
+      if (t.channel == "*") any_channel.push_back({i, t});
+      else by_channel[fold_case(t.channel)].push_back({i, t});
+    }
+  }
+
+  auto make_route = [&](const std::vector<const Entry*>& entries) {
+    Route route;
+    std::set<std::uint32_t> seen;
+    std::map<std::string, std::string> renames;
+    for (const Entry* e : entries) {
+      if (!seen.insert(e->rule).second) continue;
+      route.rules.push_back(e->rule);
+      std::int32_t extra = -1;
+      if (!e->target.extra_conditions.empty()) {
+        // Sources that need one extra field value (Security 4657 for registry_set) carry it here.
+        const auto& [field, value] = *e->target.extra_conditions.begin();
+        router.extras.push_back({fields_.intern(field), fold_case(value)});
+        extra = static_cast<std::int32_t>(router.extras.size() - 1);
+      }
+      route.extra.push_back(extra);
+      for (const auto& r : e->target.renames) renames.insert(r);
+    }
+    // Keep rule order stable (input order), with extras following their rule.
+    std::vector<std::size_t> order(route.rules.size());
+    for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return route.rules[a] < route.rules[b]; });
+    Route sorted;
+    for (std::size_t k : order) {
+      sorted.rules.push_back(route.rules[k]);
+      sorted.extra.push_back(route.extra[k]);
+    }
+    for (const auto& [sigma_field, event_field] : renames)
+      sorted.aliases.push_back({fields_.intern(event_field), fields_.intern(sigma_field)});
+    router.routes.push_back(std::move(sorted));
+    return static_cast<std::uint32_t>(router.routes.size() - 1);
+  };
+
+  std::vector<const Entry*> star;
+  for (const auto& e : any_channel) star.push_back(&e);
+  router.other_channels = make_route(star);
+  router.routes.push_back(std::move(no_channel));
+  router.no_channel = static_cast<std::uint32_t>(router.routes.size() - 1);
+
+  for (const auto& [channel, entries] : by_channel) {
+    Router::ChannelEntry entry;
+    std::vector<const Entry*> any = star;
+    std::set<long> ids;
+    for (const auto& e : entries) {
+      if (e.target.event_id < 0) any.push_back(&e);
+      else ids.insert(e.target.event_id);
+    }
+    entry.any = make_route(any);
+    for (long id : ids) {
+      std::vector<const Entry*> list = any;
+      for (const auto& e : entries)
+        if (e.target.event_id == id) list.push_back(&e);
+      entry.by_event_id[id] = make_route(list);
+    }
+    router.channels.emplace(channel, std::move(entry));
+  }
+}
+
+const std::vector<std::string>& Engine::stage_names(std::uint32_t rule) const { return programs_[rule].stage_names; }
+
+std::unique_ptr<Matcher> Engine::matcher() const { return std::make_unique<Matcher>(*this); }
+
+Matcher::Matcher(const Engine& engine) : engine_(engine) {
+  generation_.assign(engine.predicates_.size(), 0);
+  cached_.assign(engine.predicates_.size(), 0);
+}
+
+Matcher::~Matcher() = default;
+
+bool Matcher::predicate(std::uint32_t id) {
+  if (generation_[id] == current_) return cached_[id] != 0;
+  bool result = engine_.predicates_[id].evaluate(view_, scratch_);
+  generation_[id] = current_;
+  cached_[id] = result ? 1 : 0;
+  return result;
+}
+
+bool Matcher::eval(std::uint32_t node_id) {
+  const Engine::Node& node = engine_.nodes_[node_id];
+  switch (node.op) {
+    case Engine::Node::Op::Predicate: return predicate(node.arg);
+    case Engine::Node::Op::Constant: return node.arg != 0;
+    case Engine::Node::Op::Not: return !eval(engine_.children_[node.first]);
+    case Engine::Node::Op::And:
+      for (std::uint32_t k = 0; k < node.count; ++k)
+        if (!eval(engine_.children_[node.first + k])) return false;
+      return true;
+    case Engine::Node::Op::Or:
+      for (std::uint32_t k = 0; k < node.count; ++k)
+        if (eval(engine_.children_[node.first + k])) return true;
+      return false;
+  }
+  return false;
+}
+
+namespace {
+// Finds the value of a top-level field by name.
+std::string_view find_value(const RawEvent& event, std::string_view name) {
+  for (const auto& f : event.fields)
+    if (f.name == name && !f.nested_path) return f.value;
+  return {};
+}
+
+long parse_event_id(std::string_view text) {
+  long id = 0;
+  if (text.empty() || text.size() > 9) return -1;
+  for (char c : text) {
+    if (c < '0' || c > '9') return -1;
+    id = id * 10 + (c - '0');
+  }
+  return id;
+}
+}  // namespace
+
+void Matcher::match(const RawEvent& event, std::vector<Detection>& out) {
+  out.clear();
+  stage_buffer_.clear();
+  const Engine::Router& router = *engine_.router_;
+
+  std::uint32_t route_id = router.no_channel;
+  if (!router.channels.empty() || router.other_channels != router.no_channel) {
+    std::string_view channel = find_value(event, "Channel");
+    if (!channel.empty()) {
+      route_id = router.other_channels;
+      // Channel names are ASCII in practice; fold to be safe about case.
+      thread_local std::string folded;
+      folded.clear();
+      fold_case_append(channel, folded);
+      auto it = router.channels.find(folded);
+      if (it != router.channels.end()) {
+        route_id = it->second.any;
+        long id = parse_event_id(find_value(event, "EventID"));
+        auto eid = it->second.by_event_id.find(id);
+        if (eid != it->second.by_event_id.end()) route_id = eid->second;
+      }
+    }
+  }
+  const Engine::Route& route = router.routes[route_id];
+  if (route.rules.empty()) {
+    ++unrouted_events_;
+    return;
+  }
+
+  if (++current_ == 0) {  // generation counter wrapped: forget every cached result
+    std::fill(generation_.begin(), generation_.end(), 0);
+    current_ = 1;
+  }
+  view_.build(event, engine_.fields_, route.aliases);
+
+  for (std::size_t k = 0; k < route.rules.size(); ++k) {
+    std::uint32_t rule = route.rules[k];
+    if (route.extra[k] >= 0) {
+      const auto& extra = router.extras[static_cast<std::size_t>(route.extra[k])];
+      bool ok = false;
+      view_.for_each_value(extra.field, [&](std::uint32_t i) { ok |= view_.folded(i) == extra.folded_value; });
+      if (!ok) continue;
+    }
+    const Engine::Program& program = engine_.programs_[rule];
+    if (!eval(program.condition)) continue;
+    Detection d;
+    d.rule = rule;
+    d.stages_begin = static_cast<std::uint32_t>(stage_buffer_.size());
+    for (std::size_t s = 0; s < program.stage_roots.size(); ++s)
+      if (eval(program.stage_roots[s])) stage_buffer_.push_back(static_cast<std::uint16_t>(s));
+    d.stages_count = static_cast<std::uint32_t>(stage_buffer_.size()) - d.stages_begin;
+    out.push_back(d);
+  }
+}
+
+std::span<const std::uint16_t> Matcher::stages(const Detection& detection) const {
+  return std::span<const std::uint16_t>(stage_buffer_).subspan(detection.stages_begin, detection.stages_count);
+}
+
+std::string Matcher::explain(std::uint32_t rule, const RawEvent& event) {
+  if (++current_ == 0) {
+    std::fill(generation_.begin(), generation_.end(), 0);
+    current_ = 1;
+  }
+  view_.build(event, engine_.fields_, {});
+  const Engine::Program& program = engine_.programs_[rule];
+  const CompiledRule& compiled = *engine_.runnable_[rule];
+  std::string out;
+  bool result = eval(program.condition);
+  out += fmt::format("rule {} \"{}\": {}\n", compiled.rule.id, compiled.rule.title, result ? "MATCH" : "no match");
+  out += fmt::format("  condition: {} -> {}\n", join(compiled.condition_texts, " | "), result ? "true" : "false");
+
+  // Walks a stage tree printing each node.
+  std::function<void(std::uint32_t, int)> walk = [&](std::uint32_t node_id, int depth) {
+    const Engine::Node& node = engine_.nodes_[node_id];
+    std::string indent(static_cast<std::size_t>(depth) * 2, ' ');
+    if (node.op == Engine::Node::Op::Predicate) {
+      const PredicateMatcher& p = engine_.predicates_[node.arg];
+      std::string reason;
+      bool value = p.explain(view_, scratch_, reason);
+      const Predicate& pred = p.predicate();
+      std::string mods = join(pred.extra_modifiers(), "|");
+      out += fmt::format("{}{} {} {}{}: {} ({})\n", indent, value ? "[x]" : "[ ]",
+                         pred.is_keyword() ? "keyword" : pred.field, pred.kind(), mods.empty() ? "" : "|" + mods,
+                         value ? "true" : "false", reason);
+      return;
+    }
+    bool value = eval(node_id);
+    const char* name = node.op == Engine::Node::Op::And ? "all of" : node.op == Engine::Node::Op::Or ? "any of" : "not";
+    out += fmt::format("{}{} {}: {}\n", indent, value ? "[x]" : "[ ]", name, value ? "true" : "false");
+    for (std::uint32_t k = 0; k < node.count; ++k) walk(engine_.children_[node.first + k], depth + 1);
+  };
+  for (std::size_t s = 0; s < program.stage_roots.size(); ++s) {
+    bool value = eval(program.stage_roots[s]);
+    out += fmt::format("  stage {}: {}\n", program.stage_names[s], value ? "true" : "false");
+    walk(program.stage_roots[s], 2);
+  }
+  return out;
+}
+
+}  // namespace sigscope

@@ -1,0 +1,128 @@
+// The rule engine: detection rules compiled once into shared predicates, a
+// logsource router and flat condition programs; Matchers run them on events,
+// one Matcher per thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "sigscope/common/diagnostics.h"
+#include "sigscope/compile/compiled.h"
+#include "sigscope/input/event.h"
+#include "sigscope/match/event_view.h"
+#include "sigscope/match/predicate_matcher.h"
+
+namespace sigscope {
+
+struct EngineOptions {
+  // Logsource of events that carry no Channel field (plain JSON). Unset:
+  // such events reach every rule.
+  std::optional<Logsource> assumed_logsource;
+  // False sends every event to every rule, ignoring Channel and EventID.
+  bool logsource_routing = true;
+};
+
+// A rule the engine cannot run, with the reason.
+struct UnsupportedRule {
+  std::string id;
+  std::string title;
+  std::string path;
+  std::string reason;
+};
+
+// One rule that fired on one event.
+struct Detection {
+  std::uint32_t rule = 0;          // index into Engine::rules()
+  std::uint32_t stages_begin = 0;  // matched stage indices, see Matcher::stages()
+  std::uint32_t stages_count = 0;
+};
+
+class Matcher;
+
+class Engine {
+ public:
+  // Prepares `rules` for matching: detection rules run, filter rules are
+  // applied to the rules they name, and the rest is listed in unsupported().
+  Engine(std::vector<CompiledRule> rules, const EngineOptions& options, DiagnosticList& diagnostics);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Rules that run, in input order.
+  const std::vector<const CompiledRule*>& rules() const { return runnable_; }
+  const std::vector<UnsupportedRule>& unsupported() const { return unsupported_; }
+  const std::vector<CompiledRule>& all_rules() const { return rules_; }
+  std::size_t predicate_count() const { return predicates_.size(); }
+
+  // A new matcher for one thread.
+  std::unique_ptr<Matcher> matcher() const;
+
+  // Stage names of rule `rule` in the order Matcher::stages() indexes them:
+  // the rule's own stages, then those of applied filters as "filter:<name>".
+  const std::vector<std::string>& stage_names(std::uint32_t rule) const;
+
+ private:
+  friend class Matcher;
+  struct Node;
+  struct Program;
+  struct Route;
+  struct Router;
+
+  std::uint32_t add_predicate(const Predicate& predicate);
+  std::uint32_t build_stage(const Stage& stage, const StageNode& node);
+  std::uint32_t build_condition(const ConditionExpr& expr, const std::vector<std::uint32_t>& stage_roots);
+  void build_routes(const EngineOptions& options);
+
+  std::vector<CompiledRule> rules_;
+  std::vector<const CompiledRule*> runnable_;
+  std::vector<UnsupportedRule> unsupported_;
+  FieldTable fields_;
+  std::vector<PredicateMatcher> predicates_;
+  std::unordered_map<std::string, std::uint32_t> predicate_ids_;  // dedup key -> predicate id
+  std::vector<Node> nodes_;
+  std::vector<std::uint32_t> children_;  // child node ids of And/Or/Not nodes
+  std::vector<Program> programs_;        // parallel to runnable_
+  std::unique_ptr<Router> router_;
+};
+
+// Per-thread matching state. Reuses its buffers, so steady-state matching
+// does not allocate.
+class Matcher {
+ public:
+  explicit Matcher(const Engine& engine);
+  ~Matcher();
+
+  // Runs every rule the event's logsource reaches. `out` is cleared first.
+  void match(const RawEvent& event, std::vector<Detection>& out);
+
+  // Stage indices (see Engine::stage_names) that matched for `detection`.
+  std::span<const std::uint16_t> stages(const Detection& detection) const;
+
+  // Explains rule `rule` on `event`: every stage and predicate with its
+  // truth value and reason, as indented text. Ignores routing.
+  std::string explain(std::uint32_t rule, const RawEvent& event);
+
+  // Events whose logsource reached no rule.
+  std::uint64_t unrouted_events() const { return unrouted_events_; }
+  std::uint64_t regex_limit_hits() const { return scratch_.regex_limit_hits; }
+
+ private:
+  bool eval(std::uint32_t node);
+  bool predicate(std::uint32_t id);
+
+  const Engine& engine_;
+  EventView view_;
+  MatchScratch scratch_;
+  std::vector<std::uint32_t> generation_;  // per predicate: event number of the cached result
+  std::vector<std::uint8_t> cached_;
+  std::uint32_t current_ = 0;
+  std::vector<std::uint16_t> stage_buffer_;
+  std::uint64_t unrouted_events_ = 0;
+};
+
+}  // namespace sigscope

@@ -1,0 +1,94 @@
+// The per-event index the matcher works on: the values of one RawEvent grouped
+// by interned field id. A Matcher owns one EventView and refills it for each
+// event without allocating once its buffers have grown.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "sigscope/input/event.h"
+
+namespace sigscope {
+
+using FieldId = std::uint32_t;
+constexpr FieldId kNoField = 0xFFFFFFFFu;
+
+// Interned field names of a rule set. Lookups take a string_view.
+class FieldTable {
+ public:
+  FieldId intern(std::string_view name);
+  FieldId find(std::string_view name) const;
+  const std::string& name(FieldId id) const { return names_[id]; }
+  std::size_t size() const { return names_.size(); }
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, FieldId, Hash, std::equal_to<>> ids_;
+  std::vector<std::string> names_;
+};
+
+class EventView {
+ public:
+  // Sigma field -> event field renames of the event's source (Security 4688
+  // names the image NewProcessName), as field ids: values of `from` are also
+  // visible under `to`.
+  struct Alias {
+    FieldId event_field;
+    FieldId sigma_field;
+  };
+
+  // Indexes `event`. Fields the rule set does not name are kept only for
+  // keyword search. A literal key shadows a nested path of the same name. A
+  // name with spaces ("Threat Name") also answers to the name without them.
+  void build(const RawEvent& event, const FieldTable& fields, const std::vector<Alias>& aliases);
+
+  const RawEvent& raw() const { return *raw_; }
+  std::size_t value_count() const { return raw_->fields.size(); }
+  const FieldValue& value(std::uint32_t index) const { return raw_->fields[index]; }
+
+  // Calls f(value_index) for every value of `field`.
+  template <typename F>
+  void for_each_value(FieldId field, F&& f) const {
+    if (field >= heads_.size()) return;
+    for (std::uint32_t e = heads_[field]; e != kEnd; e = entries_[e].next) f(entries_[e].value);
+  }
+  bool has_field(FieldId field) const { return field < heads_.size() && heads_[field] != kEnd; }
+
+  // The value folded with Unicode simple case folding, computed on first use.
+  // The view stays valid until the next build().
+  std::string_view folded(std::uint32_t value_index) const;
+
+  // Values of a field looked up by name, for fields outside the table
+  // (fieldref targets are interned, so this is only for diagnostics/explain).
+  std::vector<std::uint32_t> values_named(std::string_view name) const;
+
+ private:
+  static constexpr std::uint32_t kEnd = 0xFFFFFFFFu;
+  struct Entry {
+    std::uint32_t value;
+    std::uint32_t next;
+  };
+  void add(FieldId field, std::uint32_t value);
+
+  const RawEvent* raw_ = nullptr;
+  std::vector<std::uint32_t> heads_;  // per field id: first entry or kEnd
+  std::vector<std::uint32_t> tails_;
+  std::vector<Entry> entries_;
+  std::vector<FieldId> touched_;
+  std::vector<FieldId> value_field_;  // field id of each raw value (kNoField when unknown)
+  std::vector<bool> has_literal_;
+  std::string squeezed_;  // a field name with its spaces removed
+
+  // Lazily folded copies of values: offset and length into folded_text_.
+  mutable std::vector<std::uint32_t> folded_offset_;
+  mutable std::vector<std::uint32_t> folded_length_;
+  mutable std::string folded_text_;
+};
+
+}  // namespace sigscope

@@ -1,0 +1,186 @@
+#include "sigscope/output/detections.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "sigscope/common/text.h"
+
+namespace sigscope {
+
+namespace {
+
+bool is_json_number(std::string_view s) {
+  if (s.empty()) return false;
+  std::size_t i = s[0] == '-' ? 1 : 0;
+  if (i >= s.size()) return false;
+  bool digits = false;
+  for (; i < s.size(); ++i) {
+    char c = s[i];
+    if ((c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-') digits |= c >= '0' && c <= '9';
+    else return false;
+  }
+  return digits && !(s.size() > 1 && s[0] == '0' && s[1] != '.');
+}
+
+void append_value(const FieldValue& v, std::string& out) {
+  switch (v.type) {
+    case ValueType::Null: out += "null"; return;
+    case ValueType::Bool: out += v.value == "true" ? "true" : "false"; return;
+    case ValueType::Number:
+      if (is_json_number(v.value)) {
+        out += v.value;
+        return;
+      }
+      break;
+    case ValueType::String: break;
+  }
+  append_json_string(out, v.value);
+}
+
+void csv_field(std::string_view s, std::string& out) {
+  out.push_back('"');
+  for (char c : s) {
+    if (c == '"') out += "\"\"";
+    else out.push_back(c);
+  }
+  out.push_back('"');
+}
+
+std::string one_line(std::string_view s, std::size_t max) {
+  std::string out;
+  for (char c : s) {
+    if (out.size() >= max) {
+      out += "...";
+      break;
+    }
+    out.push_back(c == '\n' || c == '\r' || c == '\t' ? ' ' : c);
+  }
+  return out;
+}
+
+// "Field=value" for the fields the rule's matched stages test, for the table.
+std::string details(const DetectionContext& c) {
+  const CompiledRule& rule = *c.engine.rules()[c.detection.rule];
+  std::vector<std::string> seen;
+  std::string out;
+  for (std::uint16_t s : c.matcher.stages(c.detection)) {
+    if (s >= rule.stages.size()) continue;
+    for (const auto& p : rule.stages[s].predicates) {
+      if (p.field.empty() || std::find(seen.begin(), seen.end(), p.field) != seen.end()) continue;
+      seen.push_back(p.field);
+      for (const auto& f : c.event.fields) {
+        if (f.name != p.field) continue;
+        if (!out.empty()) out += "  ";
+        out += fmt::format("{}={}", f.name, one_line(f.value, 80));
+        break;
+      }
+      if (seen.size() >= 3) return out;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void append_event_json(const RawEvent& event, std::string& out) {
+  out.push_back('{');
+  bool first = true;
+  const auto& fields = event.fields;
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    // Emit each name once, at its first occurrence, gathering repeats into an array.
+    bool earlier = false;
+    for (std::size_t k = 0; k < i && !earlier; ++k) earlier = fields[k].name == fields[i].name;
+    if (earlier) continue;
+    std::size_t repeats = 0;
+    for (std::size_t k = i; k < fields.size(); ++k) repeats += fields[k].name == fields[i].name;
+    if (!first) out.push_back(',');
+    first = false;
+    append_json_string(out, fields[i].name);
+    out.push_back(':');
+    if (repeats == 1) {
+      append_value(fields[i], out);
+      continue;
+    }
+    out.push_back('[');
+    bool first_item = true;
+    for (std::size_t k = i; k < fields.size(); ++k) {
+      if (fields[k].name != fields[i].name) continue;
+      if (!first_item) out.push_back(',');
+      first_item = false;
+      append_value(fields[k], out);
+    }
+    out.push_back(']');
+  }
+  out.push_back('}');
+}
+
+std::string csv_header() { return "rule_id,title,level,input,record,timestamp,stages,event\n"; }
+
+std::string table_header() {
+  return fmt::format("{:<24} {:<13} {:<60} {}\n", "TIMESTAMP", "LEVEL", "RULE", "INPUT:RECORD  DETAILS");
+}
+
+void format_detection(DetectionFormat format, const DetectionContext& c, std::string& out) {
+  const CompiledRule& rule = *c.engine.rules()[c.detection.rule];
+  const auto& names = c.engine.stage_names(c.detection.rule);
+  std::vector<std::string> stages;
+  for (std::uint16_t s : c.matcher.stages(c.detection)) stages.push_back(names[s]);
+
+  switch (format) {
+    case DetectionFormat::Jsonl: {
+      out += "{\"rule_id\":";
+      append_json_string(out, rule.rule.id);
+      out += ",\"title\":";
+      append_json_string(out, rule.rule.title);
+      out += ",\"level\":";
+      append_json_string(out, rule.rule.level);
+      out += ",\"tags\":[";
+      for (std::size_t i = 0; i < rule.rule.tags.size(); ++i) {
+        if (i) out.push_back(',');
+        append_json_string(out, rule.rule.tags[i]);
+      }
+      out += "],\"input\":";
+      append_json_string(out, c.input);
+      out += fmt::format(",\"record\":{}", c.event.record);
+      if (!c.event.timestamp.empty()) {
+        out += ",\"timestamp\":";
+        append_json_string(out, c.event.timestamp);
+      }
+      out += ",\"stages\":[";
+      for (std::size_t i = 0; i < stages.size(); ++i) {
+        if (i) out.push_back(',');
+        append_json_string(out, stages[i]);
+      }
+      out += "],\"event\":";
+      append_event_json(c.event, out);
+      out += "}\n";
+      return;
+    }
+    case DetectionFormat::Csv: {
+      csv_field(rule.rule.id, out);
+      out.push_back(',');
+      csv_field(rule.rule.title, out);
+      out.push_back(',');
+      csv_field(rule.rule.level, out);
+      out.push_back(',');
+      csv_field(c.input, out);
+      out += fmt::format(",{},", c.event.record);
+      csv_field(c.event.timestamp, out);
+      out.push_back(',');
+      csv_field(join(stages, ";"), out);
+      out.push_back(',');
+      std::string event;
+      append_event_json(c.event, event);
+      csv_field(event, out);
+      out.push_back('\n');
+      return;
+    }
+    case DetectionFormat::Table:
+      out += fmt::format("{:<24} {:<13} {:<60} {}:{}  {}\n", one_line(c.event.timestamp, 24), rule.rule.level,
+                         one_line(rule.rule.title, 57), c.input, c.event.record, details(c));
+      return;
+  }
+}
+
+}  // namespace sigscope

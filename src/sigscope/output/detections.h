@@ -1,0 +1,35 @@
+// Formatting detections for `sigscope hunt`: JSON lines, CSV and a
+// terminal table.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "sigscope/input/event.h"
+#include "sigscope/match/engine.h"
+
+namespace sigscope {
+
+enum class DetectionFormat { Jsonl, Csv, Table };
+
+// Everything about one detection that the formats print.
+struct DetectionContext {
+  const Engine& engine;
+  const Matcher& matcher;
+  const Detection& detection;
+  std::string_view input;  // input file name
+  const RawEvent& event;
+};
+
+// Appends one line (with its newline) describing the detection.
+void format_detection(DetectionFormat format, const DetectionContext& context, std::string& out);
+
+// The CSV header line, with its newline.
+std::string csv_header();
+// The table header, with its newline.
+std::string table_header();
+
+// The event's fields as a JSON object; repeated names become arrays.
+void append_event_json(const RawEvent& event, std::string& out);
+
+}  // namespace sigscope
