@@ -1,0 +1,103 @@
+// The JSON reader's input layouts, record numbering and error reporting.
+#include <gtest/gtest.h>
+
+#include <simdjson.h>
+
+#include "sigscope/input/json_reader.h"
+#include "test_support.h"
+
+namespace sigscope {
+namespace {
+
+struct Collected {
+  std::vector<std::uint64_t> records;
+  std::vector<std::vector<std::pair<std::string, std::string>>> fields;
+};
+
+Collected read_all(const std::string& text, ReadStats* stats = nullptr, DiagnosticList* diagnostics = nullptr) {
+  JsonEventReader reader;
+  Collected out;
+  DiagnosticList local;
+  simdjson::padded_string padded(text);
+  ReadStats s = reader.read(std::string_view(padded.data(), padded.size()), "input.json", [&](const RawEvent& e) {
+    out.records.push_back(e.record);
+    std::vector<std::pair<std::string, std::string>> f;
+    for (const auto& v : e.fields) f.emplace_back(std::string(v.name), std::string(v.value));
+    out.fields.push_back(f);
+  }, diagnostics ? *diagnostics : local);
+  if (stats) *stats = s;
+  return out;
+}
+
+std::string value_of(const std::vector<std::pair<std::string, std::string>>& fields, const std::string& name) {
+  for (const auto& [n, v] : fields)
+    if (n == name) return v;
+  return "<missing>";
+}
+
+TEST(JsonReader, JsonLinesNumberRecordsByLine) {
+  auto c = read_all("{\"a\": 1}\n\n{\"a\": 2}\n");
+  EXPECT_EQ(c.records, (std::vector<std::uint64_t>{1, 3}));
+}
+
+TEST(JsonReader, ArrayNumbersRecordsByIndex) {
+  auto c = read_all("[{\"a\": 1}, {\"a\": 2}]");
+  EXPECT_EQ(c.records, (std::vector<std::uint64_t>{1, 2}));
+}
+
+TEST(JsonReader, ConcatenatedPrettyObjects) {
+  auto c = read_all("{\n  \"a\": 1\n}\n{\n  \"a\": 2\n}\n");
+  EXPECT_EQ(c.records, (std::vector<std::uint64_t>{1, 2}));
+}
+
+TEST(JsonReader, BadLineReportedAndSkipped) {
+  ReadStats stats;
+  DiagnosticList diagnostics;
+  auto c = read_all("{\"a\": 1}\n{\"a\": \n{\"a\": 3}\n[1]\n", &stats, &diagnostics);
+  EXPECT_EQ(c.records, (std::vector<std::uint64_t>{1, 3}));
+  EXPECT_EQ(stats.rejected, 2u);
+  EXPECT_EQ(stats.rejected_by_reason["invalid JSON"], 1u);
+  EXPECT_EQ(stats.rejected_by_reason["not a JSON object"], 1u);
+  ASSERT_GE(diagnostics.items().size(), 1u);
+  EXPECT_EQ(diagnostics.items()[0].file, "input.json");
+  EXPECT_EQ(diagnostics.items()[0].line, 2);
+}
+
+TEST(JsonReader, EvtxDumpLayoutIsFlattened) {
+  auto c = read_all(R"({"Event": {"#attributes": {"xmlns": "x"},
+    "System": {"Provider": {"#attributes": {"Name": "Microsoft-Windows-Sysmon", "Guid": "G"}},
+               "EventID": 1, "TimeCreated": {"#attributes": {"SystemTime": "2025-12-27T06:00:34Z"}},
+               "Channel": "Microsoft-Windows-Sysmon/Operational", "Security": {"#attributes": {"UserID": "S-1-5-18"}}},
+    "EventData": {"Image": "C:\\x.exe", "CommandLine": "x"}}})");
+  ASSERT_EQ(c.fields.size(), 1u);
+  const auto& f = c.fields[0];
+  EXPECT_EQ(value_of(f, "Provider_Name"), "Microsoft-Windows-Sysmon");
+  EXPECT_EQ(value_of(f, "EventID"), "1");
+  EXPECT_EQ(value_of(f, "Channel"), "Microsoft-Windows-Sysmon/Operational");
+  EXPECT_EQ(value_of(f, "TimeCreated"), "2025-12-27T06:00:34Z");
+  EXPECT_EQ(value_of(f, "Security_UserID"), "S-1-5-18");
+  EXPECT_EQ(value_of(f, "Image"), "C:\\x.exe");
+}
+
+TEST(JsonReader, EvtxDumpEventIdWithQualifiers) {
+  auto c = read_all(R"({"Event": {"System": {"EventID": {"#attributes": {"Qualifiers": 16384}, "#text": 7045},
+    "Channel": "System"}, "EventData": {"ServiceName": "x"}}})");
+  EXPECT_EQ(value_of(c.fields[0], "EventID"), "7045");
+}
+
+TEST(JsonReader, NestedObjectsBecomeDottedNames) {
+  auto c = read_all(R"({"a": {"b": {"c": "x"}}, "n": 1.5, "t": true, "z": null})");
+  const auto& f = c.fields[0];
+  EXPECT_EQ(value_of(f, "a.b.c"), "x");
+  EXPECT_EQ(value_of(f, "n"), "1.5");
+  EXPECT_EQ(value_of(f, "t"), "true");
+  EXPECT_EQ(value_of(f, "z"), "");
+}
+
+TEST(JsonReader, ByteOrderMarkSkipped) {
+  auto c = read_all("\xEF\xBB\xBF{\"a\": 1}\n");
+  EXPECT_EQ(c.records.size(), 1u);
+}
+
+}  // namespace
+}  // namespace sigscope
