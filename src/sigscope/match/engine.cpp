@@ -31,7 +31,17 @@ struct Engine::Route {
   // Per rule entry: index of an extra field condition of the source, or -1.
   std::vector<std::int32_t> extra;
   std::vector<EventView::Alias> aliases;
+  // Filled by choose_witnesses(): per runnable rule kNotMember, -1 (member
+  // without extra condition) or the extra condition index; the members that
+  // run on every event; whether any member searches keywords.
+  std::vector<std::int32_t> member;
+  std::vector<std::uint32_t> always;
+  bool keywords = false;
 };
+
+namespace {
+constexpr std::int32_t kNotMember = -2;
+}
 
 struct Engine::Router {
   struct Extra {
@@ -211,6 +221,73 @@ Engine::Engine(std::vector<CompiledRule> rules, const EngineOptions& options, Di
                           "check the ids or names under filter.rules");
   }
   build_routes(options);
+  if (options.prefilter) prefilter_ = std::make_unique<Prefilter>(predicates_, fields_, diagnostics);
+  choose_witnesses();
+}
+
+std::size_t Engine::witnessed_rules() const {
+  return static_cast<std::size_t>(std::count(has_witness_.begin(), has_witness_.end(), true));
+}
+
+bool Engine::necessary_predicates(std::uint32_t node_id, std::vector<std::uint32_t>& out) const {
+  const Node& node = nodes_[node_id];
+  switch (node.op) {
+    case Node::Op::Predicate:
+      if (!prefilter_ || !prefilter_->handles(node.arg)) return false;
+      out.push_back(node.arg);
+      return true;
+    case Node::Op::Constant:
+    case Node::Op::Not: return false;
+    case Node::Op::Or:
+      // Any alternative can make the node true, so every one needs a witness.
+      for (std::uint32_t k = 0; k < node.count; ++k)
+        if (!necessary_predicates(children_[node.first + k], out)) return false;
+      return true;
+    case Node::Op::And: {
+      // One conjunct suffices; take the one with the fewest witness predicates.
+      bool found = false;
+      std::vector<std::uint32_t> best, candidate;
+      for (std::uint32_t k = 0; k < node.count; ++k) {
+        candidate.clear();
+        if (!necessary_predicates(children_[node.first + k], candidate)) continue;
+        if (!found || candidate.size() < best.size()) {
+          best = candidate;
+          found = true;
+        }
+      }
+      if (found) out.insert(out.end(), best.begin(), best.end());
+      return found;
+    }
+  }
+  return false;
+}
+
+void Engine::choose_witnesses() {
+  const std::size_t n = runnable_.size();
+  witness_rules_.assign(predicates_.size(), {});
+  has_witness_.assign(n, false);
+  std::vector<bool> keyword_rule(n, false);
+  for (std::uint32_t r = 0; r < n; ++r) {
+    for (const auto& stage : runnable_[r]->stages)
+      for (const auto& p : stage.predicates) keyword_rule[r] = keyword_rule[r] || p.is_keyword();
+    std::vector<std::uint32_t> witnesses;
+    if (!necessary_predicates(programs_[r].condition, witnesses)) continue;
+    std::sort(witnesses.begin(), witnesses.end());
+    witnesses.erase(std::unique(witnesses.begin(), witnesses.end()), witnesses.end());
+    has_witness_[r] = true;
+    for (std::uint32_t p : witnesses) witness_rules_[p].push_back(r);
+  }
+  for (Route& route : router_->routes) {
+    route.member.assign(n, kNotMember);
+    route.always.clear();
+    route.keywords = false;
+    for (std::size_t k = 0; k < route.rules.size(); ++k) {
+      std::uint32_t r = route.rules[k];
+      route.member[r] = route.extra[k];
+      if (!has_witness_[r]) route.always.push_back(r);
+      route.keywords = route.keywords || keyword_rule[r];
+    }
+  }
 }
 
 void Engine::build_routes(const EngineOptions& options) {
@@ -311,11 +388,14 @@ std::unique_ptr<Matcher> Engine::matcher() const { return std::make_unique<Match
 Matcher::Matcher(const Engine& engine) : engine_(engine) {
   generation_.assign(engine.predicates_.size(), 0);
   cached_.assign(engine.predicates_.size(), 0);
+  candidate_mark_.assign(engine.runnable_.size(), 0);
+  if (engine.prefilter_) prefilter_scratch_ = std::make_unique<Prefilter::Scratch>(*engine.prefilter_);
 }
 
 Matcher::~Matcher() = default;
 
 bool Matcher::predicate(std::uint32_t id) {
+  if (prefilter_scratch_ && engine_.prefilter_->handles(id)) return engine_.prefilter_->result(id, *prefilter_scratch_);
   if (generation_[id] == current_) return cached_[id] != 0;
   bool result = engine_.predicates_[id].evaluate(view_, scratch_);
   generation_[id] = current_;
@@ -395,10 +475,28 @@ void Matcher::match(const RawEvent& event, std::vector<Detection>& out) {
   }
   view_.build(event, engine_.fields_, route.aliases);
 
-  for (std::size_t k = 0; k < route.rules.size(); ++k) {
-    std::uint32_t rule = route.rules[k];
-    if (route.extra[k] >= 0) {
-      const auto& extra = router.extras[static_cast<std::size_t>(route.extra[k])];
+  // Candidate rules: those without a witness, plus those whose witness
+  // predicate matched in the prefilter scan. The rest cannot fire.
+  candidates_.clear();
+  if (prefilter_scratch_) {
+    engine_.prefilter_->scan(view_, route.keywords, *prefilter_scratch_);
+    candidates_.insert(candidates_.end(), route.always.begin(), route.always.end());
+    for (std::uint32_t p : engine_.prefilter_->hit_predicates(*prefilter_scratch_)) {
+      for (std::uint32_t r : engine_.witness_rules_[p]) {
+        if (route.member[r] == kNotMember || candidate_mark_[r] == current_) continue;
+        candidate_mark_[r] = current_;
+        candidates_.push_back(r);
+      }
+    }
+    std::sort(candidates_.begin(), candidates_.end());
+  } else {
+    candidates_.insert(candidates_.end(), route.rules.begin(), route.rules.end());
+  }
+
+  for (std::uint32_t rule : candidates_) {
+    std::int32_t extra_index = route.member[rule];
+    if (extra_index >= 0) {
+      const auto& extra = router.extras[static_cast<std::size_t>(extra_index)];
       bool ok = false;
       view_.for_each_value(extra.field, [&](std::uint32_t i) { ok |= view_.folded(i) == extra.folded_value; });
       if (!ok) continue;
@@ -425,6 +523,7 @@ std::string Matcher::explain(std::uint32_t rule, const RawEvent& event) {
     current_ = 1;
   }
   view_.build(event, engine_.fields_, {});
+  if (prefilter_scratch_) engine_.prefilter_->scan(view_, true, *prefilter_scratch_);
   const Engine::Program& program = engine_.programs_[rule];
   const CompiledRule& compiled = *engine_.runnable_[rule];
   std::string out;

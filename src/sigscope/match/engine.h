@@ -16,6 +16,7 @@
 #include "sigscope/input/event.h"
 #include "sigscope/match/event_view.h"
 #include "sigscope/match/predicate_matcher.h"
+#include "sigscope/match/prefilter.h"
 
 namespace sigscope {
 
@@ -25,6 +26,9 @@ struct EngineOptions {
   std::optional<Logsource> assumed_logsource;
   // False sends every event to every rule, ignoring Channel and EventID.
   bool logsource_routing = true;
+  // False evaluates every predicate directly instead of scanning fields with
+  // Hyperscan first; results are the same, only slower (used by tests).
+  bool prefilter = true;
 };
 
 // A rule the engine cannot run, with the reason.
@@ -58,6 +62,10 @@ class Engine {
   const std::vector<UnsupportedRule>& unsupported() const { return unsupported_; }
   const std::vector<CompiledRule>& all_rules() const { return rules_; }
   std::size_t predicate_count() const { return predicates_.size(); }
+  // Predicates answered by the Hyperscan prefilter, and rules that run only
+  // when one of their witness predicates matched.
+  std::size_t prefiltered_predicates() const { return prefilter_ ? prefilter_->handled_count() : 0; }
+  std::size_t witnessed_rules() const;
 
   // A new matcher for one thread.
   std::unique_ptr<Matcher> matcher() const;
@@ -77,6 +85,10 @@ class Engine {
   std::uint32_t build_stage(const Stage& stage, const StageNode& node);
   std::uint32_t build_condition(const ConditionExpr& expr, const std::vector<std::uint32_t>& stage_roots);
   void build_routes(const EngineOptions& options);
+  void choose_witnesses();
+  // Predicates one of which must hold when node `node` holds; false when no
+  // such set of prefiltered predicates exists.
+  bool necessary_predicates(std::uint32_t node, std::vector<std::uint32_t>& out) const;
 
   std::vector<CompiledRule> rules_;
   std::vector<const CompiledRule*> runnable_;
@@ -88,6 +100,9 @@ class Engine {
   std::vector<std::uint32_t> children_;  // child node ids of And/Or/Not nodes
   std::vector<Program> programs_;        // parallel to runnable_
   std::unique_ptr<Router> router_;
+  std::unique_ptr<Prefilter> prefilter_;
+  std::vector<std::vector<std::uint32_t>> witness_rules_;  // per predicate: rules it witnesses
+  std::vector<bool> has_witness_;                          // per rule
 };
 
 // Per-thread matching state. Reuses its buffers, so steady-state matching
@@ -118,6 +133,9 @@ class Matcher {
   const Engine& engine_;
   EventView view_;
   MatchScratch scratch_;
+  std::unique_ptr<Prefilter::Scratch> prefilter_scratch_;
+  std::vector<std::uint32_t> candidates_;
+  std::vector<std::uint32_t> candidate_mark_;  // per rule: event number when it became a candidate
   std::vector<std::uint32_t> generation_;  // per predicate: event number of the cached result
   std::vector<std::uint8_t> cached_;
   std::uint32_t current_ = 0;

@@ -59,6 +59,8 @@ class EventView {
     for (std::uint32_t e = heads_[field]; e != kEnd; e = entries_[e].next) f(entries_[e].value);
   }
   bool has_field(FieldId field) const { return field < heads_.size() && heads_[field] != kEnd; }
+  // Field ids with at least one value in this event.
+  const std::vector<FieldId>& fields_present() const { return touched_; }
 
   // The value folded with Unicode simple case folding, computed on first use.
   // The view stays valid until the next build().

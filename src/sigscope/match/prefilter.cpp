@@ -1,0 +1,334 @@
+#include "sigscope/match/prefilter.h"
+
+#include <hs/hs.h>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "sigscope/common/text.h"
+
+namespace sigscope {
+
+namespace {
+
+// `?` consumes one UTF-8 code point, or one byte of invalid UTF-8, as in GlobProgram.
+constexpr std::string_view kAnyCodePoint =
+    "(?:[\\x00-\\x7f]|[\\xc0-\\xdf][\\x80-\\xbf]|[\\xe0-\\xef][\\x80-\\xbf]{2}|[\\xf0-\\xf7][\\x80-\\xbf]{3}|[\\x80-\\xff])";
+
+// Hyperscan regex for `pattern` under `op`, or empty when the pattern can
+// match the empty string (left to the direct path).
+std::string regex_expression(const Pattern& pattern, MatchOp op, bool fold) {
+  std::string body;
+  bool has_content = false;
+  for (const auto& piece : pattern.pieces()) {
+    switch (piece.kind) {
+      case PatternPiece::Kind::Literal: {
+        std::string text = fold ? fold_case(piece.text) : piece.text;
+        for (unsigned char c : text) {
+          if (std::isalnum(c)) body.push_back(static_cast<char>(c));
+          else body += fmt::format("\\x{:02x}", c);
+        }
+        has_content |= !text.empty();
+        break;
+      }
+      case PatternPiece::Kind::AnyRun: body += ".*"; break;
+      case PatternPiece::Kind::AnyChar:
+        body += kAnyCodePoint;
+        has_content = true;
+        break;
+      case PatternPiece::Kind::Placeholder: return {};
+    }
+  }
+  if (!has_content) return {};
+  switch (op) {
+    case MatchOp::Equals: return "^" + body + "\\z";
+    case MatchOp::StartsWith: return "^" + body;
+    case MatchOp::EndsWith: return body + "\\z";
+    default: return body;
+  }
+}
+
+bool prefilterable(const Predicate& p) {
+  if (p.negated || p.time_part != TimePart::None || p.values.empty()) return false;
+  if (!p.is_keyword() && p.op != MatchOp::Equals && p.op != MatchOp::Contains && p.op != MatchOp::StartsWith &&
+      p.op != MatchOp::EndsWith)
+    return false;
+  for (const auto& v : p.values)
+    if (v.kind != CompiledValue::Kind::Pattern || v.alternatives.empty()) return false;
+  return true;
+}
+
+struct PendingPattern {
+  std::string text;  // literal bytes, or a regex expression
+  std::uint32_t predicate;
+  std::uint32_t slot;
+  MatchOp op;
+  bool literal;
+};
+
+struct CallbackContext {
+  const std::vector<std::uint32_t>* predicate_of_slot;
+  const void* patterns;  // const std::vector<Prefilter::PatternInfo>*
+  std::vector<std::uint32_t>* slot_hit;
+  std::vector<std::uint32_t>* predicate_hit;
+  std::vector<std::uint32_t>* hit_predicates;
+  std::uint32_t event;
+  unsigned long long length;  // of the scanned value
+};
+
+}  // namespace
+
+Prefilter::Prefilter(const std::vector<PredicateMatcher>& predicates, const FieldTable& fields,
+                     DiagnosticList& diagnostics) {
+  handled_.assign(predicates.size(), false);
+  predicate_slots_.resize(predicates.size());
+  fields_.resize(fields.size());
+
+  // Group the patterns by database: (field or keyword) x (case) x (literal or regex).
+  struct Group {
+    std::vector<PendingPattern> patterns;
+    hs_database** target = nullptr;
+    bool caseless = false;
+    bool literal = false;
+    std::string label;
+  };
+  std::vector<Group> groups;
+  auto group_index = [&](std::size_t set, bool caseless, bool literal) { return set * 4 + (caseless ? 0 : 2) + (literal ? 0 : 1); };
+  const std::size_t keyword_set = fields.size();
+  groups.resize((fields.size() + 1) * 4);
+  for (std::size_t set = 0; set <= fields.size(); ++set) {
+    DatabaseSet& db = set == keyword_set ? keywords_ : fields_[set];
+    std::string label = set == keyword_set ? std::string("keyword search") : "field " + fields.name(static_cast<FieldId>(set));
+    groups[group_index(set, true, true)] = {{}, &db.caseless_literal, true, true, label};
+    groups[group_index(set, true, false)] = {{}, &db.caseless_regex, true, false, label};
+    groups[group_index(set, false, true)] = {{}, &db.cased_literal, false, true, label};
+    groups[group_index(set, false, false)] = {{}, &db.cased_regex, false, false, label};
+  }
+
+  for (std::uint32_t id = 0; id < predicates.size(); ++id) {
+    const Predicate& p = predicates[id].predicate();
+    if (!prefilterable(p)) continue;
+    const MatchOp op = p.is_keyword() ? MatchOp::Contains : p.op;
+    std::vector<PendingPattern> mine;
+    bool ok = true;
+    std::uint32_t first_slot = static_cast<std::uint32_t>(predicate_of_slot_.size());
+    for (std::size_t v = 0; v < p.values.size() && ok; ++v) {
+      std::uint32_t slot = first_slot + static_cast<std::uint32_t>(v);
+      for (const auto& alt : p.values[v].alternatives) {
+        if (alt.is_literal()) {
+          std::string text = alt.literal_text();
+          if (text.empty()) {
+            ok = false;
+            break;
+          }
+          mine.push_back({p.cased ? text : fold_case(text), id, slot, op, true});
+          continue;
+        }
+        std::string expr = regex_expression(alt, op, !p.cased);
+        if (expr.empty()) {
+          ok = false;
+          break;
+        }
+        mine.push_back({std::move(expr), id, slot, op, false});
+      }
+    }
+    if (!ok) continue;
+    handled_[id] = true;
+    predicate_slots_[id] = {first_slot, static_cast<std::uint32_t>(p.values.size()), p.match_all};
+    for (std::size_t v = 0; v < p.values.size(); ++v) predicate_of_slot_.push_back(id);
+    std::size_t set = p.is_keyword() ? keyword_set : predicates[id].field();
+    for (auto& m : mine) groups[group_index(set, !p.cased, m.literal)].patterns.push_back(std::move(m));
+  }
+
+  // Pattern ids are assigned group by group so they index patterns_ directly.
+  std::vector<std::uint32_t> first_id(groups.size());
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    first_id[g] = static_cast<std::uint32_t>(patterns_.size());
+    for (const auto& p : groups[g].patterns)
+      patterns_.push_back({p.slot, p.op, p.literal ? static_cast<std::uint32_t>(p.text.size()) : 0});
+  }
+
+  // Compiling is the slow part of building an engine, so the databases are
+  // compiled in parallel. A pattern Hyperscan rejects sends its predicate
+  // back to the direct path; its group is compiled again without it.
+  std::mutex mutex;
+  std::vector<std::uint32_t> rejected;
+  auto compile = [&](Group& group, std::uint32_t first) {
+    std::vector<bool> skip(group.patterns.size(), false);
+    while (true) {
+      std::vector<const char*> expressions;
+      std::vector<std::size_t> lengths;
+      std::vector<unsigned int> flags, ids;
+      for (std::size_t k = 0; k < group.patterns.size(); ++k) {
+        if (skip[k]) continue;
+        const auto& p = group.patterns[k];
+        expressions.push_back(p.text.c_str());
+        lengths.push_back(p.text.size());
+        unsigned int f = 0;
+        // Literal end-anchored matches must see every occurrence; the others need only the first.
+        if (!p.literal || (p.op != MatchOp::EndsWith && p.op != MatchOp::Equals)) f |= HS_FLAG_SINGLEMATCH;
+        if (!p.literal) f |= HS_FLAG_DOTALL;
+        if (group.caseless) f |= HS_FLAG_CASELESS;
+        flags.push_back(f);
+        ids.push_back(first + static_cast<unsigned int>(k));
+      }
+      if (expressions.empty()) return;
+      hs_database* db = nullptr;
+      hs_compile_error_t* error = nullptr;
+      hs_error_t rc = group.literal
+                          ? hs_compile_lit_multi(expressions.data(), flags.data(), ids.data(), lengths.data(),
+                                                 static_cast<unsigned int>(expressions.size()), HS_MODE_BLOCK, nullptr, &db, &error)
+                          : hs_compile_multi(expressions.data(), flags.data(), ids.data(),
+                                             static_cast<unsigned int>(expressions.size()), HS_MODE_BLOCK, nullptr, &db, &error);
+      if (rc == HS_SUCCESS) {
+        *group.target = db;
+        return;
+      }
+      int bad = error ? error->expression : -1;
+      std::string message = error && error->message ? error->message : "unknown error";
+      hs_free_compile_error(error);
+      std::lock_guard lock(mutex);
+      if (bad < 0) {
+        diagnostics.warning("", 0, 0, "", fmt::format("Hyperscan cannot compile the patterns of {}: {}", group.label, message),
+                            "these predicates are evaluated one by one, which is slower");
+        for (const auto& p : group.patterns) rejected.push_back(p.predicate);
+        return;
+      }
+      // Map the index among compiled expressions back to the group's pattern.
+      std::size_t seen = 0;
+      for (std::size_t k = 0; k < group.patterns.size(); ++k) {
+        if (skip[k]) continue;
+        if (seen++ == static_cast<std::size_t>(bad)) {
+          std::uint32_t predicate = group.patterns[k].predicate;
+          rejected.push_back(predicate);
+          for (std::size_t j = 0; j < group.patterns.size(); ++j)
+            if (group.patterns[j].predicate == predicate) skip[j] = true;
+          break;
+        }
+      }
+    }
+  };
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t g = next++; g < groups.size(); g = next++)
+      if (!groups[g].patterns.empty()) compile(groups[g], first_id[g]);
+  };
+  unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  // A rejected predicate may have patterns in other databases too; ignoring
+  // their hits is enough, since handles() now sends it to the direct path.
+  for (std::uint32_t p : rejected) handled_[p] = false;
+}
+
+Prefilter::~Prefilter() {
+  auto free_set = [](DatabaseSet& s) {
+    hs_free_database(s.caseless_literal);
+    hs_free_database(s.caseless_regex);
+    hs_free_database(s.cased_literal);
+    hs_free_database(s.cased_regex);
+  };
+  for (auto& s : fields_) free_set(s);
+  free_set(keywords_);
+}
+
+std::size_t Prefilter::handled_count() const { return static_cast<std::size_t>(std::count(handled_.begin(), handled_.end(), true)); }
+
+Prefilter::Scratch::Scratch(const Prefilter& prefilter) : owner(&prefilter) {
+  auto add = [&](const DatabaseSet& s) {
+    for (const hs_database* db : {s.caseless_literal, s.caseless_regex, s.cased_literal, s.cased_regex})
+      if (db) hs_alloc_scratch(db, &hs);
+  };
+  for (const auto& s : prefilter.fields_) add(s);
+  add(prefilter.keywords_);
+  slot_hit.assign(prefilter.predicate_of_slot_.size(), 0);
+  predicate_hit.assign(prefilter.handled_.size(), 0);
+}
+
+Prefilter::Scratch::~Scratch() { hs_free_scratch(hs); }
+
+namespace {
+int on_match(unsigned int id, unsigned long long, unsigned long long to, unsigned int, void* context) {
+  auto& c = *static_cast<CallbackContext*>(context);
+  const auto& info = (*static_cast<const std::vector<Prefilter::PatternInfo>*>(c.patterns))[id];
+  if (info.length > 0) {
+    // Literal patterns: check the anchoring on the match's end offset.
+    switch (info.op) {
+      case MatchOp::Equals:
+        if (to != info.length || c.length != info.length) return 0;
+        break;
+      case MatchOp::StartsWith:
+        if (to != info.length) return 0;
+        break;
+      case MatchOp::EndsWith:
+        if (to != c.length) return 0;
+        break;
+      default: break;
+    }
+  }
+  (*c.slot_hit)[info.slot] = c.event;
+  std::uint32_t predicate = (*c.predicate_of_slot)[info.slot];
+  if ((*c.predicate_hit)[predicate] != c.event) {
+    (*c.predicate_hit)[predicate] = c.event;
+    c.hit_predicates->push_back(predicate);
+  }
+  return 0;
+}
+}  // namespace
+
+void Prefilter::scan_value(const hs_database* db, std::string_view value, Scratch& scratch) const {
+  CallbackContext context{&predicate_of_slot_, &patterns_, &scratch.slot_hit, &scratch.predicate_hit,
+                          &scratch.hit_predicates, scratch.event, value.size()};
+  hs_scan(db, value.data(), static_cast<unsigned int>(value.size()), 0, scratch.hs, on_match, &context);
+}
+
+void Prefilter::scan_set(const DatabaseSet& set, const EventView& event, std::uint32_t index, Scratch& scratch) const {
+  const FieldValue& v = event.value(index);
+  if (set.caseless_literal || set.caseless_regex) {
+    std::string_view folded = is_ascii(v.value) ? v.value : event.folded(index);
+    if (set.caseless_literal) scan_value(set.caseless_literal, folded, scratch);
+    if (set.caseless_regex) scan_value(set.caseless_regex, folded, scratch);
+  }
+  if (set.cased_literal) scan_value(set.cased_literal, v.value, scratch);
+  if (set.cased_regex) scan_value(set.cased_regex, v.value, scratch);
+}
+
+void Prefilter::scan(const EventView& event, bool keywords, Scratch& scratch) const {
+  if (++scratch.event == 0) {  // wrapped: forget every mark
+    std::fill(scratch.slot_hit.begin(), scratch.slot_hit.end(), 0);
+    std::fill(scratch.predicate_hit.begin(), scratch.predicate_hit.end(), 0);
+    scratch.event = 1;
+  }
+  scratch.hit_predicates.clear();
+  if (!scratch.hs) return;
+  for (FieldId field : event.fields_present()) {
+    if (field >= fields_.size() || fields_[field].empty()) continue;
+    const DatabaseSet& set = fields_[field];
+    event.for_each_value(field, [&](std::uint32_t i) {
+      if (event.value(i).type != ValueType::Null) scan_set(set, event, i, scratch);
+    });
+  }
+  if (keywords && !keywords_.empty()) {
+    for (std::uint32_t i = 0; i < event.value_count(); ++i) {
+      ValueType t = event.value(i).type;
+      if (t == ValueType::String || t == ValueType::Number) scan_set(keywords_, event, i, scratch);
+    }
+  }
+}
+
+bool Prefilter::result(std::uint32_t id, const Scratch& scratch) const {
+  if (scratch.predicate_hit[id] != scratch.event) return false;
+  const PredicateSlots& s = predicate_slots_[id];
+  if (!s.match_all) return true;
+  for (std::uint32_t k = 0; k < s.count; ++k)
+    if (scratch.slot_hit[s.first + k] != scratch.event) return false;
+  return true;
+}
+
+}  // namespace sigscope
