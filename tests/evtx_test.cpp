@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <new>
 #include <mutex>
 #include <random>
 #include <set>
@@ -21,6 +22,24 @@
 
 #include "sigscope/input/evtx.h"
 #include "test_support.h"
+
+// Heap allocations counted while g_count_allocations is set, for the test
+// that the reader does not allocate per record once warmed up.
+std::atomic<bool> g_count_allocations{false};
+std::atomic<std::size_t> g_allocations{0};
+
+// GCC 12 flags free() on memory from the replaced operator new once both
+// are inlined, although both sides use malloc/free.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void* operator new(std::size_t size) {
+  if (g_count_allocations.load(std::memory_order_relaxed)) ++g_allocations;
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 
 namespace sigscope {
 namespace {
@@ -611,8 +630,9 @@ TEST_F(EvtxDamage, RandomBytesNeverCrash) {
 }
 
 TEST_F(EvtxDamage, RandomChunkBodiesNeverCrash) {
-  // Keeps valid file and chunk signatures but fills everything after each
-  // chunk header with random bytes, so the Binary XML decoder sees garbage.
+  // Keeps valid file and chunk signatures but fills each chunk from byte 128
+  // on (string and template tables, records) with random bytes, so the
+  // Binary XML decoder receives garbage.
   std::mt19937 random(99);
   for (int round = 0; round < 20; ++round) {
     std::vector<std::uint8_t> bytes = original_;
@@ -657,6 +677,10 @@ TEST(EvtxFileOpen, RejectsNonEvtxFiles) {
   DiagnosticList missing;
   EXPECT_FALSE(EvtxFile::open("/nonexistent/file.evtx", missing).has_value());
   EXPECT_EQ(missing.error_count(), 1u);
+
+  DiagnosticList folder;
+  EXPECT_FALSE(EvtxFile::open(fs::temp_directory_path().string(), folder).has_value());
+  EXPECT_TRUE(any_message_contains(folder, "not a regular file"));
 }
 
 // ---------------------------------------------------------------------------
@@ -730,6 +754,38 @@ TEST(EvtxReader, FieldTypesFollowValueTypes) {
   EXPECT_EQ(types["Channel"], ValueType::String);
   EXPECT_EQ(types["Keywords"], ValueType::String);
   EXPECT_EQ(types["TimeCreated"], ValueType::String);
+}
+
+TEST(EvtxReader, NoAllocationAfterWarmUp) {
+  SIGSCOPE_REQUIRE_SHARED();
+  std::vector<fs::path> files = corpus_files();
+  ASSERT_FALSE(files.empty());
+  DiagnosticList diagnostics;
+  std::vector<EvtxFile> opened;
+  for (const fs::path& path : files) {
+    if (auto file = EvtxFile::open(path.string(), diagnostics)) opened.push_back(std::move(*file));
+  }
+  EvtxChunkParser parser;
+  std::size_t records = 0;
+  std::function<void(const RawEvent&)> sink = [&](const RawEvent& event) {
+    records += event.fields.empty() ? 0 : 1;
+  };
+  auto parse_all = [&] {
+    for (const EvtxFile& file : opened) {
+      for (std::size_t i = 0; i < file.chunk_count(); ++i) {
+        parser.parse_chunk(file, i, sink, diagnostics);
+      }
+    }
+  };
+  parse_all();  // grows the buffers to fit the largest record and template
+  std::size_t warm_records = records;
+  g_allocations = 0;
+  g_count_allocations = true;
+  parse_all();
+  g_count_allocations = false;
+  EXPECT_EQ(records, 2 * warm_records);
+  EXPECT_EQ(g_allocations.load(), 0u);
+  EXPECT_EQ(diagnostics.error_count(), 0u);
 }
 
 }  // namespace

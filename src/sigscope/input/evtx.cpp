@@ -39,7 +39,8 @@ std::uint32_t crc32_of(const std::uint8_t* data, std::size_t size) {
 }
 
 bool all_zero(const std::uint8_t* data, std::size_t size) {
-  return std::all_of(data, data + size, [](std::uint8_t b) { return b == 0; });
+  // Each byte equals its successor and the first is zero; memcmp is vectorised.
+  return size == 0 || (data[0] == 0 && std::memcmp(data, data + 1, size - 1) == 0);
 }
 
 enum class ChunkKind { Records, Unused, Bad };
@@ -135,6 +136,12 @@ std::optional<EvtxFile> EvtxFile::open(const std::string& path, DiagnosticList& 
   struct stat info {};
   if (::fstat(fd, &info) != 0) {
     diagnostics.error(path, 0, 0, kRuleId, fmt::format("cannot stat EVTX file: {}", std::strerror(errno)));
+    ::close(fd);
+    return std::nullopt;
+  }
+  if (!S_ISREG(info.st_mode)) {
+    diagnostics.error(path, 0, 0, kRuleId, "cannot read EVTX file: not a regular file",
+                      "pass the path of an .evtx file");
     ::close(fd);
     return std::nullopt;
   }

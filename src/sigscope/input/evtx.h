@@ -21,8 +21,9 @@
 //   UserData and every other section: each leaf element gives its element
 //             name (so it may repeat a System name such as Channel), and each
 //             attribute other than xmlns gives Element_Attribute.
-// An element that has no content and declares no attributes gives an empty
-// string. An element whose only content is an optional substitution with a
+// An element without content gives an empty string unless its start tag
+// declares attributes or it is one of the attribute-only System elements
+// (Provider, TimeCreated, Correlation, Execution, Security). An element whose only content is an optional substitution with a
 // NULL value is left out, as Windows does. An array substitution gives one
 // value per item under the same name.
 //
@@ -73,10 +74,11 @@ struct EvtxReadStats : ChunkStats {
 // lives as long as the object. Every chunk view stays within the mapping.
 class EvtxFile {
  public:
-  // Maps the file at `path` and checks its file header. Returns nullopt and
-  // reports an error when the file cannot be read or is not EVTX. A bad
-  // header checksum or an unknown major version is only a warning, and a
-  // dirty file (flag 0x1) is read like any other.
+  // Maps the file at `path`, checks its file header and frames the records
+  // of every chunk once to number them. Returns nullopt and reports an
+  // error when the file cannot be read or is not EVTX. A bad header
+  // checksum or an unknown major version is only a warning, and a dirty
+  // file (flag 0x1) is read like any other.
   static std::optional<EvtxFile> open(const std::string& path, DiagnosticList& diagnostics);
 
   EvtxFile(EvtxFile&& other) noexcept;
@@ -90,7 +92,7 @@ class EvtxFile {
 
   // Returns the number of chunks stored after the file header, counting a
   // truncated last chunk. This can differ from the header's chunk count,
-  // which is stale in dirty files.
+  // which can be stale in dirty files.
   std::size_t chunk_count() const { return chunk_record_base_.size(); }
 
   // Returns the bytes of chunk `index` (shorter than kEvtxChunkSize only
@@ -138,7 +140,9 @@ class EvtxChunkParser {
   // and skipped. Checksum mismatches are reported as warnings and the chunk
   // is still decoded. RawEvent::record is the record's 1-based position in
   // the file (see EvtxFile::first_record_number) and source_offset its file
-  // offset. The event and its views are valid only during the sink call.
+  // offset. RawEvent::timestamp is System/TimeCreated, or the record
+  // header's written time when the event has no TimeCreated. The event and
+  // its views are valid only during the sink call.
   ChunkStats parse_chunk(const EvtxFile& file, std::size_t index,
                          const std::function<void(const RawEvent&)>& sink,
                          DiagnosticList& diagnostics);

@@ -193,7 +193,19 @@ void append_code_point(TextBuffer& out, std::uint32_t cp) {
 void append_utf16(TextBuffer& out, const std::uint8_t* p, std::size_t units) {
   char* q = out.reserve_tail(units * 3);
   std::size_t n = 0;
-  for (std::size_t i = 0; i < units; ++i) {
+  std::size_t i = 0;
+  // Fast path: four ASCII units at a time, which covers most event text.
+  while (i + 4 <= units) {
+    std::uint64_t four = load_u64(p + 2 * i);
+    if ((four & 0xff80ff80ff80ff80ULL) != 0) break;
+    q[n] = static_cast<char>(four);
+    q[n + 1] = static_cast<char>(four >> 16);
+    q[n + 2] = static_cast<char>(four >> 32);
+    q[n + 3] = static_cast<char>(four >> 48);
+    n += 4;
+    i += 4;
+  }
+  for (; i < units; ++i) {
     std::uint32_t unit = load_u16(p + 2 * i);
     if (unit < 0x80) {
       q[n++] = static_cast<char>(unit);
