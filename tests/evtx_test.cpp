@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstring>
 #include <cmath>
 #include <cstdlib>
 #include <cstdio>
@@ -19,6 +21,8 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <zlib.h>
 
 #include "sigscope/input/evtx.h"
 #include "test_support.h"
@@ -107,6 +111,7 @@ std::string corpus_name(const fs::path& file) {
 
 struct OurRead {
   std::vector<Record> records;  // in file order
+  std::vector<std::string> timestamps;  // RawEvent::timestamp of each record
   std::vector<std::uint64_t> numbers;
   EvtxReadStats stats;
   DiagnosticList diagnostics;
@@ -114,7 +119,7 @@ struct OurRead {
 
 void read_ours(const fs::path& file, unsigned threads, OurRead& out) {
   std::mutex mutex;
-  std::map<std::uint64_t, Record> by_number;
+  std::map<std::uint64_t, std::pair<Record, std::string>> by_number;
   out.stats = read_evtx_file(
       file.string(), threads,
       [&](const RawEvent& event, unsigned) {
@@ -123,11 +128,14 @@ void read_ours(const fs::path& file, unsigned threads, OurRead& out) {
           record.emplace_back(std::string(field.name), std::string(field.value));
         }
         std::lock_guard lock(mutex);
-        by_number[event.record] = std::move(record);
+        by_number[event.record] = {std::move(record), std::string(event.timestamp)};
         out.numbers.push_back(event.record);
       },
       out.diagnostics);
-  for (auto& [number, record] : by_number) out.records.push_back(std::move(record));
+  for (auto& [number, entry] : by_number) {
+    out.records.push_back(std::move(entry.first));
+    out.timestamps.push_back(std::move(entry.second));
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -786,6 +794,497 @@ TEST(EvtxReader, NoAllocationAfterWarmUp) {
   EXPECT_EQ(records, 2 * warm_records);
   EXPECT_EQ(g_allocations.load(), 0u);
   EXPECT_EQ(diagnostics.error_count(), 0u);
+}
+
+// ---------------------------------------------------------------------------
+// Hand-built Binary XML, for tokens and value types the corpus lacks
+
+// Builds a one-chunk EVTX file token by token. Names are always written
+// inline, so each name offset points right after itself.
+class EvtxBuilder {
+ public:
+  EvtxBuilder() : chunk_(kEvtxChunkSize, 0) {}
+
+  void begin_record() {
+    record_ = pos_;
+    u32(0x00002a2a);
+    u32(0);                       // size, patched by end_record()
+    u64(++record_id_);            // event record id
+    u64(132539328000000000ULL);   // written time: 2021-01-01T00:00:00Z
+  }
+  void end_record() {
+    u32(0);
+    std::uint32_t size = pos_ - record_;
+    put(record_ + 4, size);
+    put(pos_ - 4, size);
+  }
+
+  void fragment_header() { bytes({0x0f, 0x01, 0x01, 0x00}); }
+  void end_of_fragment() { u8(0x00); }
+  // Open start element; `in_template` adds the dependency id templates carry.
+  void open(const std::string& name, bool attributes = false, bool in_template = false) {
+    u8(attributes ? 0x41 : 0x01);
+    if (in_template) u16(0xffff);
+    u32(0);  // data size, unused by the reader
+    name_reference(name);
+    if (attributes) u32(0);  // attribute list size, unused by the reader
+  }
+  void attribute(const std::string& name) {
+    u8(0x06);
+    name_reference(name);
+  }
+  void close_start() { u8(0x02); }
+  void close_empty() { u8(0x03); }
+  void end_element() { u8(0x04); }
+  void text(const std::string& ascii) {
+    bytes({0x05, 0x01});
+    u16(static_cast<std::uint16_t>(ascii.size()));
+    for (char c : ascii) u16(static_cast<std::uint8_t>(c));
+  }
+  void cdata(const std::string& ascii) {
+    u8(0x07);
+    u16(static_cast<std::uint16_t>(ascii.size()));
+    for (char c : ascii) u16(static_cast<std::uint8_t>(c));
+  }
+  void char_ref(std::uint16_t code_point) {
+    u8(0x08);
+    u16(code_point);
+  }
+  void entity_ref(const std::string& name) {
+    u8(0x09);
+    name_reference(name);
+  }
+  void processing_instruction(const std::string& target, const std::string& data) {
+    u8(0x0a);
+    name_reference(target);
+    u8(0x0b);
+    u16(static_cast<std::uint16_t>(data.size()));
+    for (char c : data) u16(static_cast<std::uint8_t>(c));
+  }
+  void substitution(std::uint16_t index, std::uint8_t type, bool optional = false) {
+    u8(optional ? 0x0e : 0x0d);
+    u16(index);
+    u8(type);
+  }
+
+  // Starts a template instance whose definition follows inline; returns the
+  // definition offset for end_template_definition() and later references.
+  std::uint32_t begin_template_definition() {
+    u8(0x0c);
+    u8(0x01);
+    u32(0x1234);  // template id
+    std::uint32_t definition = pos_ + 4;
+    u32(definition);
+    u32(0);  // next definition offset
+    for (int i = 0; i < 16; ++i) u8(0);  // GUID
+    u32(0);  // data size, patched by end_template_definition()
+    return definition;
+  }
+  void end_template_definition(std::uint32_t definition) {
+    put(definition + 20, pos_ - (definition + 24));
+  }
+  // A template instance that refers to a definition stored earlier.
+  void template_reference(std::uint32_t definition) {
+    u8(0x0c);
+    u8(0x01);
+    u32(0x1234);
+    u32(definition);
+  }
+  // Writes the value table and data of a template instance.
+  void values(const std::vector<std::pair<std::uint8_t, std::vector<std::uint8_t>>>& list) {
+    u32(static_cast<std::uint32_t>(list.size()));
+    for (const auto& [type, data] : list) {
+      u16(static_cast<std::uint16_t>(data.size()));
+      u8(type);
+      u8(0);
+    }
+    for (const auto& [type, data] : list) bytes(data);
+  }
+
+  void u8(std::uint8_t v) { chunk_.at(pos_++) = v; }
+  void u16(std::uint16_t v) {
+    u8(static_cast<std::uint8_t>(v));
+    u8(static_cast<std::uint8_t>(v >> 8));
+  }
+  void u32(std::uint32_t v) {
+    u16(static_cast<std::uint16_t>(v));
+    u16(static_cast<std::uint16_t>(v >> 16));
+  }
+  void u64(std::uint64_t v) {
+    u32(static_cast<std::uint32_t>(v));
+    u32(static_cast<std::uint32_t>(v >> 32));
+  }
+  void bytes(const std::vector<std::uint8_t>& data) {
+    for (std::uint8_t b : data) u8(b);
+  }
+  std::uint32_t position() const { return pos_; }
+
+  // Returns the whole file: file header, then the chunk with valid checksums.
+  std::vector<std::uint8_t> file() {
+    std::vector<std::uint8_t> chunk = chunk_;
+    std::memcpy(chunk.data(), "ElfChnk", 8);
+    put_u32(chunk, 40, 128);
+    put_u32(chunk, 44, record_);
+    put_u32(chunk, 48, pos_);
+    put_u32(chunk, 52, static_cast<std::uint32_t>(::crc32(0, chunk.data() + 512, pos_ - 512)));
+    std::uint32_t crc = static_cast<std::uint32_t>(::crc32(0, chunk.data(), 120));
+    crc = static_cast<std::uint32_t>(::crc32(crc, chunk.data() + 128, 384));
+    put_u32(chunk, 124, crc);
+
+    std::vector<std::uint8_t> out(kEvtxFileHeaderSize, 0);
+    std::memcpy(out.data(), "ElfFile", 8);
+    put_u32(out, 32, 128);
+    out[36] = 1;  // minor version
+    out[38] = 3;  // major version
+    out[40] = 0x00;
+    out[41] = 0x10;  // header block size 4096
+    out[42] = 1;     // chunk count
+    put_u32(out, 124, static_cast<std::uint32_t>(::crc32(0, out.data(), 120)));
+    out.insert(out.end(), chunk.begin(), chunk.end());
+    return out;
+  }
+
+ private:
+  void name_reference(const std::string& name) {
+    u32(pos_ + 4);
+    u32(0);  // next name offset
+    u16(0);  // hash, unused by the reader
+    u16(static_cast<std::uint16_t>(name.size()));
+    for (char c : name) u16(static_cast<std::uint8_t>(c));
+    u16(0);
+  }
+  void put(std::uint32_t offset, std::uint32_t v) { put_u32(chunk_, offset, v); }
+
+  std::vector<std::uint8_t> chunk_;
+  std::uint32_t pos_ = kEvtxChunkHeaderSize;
+  std::uint32_t record_ = 0;
+  std::uint64_t record_id_ = 0;
+};
+
+std::vector<std::uint8_t> utf16(const std::string& ascii) {
+  std::vector<std::uint8_t> out;
+  for (char c : ascii) {
+    out.push_back(static_cast<std::uint8_t>(c));
+    out.push_back(0);
+  }
+  return out;
+}
+
+template <typename T>
+std::vector<std::uint8_t> little_endian(T value) {
+  std::vector<std::uint8_t> out(sizeof(T));
+  std::memcpy(out.data(), &value, sizeof(T));
+  return out;
+}
+
+// Writes `bytes` to a temp file and reads it into `result`.
+void read_built(const std::vector<std::uint8_t>& bytes, OurRead& result) {
+  fs::path path = fs::temp_directory_path() / ("sigscope-built-" + std::to_string(::getpid()) + ".evtx");
+  write_bytes(path, bytes);
+  read_ours(path, 1, result);
+  fs::remove(path);
+}
+
+// Sets the size of the template value whose descriptor starts at chunk
+// offset `descriptor`. The chunk checksum then mismatches, which only adds
+// a warning.
+void patch_value_size(std::vector<std::uint8_t>& file, std::uint32_t descriptor,
+                      std::uint32_t size) {
+  file[kEvtxFileHeaderSize + descriptor] = static_cast<std::uint8_t>(size);
+  file[kEvtxFileHeaderSize + descriptor + 1] = static_cast<std::uint8_t>(size >> 8);
+}
+
+std::vector<std::string> values_of(const Record& record, const std::string& name) {
+  std::vector<std::string> out;
+  for (const auto& [field, value] : record) {
+    if (field == name) out.push_back(value);
+  }
+  return out;
+}
+
+using Values = std::vector<std::string>;
+
+TEST(EvtxBinXml, RecordWithoutTemplateDecodesAllTokens) {
+  EvtxBuilder b;
+  b.begin_record();
+  b.fragment_header();
+  b.open("Event");
+  b.close_start();
+  b.open("System");
+  b.close_start();
+  b.open("Provider", true);
+  b.attribute("Name");
+  b.text("Prov");
+  b.close_empty();
+  b.open("EventID");
+  b.close_start();
+  b.text("4624");
+  b.end_element();
+  b.end_element();  // System
+  b.open("EventData");
+  b.close_start();
+  b.open("Data", true);
+  b.attribute("Name");
+  b.text("Mixed");
+  b.close_start();
+  b.text("a");
+  b.entity_ref("amp");
+  b.char_ref(0x41);
+  b.cdata("<c>");
+  b.entity_ref("lt");
+  b.end_element();
+  b.processing_instruction("target", "data");
+  b.open("Data");
+  b.close_start();
+  b.text("unnamed");
+  b.end_element();
+  b.open("Data");
+  b.close_empty();
+  b.end_element();  // EventData
+  b.end_element();  // Event
+  b.end_of_fragment();
+  b.end_record();
+
+  OurRead result;
+  read_built(b.file(), result);
+  EXPECT_TRUE(result.diagnostics.empty());
+  ASSERT_EQ(result.records.size(), 1u);
+  const Record& record = result.records[0];
+  EXPECT_EQ(values_of(record, "Provider_Name"), Values{"Prov"});
+  EXPECT_EQ(values_of(record, "EventID"), Values{"4624"});
+  EXPECT_EQ(values_of(record, "Mixed"), Values{"a&A<c><"});
+  EXPECT_EQ(values_of(record, "Data"), (Values{"unnamed", ""}));
+  EXPECT_EQ(record.size(), 5u);
+  // Without System/TimeCreated the timestamp is the record's written time.
+  EXPECT_EQ(result.timestamps[0], "2021-01-01T00:00:00.0000000Z");
+}
+
+TEST(EvtxBinXml, SubstitutionValueTypes) {
+  using Value = std::pair<std::uint8_t, std::vector<std::uint8_t>>;
+  std::vector<Value> values = {
+      {0x01, utf16("text")},
+      {0x02, {'a', 'b', 0x80, 0}},
+      {0x03, {0xfb}},
+      {0x0a, little_endian<std::uint64_t>(18446744073709551615ULL)},
+      {0x0c, little_endian<double>(1.5)},
+      {0x0d, little_endian<std::uint32_t>(1)},
+      {0x0e, {0xde, 0xad}},
+      {0x0f, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}},
+      {0x11, little_endian<std::uint64_t>(132539328000000000ULL + 1234567)},
+      {0x12, {0xe5, 0x07, 1, 0, 5, 0, 2, 0, 3, 0, 4, 0, 5, 0, 0xa6, 0x02}},
+      {0x13, {1, 1, 0, 0, 0, 0, 0, 5, 18, 0, 0, 0}},
+      {0x14, little_endian<std::uint32_t>(0x3e7)},
+      {0x15, little_endian<std::uint64_t>(0)},
+      {0x81, {'a', 0, 0, 0, 0, 0, 'b', 0, 'c', 0, 0, 0}},
+      {0x86, {1, 0, 2, 0, 3, 0}},
+      {0x00, {}},  // NULL for an optional substitution: element left out
+      {0x00, {}},  // NULL for a normal substitution: empty value
+      {0x10, little_endian<std::uint64_t>(0x7ff6)},
+      {0x07, little_endian<std::int32_t>(-2)},
+  };
+  static const char* const kNames[] = {"String", "Ansi",   "Int8",    "UInt64", "Real64",
+                                       "Bool",   "Binary", "Guid",    "FileTime", "SysTime",
+                                       "Sid",    "Hex32",  "Hex64",   "Strings", "UInt16s",
+                                       "Optional", "Null", "SizeT",   "Int32"};
+
+  EvtxBuilder b;
+  b.begin_record();
+  b.fragment_header();
+  std::uint32_t definition = b.begin_template_definition();
+  b.fragment_header();
+  b.open("Event", false, true);
+  b.close_start();
+  b.open("System", false, true);
+  b.close_start();
+  b.open("Correlation", true, true);
+  b.attribute("ActivityID");
+  b.substitution(15, 0x0f, true);  // NULL: the attribute is left out
+  b.close_empty();
+  b.end_element();
+  b.open("EventData", false, true);
+  b.close_start();
+  for (std::uint16_t i = 0; i < values.size(); ++i) {
+    b.open("Data", true, true);
+    b.attribute("Name");
+    b.text(kNames[i]);
+    b.close_start();
+    b.substitution(i, values[i].first, i == 15);
+    b.end_element();
+  }
+  b.end_element();  // EventData
+  b.end_element();  // Event
+  b.end_of_fragment();
+  b.end_template_definition(definition);
+  b.values(values);
+  b.end_of_fragment();
+  b.end_record();
+
+  OurRead result;
+  read_built(b.file(), result);
+  EXPECT_TRUE(result.diagnostics.empty());
+  ASSERT_EQ(result.records.size(), 1u);
+  const Record& record = result.records[0];
+  EXPECT_EQ(values_of(record, "String"), Values{"text"});
+  EXPECT_EQ(values_of(record, "Ansi"), Values{"ab\xe2\x82\xac"});
+  EXPECT_EQ(values_of(record, "Int8"), Values{"-5"});
+  EXPECT_EQ(values_of(record, "UInt64"), Values{"18446744073709551615"});
+  EXPECT_EQ(values_of(record, "Real64"), Values{"1.5"});
+  EXPECT_EQ(values_of(record, "Bool"), Values{"true"});
+  EXPECT_EQ(values_of(record, "Binary"), Values{"DEAD"});
+  EXPECT_EQ(values_of(record, "Guid"), Values{"{03020100-0504-0706-0809-0A0B0C0D0E0F}"});
+  EXPECT_EQ(values_of(record, "FileTime"), Values{"2021-01-01T00:00:00.1234567Z"});
+  EXPECT_EQ(values_of(record, "SysTime"), Values{"2021-01-02T03:04:05.6780000Z"});
+  EXPECT_EQ(values_of(record, "Sid"), Values{"S-1-5-18"});
+  EXPECT_EQ(values_of(record, "Hex32"), Values{"0x3e7"});
+  EXPECT_EQ(values_of(record, "Hex64"), Values{"0x0"});
+  EXPECT_EQ(values_of(record, "Strings"), (Values{"a", "", "bc"}));
+  EXPECT_EQ(values_of(record, "UInt16s"), (Values{"1", "2", "3"}));
+  EXPECT_EQ(values_of(record, "Optional"), Values{});
+  EXPECT_EQ(values_of(record, "Null"), Values{""});
+  EXPECT_EQ(values_of(record, "SizeT"), Values{"0x7ff6"});
+  EXPECT_EQ(values_of(record, "Int32"), Values{"-2"});
+  EXPECT_EQ(values_of(record, "ActivityID"), Values{});
+}
+
+TEST(EvtxBinXml, NestedBinXmlValueBecomesFields) {
+  // A UserData payload passed as a Binary XML (0x21) substitution value.
+  EvtxBuilder b;
+  b.begin_record();
+  b.fragment_header();
+  std::uint32_t definition = b.begin_template_definition();
+  b.fragment_header();
+  b.open("Event", false, true);
+  b.close_start();
+  b.open("UserData", false, true);
+  b.close_start();
+  b.substitution(0, 0x21);
+  b.end_element();
+  b.end_element();
+  b.end_of_fragment();
+  b.end_template_definition(definition);
+  // Value table with one Binary XML value, whose tokens follow directly.
+  b.u32(1);
+  std::uint32_t descriptor = b.position();
+  b.u16(0);
+  b.u8(0x21);
+  b.u8(0);
+  std::uint32_t start = b.position();
+  b.open("LogFileCleared", true);
+  b.attribute("xmlns");
+  b.text("http://example");
+  b.attribute("Mode");
+  b.text("full");
+  b.close_start();
+  b.open("SubjectUserName");
+  b.close_start();
+  b.text("admin");
+  b.end_element();
+  b.open("BackupPath");
+  b.close_empty();
+  b.end_element();
+  std::uint32_t size = b.position() - start;
+  b.end_of_fragment();
+  b.end_record();
+  std::vector<std::uint8_t> file = b.file();
+  patch_value_size(file, descriptor, size);
+
+  OurRead result;
+  read_built(file, result);
+  EXPECT_EQ(result.diagnostics.error_count(), 0u);
+  ASSERT_EQ(result.records.size(), 1u);
+  const Record& record = result.records[0];
+  EXPECT_EQ(values_of(record, "SubjectUserName"), Values{"admin"});
+  EXPECT_EQ(values_of(record, "BackupPath"), Values{""});
+  EXPECT_EQ(values_of(record, "LogFileCleared_Mode"), Values{"full"});
+  EXPECT_EQ(values_of(record, "LogFileCleared_xmlns"), Values{});
+  EXPECT_EQ(record.size(), 3u);
+}
+
+TEST(EvtxBinXml, SelfReferencingTemplateIsRejected) {
+  EvtxBuilder b;
+  b.begin_record();
+  b.fragment_header();
+  std::uint32_t definition = b.begin_template_definition();
+  b.fragment_header();
+  b.open("Event", false, true);
+  b.close_start();
+  b.template_reference(definition);  // the definition contains itself
+  b.values({});
+  b.end_element();
+  b.end_of_fragment();
+  b.end_template_definition(definition);
+  b.values({});
+  b.end_of_fragment();
+  b.end_record();
+
+  OurRead result;
+  read_built(b.file(), result);
+  EXPECT_TRUE(result.records.empty());
+  EXPECT_EQ(result.stats.skipped_records, 1u);
+  EXPECT_TRUE(any_message_contains(result.diagnostics, "contains an instance of itself"));
+}
+
+TEST(EvtxBinXml, DeepNestingIsRejected) {
+  EvtxBuilder b;
+  b.begin_record();
+  b.fragment_header();
+  for (int i = 0; i < 100; ++i) {
+    b.open("E");
+    b.close_start();
+  }
+  for (int i = 0; i < 100; ++i) b.end_element();
+  b.end_of_fragment();
+  b.end_record();
+
+  OurRead result;
+  read_built(b.file(), result);
+  EXPECT_TRUE(result.records.empty());
+  EXPECT_TRUE(any_message_contains(result.diagnostics, "nested too deeply"));
+}
+
+TEST(EvtxBinXml, ExponentialExpansionIsRejected) {
+  // Template A uses value 0 (Binary XML) 3000 times. That value is an
+  // instance of template B, which uses its string value 3000 times, so
+  // the record would expand to 9 million strings.
+  EvtxBuilder b;
+  b.begin_record();
+  b.fragment_header();
+  std::uint32_t outer = b.begin_template_definition();
+  b.fragment_header();
+  b.open("Event", false, true);
+  b.close_start();
+  for (int i = 0; i < 3000; ++i) b.substitution(0, 0x21);
+  b.end_element();
+  b.end_of_fragment();
+  b.end_template_definition(outer);
+  b.u32(1);
+  std::uint32_t descriptor = b.position();
+  b.u16(0);
+  b.u8(0x21);
+  b.u8(0);
+  std::uint32_t start = b.position();
+  std::uint32_t inner = b.begin_template_definition();
+  b.fragment_header();
+  b.open("Inner", false, true);
+  b.close_start();
+  for (int i = 0; i < 3000; ++i) b.substitution(0, 0x01);
+  b.end_element();
+  b.end_of_fragment();
+  b.end_template_definition(inner);
+  b.values({{0x01, utf16("value")}});
+  std::uint32_t size = b.position() - start;
+  b.end_of_fragment();
+  b.end_record();
+  std::vector<std::uint8_t> file = b.file();
+  patch_value_size(file, descriptor, size);
+
+  auto started = std::chrono::steady_clock::now();
+  OurRead result;
+  read_built(file, result);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  EXPECT_TRUE(result.records.empty());
+  EXPECT_TRUE(any_message_contains(result.diagnostics, "expands to too much data"));
+  EXPECT_LT(seconds, 2.0);
 }
 
 }  // namespace
