@@ -331,12 +331,13 @@ ChunkStats EvtxChunkParser::parse_chunk(const EvtxFile& file, std::size_t index,
           sink(event);
         } else {
           ++stats.skipped_records;
+          std::string where =
+              error.offset != 0 ? fmt::format(" at offset {:#x}", chunk_offset + error.offset) : "";
           diagnostics.error(
               file.path(), 0, 0, kRuleId,
-              fmt::format("{}: record {} (EventRecordID {}) at offset {:#x}: {} at offset {:#x}; "
-                          "skipped",
+              fmt::format("{}: record {} (EventRecordID {}) at offset {:#x}: {}{}; skipped",
                           chunk_location(index), record_number, load_u64(chunk.data() + pos + 8),
-                          chunk_offset + pos, error.reason, chunk_offset + error.offset));
+                          chunk_offset + pos, error.reason, where));
         }
         ++record_number;
       },

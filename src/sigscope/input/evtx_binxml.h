@@ -17,7 +17,8 @@
 
 namespace sigscope::evtx {
 
-// Reason a record could not be decoded, and the chunk offset where it was found.
+// Reason a record could not be decoded, and the chunk offset where it was
+// found. Offset 0, which lies in the chunk header, means the place is unknown.
 struct DecodeError {
   const char* reason = "";
   std::uint32_t offset = 0;
@@ -180,8 +181,7 @@ class BinXmlDecoder {
   void begin_part();
   void end_part(ValueType type);
   void split_array_item();
-  bool start_element(std::uint32_t name_id, bool has_attributes, DecodeError& error,
-                     std::uint32_t offset);
+  bool start_element(std::uint32_t name_id, bool has_attributes, DecodeError& error);
   void end_element();
   void begin_attribute(std::uint32_t name_id);
   void end_attribute();

@@ -40,7 +40,7 @@ bool BinXmlDecoder::walk(const Op* ops, std::size_t begin, std::size_t end, Valu
           i = op.end;
           break;
         }
-        if (!start_element(op.a, op.has_attributes, error, 0)) return false;
+        if (!start_element(op.a, op.has_attributes, error)) return false;
         break;
 
       case OpCode::Attribute:
@@ -300,9 +300,9 @@ void BinXmlDecoder::split_array_item() {
 }
 
 bool BinXmlDecoder::start_element(std::uint32_t name_id, bool has_attributes,
-                                  DecodeError& error, std::uint32_t offset) {
+                                  DecodeError& error) {
   if (frames_.size() == kMaxElementDepth) {
-    error = {"elements are nested too deeply", offset};
+    error = {"elements are nested too deeply", 0};
     return false;
   }
   Frame frame;
