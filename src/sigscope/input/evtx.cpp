@@ -1,0 +1,405 @@
+// File and chunk level of the EVTX reader: mapping, header checks, CRC32
+// checksums, record framing with resynchronisation after damage, and the
+// parallel whole-file reader. Binary XML decoding is in evtx_binxml.cpp.
+#include "sigscope/input/evtx.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+#include "sigscope/input/evtx_binxml.h"
+
+namespace sigscope {
+
+namespace {
+
+using evtx::load_u32;
+using evtx::load_u64;
+
+constexpr char kRuleId[] = "";  // diagnostics about input files name no rule
+constexpr std::uint32_t kRecordSignature = 0x00002a2a;  // "**\0\0"
+constexpr std::uint32_t kRecordHeaderSize = 24;  // signature, size, record id, written time
+constexpr std::uint32_t kMinRecordSize = kRecordHeaderSize + 4;  // plus the size copy
+
+std::uint32_t crc32_of(const std::uint8_t* data, std::size_t size) {
+  return static_cast<std::uint32_t>(
+      ::crc32(::crc32(0L, Z_NULL, 0), data, static_cast<uInt>(size)));
+}
+
+bool all_zero(const std::uint8_t* data, std::size_t size) {
+  // Each byte equals its successor and the first is zero; memcmp is vectorised.
+  return size == 0 || (data[0] == 0 && std::memcmp(data, data + 1, size - 1) == 0);
+}
+
+enum class ChunkKind { Records, Unused, Bad };
+
+// Classifies a chunk: an all-zero chunk is preallocated space, not damage.
+ChunkKind classify_chunk(std::span<const std::uint8_t> chunk) {
+  if (chunk.size() >= kEvtxChunkHeaderSize && std::memcmp(chunk.data(), "ElfChnk\0", 8) == 0) {
+    return ChunkKind::Records;
+  }
+  return all_zero(chunk.data(), chunk.size()) ? ChunkKind::Unused : ChunkKind::Bad;
+}
+
+// Returns the end of the record area: the header's free space offset when
+// it is plausible, else the end of the chunk data.
+std::uint32_t records_end(std::span<const std::uint8_t> chunk, bool& offset_valid) {
+  std::uint32_t free_space = load_u32(chunk.data() + 48);
+  offset_valid = free_space >= kEvtxChunkHeaderSize && free_space <= chunk.size();
+  return offset_valid ? free_space : static_cast<std::uint32_t>(chunk.size());
+}
+
+bool valid_record_at(std::span<const std::uint8_t> chunk, std::uint32_t pos, std::uint32_t end) {
+  if (std::uint64_t{pos} + kRecordHeaderSize > end) return false;
+  if (load_u32(chunk.data() + pos) != kRecordSignature) return false;
+  std::uint32_t size = load_u32(chunk.data() + pos + 4);
+  return size >= kMinRecordSize && std::uint64_t{pos} + size <= end &&
+         load_u32(chunk.data() + pos + size - 4) == size;
+}
+
+// Calls on_record(offset, size) for each well-framed record in
+// [512, end) and on_damage(offset, reason) for each damaged stretch, after
+// which it resumes at the next offset that contains a well-framed record.
+// EvtxFile::open and parse_chunk both frame with this function, so record
+// numbers agree between them.
+template <typename OnRecord, typename OnDamage>
+void frame_records(std::span<const std::uint8_t> chunk, std::uint32_t end, OnRecord on_record,
+                   OnDamage on_damage) {
+  std::uint32_t pos = kEvtxChunkHeaderSize;
+  while (std::uint64_t{pos} + kRecordHeaderSize <= end) {
+    if (valid_record_at(chunk, pos, end)) {
+      std::uint32_t size = load_u32(chunk.data() + pos + 4);
+      on_record(pos, size);
+      pos += size;
+      continue;
+    }
+    if (load_u32(chunk.data() + pos) == kRecordSignature) {
+      std::uint32_t size = load_u32(chunk.data() + pos + 4);
+      if (size < kMinRecordSize || std::uint64_t{pos} + size > end) {
+        on_damage(pos, fmt::format("record has a bad size ({} bytes, {} left in the chunk)",
+                                   size, end - pos));
+      } else {
+        on_damage(pos, fmt::format("record size {} does not match the copy at its end ({})",
+                                   size, load_u32(chunk.data() + pos + size - 4)));
+      }
+    } else if (all_zero(chunk.data() + pos, end - pos)) {
+      return;  // zero padding after the last record
+    } else {
+      on_damage(pos, "no record signature where a record should start");
+    }
+    std::uint32_t next = pos + 1;
+    while (std::uint64_t{next} + kRecordHeaderSize <= end && !valid_record_at(chunk, next, end)) {
+      ++next;
+    }
+    pos = next;
+  }
+}
+
+std::string chunk_location(std::size_t index) {
+  return fmt::format("chunk {} at offset {:#x}", index,
+                     kEvtxFileHeaderSize + index * kEvtxChunkSize);
+}
+
+}  // namespace
+
+ChunkStats& ChunkStats::operator+=(const ChunkStats& other) {
+  records += other.records;
+  skipped_records += other.skipped_records;
+  bad_chunks += other.bad_chunks;
+  checksum_errors += other.checksum_errors;
+  return *this;
+}
+
+// ---------------------------------------------------------------------------
+// EvtxFile
+
+std::optional<EvtxFile> EvtxFile::open(const std::string& path, DiagnosticList& diagnostics) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    diagnostics.error(path, 0, 0, kRuleId,
+                      fmt::format("cannot open EVTX file: {}", std::strerror(errno)),
+                      "check the path and its read permission");
+    return std::nullopt;
+  }
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) {
+    diagnostics.error(path, 0, 0, kRuleId, fmt::format("cannot stat EVTX file: {}", std::strerror(errno)));
+    ::close(fd);
+    return std::nullopt;
+  }
+  if (!S_ISREG(info.st_mode)) {
+    diagnostics.error(path, 0, 0, kRuleId, "cannot read EVTX file: not a regular file",
+                      "pass the path of an .evtx file");
+    ::close(fd);
+    return std::nullopt;
+  }
+  auto size = static_cast<std::size_t>(info.st_size);
+  if (size < kEvtxFileHeaderSize) {
+    diagnostics.error(path, 0, 0, kRuleId,
+                      fmt::format("file is too small to be EVTX ({} bytes, the file header "
+                                  "alone is {} bytes)",
+                                  size, kEvtxFileHeaderSize));
+    ::close(fd);
+    return std::nullopt;
+  }
+  void* mapping = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (mapping == MAP_FAILED) {
+    diagnostics.error(path, 0, 0, kRuleId, fmt::format("cannot map EVTX file: {}", std::strerror(errno)));
+    return std::nullopt;
+  }
+
+  EvtxFile file;
+  file.path_ = path;
+  file.data_ = static_cast<const std::uint8_t*>(mapping);
+  file.size_ = size;
+
+  const std::uint8_t* header = file.data_;
+  if (std::memcmp(header, "ElfFile\0", 8) != 0) {
+    diagnostics.error(path, 0, 0, kRuleId,
+                      "not an EVTX file: the file header lacks the \"ElfFile\" signature");
+    return std::nullopt;
+  }
+  std::uint32_t stored_crc = load_u32(header + 124);
+  std::uint32_t actual_crc = crc32_of(header, 120);
+  if (stored_crc != actual_crc) {
+    diagnostics.warning(path, 0, 0, kRuleId,
+                        fmt::format("file header checksum mismatch (stored {:#010x}, computed "
+                                    "{:#010x}); reading the chunks anyway",
+                                    stored_crc, actual_crc));
+  }
+  std::uint16_t major_version = evtx::load_u16(header + 38);
+  if (major_version != 3) {
+    diagnostics.warning(path, 0, 0, kRuleId,
+                        fmt::format("unknown EVTX major version {} (expected 3); reading anyway",
+                                    major_version));
+  }
+  file.header_flags_ = load_u32(header + 120);
+
+  std::size_t chunks = (size - kEvtxFileHeaderSize + kEvtxChunkSize - 1) / kEvtxChunkSize;
+  file.chunk_record_base_.resize(chunks);
+  std::uint64_t framed = 0;
+  for (std::size_t i = 0; i < chunks; ++i) {
+    file.chunk_record_base_[i] = framed;
+    std::span<const std::uint8_t> data = file.chunk(i);
+    if (classify_chunk(data) != ChunkKind::Records) continue;
+    bool offset_valid = false;
+    frame_records(
+        data, records_end(data, offset_valid),
+        [&](std::uint32_t, std::uint32_t) { ++framed; },
+        [](std::uint32_t, const std::string&) {});
+  }
+  file.framed_records_ = framed;
+  return file;
+}
+
+EvtxFile::EvtxFile(EvtxFile&& other) noexcept
+    : path_(std::move(other.path_)),
+      data_(std::exchange(other.data_, nullptr)),
+      size_(std::exchange(other.size_, 0)),
+      header_flags_(other.header_flags_),
+      chunk_record_base_(std::move(other.chunk_record_base_)),
+      framed_records_(other.framed_records_) {}
+
+EvtxFile& EvtxFile::operator=(EvtxFile&& other) noexcept {
+  if (this != &other) {
+    release();
+    path_ = std::move(other.path_);
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+    header_flags_ = other.header_flags_;
+    chunk_record_base_ = std::move(other.chunk_record_base_);
+    framed_records_ = other.framed_records_;
+  }
+  return *this;
+}
+
+EvtxFile::~EvtxFile() { release(); }
+
+void EvtxFile::release() noexcept {
+  if (data_ != nullptr) ::munmap(const_cast<std::uint8_t*>(data_), size_);
+  data_ = nullptr;
+  size_ = 0;
+}
+
+std::span<const std::uint8_t> EvtxFile::chunk(std::size_t index) const {
+  std::size_t begin = kEvtxFileHeaderSize + index * kEvtxChunkSize;
+  if (begin >= size_) return {};
+  return {data_ + begin, std::min(kEvtxChunkSize, size_ - begin)};
+}
+
+// ---------------------------------------------------------------------------
+// EvtxChunkParser
+
+struct EvtxChunkParser::Impl {
+  evtx::BinXmlDecoder decoder;
+};
+
+EvtxChunkParser::EvtxChunkParser() : impl_(std::make_unique<Impl>()) {}
+EvtxChunkParser::~EvtxChunkParser() = default;
+EvtxChunkParser::EvtxChunkParser(EvtxChunkParser&&) noexcept = default;
+EvtxChunkParser& EvtxChunkParser::operator=(EvtxChunkParser&&) noexcept = default;
+
+ChunkStats EvtxChunkParser::parse_chunk(const EvtxFile& file, std::size_t index,
+                                        const std::function<void(const RawEvent&)>& sink,
+                                        DiagnosticList& diagnostics) {
+  ChunkStats stats;
+  if (index >= file.chunk_count()) return stats;
+  std::span<const std::uint8_t> chunk = file.chunk(index);
+  const std::uint64_t chunk_offset = kEvtxFileHeaderSize + index * kEvtxChunkSize;
+
+  switch (classify_chunk(chunk)) {
+    case ChunkKind::Unused:
+      return stats;
+    case ChunkKind::Bad:
+      ++stats.bad_chunks;
+      diagnostics.error(file.path(), 0, 0, kRuleId,
+                        chunk.size() < kEvtxChunkHeaderSize
+                            ? fmt::format("{}: chunk is truncated to {} bytes, shorter than its "
+                                          "header; skipped",
+                                          chunk_location(index), chunk.size())
+                            : fmt::format("{}: no \"ElfChnk\" signature; chunk skipped",
+                                          chunk_location(index)));
+      return stats;
+    case ChunkKind::Records:
+      break;
+  }
+
+  const std::uint8_t* header = chunk.data();
+  bool truncated = chunk.size() < kEvtxChunkSize;
+  if (truncated) {
+    diagnostics.warning(file.path(), 0, 0, kRuleId,
+                        fmt::format("{}: chunk is truncated to {} of {} bytes; reading the "
+                                    "records that fit",
+                                    chunk_location(index), chunk.size(), kEvtxChunkSize));
+  }
+  // The header checksum covers bytes 0-119 and 128-511.
+  std::uint32_t header_crc = static_cast<std::uint32_t>(::crc32(
+      crc32_of(header, 120), header + 128, static_cast<uInt>(kEvtxChunkHeaderSize - 128)));
+  if (header_crc != load_u32(header + 124)) {
+    ++stats.checksum_errors;
+    diagnostics.warning(file.path(), 0, 0, kRuleId,
+                        fmt::format("{}: chunk header checksum mismatch (stored {:#010x}, "
+                                    "computed {:#010x}); reading the records anyway",
+                                    chunk_location(index), load_u32(header + 124), header_crc));
+  }
+  bool offset_valid = false;
+  std::uint32_t end = records_end(chunk, offset_valid);
+  if (!offset_valid && !truncated) {
+    diagnostics.warning(file.path(), 0, 0, kRuleId,
+                        fmt::format("{}: free space offset {:#x} is outside the chunk; reading "
+                                    "records up to the end of the chunk",
+                                    chunk_location(index), load_u32(header + 48)));
+  } else if (offset_valid && !truncated) {
+    std::uint32_t data_crc = crc32_of(header + kEvtxChunkHeaderSize, end - kEvtxChunkHeaderSize);
+    if (data_crc != load_u32(header + 52)) {
+      ++stats.checksum_errors;
+      diagnostics.warning(file.path(), 0, 0, kRuleId,
+                          fmt::format("{}: event records checksum mismatch (stored {:#010x}, "
+                                      "computed {:#010x}); reading the records anyway",
+                                      chunk_location(index), load_u32(header + 52), data_crc));
+    }
+  }
+
+  evtx::BinXmlDecoder& decoder = impl_->decoder;
+  decoder.begin_chunk(chunk);
+  std::uint64_t record_number = file.first_record_number(index);
+  RawEvent event;
+  frame_records(
+      chunk, end,
+      [&](std::uint32_t pos, std::uint32_t size) {
+        evtx::DecodeError error;
+        std::uint64_t written_time = load_u64(chunk.data() + pos + 16);
+        if (decoder.decode_record(pos + kRecordHeaderSize, pos + size - 4, written_time, error)) {
+          event.fields = decoder.fields();
+          event.record = record_number;
+          event.timestamp = decoder.timestamp();
+          event.source_offset = chunk_offset + pos;
+          ++stats.records;
+          sink(event);
+        } else {
+          ++stats.skipped_records;
+          std::string where =
+              error.offset != 0 ? fmt::format(" at offset {:#x}", chunk_offset + error.offset) : "";
+          diagnostics.error(
+              file.path(), 0, 0, kRuleId,
+              fmt::format("{}: record {} (EventRecordID {}) at offset {:#x}: {}{}; skipped",
+                          chunk_location(index), record_number, load_u64(chunk.data() + pos + 8),
+                          chunk_offset + pos, error.reason, where));
+        }
+        ++record_number;
+      },
+      [&](std::uint32_t pos, const std::string& reason) {
+        ++stats.skipped_records;
+        diagnostics.error(file.path(), 0, 0, kRuleId,
+                          fmt::format("{}: {} at offset {:#x}; skipped to the next record",
+                                      chunk_location(index), reason, chunk_offset + pos));
+      });
+  return stats;
+}
+
+// ---------------------------------------------------------------------------
+// read_evtx_file
+
+EvtxReadStats read_evtx_file(const std::string& path, unsigned threads,
+                             const std::function<void(const RawEvent&, unsigned worker)>& sink,
+                             DiagnosticList& diagnostics) {
+  EvtxReadStats stats;
+  std::optional<EvtxFile> file = EvtxFile::open(path, diagnostics);
+  if (!file) return stats;
+  stats.opened = true;
+  stats.chunks = file->chunk_count();
+  stats.bytes = file->size();
+
+  unsigned workers = threads != 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
+  workers = static_cast<unsigned>(std::min<std::size_t>(workers, std::max<std::size_t>(1, stats.chunks)));
+
+  std::atomic<std::size_t> next_chunk{0};
+  std::atomic<bool> stop{false};
+  std::mutex mutex;  // guards stats and failure
+  std::exception_ptr failure;
+
+  auto work = [&](unsigned worker) {
+    EvtxChunkParser parser;
+    ChunkStats local;
+    auto chunk_sink = [&](const RawEvent& event) { sink(event, worker); };
+    try {
+      while (!stop.load(std::memory_order_relaxed)) {
+        std::size_t index = next_chunk.fetch_add(1, std::memory_order_relaxed);
+        if (index >= stats.chunks) break;
+        local += parser.parse_chunk(*file, index, chunk_sink, diagnostics);
+      }
+    } catch (...) {
+      stop = true;
+      std::lock_guard lock(mutex);
+      if (!failure) failure = std::current_exception();
+    }
+    std::lock_guard lock(mutex);
+    stats += local;
+  };
+
+  if (workers == 1) {
+    work(0);
+  } else {
+    std::vector<std::thread> pool;
+    pool.reserve(workers);
+    for (unsigned w = 0; w < workers; ++w) pool.emplace_back(work, w);
+    for (std::thread& thread : pool) thread.join();
+  }
+  if (failure) std::rethrow_exception(failure);
+  return stats;
+}
+
+}  // namespace sigscope

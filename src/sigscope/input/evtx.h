@@ -1,0 +1,166 @@
+// Reader for Windows XML event log files (.evtx): memory-maps a file, checks
+// its headers and checksums, and decodes each record's Binary XML straight
+// into the flat RawEvent form, without rendering XML text.
+//
+// Layout (little-endian): a 4096-byte file header ("ElfFile\0") followed by
+// independent 64 KiB chunks ("ElfChnk\0"). Each chunk has a 512-byte header
+// with two CRC32 checksums, a string table and a template table, then event
+// records ("**\0\0", size, record id, written time, Binary XML, size copy).
+// Templates and names are referenced by offset within their chunk, so chunks
+// can be decoded in parallel.
+//
+// Field naming (one FieldValue per leaf value, in document order):
+//   System:   Provider_Name, Provider_Guid, EventSourceName, EventID,
+//             EventID_Qualifiers, Version, Level, Task, Opcode, Keywords,
+//             TimeCreated, EventRecordID, ActivityID, RelatedActivityID,
+//             ProcessID, ThreadID, Channel, Computer, Security_UserID. Other
+//             System leaves use their element name, other attributes
+//             Element_Attribute.
+//   EventData: <Data Name="X">v</Data> gives X, an unnamed <Data> gives a
+//             repeated field "Data", and <Binary> gives "Binary" (hex).
+//   UserData and every other section: each leaf element gives its element
+//             name (so it may repeat a System name such as Channel), and each
+//             attribute other than xmlns gives Element_Attribute.
+// An element without content gives an empty string unless its start tag
+// declares attributes or it is one of the attribute-only System elements
+// (Provider, TimeCreated, Correlation, Execution, Security). An element whose only content is an optional substitution with a
+// NULL value is left out, as Windows does. An array substitution gives one
+// value per item under the same name.
+//
+// Value text: integers in decimal (ValueType::Number), booleans true/false
+// (ValueType::Bool), everything else ValueType::String: hex integers and
+// SizeT as lowercase "0x" without padding (as Event Viewer shows them),
+// GUIDs as {XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX} uppercase, SIDs as
+// S-1-5-18, binary as uppercase hex, FILETIME and SYSTEMTIME as ISO 8601 UTC
+// with 7 fraction digits ("2021-01-28T09:58:44.5230589Z", the 100 ns
+// resolution of FILETIME), ANSI strings decoded as Windows-1252.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "sigscope/common/diagnostics.h"
+#include "sigscope/input/event.h"
+
+namespace sigscope {
+
+inline constexpr std::size_t kEvtxFileHeaderSize = 4096;
+inline constexpr std::size_t kEvtxChunkSize = 65536;
+inline constexpr std::size_t kEvtxChunkHeaderSize = 512;
+
+// Counts for one chunk or one file.
+struct ChunkStats {
+  std::uint64_t records = 0;          // records passed to the sink
+  std::uint64_t skipped_records = 0;  // records reported as bad and not passed on
+  std::uint64_t bad_chunks = 0;       // chunks skipped whole (bad signature, too short)
+  std::uint64_t checksum_errors = 0;  // header or record-data CRC32 mismatches (still parsed)
+
+  ChunkStats& operator+=(const ChunkStats& other);
+};
+
+struct EvtxReadStats : ChunkStats {
+  std::uint64_t chunks = 0;  // chunks present in the file, used or not
+  std::uint64_t bytes = 0;   // file size
+  bool opened = false;       // false when the file could not be opened as EVTX
+};
+
+// A read-only memory-mapped .evtx file. It is move-only, and the mapping
+// lives as long as the object. Every chunk view stays within the mapping.
+class EvtxFile {
+ public:
+  // Maps the file at `path`, checks its file header and frames the records
+  // of every chunk once to number them. Returns nullopt and reports an
+  // error when the file cannot be read or is not EVTX. A bad header
+  // checksum or an unknown major version is only a warning, and a dirty
+  // file (flag 0x1) is read like any other.
+  static std::optional<EvtxFile> open(const std::string& path, DiagnosticList& diagnostics);
+
+  EvtxFile(EvtxFile&& other) noexcept;
+  EvtxFile& operator=(EvtxFile&& other) noexcept;
+  EvtxFile(const EvtxFile&) = delete;
+  EvtxFile& operator=(const EvtxFile&) = delete;
+  ~EvtxFile();
+
+  const std::string& path() const { return path_; }
+  std::size_t size() const { return size_; }
+
+  // Returns the number of chunks stored after the file header, counting a
+  // truncated last chunk. This can differ from the header's chunk count,
+  // which can be stale in dirty files.
+  std::size_t chunk_count() const { return chunk_record_base_.size(); }
+
+  // Returns the bytes of chunk `index` (shorter than kEvtxChunkSize only
+  // for a truncated last chunk).
+  std::span<const std::uint8_t> chunk(std::size_t index) const;
+
+  // Returns the 1-based file-order number of the first record framed in
+  // chunk `index`. Numbers count every record with a valid frame
+  // (signature, size and size copy), so a record whose Binary XML is bad
+  // still uses its number.
+  std::uint64_t first_record_number(std::size_t index) const {
+    return chunk_record_base_[index] + 1;
+  }
+
+  // Returns the number of framed records in the whole file.
+  std::uint64_t framed_record_count() const { return framed_records_; }
+
+  bool dirty() const { return (header_flags_ & 1u) != 0; }
+
+ private:
+  EvtxFile() = default;
+  void release() noexcept;
+
+  std::string path_;
+  const std::uint8_t* data_ = nullptr;
+  std::size_t size_ = 0;
+  std::uint32_t header_flags_ = 0;
+  std::vector<std::uint64_t> chunk_record_base_;  // framed records before each chunk
+  std::uint64_t framed_records_ = 0;
+};
+
+// Per-thread decoding state, reused across chunks and files: name and
+// template caches, output buffers and scratch space. After the buffers have
+// grown to fit the largest record seen, decoding a record does not allocate.
+// It is not thread-safe, so use one parser per thread.
+class EvtxChunkParser {
+ public:
+  EvtxChunkParser();
+  ~EvtxChunkParser();
+  EvtxChunkParser(EvtxChunkParser&&) noexcept;
+  EvtxChunkParser& operator=(EvtxChunkParser&&) noexcept;
+
+  // Decodes chunk `index` of `file`, calling `sink` for each record in file
+  // order. Bad records are reported with file, chunk, byte offset and reason
+  // and skipped. Checksum mismatches are reported as warnings and the chunk
+  // is still decoded. RawEvent::record is the record's 1-based position in
+  // the file (see EvtxFile::first_record_number) and source_offset its file
+  // offset. RawEvent::timestamp is System/TimeCreated, or the record
+  // header's written time when the event has no TimeCreated. The event and
+  // its views are valid only during the sink call.
+  ChunkStats parse_chunk(const EvtxFile& file, std::size_t index,
+                         const std::function<void(const RawEvent&)>& sink,
+                         DiagnosticList& diagnostics);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Reads a whole .evtx file with up to `threads` workers (0 means one per
+// hardware thread), decoding chunks in parallel. `sink` is called
+// concurrently from several workers, so it must be thread-safe. `worker`
+// (0 .. threads-1) identifies the calling worker so the sink can keep
+// per-worker state. Records of one chunk arrive in order from one worker;
+// chunks are not ordered relative to each other. An exception thrown by the
+// sink stops the read and is rethrown here after all workers have stopped.
+EvtxReadStats read_evtx_file(const std::string& path, unsigned threads,
+                             const std::function<void(const RawEvent&, unsigned worker)>& sink,
+                             DiagnosticList& diagnostics);
+
+}  // namespace sigscope
