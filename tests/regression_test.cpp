@@ -92,6 +92,8 @@ std::vector<std::size_t> case_indices() {
   return out;
 }
 
+INSTANTIATE_TEST_SUITE_P(Evtx, Regression, ::testing::Combine(::testing::ValuesIn(case_indices()), ::testing::Values(".evtx")),
+                         case_name);
 INSTANTIATE_TEST_SUITE_P(Json, Regression, ::testing::Combine(::testing::ValuesIn(case_indices()), ::testing::Values(".json")),
                          case_name);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Regression);

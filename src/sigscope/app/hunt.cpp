@@ -19,6 +19,7 @@
 #include "sigscope/app/rule_corpus.h"
 #include "sigscope/common/progress.h"
 #include "sigscope/common/text.h"
+#include "sigscope/input/evtx.h"
 #include "sigscope/input/json_reader.h"
 #include "sigscope/input/sources.h"
 #include "sigscope/match/engine.h"
@@ -53,7 +54,26 @@ std::optional<Logsource> parse_logsource(const std::string& text) {
   return ls;
 }
 
-// Results of one input, written in input order.
+// One unit of work: a whole input, or a range of chunks of a large EVTX file.
+struct Task {
+  std::size_t input = 0;
+  std::size_t part = 0;
+  std::size_t parts = 1;
+};
+
+// Chunks per task when a large EVTX file is split across threads (2 MiB).
+constexpr std::size_t kChunksPerTask = 32;
+
+// An input opened once and shared by its tasks.
+struct InputState {
+  std::once_flag once;
+  bool ok = false;
+  std::string skip_reason;
+  std::optional<LoadedInput> loaded;
+  std::optional<EvtxFile> evtx;
+};
+
+// Results of one task, written in task order.
 struct TaskResult {
   std::string output;
   ReadStats stats;
@@ -62,20 +82,41 @@ struct TaskResult {
   std::uint64_t regex_limit_hits = 0;
 };
 
-// Reads one input and matches its events; formats detections into the result.
+std::string display_name(const InputFile& input) { return input.path == "-" ? "<stdin>" : input.path; }
+
+void open_input(const InputFile& input, InputState& state, DiagnosticList& diagnostics) {
+  state.loaded = load_input(input, diagnostics, state.skip_reason);
+  if (!state.loaded) {
+    if (state.skip_reason.empty()) state.skip_reason = "unreadable";
+    return;
+  }
+  if (state.loaded->format == InputFormat::Evtx) {
+    state.evtx = state.loaded->evtx_bytes
+                     ? EvtxFile::from_memory(display_name(input), state.loaded->evtx_bytes, diagnostics)
+                     : EvtxFile::open(input.path, diagnostics);
+    if (!state.evtx) {
+      state.skip_reason = "not a readable EVTX file";
+      return;
+    }
+  }
+  state.ok = true;
+}
+
+// Reads one task's events and matches them; formats detections into the result.
 class Worker {
  public:
   Worker(const Engine& engine, DetectionFormat format) : engine_(engine), format_(format), matcher_(engine.matcher()) {}
 
-  void run(const InputFile& input, TaskResult& result, DiagnosticList& diagnostics, Progress& progress) {
+  void run(const InputFile& input, const Task& task, InputState& state, TaskResult& result, DiagnosticList& diagnostics,
+           Progress& progress) {
     result.detections.assign(engine_.rules().size(), 0);
-    auto loaded = load_input(input, diagnostics, result.skip_reason);
-    progress.advance(input.size);
-    if (!loaded) {
-      if (result.skip_reason.empty()) result.skip_reason = "unreadable";
+    std::call_once(state.once, [&] { open_input(input, state, diagnostics); });
+    progress.advance(input.size / task.parts);
+    if (!state.ok) {
+      if (task.part == 0) result.skip_reason = state.skip_reason;
       return;
     }
-    const std::string name = input.path == "-" ? "<stdin>" : input.path;
+    const std::string name = display_name(input);
     auto sink = [&](const RawEvent& event) {
       matcher_->match(event, detections_);
       for (const auto& d : detections_) {
@@ -84,11 +125,20 @@ class Worker {
       }
     };
     std::uint64_t limit_before = matcher_->regex_limit_hits();
-    if (loaded->format == InputFormat::Json) {
-      std::string_view text(loaded->data.data(), loaded->data.size());
+    if (state.loaded->format == InputFormat::Json) {
+      std::string_view text(state.loaded->json.data(), state.loaded->json.size());
       result.stats = json_.read(text, name, sink, diagnostics);
     } else {
-      result.skip_reason = "EVTX input (reader not available in this build)";
+      const EvtxFile& file = *state.evtx;
+      std::size_t per_part = (file.chunk_count() + task.parts - 1) / task.parts;
+      std::size_t begin = task.part * per_part;
+      std::size_t end = std::min(file.chunk_count(), begin + per_part);
+      ChunkStats chunks;
+      for (std::size_t c = begin; c < end; ++c) chunks += evtx_.parse_chunk(file, c, sink, diagnostics);
+      result.stats.events = chunks.records;
+      if (task.part == 0) result.stats.bytes = file.size();
+      for (std::uint64_t k = 0; k < chunks.skipped_records; ++k) result.stats.reject("corrupt EVTX record");
+      for (std::uint64_t k = 0; k < chunks.bad_chunks; ++k) result.stats.reject("corrupt EVTX chunk");
     }
     result.regex_limit_hits = matcher_->regex_limit_hits() - limit_before;
   }
@@ -98,6 +148,7 @@ class Worker {
   DetectionFormat format_;
   std::unique_ptr<Matcher> matcher_;
   JsonEventReader json_;
+  EvtxChunkParser evtx_;
   std::vector<Detection> detections_;
 };
 
@@ -139,7 +190,12 @@ int explain(const Engine& engine, const HuntOptions& options, DiagnosticList& di
   };
   if (loaded->format == InputFormat::Json) {
     JsonEventReader reader;
-    reader.read(std::string_view(loaded->data.data(), loaded->data.size()), inputs[0].path, sink, diagnostics);
+    reader.read(std::string_view(loaded->json.data(), loaded->json.size()), inputs[0].path, sink, diagnostics);
+  } else {
+    auto file = loaded->evtx_bytes ? EvtxFile::from_memory(inputs[0].path, loaded->evtx_bytes, diagnostics)
+                                   : EvtxFile::open(inputs[0].path, diagnostics);
+    EvtxChunkParser parser;
+    for (std::size_t c = 0; file && c < file->chunk_count() && !done; ++c) parser.parse_chunk(*file, c, sink, diagnostics);
   }
   for (const auto& d : diagnostics.items()) spdlog::get("diagnostics")->warn(d.format());
   if (!done) {
@@ -199,8 +255,7 @@ int run_hunt(const HuntOptions& options) {
   std::map<std::string, std::size_t> unsupported_reasons;
   for (const auto& u : engine.unsupported()) {
     spdlog::get("diagnostics")->warn("{}: warning: [rule {}] not run: {}", u.path, u.id, u.reason);
-    std::string key = u.reason.substr(0, u.reason.find_first_of(";'"));
-    ++unsupported_reasons[std::string(trim(key))];
+    ++unsupported_reasons[u.category];
   }
   spdlog::info("running {} rules ({} shared predicates); {} rules cannot run", engine.rules().size(),
                engine.predicate_count(), engine.unsupported().size());
@@ -227,21 +282,34 @@ int run_hunt(const HuntOptions& options) {
   if (format == DetectionFormat::Csv) std::fputs(csv_header().c_str(), out);
   if (format == DetectionFormat::Table) std::fputs(table_header().c_str(), out);
 
-  // Workers take inputs in order; the main thread writes results in order.
-  std::vector<std::optional<TaskResult>> results(inputs.size());
+  // Large uncompressed EVTX files are split into chunk ranges so several
+  // threads share them; everything else is one task per input.
+  std::vector<Task> tasks;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    std::size_t parts = 1;
+    if (inputs[i].size > kEvtxFileHeaderSize + kChunksPerTask * kEvtxChunkSize && looks_like_evtx(inputs[i].path)) {
+      std::size_t chunks = (inputs[i].size - kEvtxFileHeaderSize + kEvtxChunkSize - 1) / kEvtxChunkSize;
+      parts = (chunks + kChunksPerTask - 1) / kChunksPerTask;
+    }
+    for (std::size_t p = 0; p < parts; ++p) tasks.push_back({i, p, parts});
+  }
+  std::vector<InputState> states(inputs.size());
+
+  // Workers take tasks in order; the main thread writes results in order.
+  std::vector<std::optional<TaskResult>> results(tasks.size());
   std::mutex mutex;
   std::condition_variable ready;
   std::atomic<std::size_t> next{0};
   Progress progress("hunting", total_bytes);
   unsigned threads = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
-  threads = std::min<unsigned>(threads, std::max<std::size_t>(1, inputs.size()));
+  threads = std::min<unsigned>(threads, std::max<std::size_t>(1, tasks.size()));
   std::vector<std::thread> pool;
   for (unsigned t = 0; t < threads; ++t) {
     pool.emplace_back([&] {
       Worker worker(engine, format);
-      for (std::size_t i = next++; i < inputs.size(); i = next++) {
+      for (std::size_t i = next++; i < tasks.size(); i = next++) {
         TaskResult result;
-        worker.run(inputs[i], result, input_diagnostics, progress);
+        worker.run(inputs[tasks[i].input], tasks[i], states[tasks[i].input], result, input_diagnostics, progress);
         std::lock_guard lock(mutex);
         results[i] = std::move(result);
         ready.notify_all();
@@ -254,7 +322,7 @@ int run_hunt(const HuntOptions& options) {
   std::map<std::string, std::uint64_t> skipped;
   std::uint64_t regex_limit_hits = 0;
   std::size_t inputs_read = 0;
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
     TaskResult result;
     {
       std::unique_lock lock(mutex);
@@ -263,12 +331,14 @@ int run_hunt(const HuntOptions& options) {
       results[i].reset();
     }
     std::fwrite(result.output.data(), 1, result.output.size(), out);
+    const Task& task = tasks[i];
+    if (task.part + 1 == task.parts) states[task.input].loaded.reset();  // free the input's memory
     if (!result.skip_reason.empty()) {
       ++skipped[result.skip_reason];
-      spdlog::debug("{}: skipped ({})", inputs[i].path, result.skip_reason);
+      spdlog::debug("{}: skipped ({})", inputs[task.input].path, result.skip_reason);
       continue;
     }
-    ++inputs_read;
+    if (task.part == 0 && states[task.input].ok) ++inputs_read;
     totals.add(result.stats);
     regex_limit_hits += result.regex_limit_hits;
     for (std::size_t r = 0; r < detections.size(); ++r) detections[r] += result.detections[r];
@@ -309,7 +379,7 @@ int run_hunt(const HuntOptions& options) {
   if (!unsupported_reasons.empty()) {
     std::vector<std::string> parts;
     for (const auto& [reason, count] : unsupported_reasons) parts.push_back(fmt::format("{} {}", reason, count));
-    spdlog::info("{} rules not run: {}", engine.unsupported().size(), join(parts, "; "));
+    spdlog::info("{} rules not run (listed above): {}", engine.unsupported().size(), join(parts, ", "));
   }
   if (regex_limit_hits > 0)
     spdlog::warn("{} regex evaluations stopped at the backtracking match limit and counted as no match", regex_limit_hits);

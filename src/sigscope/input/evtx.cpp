@@ -165,7 +165,28 @@ std::optional<EvtxFile> EvtxFile::open(const std::string& path, DiagnosticList& 
   file.path_ = path;
   file.data_ = static_cast<const std::uint8_t*>(mapping);
   file.size_ = size;
+  return finish_open(std::move(file), diagnostics);
+}
 
+std::optional<EvtxFile> EvtxFile::from_memory(const std::string& name, std::shared_ptr<const std::string> bytes,
+                                              DiagnosticList& diagnostics) {
+  if (!bytes || bytes->size() < kEvtxFileHeaderSize) {
+    diagnostics.error(name, 0, 0, kRuleId,
+                      fmt::format("data is too small to be EVTX ({} bytes, the file header alone is {} bytes)",
+                                  bytes ? bytes->size() : 0, kEvtxFileHeaderSize));
+    return std::nullopt;
+  }
+  EvtxFile file;
+  file.path_ = name;
+  file.data_ = reinterpret_cast<const std::uint8_t*>(bytes->data());
+  file.size_ = bytes->size();
+  file.owner_ = std::move(bytes);
+  return finish_open(std::move(file), diagnostics);
+}
+
+std::optional<EvtxFile> EvtxFile::finish_open(EvtxFile file, DiagnosticList& diagnostics) {
+  const std::string& path = file.path_;
+  const std::size_t size = file.size_;
   const std::uint8_t* header = file.data_;
   if (std::memcmp(header, "ElfFile\0", 8) != 0) {
     diagnostics.error(path, 0, 0, kRuleId,
@@ -211,7 +232,8 @@ EvtxFile::EvtxFile(EvtxFile&& other) noexcept
       size_(std::exchange(other.size_, 0)),
       header_flags_(other.header_flags_),
       chunk_record_base_(std::move(other.chunk_record_base_)),
-      framed_records_(other.framed_records_) {}
+      framed_records_(other.framed_records_),
+      owner_(std::move(other.owner_)) {}
 
 EvtxFile& EvtxFile::operator=(EvtxFile&& other) noexcept {
   if (this != &other) {
@@ -222,6 +244,7 @@ EvtxFile& EvtxFile::operator=(EvtxFile&& other) noexcept {
     header_flags_ = other.header_flags_;
     chunk_record_base_ = std::move(other.chunk_record_base_);
     framed_records_ = other.framed_records_;
+    owner_ = std::move(other.owner_);
   }
   return *this;
 }
@@ -229,7 +252,8 @@ EvtxFile& EvtxFile::operator=(EvtxFile&& other) noexcept {
 EvtxFile::~EvtxFile() { release(); }
 
 void EvtxFile::release() noexcept {
-  if (data_ != nullptr) ::munmap(const_cast<std::uint8_t*>(data_), size_);
+  if (owner_) owner_.reset();
+  else if (data_ != nullptr) ::munmap(const_cast<std::uint8_t*>(data_), size_);
   data_ = nullptr;
   size_ = 0;
 }

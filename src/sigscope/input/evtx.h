@@ -80,6 +80,10 @@ class EvtxFile {
   // checksum or an unknown major version is only a warning, and a dirty
   // file (flag 0x1) is read like any other.
   static std::optional<EvtxFile> open(const std::string& path, DiagnosticList& diagnostics);
+  // Like open(), for EVTX bytes already in memory (a decompressed input);
+  // `bytes` stays alive as long as the file. `name` is used in messages.
+  static std::optional<EvtxFile> from_memory(const std::string& name, std::shared_ptr<const std::string> bytes,
+                                             DiagnosticList& diagnostics);
 
   EvtxFile(EvtxFile&& other) noexcept;
   EvtxFile& operator=(EvtxFile&& other) noexcept;
@@ -115,6 +119,8 @@ class EvtxFile {
  private:
   EvtxFile() = default;
   void release() noexcept;
+  // Checks the header and numbers the records of a file whose bytes are set.
+  static std::optional<EvtxFile> finish_open(EvtxFile file, DiagnosticList& diagnostics);
 
   std::string path_;
   const std::uint8_t* data_ = nullptr;
@@ -122,6 +128,7 @@ class EvtxFile {
   std::uint32_t header_flags_ = 0;
   std::vector<std::uint64_t> chunk_record_base_;  // framed records before each chunk
   std::uint64_t framed_records_ = 0;
+  std::shared_ptr<const std::string> owner_;  // set for from_memory(); otherwise data_ is mapped
 };
 
 // Per-thread decoding state, reused across chunks and files: name and

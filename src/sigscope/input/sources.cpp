@@ -128,10 +128,22 @@ bool unzstd(const std::string& in, std::string& out, std::string& error) {
 
 }  // namespace
 
+bool looks_like_evtx(const std::string& path) {
+  if (path == "-") return false;
+  std::ifstream in(path, std::ios::binary);
+  char header[8] = {};
+  in.read(header, sizeof header);
+  return in.gcount() == 8 && std::memcmp(header, "ElfFile\0", 8) == 0;
+}
+
 std::optional<LoadedInput> load_input(const InputFile& input, DiagnosticList& diagnostics, std::string& skip_reason) {
+  LoadedInput loaded;
+  if (looks_like_evtx(input.path)) {
+    loaded.format = InputFormat::Evtx;
+    return loaded;
+  }
   std::string raw;
   if (!read_all(input, raw, diagnostics)) return std::nullopt;
-  LoadedInput loaded;
   std::string error;
   std::string decoded;
   if (raw.size() >= 2 && static_cast<unsigned char>(raw[0]) == 0x1F && static_cast<unsigned char>(raw[1]) == 0x8B) {
@@ -152,6 +164,8 @@ std::optional<LoadedInput> load_input(const InputFile& input, DiagnosticList& di
   }
   if (raw.size() >= 8 && std::memcmp(raw.data(), "ElfFile\0", 8) == 0) {
     loaded.format = InputFormat::Evtx;
+    loaded.evtx_bytes = std::make_shared<const std::string>(std::move(raw));
+    return loaded;
   } else {
     std::size_t i = raw.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;
     while (i < raw.size() && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\n' || raw[i] == '\r')) ++i;
@@ -165,7 +179,7 @@ std::optional<LoadedInput> load_input(const InputFile& input, DiagnosticList& di
     }
     loaded.format = InputFormat::Json;
   }
-  loaded.data = simdjson::padded_string(raw);
+  loaded.json = simdjson::padded_string(raw);
   return loaded;
 }
 

@@ -4,6 +4,7 @@
 
 #include <simdjson.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,13 +27,20 @@ std::vector<InputFile> find_inputs(const std::vector<std::string>& paths, Diagno
 struct LoadedInput {
   InputFormat format = InputFormat::Json;
   std::string compression;        // "", "gzip" or "zstd"
-  simdjson::padded_string data;   // decompressed content with simdjson padding
+  simdjson::padded_string json;   // JSON content with simdjson padding
+  // EVTX content that had to be read into memory (stdin or compressed);
+  // null when the EVTX file can be mapped from its path.
+  std::shared_ptr<const std::string> evtx_bytes;
 };
 
-// Reads a whole input into memory, decompressing gzip or zstd, and detects
-// EVTX ("ElfFile" header) or JSON (first non-blank byte '{' or '['). Returns
-// nullopt with `skip_reason` set when the content is neither; read errors are
-// reported to `diagnostics`.
+// True when the file at `path` starts with the EVTX file signature.
+bool looks_like_evtx(const std::string& path);
+
+// Loads an input, decompressing gzip or zstd, and detects EVTX ("ElfFile"
+// header) or JSON (first non-blank byte '{' or '['). Uncompressed EVTX files
+// are not read here: the EVTX reader maps them. Returns nullopt with
+// `skip_reason` set when the content is neither; read errors are reported to
+// `diagnostics`.
 std::optional<LoadedInput> load_input(const InputFile& input, DiagnosticList& diagnostics, std::string& skip_reason);
 
 }  // namespace sigscope

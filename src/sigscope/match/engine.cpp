@@ -163,23 +163,23 @@ Engine::Engine(std::vector<CompiledRule> rules, const EngineOptions& options, Di
     if (r.rule.kind == RuleKind::Filter) filters.push_back(&r);
 
   for (const auto& r : rules_) {
-    auto report = [&](std::string reason) {
-      unsupported_.push_back({r.rule.id, r.rule.title, r.rule.path, reason});
+    auto report = [&](std::string category, std::string reason) {
+      unsupported_.push_back({r.rule.id, r.rule.title, r.rule.path, std::move(category), std::move(reason)});
     };
     switch (r.rule.kind) {
       case RuleKind::Filter: continue;  // applied to the rules it names below
       case RuleKind::Correlation:
-        report("correlation rules are not evaluated yet; the rules they reference run on their own");
+        report("correlation rule", "correlation rules are not evaluated yet; the rules they reference run on their own");
         continue;
       case RuleKind::Detection: break;
     }
     if (r.aggregation) {
-      report(fmt::format("the obsolete Sigma 1.x aggregation '| {}' cannot be evaluated event by event; "
+      report("obsolete aggregation", fmt::format("the obsolete Sigma 1.x aggregation '| {}' cannot be evaluated event by event; "
                          "rewrite it as a correlation rule", r.aggregation->text));
       continue;
     }
     if (std::string ph = unresolved_placeholder(r); !ph.empty()) {
-      report(fmt::format("placeholder %{}% has no value; give it in a pipeline's vars", ph));
+      report("placeholder without value", fmt::format("placeholder %{}% has no value; give it in a pipeline's vars", ph));
       continue;
     }
 

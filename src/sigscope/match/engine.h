@@ -36,6 +36,7 @@ struct UnsupportedRule {
   std::string id;
   std::string title;
   std::string path;
+  std::string category;  // short class of the reason, for summaries
   std::string reason;
 };
 
