@@ -63,6 +63,8 @@ struct Task {
 
 // Chunks per task when a large EVTX file is split across threads (2 MiB).
 constexpr std::size_t kChunksPerTask = 32;
+// Bytes per task when a large JSON-lines input is split across threads.
+constexpr std::uint64_t kJsonBytesPerTask = 8 << 20;
 
 // An input opened once and shared by its tasks.
 struct InputState {
@@ -71,6 +73,10 @@ struct InputState {
   std::string skip_reason;
   std::optional<LoadedInput> loaded;
   std::optional<EvtxFile> evtx;
+  // JSON lines split into parts: where each part starts and its first line number.
+  bool json_lines = false;
+  std::vector<std::size_t> part_begin;
+  std::vector<std::uint64_t> part_line;
 };
 
 // Results of one task, written in task order.
@@ -84,7 +90,8 @@ struct TaskResult {
 
 std::string display_name(const InputFile& input) { return input.path == "-" ? "<stdin>" : input.path; }
 
-void open_input(const InputFile& input, InputState& state, DiagnosticList& diagnostics) {
+void open_input(const InputFile& input, std::size_t parts, InputState& state, JsonEventReader& json,
+                DiagnosticList& diagnostics) {
   state.loaded = load_input(input, diagnostics, state.skip_reason);
   if (!state.loaded) {
     if (state.skip_reason.empty()) state.skip_reason = "unreadable";
@@ -99,6 +106,34 @@ void open_input(const InputFile& input, InputState& state, DiagnosticList& diagn
       return;
     }
   }
+  if (state.loaded->format == InputFormat::Json && parts > 1) {
+    std::string_view text(state.loaded->json.data(), state.loaded->json.size());
+    state.json_lines = json.is_json_lines(text);
+    if (state.json_lines) {
+      // Part k starts at the first line that begins at or after k * size / parts.
+      std::size_t pos = 0;
+      std::uint64_t line = 1;
+      for (std::size_t k = 0; k < parts; ++k) {
+        std::size_t target = text.size() * k / parts;
+        while (pos < target) {
+          std::size_t nl = text.find('\n', pos);
+          if (nl == std::string_view::npos || nl >= target) {
+            if (nl == std::string_view::npos) pos = text.size();
+            else {
+              pos = nl + 1;
+              ++line;
+            }
+            break;
+          }
+          pos = nl + 1;
+          ++line;
+        }
+        state.part_begin.push_back(pos);
+        state.part_line.push_back(line);
+      }
+      state.part_begin.push_back(text.size());
+    }
+  }
   state.ok = true;
 }
 
@@ -110,7 +145,7 @@ class Worker {
   void run(const InputFile& input, const Task& task, InputState& state, TaskResult& result, DiagnosticList& diagnostics,
            Progress& progress) {
     result.detections.assign(engine_.rules().size(), 0);
-    std::call_once(state.once, [&] { open_input(input, state, diagnostics); });
+    std::call_once(state.once, [&] { open_input(input, task.parts, state, json_, diagnostics); });
     progress.advance(input.size / task.parts);
     if (!state.ok) {
       if (task.part == 0) result.skip_reason = state.skip_reason;
@@ -127,7 +162,11 @@ class Worker {
     std::uint64_t limit_before = matcher_->regex_limit_hits();
     if (state.loaded->format == InputFormat::Json) {
       std::string_view text(state.loaded->json.data(), state.loaded->json.size());
-      result.stats = json_.read(text, name, sink, diagnostics);
+      if (state.json_lines)
+        result.stats = json_.read_lines(text, state.part_begin[task.part], state.part_begin[task.part + 1],
+                                        state.part_line[task.part], name, sink, diagnostics);
+      else if (task.part == 0)
+        result.stats = json_.read(text, name, sink, diagnostics);
     } else {
       const EvtxFile& file = *state.evtx;
       std::size_t per_part = (file.chunk_count() + task.parts - 1) / task.parts;
@@ -290,10 +329,14 @@ int run_hunt(const HuntOptions& options) {
     if (inputs[i].size > kEvtxFileHeaderSize + kChunksPerTask * kEvtxChunkSize && looks_like_evtx(inputs[i].path)) {
       std::size_t chunks = (inputs[i].size - kEvtxFileHeaderSize + kEvtxChunkSize - 1) / kEvtxChunkSize;
       parts = (chunks + kChunksPerTask - 1) / kChunksPerTask;
+    } else if (inputs[i].size > kJsonBytesPerTask) {
+      // Split only if the input turns out to be JSON lines; other parts stay empty.
+      parts = static_cast<std::size_t>((inputs[i].size + kJsonBytesPerTask - 1) / kJsonBytesPerTask);
     }
     for (std::size_t p = 0; p < parts; ++p) tasks.push_back({i, p, parts});
   }
   std::vector<InputState> states(inputs.size());
+  auto hunt_start = std::chrono::steady_clock::now();
 
   // Workers take tasks in order; the main thread writes results in order.
   std::vector<std::optional<TaskResult>> results(tasks.size());
@@ -344,6 +387,7 @@ int run_hunt(const HuntOptions& options) {
     for (std::size_t r = 0; r < detections.size(); ++r) detections[r] += result.detections[r];
   }
   for (auto& t : pool) t.join();
+  double hunt_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - hunt_start).count();
   progress.finish();
   if (out != stdout) std::fclose(out);
   else std::fflush(stdout);
@@ -362,6 +406,9 @@ int run_hunt(const HuntOptions& options) {
     }
   std::sort(by_rule.begin(), by_rule.end(), [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
   spdlog::info("read {} events from {} inputs in {:.2f} s", totals.events, inputs_read, seconds);
+  spdlog::info("matching took {:.3f} s: {:.0f} events/s, {:.1f} MB/s of input", hunt_seconds,
+               hunt_seconds > 0 ? static_cast<double>(totals.events) / hunt_seconds : 0.0,
+               hunt_seconds > 0 ? static_cast<double>(total_bytes) / (1 << 20) / hunt_seconds : 0.0);
   if (totals.rejected > 0) {
     std::vector<std::string> parts;
     for (const auto& [reason, n] : totals.rejected_by_reason) parts.push_back(fmt::format("{} {}", reason, n));

@@ -2,12 +2,27 @@
 
 #include <unicode/uchar.h>
 
+#include <cstring>
+
 namespace sigscope {
 
 bool is_ascii(std::string_view s) {
-  for (unsigned char c : s)
-    if (c >= 0x80) return false;
-  return true;
+  // Eight bytes at a time: any byte with its high bit set is non-ASCII.
+  const char* p = s.data();
+  std::size_t n = s.size();
+  std::uint64_t any = 0;
+  while (n >= 8) {
+    std::uint64_t word;
+    std::memcpy(&word, p, 8);
+    any |= word;
+    p += 8;
+    n -= 8;
+  }
+  while (n > 0) {
+    any |= static_cast<unsigned char>(*p++);
+    --n;
+  }
+  return (any & 0x8080808080808080ull) == 0;
 }
 
 char32_t decode_utf8(std::string_view s, std::size_t& i) {

@@ -26,6 +26,11 @@ struct PendingField {
 // simdjson's value_unsafe() on a temporary result returns a reference into
 // that temporary, which a range-for would keep past its lifetime. These
 // helpers return the object or array by value.
+std::size_t skip_space(std::string_view text, std::size_t pos) {
+  while (pos < text.size() && (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\n' || text[pos] == '\r')) ++pos;
+  return pos;
+}
+
 simdjson::dom::object as_object(simdjson::dom::element e) {
   simdjson::dom::object out = e.get_object().value_unsafe();
   return out;
@@ -246,12 +251,57 @@ bool JsonEventReader::read_object(std::string_view json, std::uint64_t record, c
   return true;
 }
 
-namespace {
-std::size_t skip_space(std::string_view text, std::size_t pos) {
-  while (pos < text.size() && (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\n' || text[pos] == '\r')) ++pos;
-  return pos;
+bool JsonEventReader::is_json_lines(std::string_view text) {
+  std::size_t start = text.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
+  start = skip_space(text, start);
+  if (start >= text.size() || text[start] != '{') return false;
+  std::size_t end = text.find('\n', start);
+  if (end == std::string_view::npos) end = text.size();
+  simdjson::dom::element probe;
+  return impl_->parser.parse(text.data() + start, end - start, false).get(probe) == simdjson::SUCCESS;
 }
-}  // namespace
+
+ReadStats JsonEventReader::read_lines(std::string_view text, std::size_t begin, std::size_t end,
+                                      std::uint64_t first_line, const std::string& name, const EventSink& sink,
+                                      DiagnosticList& diagnostics) {
+  Impl& m = *impl_;
+  ReadStats stats;
+  stats.bytes = end - begin;
+  auto reject = [&](std::uint64_t line, const char* reason, std::string message) {
+    stats.reject(reason);
+    // Cap the messages per input part; the count in the summary stays exact.
+    if (stats.rejected <= 20)
+      diagnostics.error(name, static_cast<int>(line), 0, "", std::move(message), "fix or remove the record; the rest of the input is read");
+    else if (stats.rejected == 21)
+      diagnostics.warning(name, static_cast<int>(line), 0, "", "more unreadable records follow; only their number is reported", "");
+  };
+  std::uint64_t line = first_line;
+  std::size_t pos = begin;
+  while (pos < end) {
+    std::size_t stop = text.find('\n', pos);
+    if (stop == std::string_view::npos || stop > end) stop = end;
+    std::size_t b = pos, e = stop;
+    while (b < e && (text[b] == ' ' || text[b] == '\t' || text[b] == '\r')) ++b;
+    while (e > b && (text[e - 1] == ' ' || text[e - 1] == '\t' || text[e - 1] == '\r')) --e;
+    if (b < e) {
+      simdjson::dom::element doc;
+      auto err = m.parser.parse(text.data() + b, e - b, false).get(doc);
+      if (err) {
+        reject(line, "invalid JSON", fmt::format("invalid JSON: {}", simdjson::error_message(err)));
+      } else if (!doc.is_object()) {
+        reject(line, "not a JSON object", "the line holds a JSON value that is not an object");
+      } else {
+        m.reset();
+        m.flatten(as_object(doc));
+        m.emit(line, b, sink);
+        ++stats.events;
+      }
+    }
+    ++line;
+    pos = stop + 1;
+  }
+  return stats;
+}
 
 ReadStats JsonEventReader::read(std::string_view text, const std::string& name, const EventSink& sink,
                                 DiagnosticList& diagnostics) {
@@ -295,39 +345,9 @@ ReadStats JsonEventReader::read(std::string_view text, const std::string& name, 
     return stats;
   }
 
-  // JSON lines when the first line holds one complete object.
-  std::size_t first_end = text.find('\n', start);
-  if (first_end == std::string_view::npos) first_end = text.size();
-  simdjson::dom::element probe;
-  bool json_lines = m.parser.parse(text.data() + start, first_end - start, false).get(probe) == simdjson::SUCCESS;
-
-  if (json_lines) {
+  if (is_json_lines(text)) {
     std::uint64_t line = 1 + static_cast<std::uint64_t>(std::count(text.begin(), text.begin() + start, '\n'));
-    std::size_t pos = start;
-    while (pos < text.size()) {
-      std::size_t end = text.find('\n', pos);
-      if (end == std::string_view::npos) end = text.size();
-      std::size_t b = pos, e = end;
-      while (b < e && (text[b] == ' ' || text[b] == '\t' || text[b] == '\r')) ++b;
-      while (e > b && (text[e - 1] == ' ' || text[e - 1] == '\t' || text[e - 1] == '\r')) --e;
-      if (b < e) {
-        simdjson::dom::element doc;
-        auto err = m.parser.parse(text.data() + b, e - b, false).get(doc);
-        if (err) {
-          reject(line, "invalid JSON", fmt::format("invalid JSON: {}", simdjson::error_message(err)));
-        } else if (!doc.is_object()) {
-          reject(line, "not a JSON object", "the line holds a JSON value that is not an object");
-        } else {
-          m.reset();
-          m.flatten(doc.get_object().value_unsafe());
-          m.emit(line, b, sink);
-          ++stats.events;
-        }
-      }
-      ++line;
-      pos = end + 1;
-    }
-    return stats;
+    return read_lines(text, start, text.size(), line, name, sink, diagnostics);
   }
 
   // Objects one after another, possibly spread over many lines.

@@ -46,6 +46,16 @@ class JsonEventReader {
   ReadStats read(std::string_view text, const std::string& name, const EventSink& sink,
                  DiagnosticList& diagnostics);
 
+  // True when the first non-blank line of `text` (padded like read()) holds
+  // one complete JSON value, i.e. the input is JSON lines.
+  bool is_json_lines(std::string_view text);
+
+  // Reads the JSON lines in text[begin, end), where `begin` starts a line
+  // and that line is number `first_line` of the input. read() uses this for
+  // JSON-lines inputs; callers use it to split one input across threads.
+  ReadStats read_lines(std::string_view text, std::size_t begin, std::size_t end, std::uint64_t first_line,
+                       const std::string& name, const EventSink& sink, DiagnosticList& diagnostics);
+
   // Parses one JSON object (no padding required) into an event with record
   // number `record`. Returns false and sets `error` when it is not an object.
   bool read_object(std::string_view json, std::uint64_t record, const EventSink& sink, std::string& error);

@@ -54,6 +54,11 @@ std::string regex_expression(const Pattern& pattern, MatchOp op, bool fold) {
 
 bool prefilterable(const Predicate& p) {
   if (p.negated || p.time_part != TimePart::None || p.values.empty()) return false;
+  if (!p.is_keyword() && p.op == MatchOp::Regex) {
+    for (const auto& v : p.values)
+      if (v.kind != CompiledValue::Kind::Regex) return false;
+    return true;
+  }
   if (!p.is_keyword() && p.op != MatchOp::Equals && p.op != MatchOp::Contains && p.op != MatchOp::StartsWith &&
       p.op != MatchOp::EndsWith)
     return false;
@@ -68,6 +73,7 @@ struct PendingPattern {
   std::uint32_t slot;
   MatchOp op;
   bool literal;
+  unsigned int flags = 0;  // extra Hyperscan flags of a Sigma regex (i, m, s)
 };
 
 struct CallbackContext {
@@ -118,6 +124,21 @@ Prefilter::Prefilter(const std::vector<PredicateMatcher>& predicates, const Fiel
     std::uint32_t first_slot = static_cast<std::uint32_t>(predicate_of_slot_.size());
     for (std::size_t v = 0; v < p.values.size() && ok; ++v) {
       std::uint32_t slot = first_slot + static_cast<std::uint32_t>(v);
+      if (p.values[v].kind == CompiledValue::Kind::Regex) {
+        // Sigma regexes keep PCRE semantics in Hyperscan; they see the raw
+        // value, so they live in the case-sensitive group with their own flags.
+        const RegexSpec& re = p.values[v].regex;
+        unsigned int flags = 0;
+        if (re.case_insensitive) flags |= HS_FLAG_CASELESS;
+        if (re.multi_line) flags |= HS_FLAG_MULTILINE;
+        if (re.dot_all) flags |= HS_FLAG_DOTALL;
+        if (re.source.empty()) {
+          ok = false;
+          break;
+        }
+        mine.push_back({re.source, id, slot, MatchOp::Regex, false, flags});
+        continue;
+      }
       for (const auto& alt : p.values[v].alternatives) {
         if (alt.is_literal()) {
           std::string text = alt.literal_text();
@@ -141,7 +162,8 @@ Prefilter::Prefilter(const std::vector<PredicateMatcher>& predicates, const Fiel
     predicate_slots_[id] = {first_slot, static_cast<std::uint32_t>(p.values.size()), p.match_all};
     for (std::size_t v = 0; v < p.values.size(); ++v) predicate_of_slot_.push_back(id);
     std::size_t set = p.is_keyword() ? keyword_set : predicates[id].field();
-    for (auto& m : mine) groups[group_index(set, !p.cased, m.literal)].patterns.push_back(std::move(m));
+    const bool caseless = !p.cased && p.op != MatchOp::Regex;
+    for (auto& m : mine) groups[group_index(set, caseless, m.literal)].patterns.push_back(std::move(m));
   }
 
   // Pattern ids are assigned group by group so they index patterns_ directly.
@@ -171,8 +193,9 @@ Prefilter::Prefilter(const std::vector<PredicateMatcher>& predicates, const Fiel
         unsigned int f = 0;
         // Literal end-anchored matches must see every occurrence; the others need only the first.
         if (!p.literal || (p.op != MatchOp::EndsWith && p.op != MatchOp::Equals)) f |= HS_FLAG_SINGLEMATCH;
-        if (!p.literal) f |= HS_FLAG_DOTALL;
+        if (!p.literal && p.op != MatchOp::Regex) f |= HS_FLAG_DOTALL;  // `*` spans line breaks
         if (group.caseless) f |= HS_FLAG_CASELESS;
+        f |= p.flags;
         flags.push_back(f);
         ids.push_back(first + static_cast<unsigned int>(k));
       }

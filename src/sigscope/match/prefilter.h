@@ -1,8 +1,10 @@
-// Multi-pattern matching of the literal-and-wildcard predicates with
-// Hyperscan: one database per field (and one for keyword search) holds every
-// value of every such predicate, so one scan of a field value answers all of
-// them at once. Predicates Hyperscan cannot express (regexes, numbers, cidr,
-// null, exists, fieldref, neq, empty patterns) stay on the direct path.
+// Multi-pattern matching of the pattern and regex predicates with Hyperscan:
+// one database per field (and one for keyword search) holds every value of
+// every such predicate, so one scan of a field value answers all of them at
+// once. What Hyperscan cannot express (look-around and backreferences in
+// regexes, numbers, cidr, null, exists, fieldref, neq, empty patterns) stays
+// on the direct path. Hyperscan runs Sigma regexes with PCRE semantics, so
+// `$` also matches before a final line break; `.` matches one byte.
 #pragma once
 
 #include <cstdint>

@@ -1,0 +1,143 @@
+// Generates a large, varied JSON-lines event file from the real sample logs,
+// for throughput benchmarks. Events are drawn at random from every EVTX and
+// JSON input under the given folders (read with sigscope's own readers), then
+// varied so no two are identical: timestamps advance, process ids, record
+// ids and GUIDs are redrawn, host and user names come from a pool, and digits
+// inside command lines and paths are changed. The seed is fixed, so the same
+// inputs give the same output.
+//
+// Usage: gen_events OUT.jsonl SIZE_MB FOLDER...
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "sigscope/common/text.h"
+#include "sigscope/input/evtx.h"
+#include "sigscope/input/json_reader.h"
+#include "sigscope/input/sources.h"
+#include "sigscope/output/detections.h"
+
+namespace fs = std::filesystem;
+using namespace sigscope;
+
+namespace {
+
+struct Field {
+  std::string name;
+  std::string value;
+  ValueType type;
+};
+using Event = std::vector<Field>;
+
+void collect(const RawEvent& raw, std::vector<Event>& out) {
+  Event e;
+  for (const auto& f : raw.fields) e.push_back({std::string(f.name), std::string(f.value), f.type});
+  out.push_back(std::move(e));
+}
+
+bool is_id_field(const std::string& n) {
+  return n == "ProcessId" || n == "ProcessID" || n == "ThreadID" || n == "ThreadId" || n == "ParentProcessId" ||
+         n == "EventRecordID" || n == "SourceProcessId" || n == "TargetProcessId";
+}
+
+bool is_guid_field(const std::string& n) { return n.size() > 4 && n.substr(n.size() - 4) == "Guid"; }
+
+bool is_time_field(const std::string& n) {
+  return n == "TimeCreated" || n == "UtcTime" || n == "@timestamp" || n == "EventTime" || n == "CreationUtcTime";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 4) {
+    std::fprintf(stderr, "usage: gen_events OUT.jsonl SIZE_MB FOLDER...\n");
+    return 2;
+  }
+  const std::string out_path = argv[1];
+  const double target = std::atof(argv[2]) * 1024 * 1024;
+  std::vector<std::string> folders(argv + 3, argv + argc);
+
+  std::vector<Event> pool;
+  DiagnosticList diagnostics;
+  JsonEventReader json;
+  EvtxChunkParser evtx;
+  for (const auto& input : find_inputs(folders, diagnostics)) {
+    std::string skip;
+    auto loaded = load_input(input, diagnostics, skip);
+    if (!loaded) continue;
+    auto sink = [&](const RawEvent& e) { collect(e, pool); };
+    if (loaded->format == InputFormat::Json) {
+      json.read(std::string_view(loaded->json.data(), loaded->json.size()), input.path, sink, diagnostics);
+    } else if (auto file = EvtxFile::open(input.path, diagnostics)) {
+      for (std::size_t c = 0; c < file->chunk_count(); ++c) evtx.parse_chunk(*file, c, sink, diagnostics);
+    }
+  }
+  if (pool.empty()) {
+    std::fprintf(stderr, "gen_events: no events found under the given folders\n");
+    return 1;
+  }
+
+  std::mt19937_64 rng(20261204);
+  std::vector<std::string> hosts, users;
+  for (int i = 0; i < 200; ++i) hosts.push_back(fmt::format("WS{:04d}.corp.example", i));
+  for (int i = 0; i < 500; ++i) users.push_back(fmt::format("CORP\\user{:04d}", i));
+  std::uniform_int_distribution<std::size_t> pick(0, pool.size() - 1);
+  std::uniform_int_distribution<int> digit(0, 9), percent(0, 99);
+  std::uniform_int_distribution<std::uint32_t> pid(4, 65535);
+  std::uniform_int_distribution<std::uint64_t> hex;
+
+  std::FILE* out = std::fopen(out_path.c_str(), "wb");
+  if (!out) {
+    std::perror(out_path.c_str());
+    return 1;
+  }
+  std::uint64_t written = 0, events = 0;
+  long long second = 1735689600;  // 2025-01-01T00:00:00Z
+  std::string line;
+  std::vector<FieldValue> views;
+  while (static_cast<double>(written) < target) {
+    Event e = pool[pick(rng)];
+    ++second;
+    for (auto& f : e) {
+      if (is_time_field(f.name)) {
+        std::time_t t = static_cast<std::time_t>(second);
+        std::tm tm{};
+        gmtime_r(&t, &tm);
+        f.value = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, events % 1000);
+      } else if (is_id_field(f.name) && f.type == ValueType::Number) {
+        f.value = std::to_string(pid(rng));
+      } else if (is_guid_field(f.name)) {
+        std::uint64_t a = hex(rng), b = hex(rng);
+        f.value = fmt::format("{{{:08X}-{:04X}-{:04X}-{:04X}-{:012X}}}", a >> 32, (a >> 16) & 0xFFFF, a & 0xFFFF,
+                              b >> 48, b & 0xFFFFFFFFFFFFull);
+      } else if (f.name == "Computer" || f.name == "Hostname") {
+        f.value = hosts[rng() % hosts.size()];
+      } else if (f.name == "User" || f.name == "SubjectUserName" || f.name == "TargetUserName") {
+        f.value = users[rng() % users.size()];
+      } else if ((f.name == "CommandLine" || f.name == "TargetFilename" || f.name == "TargetObject") && percent(rng) < 50) {
+        for (auto& c : f.value)
+          if (c >= '0' && c <= '9') c = static_cast<char>('0' + digit(rng));
+      }
+    }
+    views.clear();
+    for (const auto& f : e) views.push_back({f.name, f.value, f.type, false});
+    RawEvent raw;
+    raw.fields = views;
+    line.clear();
+    append_event_json(raw, line);
+    line.push_back('\n');
+    std::fwrite(line.data(), 1, line.size(), out);
+    written += line.size();
+    ++events;
+  }
+  std::fclose(out);
+  std::fprintf(stderr, "gen_events: wrote %llu events (%.1f MB) drawn from %zu real events\n",
+               static_cast<unsigned long long>(events), static_cast<double>(written) / (1024 * 1024), pool.size());
+  return 0;
+}
