@@ -36,7 +36,7 @@ struct Engine::Route {
   // run on every event; whether any member searches keywords.
   std::vector<std::int32_t> member;
   std::vector<std::uint32_t> always;
-  bool keywords = false;
+  int keyword_set = -1;  // the prefilter keyword database of the members' keyword predicates
 };
 
 namespace {
@@ -221,7 +221,31 @@ Engine::Engine(std::vector<CompiledRule> rules, const EngineOptions& options, Di
                           "check the ids or names under filter.rules");
   }
   build_routes(options);
-  if (options.prefilter) prefilter_ = std::make_unique<Prefilter>(predicates_, fields_, diagnostics);
+
+  // Each route searches only its own rules' keywords.
+  std::vector<std::vector<std::uint32_t>> rule_keywords(runnable_.size());
+  std::function<void(std::uint32_t, std::vector<std::uint32_t>&)> collect = [&](std::uint32_t id, std::vector<std::uint32_t>& out) {
+    const Node& node = nodes_[id];
+    if (node.op == Node::Op::Predicate) {
+      if (predicates_[node.arg].predicate().is_keyword()) out.push_back(node.arg);
+      return;
+    }
+    for (std::uint32_t k = 0; k < node.count; ++k) collect(children_[node.first + k], out);
+  };
+  for (std::uint32_t r = 0; r < runnable_.size(); ++r) collect(programs_[r].condition, rule_keywords[r]);
+  std::map<std::vector<std::uint32_t>, int> set_index;
+  std::vector<std::vector<std::uint32_t>> keyword_sets;
+  for (Route& route : router_->routes) {
+    std::vector<std::uint32_t> set;
+    for (std::uint32_t r : route.rules) set.insert(set.end(), rule_keywords[r].begin(), rule_keywords[r].end());
+    std::sort(set.begin(), set.end());
+    set.erase(std::unique(set.begin(), set.end()), set.end());
+    if (set.empty()) continue;
+    auto [it, added] = set_index.emplace(set, static_cast<int>(keyword_sets.size()));
+    if (added) keyword_sets.push_back(set);
+    route.keyword_set = it->second;
+  }
+  if (options.prefilter) prefilter_ = std::make_unique<Prefilter>(predicates_, fields_, keyword_sets, diagnostics);
   choose_witnesses();
 }
 
@@ -266,10 +290,7 @@ void Engine::choose_witnesses() {
   const std::size_t n = runnable_.size();
   witness_rules_.assign(predicates_.size(), {});
   has_witness_.assign(n, false);
-  std::vector<bool> keyword_rule(n, false);
   for (std::uint32_t r = 0; r < n; ++r) {
-    for (const auto& stage : runnable_[r]->stages)
-      for (const auto& p : stage.predicates) keyword_rule[r] = keyword_rule[r] || p.is_keyword();
     std::vector<std::uint32_t> witnesses;
     if (!necessary_predicates(programs_[r].condition, witnesses)) continue;
     std::sort(witnesses.begin(), witnesses.end());
@@ -280,12 +301,10 @@ void Engine::choose_witnesses() {
   for (Route& route : router_->routes) {
     route.member.assign(n, kNotMember);
     route.always.clear();
-    route.keywords = false;
     for (std::size_t k = 0; k < route.rules.size(); ++k) {
       std::uint32_t r = route.rules[k];
       route.member[r] = route.extra[k];
       if (!has_witness_[r]) route.always.push_back(r);
-      route.keywords = route.keywords || keyword_rule[r];
     }
   }
 }
@@ -390,12 +409,13 @@ Matcher::Matcher(const Engine& engine) : engine_(engine) {
   cached_.assign(engine.predicates_.size(), 0);
   candidate_mark_.assign(engine.runnable_.size(), 0);
   if (engine.prefilter_) prefilter_scratch_ = std::make_unique<Prefilter::Scratch>(*engine.prefilter_);
+  use_prefilter_ = prefilter_scratch_ != nullptr;
 }
 
 Matcher::~Matcher() = default;
 
 bool Matcher::predicate(std::uint32_t id) {
-  if (prefilter_scratch_ && engine_.prefilter_->handles(id)) return engine_.prefilter_->result(id, *prefilter_scratch_);
+  if (use_prefilter_ && engine_.prefilter_->handles(id)) return engine_.prefilter_->result(id, *prefilter_scratch_);
   if (generation_[id] == current_) return cached_[id] != 0;
   bool result = engine_.predicates_[id].evaluate(view_, scratch_);
   generation_[id] = current_;
@@ -479,7 +499,7 @@ void Matcher::match(const RawEvent& event, std::vector<Detection>& out) {
   // predicate matched in the prefilter scan. The rest cannot fire.
   candidates_.clear();
   if (prefilter_scratch_) {
-    engine_.prefilter_->scan(view_, route.keywords, *prefilter_scratch_);
+    engine_.prefilter_->scan(view_, route.keyword_set, *prefilter_scratch_);
     candidates_.insert(candidates_.end(), route.always.begin(), route.always.end());
     for (std::uint32_t p : engine_.prefilter_->hit_predicates(*prefilter_scratch_)) {
       for (std::uint32_t r : engine_.witness_rules_[p]) {
@@ -523,7 +543,13 @@ std::string Matcher::explain(std::uint32_t rule, const RawEvent& event) {
     current_ = 1;
   }
   view_.build(event, engine_.fields_, {});
-  if (prefilter_scratch_) engine_.prefilter_->scan(view_, true, *prefilter_scratch_);
+  // Explanations evaluate every predicate directly, whatever the route.
+  struct Restore {
+    bool& flag;
+    bool saved;
+    ~Restore() { flag = saved; }
+  } restore{use_prefilter_, use_prefilter_};
+  use_prefilter_ = false;
   const Engine::Program& program = engine_.programs_[rule];
   const CompiledRule& compiled = *engine_.runnable_[rule];
   std::string out;

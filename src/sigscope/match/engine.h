@@ -135,6 +135,7 @@ class Matcher {
   EventView view_;
   MatchScratch scratch_;
   std::unique_ptr<Prefilter::Scratch> prefilter_scratch_;
+  bool use_prefilter_ = false;
   std::vector<std::uint32_t> candidates_;
   std::vector<std::uint32_t> candidate_mark_;  // per rule: event number when it became a candidate
   std::vector<std::uint32_t> generation_;  // per predicate: event number of the cached result

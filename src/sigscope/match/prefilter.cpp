@@ -89,10 +89,15 @@ struct CallbackContext {
 }  // namespace
 
 Prefilter::Prefilter(const std::vector<PredicateMatcher>& predicates, const FieldTable& fields,
-                     DiagnosticList& diagnostics) {
+                     const std::vector<std::vector<std::uint32_t>>& keyword_sets, DiagnosticList& diagnostics) {
   handled_.assign(predicates.size(), false);
   predicate_slots_.resize(predicates.size());
   fields_.resize(fields.size());
+  keyword_sets_.resize(keyword_sets.size());
+  // Keyword predicates are compiled into each keyword set that lists them.
+  std::vector<std::vector<std::size_t>> sets_of(predicates.size());
+  for (std::size_t k = 0; k < keyword_sets.size(); ++k)
+    for (std::uint32_t p : keyword_sets[k]) sets_of.at(p).push_back(fields.size() + k);
 
   // Group the patterns by database: (field or keyword) x (case) x (literal or regex).
   struct Group {
@@ -104,11 +109,12 @@ Prefilter::Prefilter(const std::vector<PredicateMatcher>& predicates, const Fiel
   };
   std::vector<Group> groups;
   auto group_index = [&](std::size_t set, bool caseless, bool literal) { return set * 4 + (caseless ? 0 : 2) + (literal ? 0 : 1); };
-  const std::size_t keyword_set = fields.size();
-  groups.resize((fields.size() + 1) * 4);
-  for (std::size_t set = 0; set <= fields.size(); ++set) {
-    DatabaseSet& db = set == keyword_set ? keywords_ : fields_[set];
-    std::string label = set == keyword_set ? std::string("keyword search") : "field " + fields.name(static_cast<FieldId>(set));
+  const std::size_t set_count = fields.size() + keyword_sets.size();
+  groups.resize(set_count * 4);
+  for (std::size_t set = 0; set < set_count; ++set) {
+    const bool keyword = set >= fields.size();
+    DatabaseSet& db = keyword ? keyword_sets_[set - fields.size()] : fields_[set];
+    std::string label = keyword ? std::string("keyword search") : "field " + fields.name(static_cast<FieldId>(set));
     groups[group_index(set, true, true)] = {{}, &db.caseless_literal, true, true, label};
     groups[group_index(set, true, false)] = {{}, &db.caseless_regex, true, false, label};
     groups[group_index(set, false, true)] = {{}, &db.cased_literal, false, true, label};
@@ -118,6 +124,7 @@ Prefilter::Prefilter(const std::vector<PredicateMatcher>& predicates, const Fiel
   for (std::uint32_t id = 0; id < predicates.size(); ++id) {
     const Predicate& p = predicates[id].predicate();
     if (!prefilterable(p)) continue;
+    if (p.is_keyword() && sets_of[id].empty()) continue;  // no route searches it through a keyword set
     const MatchOp op = p.is_keyword() ? MatchOp::Contains : p.op;
     std::vector<PendingPattern> mine;
     bool ok = true;
@@ -161,9 +168,13 @@ Prefilter::Prefilter(const std::vector<PredicateMatcher>& predicates, const Fiel
     handled_[id] = true;
     predicate_slots_[id] = {first_slot, static_cast<std::uint32_t>(p.values.size()), p.match_all};
     for (std::size_t v = 0; v < p.values.size(); ++v) predicate_of_slot_.push_back(id);
-    std::size_t set = p.is_keyword() ? keyword_set : predicates[id].field();
     const bool caseless = !p.cased && p.op != MatchOp::Regex;
-    for (auto& m : mine) groups[group_index(set, caseless, m.literal)].patterns.push_back(std::move(m));
+    if (p.is_keyword()) {
+      for (std::size_t set : sets_of[id])
+        for (const auto& m : mine) groups[group_index(set, caseless, m.literal)].patterns.push_back(m);
+    } else {
+      for (auto& m : mine) groups[group_index(predicates[id].field(), caseless, m.literal)].patterns.push_back(std::move(m));
+    }
   }
 
   // Pattern ids are assigned group by group so they index patterns_ directly.
@@ -258,7 +269,7 @@ Prefilter::~Prefilter() {
     hs_free_database(s.cased_regex);
   };
   for (auto& s : fields_) free_set(s);
-  free_set(keywords_);
+  for (auto& s : keyword_sets_) free_set(s);
 }
 
 std::size_t Prefilter::handled_count() const { return static_cast<std::size_t>(std::count(handled_.begin(), handled_.end(), true)); }
@@ -269,7 +280,7 @@ Prefilter::Scratch::Scratch(const Prefilter& prefilter) : owner(&prefilter) {
       if (db) hs_alloc_scratch(db, &hs);
   };
   for (const auto& s : prefilter.fields_) add(s);
-  add(prefilter.keywords_);
+  for (const auto& s : prefilter.keyword_sets_) add(s);
   slot_hit.assign(prefilter.predicate_of_slot_.size(), 0);
   predicate_hit.assign(prefilter.handled_.size(), 0);
 }
@@ -322,7 +333,7 @@ void Prefilter::scan_set(const DatabaseSet& set, const EventView& event, std::ui
   if (set.cased_regex) scan_value(set.cased_regex, v.value, scratch);
 }
 
-void Prefilter::scan(const EventView& event, bool keywords, Scratch& scratch) const {
+void Prefilter::scan(const EventView& event, int keyword_set, Scratch& scratch) const {
   if (++scratch.event == 0) {  // wrapped: forget every mark
     std::fill(scratch.slot_hit.begin(), scratch.slot_hit.end(), 0);
     std::fill(scratch.predicate_hit.begin(), scratch.predicate_hit.end(), 0);
@@ -337,10 +348,12 @@ void Prefilter::scan(const EventView& event, bool keywords, Scratch& scratch) co
       if (event.value(i).type != ValueType::Null) scan_set(set, event, i, scratch);
     });
   }
-  if (keywords && !keywords_.empty()) {
+  if (keyword_set >= 0 && static_cast<std::size_t>(keyword_set) < keyword_sets_.size() &&
+      !keyword_sets_[static_cast<std::size_t>(keyword_set)].empty()) {
+    const DatabaseSet& set = keyword_sets_[static_cast<std::size_t>(keyword_set)];
     for (std::uint32_t i = 0; i < event.value_count(); ++i) {
       ValueType t = event.value(i).type;
-      if (t == ValueType::String || t == ValueType::Number) scan_set(keywords_, event, i, scratch);
+      if (t == ValueType::String || t == ValueType::Number) scan_set(set, event, i, scratch);
     }
   }
 }

@@ -22,9 +22,12 @@ namespace sigscope {
 
 class Prefilter {
  public:
-  // Compiles the databases for `predicates` over `fields`. Predicates whose
+  // Compiles the databases for `predicates` over `fields`, plus one keyword
+  // database per entry of `keyword_sets` (lists of keyword predicate ids;
+  // each route searches only the keywords of its own rules). Predicates whose
   // patterns Hyperscan rejects fall back to the direct path, with a warning.
-  Prefilter(const std::vector<PredicateMatcher>& predicates, const FieldTable& fields, DiagnosticList& diagnostics);
+  Prefilter(const std::vector<PredicateMatcher>& predicates, const FieldTable& fields,
+            const std::vector<std::vector<std::uint32_t>>& keyword_sets, DiagnosticList& diagnostics);
   ~Prefilter();
   Prefilter(const Prefilter&) = delete;
   Prefilter& operator=(const Prefilter&) = delete;
@@ -52,10 +55,10 @@ class Prefilter {
     const Prefilter* owner = nullptr;
   };
 
-  // Scans every value of the event's prefiltered fields (and all string
-  // values when `keywords` is set). Afterwards result() and hit_predicates()
-  // describe this event.
-  void scan(const EventView& event, bool keywords, Scratch& scratch) const;
+  // Scans every value of the event's prefiltered fields, and all string and
+  // number values with keyword set `keyword_set` (-1 for none). Afterwards
+  // result() and hit_predicates() describe this event.
+  void scan(const EventView& event, int keyword_set, Scratch& scratch) const;
 
   // Result of a handled predicate for the last scanned event.
   bool result(std::uint32_t id, const Scratch& scratch) const;
@@ -96,7 +99,7 @@ class Prefilter {
   std::vector<std::uint32_t> predicate_of_slot_;
   std::vector<PatternInfo> patterns_;             // Hyperscan pattern id -> meaning
   std::vector<DatabaseSet> fields_;               // per field id
-  DatabaseSet keywords_;
+  std::vector<DatabaseSet> keyword_sets_;
 };
 
 }  // namespace sigscope
