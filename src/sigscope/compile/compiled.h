@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -85,12 +86,17 @@ struct Predicate {
   bool negated = false;     // the neq modifier: true when no value matches
   bool match_all = false;   // the all modifier: every value must match
   bool cased = false;       // the cased modifier; regexes carry their own flag
-  bool expand = false;      // the expand modifier: values hold %placeholders%
+  // The expand modifier: values hold %placeholders%. A processing pipeline
+  // clears it once it has replaced every placeholder of the predicate.
+  bool expand = false;
   TimePart time_part = TimePart::None;
   std::vector<std::string> modifiers;  // as written, in order
   std::vector<CompiledValue> values;
-  int line = 0;
+  int line = 0;    // position in the rule file; 0 for predicates a pipeline added
   int column = 0;
+  // Ids of the processing-pipeline transformations that changed this predicate
+  // (field renamed, values replaced...), in the order they applied.
+  std::vector<std::string> pipeline_items;
 
   bool is_keyword() const { return field.empty(); }
   // Indicator kind: eq, contains, starts_with, ends_with, regex, cidr, exists,
@@ -127,13 +133,48 @@ struct ConditionExpr {
   std::vector<ConditionExpr> children;
 };
 
+// A selection that a processing pipeline's add_condition transformation
+// added. Its stage name starts with '_', so `1 of them` skips it.
+struct PipelineStage {
+  int stage = -1;         // index into CompiledRule::stages
+  bool negated = false;   // the condition requires the selection not to match
+  std::string pipeline;   // name of the pipeline
+  std::string item;       // id of the transformation, or "#<n>" when it has none
+  std::string file;       // pipeline file and line of the transformation
+  int line = 0;
+};
+
+// One field rename done by a pipeline: `from` became the fields in `to`
+// (several when a field_name_mapping gives a list).
+struct FieldMappingStep {
+  std::string from;
+  std::vector<std::string> to;
+  std::string item;  // transformation id, or "#<n>"
+};
+
+// Record of the changes that processing pipelines made to a rule (see
+// pipeline/pipeline.h). Empty when no pipeline was applied.
+struct PipelineTrace {
+  std::vector<std::string> pipelines;      // names of the pipelines applied, in order
+  std::vector<std::string> applied_items;  // transformations whose rule conditions matched
+  std::vector<PipelineStage> added_stages;
+  std::vector<FieldMappingStep> field_mappings;
+  std::map<std::string, std::string> state;              // set_state keys and values
+  std::map<std::string, std::string> custom_attributes;  // set_custom_attribute
+  std::optional<Logsource> original_logsource;           // before change_logsource
+};
+
 struct CompiledRule {
   Rule rule;
   std::vector<Stage> stages;          // every named selection, in detection order
   std::vector<std::string> condition_texts;  // the condition(s) as written
-  ConditionAst condition_ast;         // parsed condition; a list of conditions becomes an Or
+  // Parsed condition; a list of conditions becomes an Or. Selections added by
+  // a pipeline are and-ed in here and in `condition`, but condition_texts
+  // keep the text as written.
+  ConditionAst condition_ast;
   ConditionExpr condition;            // expanded condition over stages
   std::optional<LegacyAggregation> aggregation;
+  PipelineTrace pipeline;
 
   // Indices of stages in the order the condition first references them.
   std::vector<int> referenced_stages() const;

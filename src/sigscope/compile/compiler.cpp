@@ -74,6 +74,9 @@ struct Context {
   const Rule& rule;
   DiagnosticList& diagnostics;
   bool failed = false;
+  // Parse `%name%` in every string value as a placeholder, as if each key had
+  // the expand modifier (selections that processing pipelines add).
+  bool placeholders_everywhere = false;
 
   void error(int line, int column, std::string message, std::string hint) {
     failed = true;
@@ -416,7 +419,9 @@ std::optional<Predicate> compile_predicate(const std::string& key, const YamlNod
     // hold wildcards; YAML numbers and booleans are taken literally.
     v.kind = CompiledValue::Kind::Pattern;
     const bool typed = item->style == YamlNode::Style::Plain && (item->is_number() || item->is_bool());
-    Pattern pattern = typed ? Pattern::literal(item->text) : Pattern::parse(item->text, chain->expand);
+    const bool placeholders = chain->expand || ctx.placeholders_everywhere;
+    Pattern pattern = typed ? Pattern::literal(item->text) : Pattern::parse(item->text, placeholders);
+    if (ctx.placeholders_everywhere && pattern.has_placeholders()) pred.expand = true;
     if (typed && item->is_number()) {
       if (auto number = parse_number(*item)) {
         v.numeric = true;
@@ -753,6 +758,24 @@ bool compile_detection(const YamlNode& detection, CompiledRule& out, Context& ct
 }
 
 }  // namespace
+
+std::optional<Stage> compile_detached_selection(const std::string& name, const YamlNode& selection,
+                                                const std::string& path, const std::string& rule_id,
+                                                bool placeholders, DiagnosticList& diagnostics) {
+  Rule owner;
+  owner.path = path;
+  owner.id = rule_id;
+  Context ctx{owner, diagnostics};
+  ctx.placeholders_everywhere = placeholders;
+  Stage stage;
+  stage.name = name;
+  stage.line = selection.line;
+  auto root = compile_selection(selection, name, selection.line, selection.column, stage, ctx);
+  if (!root || ctx.failed) return std::nullopt;
+  stage.root = std::move(*root);
+  stage.yaml = name + ": " + yaml_to_flow(selection);
+  return stage;
+}
 
 std::optional<CompiledRule> compile_rule(Rule rule, DiagnosticList& diagnostics) {
   CompiledRule out;

@@ -27,6 +27,14 @@ struct CompileResult {
 CompileResult compile_rules(std::vector<Rule> rules, DiagnosticList& diagnostics,
                             unsigned threads = 0);
 
+// Compiles one selection written outside a rule (a processing pipeline's
+// add_condition), or returns nullopt after reporting its problems against
+// `path` and `rule_id`. With `placeholders`, every `%name%` in a string value
+// becomes a placeholder, as if each key had the expand modifier.
+std::optional<Stage> compile_detached_selection(const std::string& name, const YamlNode& selection,
+                                                const std::string& path, const std::string& rule_id,
+                                                bool placeholders, DiagnosticList& diagnostics);
+
 // Expands the value transformations of one modifier chain on `pattern`, in the
 // order written: windash, base64, base64offset, utf16le/wide, utf16be, utf16.
 // Returns an error message when a transformation cannot apply.
