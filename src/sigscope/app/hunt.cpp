@@ -24,6 +24,7 @@
 #include "sigscope/input/sources.h"
 #include "sigscope/match/engine.h"
 #include "sigscope/output/detections.h"
+#include "sigscope/pipeline/pipeline.h"
 
 namespace sigscope {
 
@@ -87,6 +88,12 @@ struct TaskResult {
   std::string skip_reason;                // set when the input was not read
   std::uint64_t regex_limit_hits = 0;
 };
+
+std::string shipped_pipeline_names() {
+  std::vector<std::string> names;
+  for (const auto& p : shipped_pipelines()) names.push_back(std::string(p.name));
+  return join(names, ", ");
+}
 
 std::string display_name(const InputFile& input) { return input.path == "-" ? "<stdin>" : input.path; }
 
@@ -285,6 +292,29 @@ int run_hunt(const HuntOptions& options) {
       return r.rule.kind == RuleKind::Detection && level_rank(r.rule.level) < min_rank;
     });
   }
+  if (!options.pipelines.empty()) {
+    DiagnosticList pipeline_diagnostics;
+    auto pipelines = load_pipelines(options.pipelines, pipeline_diagnostics);
+    for (const auto& d : pipeline_diagnostics.items())
+      spdlog::get("diagnostics")->log(d.severity == Severity::Error ? spdlog::level::err : spdlog::level::warn, d.format());
+    if (!pipelines) {
+      spdlog::error("cannot load the processing pipelines {}; name a shipped pipeline ({}) or a YAML file",
+                    fmt::join(options.pipelines, ", "), shipped_pipeline_names());
+      return 2;
+    }
+    DiagnosticList apply_diagnostics;
+    PipelineApplyResult applied = apply_pipelines(*pipelines, load.rules, apply_diagnostics);
+    apply_diagnostics.sort();
+    std::size_t shown = 0;
+    for (const auto& d : apply_diagnostics.items()) {
+      if (d.severity == Severity::Warning && shown++ >= options.max_warnings) continue;
+      spdlog::get("diagnostics")->log(d.severity == Severity::Error ? spdlog::level::err : spdlog::level::warn, d.format());
+    }
+    spdlog::info("pipelines applied: {} rules changed, {} rules removed ({} rejected by a transformation, {} with "
+                 "placeholders that have no value)",
+                 applied.changed, applied.failed, applied.rejected.size(), applied.unresolved.size());
+  }
+
   EngineOptions engine_options;
   engine_options.assumed_logsource = assumed;
   engine_options.logsource_routing = !options.no_routing;

@@ -1,0 +1,214 @@
+// `sigscope hunt` through the CLI: output formats, inputs (files, folders,
+// stdin, gzip, zstd), level filter, logsource option, pipelines, explain and
+// the closing summary.
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "test_support.h"
+
+namespace sigscope {
+namespace {
+
+using nlohmann::json;
+using testing::run_cli;
+using testing::TempDir;
+
+const char* kRules = R"(title: Encoded PowerShell
+id: 10000000-0000-4000-8000-000000000001
+status: test
+level: high
+tags:
+  - attack.execution
+logsource:
+  category: process_creation
+  product: windows
+detection:
+  sel:
+    Image|endswith: '\powershell.exe'
+    CommandLine|contains|windash: ' -enc '
+  condition: sel
+---
+title: Any Whoami
+id: 10000000-0000-4000-8000-000000000002
+status: test
+level: low
+logsource:
+  category: process_creation
+  product: windows
+detection:
+  sel:
+    CommandLine|contains: 'whoami'
+  condition: sel
+)";
+
+const char* kEvents =
+    R"({"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 1, "UtcTime": "2024-01-01 10:00:00.000", "Image": "C:\\Windows\\powershell.exe", "CommandLine": "powershell /enc AAA"})"
+    "\n"
+    R"({"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 1, "Image": "C:\\Windows\\cmd.exe", "CommandLine": "cmd /c whoami"})"
+    "\n"
+    "not json at all\n"
+    R"({"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 3, "Image": "C:\\Windows\\powershell.exe", "CommandLine": "powershell -enc AAA"})"
+    "\n";
+
+struct HuntFiles {
+  TempDir dir;
+  std::string rules;
+  std::string events;
+  HuntFiles() {
+    rules = dir.write("rules/r.yml", kRules).string();
+    events = dir.write("logs/events.jsonl", kEvents).string();
+  }
+};
+
+std::vector<json> parse_lines(const std::string& text) {
+  std::vector<json> out;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line))
+    if (!line.empty()) out.push_back(json::parse(line));
+  return out;
+}
+
+TEST(HuntCli, JsonLinesDetections) {
+  HuntFiles s;
+  auto r = run_cli({"hunt", "-r", s.rules, "-f", "jsonl", s.events});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto lines = parse_lines(r.out);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0]["rule_id"], "10000000-0000-4000-8000-000000000001");
+  EXPECT_EQ(lines[0]["title"], "Encoded PowerShell");
+  EXPECT_EQ(lines[0]["level"], "high");
+  EXPECT_EQ(lines[0]["tags"], json::array({"attack.execution"}));
+  EXPECT_EQ(lines[0]["input"], s.events);
+  EXPECT_EQ(lines[0]["record"], 1);
+  EXPECT_EQ(lines[0]["timestamp"], "2024-01-01 10:00:00.000");
+  EXPECT_EQ(lines[0]["stages"], json::array({"sel"}));
+  EXPECT_EQ(lines[0]["event"]["CommandLine"], "powershell /enc AAA");
+  EXPECT_EQ(lines[1]["record"], 2);
+}
+
+TEST(HuntCli, SummaryCountsRejectedRecords) {
+  HuntFiles s;
+  auto r = run_cli({"hunt", "-r", s.rules, "-f", "jsonl", s.events});
+  ASSERT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.err.find("read 3 events from 1 inputs"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("rejected 1 records: invalid JSON 1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(s.events + ":3:"), std::string::npos) << r.err;  // file and line of the bad record
+  EXPECT_NE(r.err.find("2 detections by 2 rules"), std::string::npos) << r.err;
+}
+
+TEST(HuntCli, CsvAndTableFormats) {
+  HuntFiles s;
+  auto csv = run_cli({"hunt", "-r", s.rules, "-f", "csv", s.events});
+  ASSERT_EQ(csv.exit_code, 0);
+  EXPECT_EQ(csv.out.substr(0, csv.out.find('\n')), "rule_id,title,level,input,record,timestamp,stages,event");
+  EXPECT_NE(csv.out.find("\"Encoded PowerShell\",\"high\""), std::string::npos) << csv.out;
+  auto table = run_cli({"hunt", "-r", s.rules, "-f", "table", s.events});
+  ASSERT_EQ(table.exit_code, 0);
+  EXPECT_NE(table.out.find("TIMESTAMP"), std::string::npos);
+  EXPECT_NE(table.out.find("Encoded PowerShell"), std::string::npos);
+}
+
+TEST(HuntCli, OutputFileAndMinLevel) {
+  HuntFiles s;
+  auto out = s.dir.path() / "out.jsonl";
+  auto r = run_cli({"hunt", "-r", s.rules, "--min-level", "medium", "-o", out.string(), s.events});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(r.out.empty());
+  auto lines = parse_lines(testing::read_file(out));
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["level"], "high");
+}
+
+TEST(HuntCli, StdinAndCompressedInputs) {
+  HuntFiles s;
+  auto from_stdin = run_cli({"hunt", "-r", s.rules, "-f", "jsonl", "-"}, kEvents);
+  ASSERT_EQ(from_stdin.exit_code, 0) << from_stdin.err;
+  EXPECT_EQ(parse_lines(from_stdin.out).size(), 2u);
+  EXPECT_EQ(parse_lines(from_stdin.out)[0]["input"], "<stdin>");
+
+  std::string gz = s.events + ".gz", zst = s.events + ".zst";
+  ASSERT_EQ(std::system(("gzip -c '" + s.events + "' > '" + gz + "'").c_str()), 0);
+  ASSERT_EQ(std::system(("zstd -q -c '" + s.events + "' > '" + zst + "'").c_str()), 0);
+  for (const std::string& path : std::vector<std::string>{gz, zst}) {
+    auto r = run_cli({"hunt", "-r", s.rules, "-f", "jsonl", path});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(parse_lines(r.out).size(), 2u) << path;
+  }
+}
+
+TEST(HuntCli, FolderInputSkipsOtherFiles) {
+  HuntFiles s;
+  s.dir.write("logs/readme.txt", "plain text\n");
+  auto r = run_cli({"hunt", "-r", s.rules, "-f", "jsonl", (s.dir.path() / "logs").string()});
+  ASSERT_EQ(r.exit_code, 0);
+  EXPECT_EQ(parse_lines(r.out).size(), 2u);
+  EXPECT_NE(r.err.find("skipped 1 inputs: not EVTX or JSON 1"), std::string::npos) << r.err;
+}
+
+TEST(HuntCli, ArrayAndConcatenatedObjects) {
+  HuntFiles s;
+  auto array = s.dir.write("logs2/a.json",
+                           R"([{"CommandLine": "whoami"}, {"CommandLine": "x"}, {"CommandLine": "whoami /all"}])");
+  auto r = run_cli({"hunt", "-r", s.rules, "-f", "jsonl", array.string()});
+  ASSERT_EQ(r.exit_code, 0);
+  auto lines = parse_lines(r.out);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[1]["record"], 3);
+  auto pretty = s.dir.write("logs2/b.json", "{\n \"CommandLine\": \"whoami\"\n}\n{\n \"CommandLine\": \"id\"\n}\n");
+  auto p = run_cli({"hunt", "-r", s.rules, "-f", "jsonl", pretty.string()});
+  EXPECT_EQ(parse_lines(p.out).size(), 1u) << p.err;
+}
+
+TEST(HuntCli, LogsourceOptionLimitsPlainEvents) {
+  HuntFiles s;
+  auto plain = s.dir.write("logs3/p.jsonl", R"({"CommandLine": "whoami"})" "\n");
+  auto all = run_cli({"hunt", "-r", s.rules, "-f", "jsonl", plain.string()});
+  EXPECT_EQ(parse_lines(all.out).size(), 1u);
+  auto other = run_cli({"hunt", "-r", s.rules, "-f", "jsonl", "--logsource", "category:network_connection,product:windows",
+                        plain.string()});
+  ASSERT_EQ(other.exit_code, 0) << other.err;
+  EXPECT_TRUE(parse_lines(other.out).empty());
+  auto bad = run_cli({"hunt", "-r", s.rules, "--logsource", "nonsense", plain.string()});
+  EXPECT_EQ(bad.exit_code, 2);
+}
+
+TEST(HuntCli, EcsPipelineMapsWinlogbeatFields) {
+  HuntFiles s;
+  auto ecs = s.dir.write("logs4/ecs.jsonl",
+                         R"({"winlog": {"channel": "Microsoft-Windows-Sysmon/Operational", "event_id": 1, "event_data": {"Image": "C:\\powershell.exe", "CommandLine": "powershell -enc AAA"}}})"
+                         "\n"
+                         R"({"winlog": {"channel": "Microsoft-Windows-Sysmon/Operational", "event_id": 3, "event_data": {"Image": "C:\\powershell.exe", "CommandLine": "powershell -enc AAA"}}})"
+                         "\n");
+  auto without = run_cli({"hunt", "-r", s.rules, "-f", "jsonl", ecs.string()});
+  EXPECT_TRUE(parse_lines(without.out).empty());
+  auto with = run_cli({"hunt", "-r", s.rules, "-p", "ecs-windows", "-f", "jsonl", ecs.string()});
+  ASSERT_EQ(with.exit_code, 0) << with.err;
+  auto lines = parse_lines(with.out);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["record"], 1);
+  auto missing = run_cli({"hunt", "-r", s.rules, "-p", "no-such-pipeline", ecs.string()});
+  EXPECT_EQ(missing.exit_code, 2);
+}
+
+TEST(HuntCli, ExplainOneRecord) {
+  HuntFiles s;
+  auto r = run_cli({"hunt", "-r", s.rules, "--explain", "10000000-0000-4000-8000-000000000001", "--record", "2", s.events});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("no match"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("[ ] Image ends_with"), std::string::npos) << r.out;
+  auto unknown = run_cli({"hunt", "-r", s.rules, "--explain", "nope", s.events});
+  EXPECT_EQ(unknown.exit_code, 2);
+}
+
+TEST(HuntCli, MissingInputReported) {
+  HuntFiles s;
+  auto r = run_cli({"hunt", "-r", s.rules, (s.dir.path() / "absent.jsonl").string()});
+  EXPECT_NE(r.err.find("input not found"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace sigscope
