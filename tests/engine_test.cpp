@@ -357,3 +357,37 @@ TEST(GlobProgram, AnchorsAndSegments) {
 
 }  // namespace
 }  // namespace sigscope
+
+namespace sigscope {
+namespace {
+
+TEST(EngineCache, SecondBuildLoadsCachedDatabases) {
+  testing::TempDir cache;
+  EngineOptions options;
+  options.cache_dir = cache.path().string();
+  const std::string yaml = rule("    F|contains: 'needle'\n    G|re: 'a[0-9]+b'\n");
+  std::size_t files = 0;
+  for (int run = 0; run < 2; ++run) {
+    EngineFixture f(yaml, options);
+    EXPECT_EQ(f.engine->prefiltered_predicates(), 2u);
+    EXPECT_TRUE(f.hits(R"({"F": "a NEEDLE", "G": "xa12b"})"));
+    EXPECT_FALSE(f.hits(R"({"F": "a NEEDLE", "G": "xab"})"));
+    files = 0;
+    for (const auto& e : std::filesystem::directory_iterator(cache.path())) files += e.path().extension() == ".db";
+    EXPECT_EQ(files, 1u);
+  }
+}
+
+TEST(EngineCache, CorruptCacheFileIsRebuilt) {
+  testing::TempDir cache;
+  EngineOptions options;
+  options.cache_dir = cache.path().string();
+  const std::string yaml = rule("    F|contains: 'needle'\n");
+  { EngineFixture f(yaml, options); }
+  for (const auto& e : std::filesystem::directory_iterator(cache.path())) testing::TempDir::overwrite(e.path(), "SSHS1garbage");
+  EngineFixture f(yaml, options);
+  EXPECT_TRUE(f.hits(R"({"F": "needle"})"));
+}
+
+}  // namespace
+}  // namespace sigscope

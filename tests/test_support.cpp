@@ -91,6 +91,11 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+void TempDir::overwrite(const std::filesystem::path& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+}
+
 std::filesystem::path TempDir::write(const std::string& relative, const std::string& content) const {
   std::filesystem::path p = path_ / relative;
   std::filesystem::create_directories(p.parent_path());

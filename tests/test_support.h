@@ -53,6 +53,8 @@ class TempDir {
   const std::filesystem::path& path() const { return path_; }
   // Writes `content` to path()/relative, creating folders.
   std::filesystem::path write(const std::string& relative, const std::string& content) const;
+  // Replaces the content of an existing file.
+  static void overwrite(const std::filesystem::path& path, const std::string& content);
 
  private:
   std::filesystem::path path_;

@@ -245,7 +245,7 @@ Engine::Engine(std::vector<CompiledRule> rules, const EngineOptions& options, Di
     if (added) keyword_sets.push_back(set);
     route.keyword_set = it->second;
   }
-  if (options.prefilter) prefilter_ = std::make_unique<Prefilter>(predicates_, fields_, keyword_sets, diagnostics);
+  if (options.prefilter) prefilter_ = std::make_unique<Prefilter>(predicates_, fields_, keyword_sets, options.cache_dir, diagnostics);
   choose_witnesses();
 }
 

@@ -29,6 +29,8 @@ struct EngineOptions {
   // False evaluates every predicate directly instead of scanning fields with
   // Hyperscan first; results are the same, only slower (used by tests).
   bool prefilter = true;
+  // Where compiled prefilter databases are cached; empty disables the cache.
+  std::string cache_dir = default_prefilter_cache_dir();
 };
 
 // A rule the engine cannot run, with the reason.

@@ -2,8 +2,14 @@
 
 #include <hs/hs.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -86,10 +92,114 @@ struct CallbackContext {
   unsigned long long length;  // of the scanned value
 };
 
+// Two FNV-1a hashes with different offsets, as 32 hex digits.
+std::string cache_key(const std::string& material) {
+  auto fnv = [&](std::uint64_t h) {
+    for (unsigned char c : material) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+    return h;
+  };
+  return fmt::format("{:016x}{:016x}", fnv(14695981039346656037ull), fnv(0x9e3779b97f4a7c15ull));
+}
+
+// Cache file layout: "SSHS1", the number of rejected predicates and their
+// ids, then per group the size of its serialized database (0 for none) and
+// the bytes. All integers are 64-bit little-endian.
+template <typename Group>
+bool load_cache(const std::string& path, std::vector<Group>& groups, std::vector<std::uint32_t>& rejected) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::size_t pos = 0;
+  auto read_u64 = [&](std::uint64_t& v) {
+    if (pos + 8 > data.size()) return false;
+    std::memcpy(&v, data.data() + pos, 8);
+    pos += 8;
+    return true;
+  };
+  if (data.compare(0, 5, "SSHS1") != 0) return false;
+  pos = 5;
+  std::uint64_t count = 0;
+  if (!read_u64(count) || count > (1u << 24)) return false;
+  std::vector<std::uint32_t> ids;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    std::uint64_t id;
+    if (!read_u64(id)) return false;
+    ids.push_back(static_cast<std::uint32_t>(id));
+  }
+  std::vector<hs_database*> databases;
+  bool ok = true;
+  for (std::size_t g = 0; g < groups.size() && ok; ++g) {
+    std::uint64_t size = 0;
+    ok = read_u64(size) && pos + size <= data.size();
+    hs_database* db = nullptr;
+    if (ok && size > 0) ok = hs_deserialize_database(data.data() + pos, size, &db) == HS_SUCCESS;
+    pos += ok ? size : 0;
+    databases.push_back(db);
+  }
+  if (!ok || pos != data.size()) {
+    for (auto* db : databases) hs_free_database(db);
+    return false;
+  }
+  for (std::size_t g = 0; g < groups.size(); ++g) *groups[g].target = databases[g];
+  rejected = std::move(ids);
+  return true;
+}
+
+template <typename Group>
+void save_cache(const std::string& path, const std::vector<Group>& groups, const std::vector<std::uint32_t>& rejected) {
+  std::string out = "SSHS1";
+  auto put_u64 = [&](std::uint64_t v) { out.append(reinterpret_cast<const char*>(&v), 8); };
+  put_u64(rejected.size());
+  for (std::uint32_t id : rejected) put_u64(id);
+  for (const auto& g : groups) {
+    char* bytes = nullptr;
+    std::size_t size = 0;
+    if (*g.target && hs_serialize_database(*g.target, &bytes, &size) == HS_SUCCESS) {
+      put_u64(size);
+      out.append(bytes, size);
+      std::free(bytes);
+    } else {
+      put_u64(0);
+    }
+  }
+  // Write to a temporary name and rename, so readers never see half a file.
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  std::string temp = path + ".tmp" + std::to_string(::getpid());
+  std::ofstream file(temp, std::ios::binary | std::ios::trunc);
+  if (!file) return;  // an unwritable cache only costs the next run a compile
+  file.write(out.data(), static_cast<std::streamsize>(out.size()));
+  file.close();
+  if (!file || std::rename(temp.c_str(), path.c_str()) != 0) std::remove(temp.c_str());
+
+  // Keep the 16 most recently written databases; older rule sets are dropped.
+  std::vector<std::pair<std::filesystem::file_time_type, std::filesystem::path>> cached;
+  for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(path).parent_path(), ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("hs-", 0) == 0 && entry.path().extension() == ".db")
+      cached.emplace_back(entry.last_write_time(ec), entry.path());
+  }
+  if (cached.size() > 16) {
+    std::sort(cached.begin(), cached.end());
+    for (std::size_t i = 0; i + 16 < cached.size(); ++i) std::filesystem::remove(cached[i].second, ec);
+  }
+}
+
 }  // namespace
 
+std::string default_prefilter_cache_dir() {
+  if (const char* off = std::getenv("SIGSCOPE_NO_CACHE"); off && *off) return {};
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::string(xdg) + "/sigscope";
+  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.cache/sigscope";
+  return {};
+}
+
 Prefilter::Prefilter(const std::vector<PredicateMatcher>& predicates, const FieldTable& fields,
-                     const std::vector<std::vector<std::uint32_t>>& keyword_sets, DiagnosticList& diagnostics) {
+                     const std::vector<std::vector<std::uint32_t>>& keyword_sets, const std::string& cache_dir,
+                     DiagnosticList& diagnostics) {
   handled_.assign(predicates.size(), false);
   predicate_slots_.resize(predicates.size());
   fields_.resize(fields.size());
@@ -246,6 +356,24 @@ Prefilter::Prefilter(const std::vector<PredicateMatcher>& predicates, const Fiel
       }
     }
   };
+  // Compiled databases are cached on disk, keyed by everything that went
+  // into them, so running the same rules again skips the compile.
+  std::string key_material = hs_version();
+  for (const auto& g : groups) {
+    key_material += g.caseless ? "\x01" : "\x02";
+    key_material += g.literal ? "\x01" : "\x02";
+    for (const auto& p : g.patterns) {
+      key_material += p.text;
+      key_material += fmt::format("\x1f{}\x1f{}\x1f{}\x1e", static_cast<int>(p.op), p.flags, p.predicate);
+    }
+    key_material += "\x1d";
+  }
+  const std::string cache_file = cache_dir.empty() ? std::string() : cache_dir + "/hs-" + cache_key(key_material) + ".db";
+  if (!cache_file.empty() && load_cache(cache_file, groups, rejected)) {
+    for (std::uint32_t p : rejected) handled_[p] = false;
+    return;
+  }
+
   std::atomic<std::size_t> next{0};
   auto worker = [&] {
     for (std::size_t g = next++; g < groups.size(); g = next++)
@@ -256,6 +384,7 @@ Prefilter::Prefilter(const std::vector<PredicateMatcher>& predicates, const Fiel
   for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
   worker();
   for (auto& t : pool) t.join();
+  if (!cache_file.empty()) save_cache(cache_file, groups, rejected);
   // A rejected predicate may have patterns in other databases too; ignoring
   // their hits is enough, since handles() now sends it to the direct path.
   for (std::uint32_t p : rejected) handled_[p] = false;

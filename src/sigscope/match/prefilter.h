@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "sigscope/common/diagnostics.h"
@@ -20,14 +21,21 @@ struct hs_scratch;
 
 namespace sigscope {
 
+// $XDG_CACHE_HOME/sigscope, else ~/.cache/sigscope; empty when
+// SIGSCOPE_NO_CACHE is set or neither variable is.
+std::string default_prefilter_cache_dir();
+
 class Prefilter {
  public:
   // Compiles the databases for `predicates` over `fields`, plus one keyword
   // database per entry of `keyword_sets` (lists of keyword predicate ids;
   // each route searches only the keywords of its own rules). Predicates whose
   // patterns Hyperscan rejects fall back to the direct path, with a warning.
+  // Compiled databases are cached in `cache_dir` (none when empty) under a
+  // hash of their patterns, so a second run with the same rules loads them.
   Prefilter(const std::vector<PredicateMatcher>& predicates, const FieldTable& fields,
-            const std::vector<std::vector<std::uint32_t>>& keyword_sets, DiagnosticList& diagnostics);
+            const std::vector<std::vector<std::uint32_t>>& keyword_sets, const std::string& cache_dir,
+            DiagnosticList& diagnostics);
   ~Prefilter();
   Prefilter(const Prefilter&) = delete;
   Prefilter& operator=(const Prefilter&) = delete;
