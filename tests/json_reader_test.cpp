@@ -101,3 +101,19 @@ TEST(JsonReader, ByteOrderMarkSkipped) {
 
 }  // namespace
 }  // namespace sigscope
+
+namespace sigscope {
+namespace {
+
+TEST(JsonReader, ArraysOfObjectsInsideObjects) {
+  // Long keys force the name buffer to grow while an array is flattened.
+  std::string long_key(300, 'k');
+  auto c = read_all("{\"x\": {\"a\": [{\"" + long_key + "\": 1}, {\"b\": 2}, {\"c\": [{\"d\": 3}]}]}}");
+  const auto& f = c.fields[0];
+  EXPECT_EQ(value_of(f, "x.a." + long_key), "1");
+  EXPECT_EQ(value_of(f, "x.a.b"), "2");
+  EXPECT_EQ(value_of(f, "x.a.c.d"), "3");
+}
+
+}  // namespace
+}  // namespace sigscope

@@ -86,31 +86,51 @@ struct JsonEventReader::Impl {
     pending.push_back(f);
   }
 
-  // Adds a scalar element under `name`. Objects and arrays recurse.
+  // Adds a scalar element under `name`. Objects and arrays recurse; nested
+  // names are built in `path` so flattening does not allocate per field.
   void add_element(std::string_view name, simdjson::dom::element e, bool nested, int depth) {
     using simdjson::dom::element_type;
     if (depth > 64) return;  // deeper nesting is not event data
     switch (e.type()) {
       case element_type::OBJECT: {
+        // `name` may point into `path`; remember its length and rebuild from it.
+        const std::size_t base = path.size();
+        const bool name_in_path = !path.empty() && name.data() >= path.data() && name.data() < path.data() + path.size();
+        if (!name_in_path) path.append(name);
+        const std::size_t prefix = path.size();
         for (auto [key, value] : as_object(e)) {
-          std::string child(name);
-          child += '.';
-          child += key;
-          add_element(child, value, true, depth + 1);
+          path.resize(prefix);
+          path += '.';
+          path += key;
+          add_element(std::string_view(path), value, true, depth + 1);
         }
+        path.resize(name_in_path ? prefix : base);
         break;
       }
-      case element_type::ARRAY:
-        // Array members keep the array's name: a predicate holds when any member does.
-        for (auto item : as_array(e)) add_element(name, item, nested, depth + 1);
+      case element_type::ARRAY: {
+        // Array members keep the array's name: a predicate holds when any
+        // member does. A name inside `path` is looked up again per member,
+        // because flattening an object member may reallocate `path`.
+        const bool in_path = !path.empty() && name.data() >= path.data() && name.data() < path.data() + path.size();
+        const std::size_t length = name.size();
+        for (auto item : as_array(e))
+          add_element(in_path ? std::string_view(path.data(), length) : name, item, nested, depth + 1);
         break;
+      }
       case element_type::STRING: add_named(name, e.get_string().value_unsafe(), ValueType::String, nested); break;
-      case element_type::INT64: add_owned(name, fmt::format("{}", e.get_int64().value_unsafe()), ValueType::Number, nested); break;
-      case element_type::UINT64: add_owned(name, fmt::format("{}", e.get_uint64().value_unsafe()), ValueType::Number, nested); break;
-      case element_type::DOUBLE: add_owned(name, fmt::format("{}", e.get_double().value_unsafe()), ValueType::Number, nested); break;
+      case element_type::INT64: add_number(name, e.get_int64().value_unsafe(), nested); break;
+      case element_type::UINT64: add_number(name, e.get_uint64().value_unsafe(), nested); break;
+      case element_type::DOUBLE: add_number(name, e.get_double().value_unsafe(), nested); break;
       case element_type::BOOL: add_owned(name, e.get_bool().value_unsafe() ? "true" : "false", ValueType::Bool, nested); break;
       case element_type::NULL_VALUE: add_owned(name, "", ValueType::Null, nested); break;
     }
+  }
+
+  template <typename T>
+  void add_number(std::string_view name, T value, bool nested) {
+    char buffer[40];
+    auto end = fmt::format_to_n(buffer, sizeof buffer, "{}", value).out;
+    add_owned(name, std::string_view(buffer, static_cast<std::size_t>(end - buffer)), ValueType::Number, nested);
   }
 
   // evtx_dump layout: attributes live under "#attributes", element text under "#text".
