@@ -1,3 +1,4 @@
+#include "sigscope/common/parallel.h"
 #include "sigscope/analysis/catalog.h"
 
 #include <algorithm>
@@ -82,15 +83,7 @@ Catalog build_catalog(std::vector<CompiledRule> rules, const DiagnosticList& dia
     }
   }
 
-  std::atomic<std::size_t> next{0};
-  auto worker = [&] {
-    for (std::size_t i = next++; i < catalog.pages.size(); i = next++) fill_facts(catalog.pages[i]);
-  };
-  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
+  parallel_for(catalog.pages.size(), threads, [&](std::size_t i) { fill_facts(catalog.pages[i]); });
 
   // Corpus counts: how many rules carry each indicator (each rule once).
   for (const auto& page : catalog.pages) {

@@ -1,3 +1,4 @@
+#include "sigscope/common/parallel.h"
 #include "sigscope/catalog/site.h"
 
 #include <algorithm>
@@ -217,21 +218,14 @@ SiteStats write_site(const Catalog& catalog, const std::string& out_dir, const n
     return stats;
   }
 
-  std::atomic<std::size_t> next{0}, files{0}, errors{0};
-  auto worker = [&] {
-    for (std::size_t i = next++; i < catalog.pages.size(); i = next++) {
-      const RulePage& page = catalog.pages[i];
-      bool ok = write_file(root / "rules" / (page.slug + ".html"), rule_page_html(page, "../"), diagnostics);
-      ok &= write_file(root / "rules" / (page.slug + ".json"), rule_page_json(page).dump(1), diagnostics);
-      files += 2;
-      if (!ok) ++errors;
-    }
-  };
-  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
+  std::atomic<std::size_t> files{0}, errors{0};
+  parallel_for(catalog.pages.size(), threads, [&](std::size_t i) {
+    const RulePage& page = catalog.pages[i];
+    bool ok = write_file(root / "rules" / (page.slug + ".html"), rule_page_html(page, "../"), diagnostics);
+    ok &= write_file(root / "rules" / (page.slug + ".json"), rule_page_json(page).dump(1), diagnostics);
+    files += 2;
+    if (!ok) ++errors;
+  });
   stats.pages = catalog.pages.size();
 
   nlohmann::json index = catalog_index_json(catalog, summary);

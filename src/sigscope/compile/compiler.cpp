@@ -1,3 +1,4 @@
+#include "sigscope/common/parallel.h"
 #include "sigscope/compile/compiler.h"
 
 #include <pcre2.h>
@@ -798,17 +799,8 @@ std::optional<CompiledRule> compile_rule(Rule rule, DiagnosticList& diagnostics)
 CompileResult compile_rules(std::vector<Rule> rules, DiagnosticList& diagnostics, unsigned threads) {
   CompileResult result;
   std::vector<std::optional<CompiledRule>> compiled(rules.size());
-  std::atomic<std::size_t> next{0};
-  auto worker = [&] {
-    for (std::size_t i = next++; i < rules.size(); i = next++)
-      compiled[i] = compile_rule(std::move(rules[i]), diagnostics);
-  };
-  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
-  threads = std::min<unsigned>(threads, std::max<std::size_t>(1, rules.size()));
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
+  parallel_for(rules.size(), threads,
+               [&](std::size_t i) { compiled[i] = compile_rule(std::move(rules[i]), diagnostics); });
   for (auto& c : compiled) {
     if (c) result.rules.push_back(std::move(*c));
     else ++result.failed;

@@ -1,3 +1,4 @@
+#include "sigscope/common/parallel.h"
 #include "sigscope/match/prefilter.h"
 
 #include <hs/hs.h>
@@ -374,16 +375,9 @@ Prefilter::Prefilter(const std::vector<PredicateMatcher>& predicates, const Fiel
     return;
   }
 
-  std::atomic<std::size_t> next{0};
-  auto worker = [&] {
-    for (std::size_t g = next++; g < groups.size(); g = next++)
-      if (!groups[g].patterns.empty()) compile(groups[g], first_id[g]);
-  };
-  unsigned threads = std::max(1u, std::thread::hardware_concurrency());
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
+  parallel_for(groups.size(), 0, [&](std::size_t g) {
+    if (!groups[g].patterns.empty()) compile(groups[g], first_id[g]);
+  });
   if (!cache_file.empty()) save_cache(cache_file, groups, rejected);
   // A rejected predicate may have patterns in other databases too; ignoring
   // their hits is enough, since handles() now sends it to the direct path.

@@ -1,3 +1,4 @@
+#include "sigscope/common/parallel.h"
 #include "sigscope/rules/loader.h"
 
 #include <algorithm>
@@ -541,29 +542,20 @@ LoadResult load_rules(const std::vector<std::string>& paths, DiagnosticList& dia
   std::vector<std::vector<Rule>> per_file(files.size());
   std::vector<DiagnosticList> per_file_diagnostics(files.size());
   std::vector<std::size_t> per_file_rejected(files.size(), 0);
-  std::atomic<std::size_t> next{0};
-  auto worker = [&] {
-    for (std::size_t i = next++; i < files.size(); i = next++) {
-      std::ifstream in(files[i].path, std::ios::binary);
-      if (!in) {
-        per_file_diagnostics[i].error(files[i].path, 0, 0, "", "cannot open rule file",
-                                      "check that the file exists and is readable");
-        per_file_rejected[i] = 1;
-        continue;
-      }
-      std::ostringstream buffer;
-      buffer << in.rdbuf();
-      per_file[i] = load_rules_from_text(buffer.str(), files[i].path, per_file_diagnostics[i],
-                                         &per_file_rejected[i]);
-      for (auto& rule : per_file[i]) rule.relative_path = files[i].relative;
+  parallel_for(files.size(), threads, [&](std::size_t i) {
+    std::ifstream in(files[i].path, std::ios::binary);
+    if (!in) {
+      per_file_diagnostics[i].error(files[i].path, 0, 0, "", "cannot open rule file",
+                                    "check that the file exists and is readable");
+      per_file_rejected[i] = 1;
+      return;
     }
-  };
-  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
-  threads = std::min<unsigned>(threads, std::max<std::size_t>(1, files.size()));
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    per_file[i] = load_rules_from_text(buffer.str(), files[i].path, per_file_diagnostics[i],
+                                       &per_file_rejected[i]);
+    for (auto& rule : per_file[i]) rule.relative_path = files[i].relative;
+  });
 
   for (std::size_t i = 0; i < files.size(); ++i) {
     if (per_file_diagnostics[i].error_count() > 0) ++result.files_failed;
