@@ -63,7 +63,9 @@ std::string read_file(const std::filesystem::path& path) {
 
 CommandResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text) {
   TempDir io;
-  std::string command = shell_quote(SIGSCOPE_CLI);
+  // Keep the CLI's prefilter cache inside the build tree, out of the user's home.
+  std::string command = "XDG_CACHE_HOME=" + shell_quote(std::string(SIGSCOPE_BINARY_DIR) + "/test-cache") + " " +
+                        shell_quote(SIGSCOPE_CLI);
   for (const auto& a : args) command += " " + shell_quote(a);
   auto in_path = io.write("stdin", stdin_text);
   command += " < " + shell_quote(in_path.string());
@@ -105,3 +107,12 @@ std::filesystem::path TempDir::write(const std::string& relative, const std::str
 }
 
 }  // namespace sigscope::testing
+
+namespace {
+// Test programs cache prefilter databases inside the build tree, not in the
+// user's home; engines built in-process read XDG_CACHE_HOME too.
+const bool kCacheInBuildTree = [] {
+  setenv("XDG_CACHE_HOME", (std::string(SIGSCOPE_BINARY_DIR) + "/test-cache").c_str(), 1);
+  return true;
+}();
+}  // namespace

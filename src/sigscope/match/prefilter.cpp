@@ -146,6 +146,9 @@ bool load_cache(const std::string& path, std::vector<Group>& groups, std::vector
   }
   for (std::size_t g = 0; g < groups.size(); ++g) *groups[g].target = databases[g];
   rejected = std::move(ids);
+  // Mark the file as recently used, so pruning keeps the rule sets in use.
+  std::error_code ec;
+  std::filesystem::last_write_time(path, std::filesystem::file_time_type::clock::now(), ec);
   return true;
 }
 
@@ -176,7 +179,7 @@ void save_cache(const std::string& path, const std::vector<Group>& groups, const
   file.close();
   if (!file || std::rename(temp.c_str(), path.c_str()) != 0) std::remove(temp.c_str());
 
-  // Keep the 16 most recently written databases; older rule sets are dropped.
+  // Keep the 16 most recently used databases; older rule sets are dropped.
   std::vector<std::pair<std::filesystem::file_time_type, std::filesystem::path>> cached;
   for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(path).parent_path(), ec)) {
     const std::string name = entry.path().filename().string();
