@@ -4,7 +4,9 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -136,25 +138,90 @@ bool looks_like_evtx(const std::string& path) {
   return in.gcount() == 8 && std::memcmp(header, "ElfFile\0", 8) == 0;
 }
 
+namespace {
+
+bool is_gzip(std::string_view b) { return b.size() >= 2 && static_cast<unsigned char>(b[0]) == 0x1F && static_cast<unsigned char>(b[1]) == 0x8B; }
+bool is_zstd(std::string_view b) {
+  return b.size() >= 4 && static_cast<unsigned char>(b[0]) == 0x28 && static_cast<unsigned char>(b[1]) == 0xB5 &&
+         static_cast<unsigned char>(b[2]) == 0x2F && static_cast<unsigned char>(b[3]) == 0xFD;
+}
+
+// Classifies decoded content; sets skip_reason when it is neither EVTX nor JSON.
+std::optional<InputFormat> detect(std::string_view content, std::string& skip_reason) {
+  if (content.size() >= 8 && std::memcmp(content.data(), "ElfFile\0", 8) == 0) return InputFormat::Evtx;
+  std::size_t i = content.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
+  while (i < content.size() && (content[i] == ' ' || content[i] == '\t' || content[i] == '\n' || content[i] == '\r')) ++i;
+  if (i == content.size()) {
+    skip_reason = "empty";
+    return std::nullopt;
+  }
+  if (content[i] != '{' && content[i] != '[') {
+    skip_reason = "not EVTX or JSON";
+    return std::nullopt;
+  }
+  return InputFormat::Json;
+}
+
+// Reads a plain file straight into a padded buffer (one copy, no temporary).
+bool read_padded(const std::string& path, simdjson::padded_string& out, DiagnosticList& diagnostics) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) {
+    diagnostics.error(path, 0, 0, "", fmt::format("cannot open input: {}", std::strerror(errno)),
+                      "check that the file exists and is readable");
+    return false;
+  }
+  std::fseek(f, 0, SEEK_END);
+  long size = std::ftell(f);
+  std::fseek(f, 0, SEEK_SET);
+  if (size < 0) size = 0;
+  simdjson::padded_string buffer(static_cast<std::size_t>(size));
+  std::size_t got = size > 0 ? std::fread(buffer.data(), 1, static_cast<std::size_t>(size), f) : 0;
+  bool failed = std::ferror(f) != 0 || got != static_cast<std::size_t>(size);
+  std::fclose(f);
+  if (failed) {
+    diagnostics.error(path, 0, 0, "", "cannot read input", "check the file and the disk");
+    return false;
+  }
+  out = std::move(buffer);
+  return true;
+}
+
+}  // namespace
+
 std::optional<LoadedInput> load_input(const InputFile& input, DiagnosticList& diagnostics, std::string& skip_reason) {
   LoadedInput loaded;
   if (looks_like_evtx(input.path)) {
     loaded.format = InputFormat::Evtx;
     return loaded;
   }
+  // Plain files go straight into the padded buffer simdjson needs.
+  if (input.path != "-") {
+    if (!read_padded(input.path, loaded.json, diagnostics)) return std::nullopt;
+    std::string_view content(loaded.json.data(), loaded.json.size());
+    if (!is_gzip(content) && !is_zstd(content)) {
+      auto format = detect(content, skip_reason);
+      if (!format) return std::nullopt;
+      loaded.format = *format;
+      return loaded;
+    }
+  }
   std::string raw;
-  if (!read_all(input, raw, diagnostics)) return std::nullopt;
+  if (input.path == "-") {
+    if (!read_all(input, raw, diagnostics)) return std::nullopt;
+  } else {
+    raw.assign(loaded.json.data(), loaded.json.size());
+    loaded.json = simdjson::padded_string();
+  }
   std::string error;
   std::string decoded;
-  if (raw.size() >= 2 && static_cast<unsigned char>(raw[0]) == 0x1F && static_cast<unsigned char>(raw[1]) == 0x8B) {
+  if (is_gzip(raw)) {
     loaded.compression = "gzip";
     if (!gunzip(raw, decoded, error)) {
       diagnostics.error(input.path, 0, 0, "", error, "recompress or decompress the file and try again");
       return std::nullopt;
     }
     raw.swap(decoded);
-  } else if (raw.size() >= 4 && static_cast<unsigned char>(raw[0]) == 0x28 && static_cast<unsigned char>(raw[1]) == 0xB5 &&
-             static_cast<unsigned char>(raw[2]) == 0x2F && static_cast<unsigned char>(raw[3]) == 0xFD) {
+  } else if (is_zstd(raw)) {
     loaded.compression = "zstd";
     if (!unzstd(raw, decoded, error)) {
       diagnostics.error(input.path, 0, 0, "", error, "recompress or decompress the file and try again");
@@ -162,22 +229,12 @@ std::optional<LoadedInput> load_input(const InputFile& input, DiagnosticList& di
     }
     raw.swap(decoded);
   }
-  if (raw.size() >= 8 && std::memcmp(raw.data(), "ElfFile\0", 8) == 0) {
-    loaded.format = InputFormat::Evtx;
+  auto format = detect(raw, skip_reason);
+  if (!format) return std::nullopt;
+  loaded.format = *format;
+  if (*format == InputFormat::Evtx) {
     loaded.evtx_bytes = std::make_shared<const std::string>(std::move(raw));
     return loaded;
-  } else {
-    std::size_t i = raw.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;
-    while (i < raw.size() && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\n' || raw[i] == '\r')) ++i;
-    if (i == raw.size()) {
-      skip_reason = "empty";
-      return std::nullopt;
-    }
-    if (raw[i] != '{' && raw[i] != '[') {
-      skip_reason = "not EVTX or JSON";
-      return std::nullopt;
-    }
-    loaded.format = InputFormat::Json;
   }
   loaded.json = simdjson::padded_string(raw);
   return loaded;
