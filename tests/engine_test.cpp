@@ -391,3 +391,33 @@ TEST(EngineCache, CorruptCacheFileIsRebuilt) {
 
 }  // namespace
 }  // namespace sigscope
+
+namespace sigscope {
+namespace {
+
+TEST(EngineFields, EventDataShadowsSystemField) {
+  // Event 104 (log cleared) is in the System channel and names the cleared
+  // log in UserData's Channel; routing uses System's, matching UserData's.
+  const std::string cleared =
+      R"({"Event": {"System": {"Provider": {"#attributes": {"Name": "Microsoft-Windows-Eventlog"}}, "EventID": 104,
+          "Channel": "System"}, "UserData": {"LogFileCleared": {"Channel": "%s"}}}})";
+  auto event = [&](const std::string& log) {
+    std::string e = cleared;
+    e.replace(e.find("%s"), 2, log);
+    return e;
+  };
+  EngineFixture f(rule("    EventID: 104\n    Channel:\n      - 'Security'\n      - 'System'\n",
+                       "product: windows\n  service: system"));
+  EXPECT_TRUE(f.hits(event("Security")));
+  EXPECT_FALSE(f.hits(event("Microsoft-Windows-Diagnostics-Networking/Operational")));
+}
+
+TEST(EngineRouting, EmptyChannelIsStillWindows) {
+  EngineFixture f(rule("    Image|endswith: '\\cmd.exe'\n", "category: process_creation\n  product: windows"));
+  EXPECT_FALSE(f.hits(R"({"Channel": "", "EventID": 1, "Image": "C:\\cmd.exe"})"));
+  EngineFixture any(rule("    EventID: 5\n", "product: windows"));
+  EXPECT_TRUE(any.hits(R"({"Channel": "", "EventID": 5})"));
+}
+
+}  // namespace
+}  // namespace sigscope

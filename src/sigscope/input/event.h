@@ -20,6 +20,10 @@ struct FieldValue {
   // ({"a": {"b": 1}} gives "a.b"). A literal key with the same dotted name
   // takes precedence over such a path.
   bool nested_path = false;
+  // True for the System section of a Windows event (EventID, Channel,
+  // Provider_Name...). An EventData or UserData field of the same name
+  // shadows it: event 104 names the cleared log in UserData's Channel.
+  bool system = false;
 };
 
 // One event as read from an input. The same name may appear several times

@@ -144,6 +144,7 @@ class BinXmlDecoder {
     std::uint32_t value_offset = 0;
     std::uint32_t value_length = 0;
     ValueType type = ValueType::String;
+    bool system = false;  // from the System section
   };
 
   // An open element of the record being decoded.
@@ -186,7 +187,7 @@ class BinXmlDecoder {
   void begin_attribute(std::uint32_t name_id);
   void end_attribute();
   void emit_element_value(Frame& frame);
-  void add_field(TextSource source, std::uint32_t name_offset, std::uint32_t name_length,
+  void add_field(bool system, TextSource source, std::uint32_t name_offset, std::uint32_t name_length,
                  std::uint32_t value_offset, std::uint32_t value_length, ValueType type);
   void finish_record(std::uint64_t written_time);
 

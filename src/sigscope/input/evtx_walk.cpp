@@ -336,10 +336,10 @@ void BinXmlDecoder::emit_element_value(Frame& frame) {
 
   if (frame.kind == NameKind::Data && frame.section_kind != NameKind::System) {
     if (frame.has_data_name) {
-      add_field(TextSource::RecordText, frame.data_name_offset, frame.data_name_length,
+      add_field(false, TextSource::RecordText, frame.data_name_offset, frame.data_name_length,
                 value_offset, value_length, type);
     } else {
-      add_field(TextSource::Static, 0, 4, value_offset, value_length, type);
+      add_field(false, TextSource::Static, 0, 4, value_offset, value_length, type);
     }
     return;
   }
@@ -358,7 +358,7 @@ void BinXmlDecoder::emit_element_value(Frame& frame) {
   }
   if (system) type = system_value_type(text_.view(value_offset, value_length), type);
   const NameEntry& name = names_[frame.name_id];
-  add_field(TextSource::ChunkNames, name.offset, name.length, value_offset, value_length, type);
+  add_field(system, TextSource::ChunkNames, name.offset, name.length, value_offset, value_length, type);
 }
 
 void BinXmlDecoder::begin_attribute(std::uint32_t name_id) {
@@ -397,13 +397,13 @@ void BinXmlDecoder::end_attribute() {
                 (frame.kind == NameKind::Execution &&
                  (attribute.kind == NameKind::ProcessID || attribute.kind == NameKind::ThreadID));
     if (bare) {
-      add_field(TextSource::ChunkNames, attribute.offset, attribute.length, value_offset,
+      add_field(true, TextSource::ChunkNames, attribute.offset, attribute.length, value_offset,
                 value_length, type);
       return;
     }
     if (frame.kind == NameKind::TimeCreated && attribute.kind == NameKind::SystemTime) {
       const NameEntry& element = names_[frame.name_id];
-      add_field(TextSource::ChunkNames, element.offset, element.length, value_offset,
+      add_field(true, TextSource::ChunkNames, element.offset, element.length, value_offset,
                 value_length, type);
       has_timestamp_ = true;
       timestamp_offset_ = value_offset;
@@ -418,15 +418,14 @@ void BinXmlDecoder::end_attribute() {
   text_.append(name_text_.view(element.offset, element.length));
   text_.push_back('_');
   text_.append(name_text_.view(attribute.offset, attribute.length));
-  add_field(TextSource::RecordText, name_offset,
-            static_cast<std::uint32_t>(text_.size()) - name_offset, value_offset, value_length,
-            type);
+  add_field(frame.section_kind == NameKind::System, TextSource::RecordText, name_offset,
+            static_cast<std::uint32_t>(text_.size()) - name_offset, value_offset, value_length, type);
 }
 
-void BinXmlDecoder::add_field(TextSource source, std::uint32_t name_offset,
+void BinXmlDecoder::add_field(bool system, TextSource source, std::uint32_t name_offset,
                               std::uint32_t name_length, std::uint32_t value_offset,
                               std::uint32_t value_length, ValueType type) {
-  pending_.push_back({source, name_offset, name_length, value_offset, value_length, type});
+  pending_.push_back({source, name_offset, name_length, value_offset, value_length, type, system});
 }
 
 void BinXmlDecoder::finish_record(std::uint64_t written_time) {
@@ -450,7 +449,7 @@ void BinXmlDecoder::finish_record(std::uint64_t written_time) {
         name = text_.view(field.name_offset, field.name_length);
         break;
     }
-    fields_.push_back({name, text_.view(field.value_offset, field.value_length), field.type});
+    fields_.push_back({name, text_.view(field.value_offset, field.value_length), field.type, false, field.system});
   }
   timestamp_ = text_.view(timestamp_offset_, timestamp_length_);
 }

@@ -21,6 +21,7 @@ struct PendingField {
   const char* value_data;      // borrowed value (simdjson string), or nullptr when owned
   ValueType type;
   bool nested;
+  bool system;                 // from an evtx_dump System section
 };
 
 // simdjson's value_unsafe() on a temporary result returns a reference into
@@ -50,6 +51,7 @@ struct JsonEventReader::Impl {
   std::vector<FieldValue> fields;
   std::string path;      // current dotted prefix while flattening
   std::string timestamp;
+  bool in_system = false;           // flattening an evtx_dump System section
   simdjson::padded_string scratch;  // for read_object
 
   void reset() {
@@ -69,6 +71,7 @@ struct JsonEventReader::Impl {
     f.value_length = static_cast<std::uint32_t>(borrowed.size());
     f.type = type;
     f.nested = nested;
+    f.system = in_system;
     pending.push_back(f);
   }
 
@@ -83,6 +86,7 @@ struct JsonEventReader::Impl {
     values.append(text);
     f.type = type;
     f.nested = nested;
+    f.system = in_system;
     pending.push_back(f);
   }
 
@@ -203,7 +207,11 @@ struct JsonEventReader::Impl {
       simdjson::dom::element system;
       if (obj["System"].get(system) == simdjson::SUCCESS && system.is_object()) {
         for (auto [key, value] : obj) {
-          if (key == "System") add_system(value.get_object().value_unsafe());
+          if (key == "System") {
+            in_system = true;
+            add_system(as_object(value));
+            in_system = false;
+          }
           else if (key == "EventData" || key == "UserData") add_payload(value, 1);
           else if (key != "#attributes") add_element(std::string("Event.") + std::string(key), value, true, 1);
         }
@@ -231,6 +239,7 @@ struct JsonEventReader::Impl {
                              : std::string_view(values).substr(p.value_offset, p.value_length);
       f.type = p.type;
       f.nested_path = p.nested;
+      f.system = p.system;
       fields.push_back(f);
     }
     RawEvent event;

@@ -442,11 +442,21 @@ bool Matcher::eval(std::uint32_t node_id) {
 }
 
 namespace {
-// Finds the value of a top-level field by name.
+// Finds the value of a top-level field by name, preferring the System
+// section's (UserData may repeat a name such as Channel).
+const FieldValue* find_field(const RawEvent& event, std::string_view name) {
+  const FieldValue* found = nullptr;
+  for (const auto& f : event.fields) {
+    if (f.name != name || f.nested_path) continue;
+    if (f.system) return &f;
+    if (!found) found = &f;
+  }
+  return found;
+}
+
 std::string_view find_value(const RawEvent& event, std::string_view name) {
-  for (const auto& f : event.fields)
-    if (f.name == name && !f.nested_path) return f.value;
-  return {};
+  const FieldValue* f = find_field(event, name);
+  return f ? f->value : std::string_view();
 }
 
 long parse_event_id(std::string_view text) {
@@ -467,8 +477,10 @@ void Matcher::match(const RawEvent& event, std::vector<Detection>& out) {
 
   std::uint32_t route_id = router.no_channel;
   if (!router.channels.empty() || router.other_channels != router.no_channel) {
-    std::string_view channel = find_value(event, "Channel");
-    if (!channel.empty()) {
+    // A Channel field marks a Windows event, even when it is empty.
+    const FieldValue* channel_field = find_field(event, "Channel");
+    if (channel_field && channel_field->type != ValueType::Null) {
+      std::string_view channel = channel_field->value;
       route_id = router.other_channels;
       // Channel names are ASCII in practice; fold to be safe about case.
       thread_local std::string folded;

@@ -56,7 +56,8 @@ void EventView::build(const RawEvent& event, const FieldTable& fields, const std
   for (const auto& v : event.fields) total += v.value.size();
   folded_text_.reserve(2 * total + 16);
 
-  // Literal keys first, so a nested path of the same name can be skipped.
+  // Literal keys of the event's data first, then System fields not shadowed
+  // by one of them, then nested paths not shadowed by a literal key.
   for (std::size_t i = 0; i < n; ++i) {
     const FieldValue& v = event.fields[i];
     FieldId id = fields.find(v.name);
@@ -68,10 +69,18 @@ void EventView::build(const RawEvent& event, const FieldTable& fields, const std
       id = fields.find(squeezed_);
     }
     value_field_[i] = id;
-    if (id == kNoField || v.nested_path) continue;
+    if (id == kNoField || v.nested_path || v.system) continue;
     add(id, static_cast<std::uint32_t>(i));
     has_literal_[id] = true;
   }
+  std::size_t system_start = entries_.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    const FieldValue& v = event.fields[i];
+    FieldId id = value_field_[i];
+    if (id == kNoField || !v.system || has_literal_[id]) continue;
+    add(id, static_cast<std::uint32_t>(i));
+  }
+  for (std::size_t e = system_start; e < entries_.size(); ++e) has_literal_[value_field_[entries_[e].value]] = true;
   for (std::size_t i = 0; i < n; ++i) {
     const FieldValue& v = event.fields[i];
     FieldId id = value_field_[i];
