@@ -28,7 +28,11 @@ void setup_logging(bool verbose, bool quiet) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"sigscope: catalog and run Sigma detection rules"};
+  CLI::App app{"sigscope: catalog and run Sigma detection rules\n\n"
+               "Exit status: 0 on success; 1 when rules failed to load (check, catalog --strict) or an\n"
+               "explained rule cannot run; 2 on usage errors, missing or unreadable inputs, no rule\n"
+               "that can run, or output that cannot be written."};
+  app.set_version_flag("--version", std::string("sigscope ") + SIGSCOPE_VERSION);
   app.require_subcommand(1);
   app.fallthrough();  // -v and -q also work after the subcommand name
   bool verbose = false, quiet = false;
@@ -39,7 +43,9 @@ int main(int argc, char** argv) {
   auto* catalog_cmd = app.add_subcommand("catalog", "Build a static catalog site from Sigma rules");
   catalog_cmd->add_option("paths", catalog.paths, "Rule files or folders (searched recursively)")->required();
   catalog_cmd->add_option("-o,--out", catalog.out_dir, "Output folder for the site")->capture_default_str();
-  catalog_cmd->add_option("-j,--threads", catalog.threads, "Worker threads (0: one per core)")->capture_default_str();
+  catalog_cmd->add_option("-j,--threads", catalog.threads, "Worker threads (0: one per core; at most 256)")
+      ->check(CLI::Range(0u, 256u))
+      ->capture_default_str();
   catalog_cmd->add_flag("--strict", catalog.strict, "Exit with status 1 when any rule fails to load");
   catalog_cmd->add_option("--max-warnings", catalog.max_warnings, "Warnings printed before the rest are only counted")
       ->capture_default_str();
@@ -55,18 +61,19 @@ int main(int argc, char** argv) {
   sigscope::CheckOptions check;
   auto* check_cmd = app.add_subcommand("check", "Load and compile rules, report every problem");
   check_cmd->add_option("paths", check.paths, "Rule files or folders")->required();
-  check_cmd->add_option("-j,--threads", check.threads, "Worker threads (0: one per core)")->capture_default_str();
+  check_cmd->add_option("-j,--threads", check.threads, "Worker threads (0: one per core; at most 256)")
+      ->check(CLI::Range(0u, 256u))
+      ->capture_default_str();
   check_cmd->add_option("--max-warnings", check.max_warnings, "Warnings printed before the rest are only counted")
       ->capture_default_str();
 
   sigscope::HuntOptions hunt;
   auto* hunt_cmd = app.add_subcommand("hunt", "Run detection rules over EVTX and JSON logs");
-  hunt_cmd->add_option("-r,--rules", hunt.rules, "Rule file or folder (repeat the option, or separate with commas)")
+  hunt_cmd->add_option("-r,--rules", hunt.rules, "Rule file or folder (repeat the option for several)")
       ->required()
       ->expected(1)
       ->allow_extra_args(false)
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-      ->delimiter(',');
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   hunt_cmd->add_option("inputs", hunt.inputs, "Log files or folders (EVTX, JSON lines, JSON arrays, "
                                               "evtx_dump JSON; gzip or zstd compressed); - for stdin")
       ->required();
@@ -81,16 +88,27 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   hunt_cmd->add_option("--logsource", hunt.logsource,
-                       "Logsource of events without a Channel field, e.g. category:process_creation,product:windows");
+                       "Logsource of events without a Channel field, e.g. product:windows or "
+                       "category:process_creation,product:windows; rules for other products are not run on them");
   hunt_cmd->add_flag("--no-routing", hunt.no_routing, "Send every event to every rule, ignoring Channel and EventID");
-  hunt_cmd->add_option("-j,--threads", hunt.threads, "Worker threads (0: one per core)")->capture_default_str();
+  hunt_cmd->add_flag("--all-statuses", hunt.all_statuses, "Also run rules whose status is deprecated or unsupported");
+  hunt_cmd->add_option("-j,--threads", hunt.threads, "Worker threads (0: one per core; at most 256)")
+      ->check(CLI::Range(0u, 256u))
+      ->capture_default_str();
   hunt_cmd->add_option("--max-warnings", hunt.max_warnings, "Rule warnings printed before the rest are only counted")
       ->capture_default_str();
   hunt_cmd->add_option("--explain", hunt.explain_rule, "Explain this rule id on one record instead of hunting");
-  hunt_cmd->add_option("--record", hunt.explain_record, "Record number (1-based) that --explain looks at")
+  auto* record_option = hunt_cmd->add_option("--record", hunt.explain_record, "Record number (1-based) that --explain looks at")
       ->capture_default_str();
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+    if (*record_option && hunt.explain_rule.empty())
+      throw CLI::ValidationError("--record", "--record needs --explain RULE_ID");
+  } catch (const CLI::ParseError& e) {
+    // Help and version exit with 0; every usage error with 2.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   setup_logging(verbose, quiet);
 
   if (*catalog_cmd) return sigscope::run_catalog(catalog);

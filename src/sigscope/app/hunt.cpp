@@ -87,6 +87,7 @@ struct TaskResult {
   std::vector<std::uint64_t> detections;  // per runnable rule
   std::string skip_reason;                // set when the input was not read
   std::uint64_t regex_limit_hits = 0;
+  std::uint64_t channel_less = 0;         // events without a Channel field
 };
 
 std::string shipped_pipeline_names() {
@@ -167,6 +168,7 @@ class Worker {
       }
     };
     std::uint64_t limit_before = matcher_->regex_limit_hits();
+    std::uint64_t channel_less_before = matcher_->channel_less_events();
     if (state.loaded->format == InputFormat::Json) {
       std::string_view text(state.loaded->json.data(), state.loaded->json.size());
       if (state.json_lines)
@@ -187,6 +189,7 @@ class Worker {
       for (std::uint64_t k = 0; k < chunks.bad_chunks; ++k) result.stats.reject("corrupt EVTX chunk");
     }
     result.regex_limit_hits = matcher_->regex_limit_hits() - limit_before;
+    result.channel_less = matcher_->channel_less_events() - channel_less_before;
   }
 
  private:
@@ -253,12 +256,72 @@ int explain(const Engine& engine, const HuntOptions& options, DiagnosticList& di
 
 }  // namespace
 
+namespace {
+
+void log_diagnostic(const Diagnostic& d) {
+  spdlog::get("diagnostics")->log(d.severity == Severity::Error ? spdlog::level::err : spdlog::level::warn, d.format());
+}
+
+std::string plural(std::size_t n, std::string_view one, std::string_view many) {
+  return fmt::format("{} {}", n, n == 1 ? one : many);
+}
+
+// Writes detections to stdout or a file and remembers the first failure, so
+// a full disk cannot lose detections without an error.
+class OutputSink {
+ public:
+  explicit OutputSink(std::string path) : path_(std::move(path)) {}
+  ~OutputSink() { close(); }
+
+  bool open() {
+    if (path_.empty()) {
+      file_ = stdout;
+      return true;
+    }
+    file_ = std::fopen(path_.c_str(), "wb");
+    if (!file_) fail();
+    return file_ != nullptr;
+  }
+  void write(std::string_view text) {
+    if (failed_ || text.empty()) return;
+    if (std::fwrite(text.data(), 1, text.size(), file_) != text.size()) fail();
+  }
+  // Flushes and closes; returns false when anything failed.
+  bool close() {
+    if (!file_) return !failed_;
+    if (std::fflush(file_) != 0) fail();
+    if (file_ != stdout && std::fclose(file_) != 0) fail();
+    file_ = nullptr;
+    return !failed_;
+  }
+  bool failed() const { return failed_; }
+  const std::string& error() const { return error_; }
+  std::string name() const { return path_.empty() ? std::string("standard output") : path_; }
+
+ private:
+  void fail() {
+    if (failed_) return;
+    failed_ = true;
+    error_ = std::strerror(errno);
+    spdlog::error("cannot write detections to {}: {}; stopping output (fix the destination and run again)", name(),
+                  error_);
+  }
+
+  std::string path_;
+  std::FILE* file_ = nullptr;
+  bool failed_ = false;
+  std::string error_;
+};
+
+}  // namespace
+
 int run_hunt(const HuntOptions& options) {
   auto start = std::chrono::steady_clock::now();
 
   DetectionFormat format = DetectionFormat::Jsonl;
   std::string fmt_name = options.format;
-  if (fmt_name == "auto") fmt_name = options.output.empty() && isatty(STDOUT_FILENO) ? "table" : "jsonl";
+  const bool stdout_is_terminal = options.output.empty() && isatty(STDOUT_FILENO);
+  if (fmt_name == "auto") fmt_name = stdout_is_terminal ? "table" : "jsonl";
   if (fmt_name == "csv") format = DetectionFormat::Csv;
   else if (fmt_name == "table") format = DetectionFormat::Table;
 
@@ -287,18 +350,32 @@ int run_hunt(const HuntOptions& options) {
     spdlog::error("no rule files found under {}", fmt::join(options.rules, ", "));
     return 2;
   }
-  if (min_rank > 0) {
-    std::erase_if(load.rules, [&](const CompiledRule& r) {
-      return r.rule.kind == RuleKind::Detection && level_rank(r.rule.level) < min_rank;
-    });
-  }
+  std::size_t below_level = 0, excluded_status = 0;
+  std::erase_if(load.rules, [&](const CompiledRule& r) {
+    if (r.rule.kind != RuleKind::Detection) return false;
+    if (min_rank > 0 && level_rank(r.rule.level) < min_rank) {
+      ++below_level;
+      return true;
+    }
+    if (!options.all_statuses && (r.rule.status == "deprecated" || r.rule.status == "unsupported")) {
+      ++excluded_status;
+      return true;
+    }
+    return false;
+  });
+  if (below_level > 0)
+    spdlog::info("{} below --min-level {} (rules without a level count as below)", plural(below_level, "rule is", "rules are"),
+                 options.min_level);
+  if (excluded_status > 0)
+    spdlog::info("{} not run because their status is deprecated or unsupported (--all-statuses runs them)",
+                 plural(excluded_status, "rule is", "rules are"));
   if (!options.pipelines.empty()) {
     DiagnosticList pipeline_diagnostics;
     auto pipelines = load_pipelines(options.pipelines, pipeline_diagnostics);
-    for (const auto& d : pipeline_diagnostics.items())
-      spdlog::get("diagnostics")->log(d.severity == Severity::Error ? spdlog::level::err : spdlog::level::warn, d.format());
+    for (const auto& d : pipeline_diagnostics.items()) log_diagnostic(d);
     if (!pipelines) {
-      spdlog::error("cannot load the processing pipelines {}; name a shipped pipeline ({}) or a YAML file",
+      spdlog::error("cannot load the processing pipelines {} (see above); give a shipped pipeline name ({}) or the "
+                    "path of a pipeline YAML file",
                     fmt::join(options.pipelines, ", "), shipped_pipeline_names());
       return 2;
     }
@@ -308,11 +385,12 @@ int run_hunt(const HuntOptions& options) {
     std::size_t shown = 0;
     for (const auto& d : apply_diagnostics.items()) {
       if (d.severity == Severity::Warning && shown++ >= options.max_warnings) continue;
-      spdlog::get("diagnostics")->log(d.severity == Severity::Error ? spdlog::level::err : spdlog::level::warn, d.format());
+      log_diagnostic(d);
     }
-    spdlog::info("pipelines applied: {} rules changed, {} rules removed ({} rejected by a transformation, {} with "
+    spdlog::info("pipelines applied: {} changed, {} removed ({} rejected by a transformation, {} with "
                  "placeholders that have no value)",
-                 applied.changed, applied.failed, applied.rejected.size(), applied.unresolved.size());
+                 plural(applied.changed, "rule", "rules"), plural(applied.failed, "rule", "rules"),
+                 applied.rejected.size(), applied.unresolved.size());
   }
 
   EngineOptions engine_options;
@@ -320,14 +398,29 @@ int run_hunt(const HuntOptions& options) {
   engine_options.logsource_routing = !options.no_routing;
   DiagnosticList engine_diagnostics;
   Engine engine(std::move(load.rules), engine_options, engine_diagnostics);
-  for (const auto& d : engine_diagnostics.items()) spdlog::get("diagnostics")->warn(d.format());
+  for (const auto& d : engine_diagnostics.items()) log_diagnostic(d);
   std::map<std::string, std::size_t> unsupported_reasons;
+  std::size_t unsupported_shown = 0;
   for (const auto& u : engine.unsupported()) {
-    spdlog::get("diagnostics")->warn("{}: warning: [rule {}] not run: {}", u.path, u.id, u.reason);
     ++unsupported_reasons[u.category];
+    if (unsupported_shown++ < options.max_warnings)
+      spdlog::get("diagnostics")->warn("{}: warning: [rule {}] not run: {}", u.path, u.id, u.reason);
   }
-  spdlog::info("running {} rules ({} shared predicates); {} rules cannot run", engine.rules().size(),
-               engine.predicate_count(), engine.unsupported().size());
+  if (unsupported_shown > options.max_warnings)
+    spdlog::info("{} more rules that cannot run are not listed (raise --max-warnings)",
+                 unsupported_shown - options.max_warnings);
+  spdlog::info("running {} ({} shared predicates); {} cannot run", plural(engine.rules().size(), "rule", "rules"),
+               engine.predicate_count(), plural(engine.unsupported().size(), "rule", "rules"));
+  if (engine.rules().empty()) {
+    spdlog::error("no rule can run; check the rule paths and the messages above");
+    return 2;
+  }
+  if (assumed && !engine.reaches_channel_less()) {
+    spdlog::error("no loaded rule has the logsource given by --logsource '{}'; check the spelling (e.g. "
+                  "category:process_creation,product:windows)",
+                  options.logsource);
+    return 2;
+  }
 
   if (!options.explain_rule.empty()) {
     DiagnosticList diagnostics;
@@ -337,19 +430,14 @@ int run_hunt(const HuntOptions& options) {
   // Inputs.
   DiagnosticList input_diagnostics;
   std::vector<InputFile> inputs = find_inputs(options.inputs, input_diagnostics);
+  const std::size_t missing_inputs = input_diagnostics.error_count();
   std::uint64_t total_bytes = 0;
   for (const auto& i : inputs) total_bytes += i.size;
 
-  std::FILE* out = stdout;
-  if (!options.output.empty()) {
-    out = std::fopen(options.output.c_str(), "wb");
-    if (!out) {
-      spdlog::error("cannot write {}: {}", options.output, std::strerror(errno));
-      return 2;
-    }
-  }
-  if (format == DetectionFormat::Csv) std::fputs(csv_header().c_str(), out);
-  if (format == DetectionFormat::Table) std::fputs(table_header().c_str(), out);
+  OutputSink out(options.output);
+  if (!out.open()) return 2;
+  if (format == DetectionFormat::Csv) out.write(csv_header());
+  if (format == DetectionFormat::Table) out.write(table_header());
 
   // Large uncompressed EVTX files are split into chunk ranges so several
   // threads share them; everything else is one task per input.
@@ -373,7 +461,8 @@ int run_hunt(const HuntOptions& options) {
   std::mutex mutex;
   std::condition_variable ready;
   std::atomic<std::size_t> next{0};
-  Progress progress("hunting", total_bytes);
+  // The progress line would interleave with a table on the same terminal.
+  Progress progress("hunting", format == DetectionFormat::Table && stdout_is_terminal ? 0 : total_bytes);
   unsigned threads = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
   threads = std::min<unsigned>(threads, std::max<std::size_t>(1, tasks.size()));
   std::vector<std::thread> pool;
@@ -393,8 +482,8 @@ int run_hunt(const HuntOptions& options) {
   ReadStats totals;
   std::vector<std::uint64_t> detections(engine.rules().size(), 0);
   std::map<std::string, std::uint64_t> skipped;
-  std::uint64_t regex_limit_hits = 0;
-  std::size_t inputs_read = 0;
+  std::uint64_t regex_limit_hits = 0, channel_less = 0;
+  std::size_t inputs_read = 0, unreadable = 0;
   for (std::size_t i = 0; i < tasks.size(); ++i) {
     TaskResult result;
     {
@@ -403,29 +492,29 @@ int run_hunt(const HuntOptions& options) {
       result = std::move(*results[i]);
       results[i].reset();
     }
-    std::fwrite(result.output.data(), 1, result.output.size(), out);
+    out.write(result.output);
     const Task& task = tasks[i];
     if (task.part + 1 == task.parts) states[task.input].loaded.reset();  // free the input's memory
     if (!result.skip_reason.empty()) {
       ++skipped[result.skip_reason];
+      if (result.skip_reason == "unreadable") ++unreadable;
       spdlog::debug("{}: skipped ({})", inputs[task.input].path, result.skip_reason);
       continue;
     }
     if (task.part == 0 && states[task.input].ok) ++inputs_read;
     totals.add(result.stats);
     regex_limit_hits += result.regex_limit_hits;
+    channel_less += result.channel_less;
     for (std::size_t r = 0; r < detections.size(); ++r) detections[r] += result.detections[r];
   }
   for (auto& t : pool) t.join();
   double hunt_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - hunt_start).count();
   progress.finish();
-  if (out != stdout) std::fclose(out);
-  else std::fflush(stdout);
+  const bool written = out.close();
 
   // Closing summary.
   input_diagnostics.sort();
-  for (const auto& d : input_diagnostics.items())
-    spdlog::get("diagnostics")->log(d.severity == Severity::Error ? spdlog::level::err : spdlog::level::warn, d.format());
+  for (const auto& d : input_diagnostics.items()) log_diagnostic(d);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::uint64_t total_detections = 0;
   std::vector<std::pair<std::uint64_t, std::uint32_t>> by_rule;
@@ -435,10 +524,11 @@ int run_hunt(const HuntOptions& options) {
       by_rule.emplace_back(detections[r], r);
     }
   std::sort(by_rule.begin(), by_rule.end(), [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
-  spdlog::info("read {} events from {} inputs in {:.2f} s", totals.events, inputs_read, seconds);
-  spdlog::info("matching took {:.3f} s: {:.0f} events/s, {:.1f} MB/s of input", hunt_seconds,
-               hunt_seconds > 0 ? static_cast<double>(totals.events) / hunt_seconds : 0.0,
-               hunt_seconds > 0 ? static_cast<double>(total_bytes) / (1 << 20) / hunt_seconds : 0.0);
+  spdlog::info("read {} events from {} inputs; finished in {:.2f} s", totals.events, inputs_read, seconds);
+  if (hunt_seconds > 0.001 && totals.events > 0)
+    spdlog::info("matching took {:.3f} s: {:.0f} events/s, {:.1f} MB/s of input", hunt_seconds,
+                 static_cast<double>(totals.events) / hunt_seconds,
+                 static_cast<double>(total_bytes) / (1 << 20) / hunt_seconds);
   if (totals.rejected > 0) {
     std::vector<std::string> parts;
     for (const auto& [reason, n] : totals.rejected_by_reason) parts.push_back(fmt::format("{} {}", reason, n));
@@ -453,16 +543,28 @@ int run_hunt(const HuntOptions& options) {
     }
     spdlog::info("skipped {} inputs: {} (list them with -v)", n, join(parts, ", "));
   }
+  if (channel_less > 0 && !assumed && !options.no_routing)
+    spdlog::warn("{} without a Channel field went to every rule, including rules for other products; say what "
+                 "they are with --logsource (e.g. product:windows) or a pipeline such as ecs-windows",
+                 plural(channel_less, "event", "events"));
   if (!unsupported_reasons.empty()) {
     std::vector<std::string> parts;
     for (const auto& [reason, count] : unsupported_reasons) parts.push_back(fmt::format("{} {}", reason, count));
-    spdlog::info("{} rules not run (listed above): {}", engine.unsupported().size(), join(parts, ", "));
+    spdlog::info("{} not run (listed above): {}", plural(engine.unsupported().size(), "rule", "rules"), join(parts, ", "));
   }
   if (regex_limit_hits > 0)
     spdlog::warn("{} regex evaluations stopped at the backtracking match limit and counted as no match", regex_limit_hits);
-  spdlog::info("{} detections by {} rules", total_detections, by_rule.size());
+  spdlog::info("{} detections by {}", total_detections, plural(by_rule.size(), "rule", "rules"));
   for (const auto& [count, r] : by_rule)
     spdlog::info("  {:>8}  {}  {}", count, engine.rules()[r]->rule.id, engine.rules()[r]->rule.title);
+  if (!written) {
+    spdlog::error("detections were lost: writing to {} failed ({})", out.name(), out.error());
+    return 2;
+  }
+  if (missing_inputs + unreadable > 0) {
+    spdlog::error("{} could not be read (see the messages above)", plural(missing_inputs + unreadable, "input", "inputs"));
+    return 2;
+  }
   return 0;
 }
 

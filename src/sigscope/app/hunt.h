@@ -16,6 +16,7 @@ struct HuntOptions {
   std::vector<std::string> pipelines;  // processing pipeline names or files
   std::string logsource;               // "category:x,product:y,service:z" for channel-less events
   bool no_routing = false;             // send every event to every rule
+  bool all_statuses = false;           // also run deprecated and unsupported rules
   unsigned threads = 0;
   std::size_t max_warnings = 20;
   std::string explain_rule;            // rule id for --explain

@@ -15,7 +15,9 @@ namespace sigscope {
 // have returned. `body` must be safe to call concurrently for different i.
 template <typename Body>
 void parallel_for(std::size_t count, unsigned threads, Body&& body) {
+  // More threads than there is work, or than 256, only costs stacks.
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  threads = std::min(threads, 256u);
   threads = static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(1, count)));
   std::atomic<std::size_t> next{0};
   auto worker = [&] {

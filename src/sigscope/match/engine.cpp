@@ -61,10 +61,15 @@ struct Engine::Router {
 
 namespace {
 
+// Whether a rule applies to events of the assumed logsource. Only the parts
+// the assumed logsource gives constrain: a rule without a category or service
+// is broader and still applies, but a product must be the same, so that
+// product:windows keeps every Windows rule and drops Linux, cloud and
+// network rules (including category-only ones such as proxy or webserver).
 bool logsource_matches(const Logsource& rule, const Logsource& assumed) {
-  auto ok = [](const std::string& r, const std::string& a) { return r.empty() || r == a; };
-  return ok(rule.category, assumed.category) && ok(rule.product, assumed.product) &&
-         ok(rule.service, assumed.service);
+  auto broad = [](const std::string& r, const std::string& a) { return a.empty() || r.empty() || r == a; };
+  bool product_ok = assumed.product.empty() || rule.product == assumed.product;
+  return product_ok && broad(rule.category, assumed.category) && broad(rule.service, assumed.service);
 }
 
 std::string unresolved_placeholder(const CompiledRule& rule) {
@@ -400,6 +405,8 @@ void Engine::build_routes(const EngineOptions& options) {
   }
 }
 
+bool Engine::reaches_channel_less() const { return !router_->routes[router_->no_channel].rules.empty(); }
+
 const std::vector<std::string>& Engine::stage_names(std::uint32_t rule) const { return programs_[rule].stage_names; }
 
 std::unique_ptr<Matcher> Engine::matcher() const { return std::make_unique<Matcher>(*this); }
@@ -470,31 +477,35 @@ long parse_event_id(std::string_view text) {
 }
 }  // namespace
 
+std::uint32_t Matcher::route_of(const RawEvent& event) const {
+  const Engine::Router& router = *engine_.router_;
+  std::uint32_t route_id = router.no_channel;
+  if (router.channels.empty() && router.other_channels == router.no_channel) return route_id;
+  // A Channel field marks a Windows event, even when it is empty.
+  const FieldValue* channel_field = find_field(event, "Channel");
+  if (!channel_field || channel_field->type == ValueType::Null) return route_id;
+  route_id = router.other_channels;
+  // Channel names are ASCII in practice; fold to be safe about case.
+  thread_local std::string folded;
+  folded.clear();
+  fold_case_append(channel_field->value, folded);
+  auto it = router.channels.find(folded);
+  if (it != router.channels.end()) {
+    route_id = it->second.any;
+    long id = parse_event_id(find_value(event, "EventID"));
+    auto eid = it->second.by_event_id.find(id);
+    if (eid != it->second.by_event_id.end()) route_id = eid->second;
+  }
+  return route_id;
+}
+
 void Matcher::match(const RawEvent& event, std::vector<Detection>& out) {
   out.clear();
   stage_buffer_.clear();
   const Engine::Router& router = *engine_.router_;
 
-  std::uint32_t route_id = router.no_channel;
-  if (!router.channels.empty() || router.other_channels != router.no_channel) {
-    // A Channel field marks a Windows event, even when it is empty.
-    const FieldValue* channel_field = find_field(event, "Channel");
-    if (channel_field && channel_field->type != ValueType::Null) {
-      std::string_view channel = channel_field->value;
-      route_id = router.other_channels;
-      // Channel names are ASCII in practice; fold to be safe about case.
-      thread_local std::string folded;
-      folded.clear();
-      fold_case_append(channel, folded);
-      auto it = router.channels.find(folded);
-      if (it != router.channels.end()) {
-        route_id = it->second.any;
-        long id = parse_event_id(find_value(event, "EventID"));
-        auto eid = it->second.by_event_id.find(id);
-        if (eid != it->second.by_event_id.end()) route_id = eid->second;
-      }
-    }
-  }
+  std::uint32_t route_id = route_of(event);
+  if (route_id == router.no_channel) ++channel_less_events_;
   const Engine::Route& route = router.routes[route_id];
   if (route.rules.empty()) {
     ++unrouted_events_;
@@ -554,8 +565,9 @@ std::string Matcher::explain(std::uint32_t rule, const RawEvent& event) {
     std::fill(generation_.begin(), generation_.end(), 0);
     current_ = 1;
   }
-  view_.build(event, engine_.fields_, {});
-  // Explanations evaluate every predicate directly, whatever the route.
+  const Engine::Route& route = engine_.router_->routes[route_of(event)];
+  view_.build(event, engine_.fields_, route.aliases);
+  // Explanations evaluate every predicate directly.
   struct Restore {
     bool& flag;
     bool saved;
@@ -566,7 +578,23 @@ std::string Matcher::explain(std::uint32_t rule, const RawEvent& event) {
   const CompiledRule& compiled = *engine_.runnable_[rule];
   std::string out;
   bool result = eval(program.condition);
-  out += fmt::format("rule {} \"{}\": {}\n", compiled.rule.id, compiled.rule.title, result ? "MATCH" : "no match");
+  const bool routed = route.member[rule] != kNotMember;
+  const std::string channel(find_value(event, "Channel"));
+  const std::string event_id(find_value(event, "EventID"));
+  const bool reported = result && routed;
+  out += fmt::format("rule {} \"{}\": {}\n", compiled.rule.id, compiled.rule.title,
+                     reported ? "MATCH" : (result ? "condition true, but not reported (see routing)" : "no match"));
+  if (routed) {
+    out += fmt::format("  routing: the event (Channel '{}', EventID '{}') reaches this rule ({})\n", channel, event_id,
+                       compiled.rule.logsource.label());
+  } else {
+    out += fmt::format("  routing: the event (Channel '{}', EventID '{}') is not from this rule's logsource ({}), so "
+                       "hunt does not evaluate the rule on it; --no-routing would\n",
+                       channel, event_id, compiled.rule.logsource.label());
+  }
+  for (const auto& alias : route.aliases)
+    out += fmt::format("  field rename of this source: {} reads {}\n", engine_.fields_.name(alias.sigma_field),
+                       engine_.fields_.name(alias.event_field));
   out += fmt::format("  condition: {} -> {}\n", join(compiled.condition_texts, " | "), result ? "true" : "false");
 
   // Walks a stage tree printing each node.

@@ -22,7 +22,9 @@ namespace sigscope {
 
 struct EngineOptions {
   // Logsource of events that carry no Channel field (plain JSON). Unset:
-  // such events reach every rule.
+  // such events reach every rule. Set: they reach the rules whose logsource
+  // agrees on every part given here (an empty category or service in a rule
+  // agrees with anything; a product must be equal).
   std::optional<Logsource> assumed_logsource;
   // False sends every event to every rule, ignoring Channel and EventID.
   bool logsource_routing = true;
@@ -69,6 +71,9 @@ class Engine {
   // when one of their witness predicates matched.
   std::size_t prefiltered_predicates() const { return prefilter_ ? prefilter_->handled_count() : 0; }
   std::size_t witnessed_rules() const;
+
+  // True when events without a Channel field reach at least one rule.
+  bool reaches_channel_less() const;
 
   // A new matcher for one thread.
   std::unique_ptr<Matcher> matcher() const;
@@ -121,16 +126,21 @@ class Matcher {
   // Stage indices (see Engine::stage_names) that matched for `detection`.
   std::span<const std::uint16_t> stages(const Detection& detection) const;
 
-  // Explains rule `rule` on `event`: every stage and predicate with its
-  // truth value and reason, as indented text. Ignores routing.
+  // Explains rule `rule` on `event`: whether the event's logsource reaches
+  // the rule, the field renames of its source, and every stage and predicate
+  // with its truth value and reason, as indented text.
   std::string explain(std::uint32_t rule, const RawEvent& event);
 
   // Events whose logsource reached no rule.
   std::uint64_t unrouted_events() const { return unrouted_events_; }
+  // Events without a Channel field, which reach every rule unless the
+  // engine was given an assumed logsource.
+  std::uint64_t channel_less_events() const { return channel_less_events_; }
   std::uint64_t regex_limit_hits() const { return scratch_.regex_limit_hits; }
 
  private:
   bool eval(std::uint32_t node);
+  std::uint32_t route_of(const RawEvent& event) const;
   bool predicate(std::uint32_t id);
 
   const Engine& engine_;
@@ -145,6 +155,7 @@ class Matcher {
   std::uint32_t current_ = 0;
   std::vector<std::uint16_t> stage_buffer_;
   std::uint64_t unrouted_events_ = 0;
+  std::uint64_t channel_less_events_ = 0;
 };
 
 }  // namespace sigscope
