@@ -211,6 +211,37 @@ TEST(HuntCli, ExplainOneRecord) {
   EXPECT_EQ(unknown.exit_code, 2);
 }
 
+TEST(HuntCli, TableEscapesControlCharacters) {
+  HuntFiles s;
+  auto ansi = s.dir.write("logs5/a.jsonl", "{\"CommandLine\": \"whoami \\u001b[31mRED\\u0007\"}\n");
+  auto r = run_cli({"hunt", "-r", s.rules, "-f", "table", ansi.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find('\x1b'), std::string::npos);
+  EXPECT_NE(r.out.find("\\x1b[31mRED\\x07"), std::string::npos) << r.out;
+}
+
+TEST(HuntCli, NamedLikeLogButGarbage) {
+  HuntFiles s;
+  auto garbage = s.dir.write("logs6/x.evtx", "not an event log");
+  auto r = run_cli({"hunt", "-r", s.rules, garbage.string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(garbage.string() + ": error: content is neither EVTX"), std::string::npos) << r.err;
+}
+
+TEST(HuntCli, Utf16JsonWithByteOrderMark) {
+  HuntFiles s;
+  std::string utf8 = "{\"CommandLine\": \"whoami\"}\r\n";
+  std::string utf16 = "\xFF\xFE";
+  for (char c : utf8) {
+    utf16.push_back(c);
+    utf16.push_back('\0');
+  }
+  auto path = s.dir.write("logs7/u.json", utf16);
+  auto r = run_cli({"hunt", "-r", s.rules, "-f", "jsonl", path.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(parse_lines(r.out).size(), 1u) << r.err;
+}
+
 TEST(HuntCli, MissingInputFailsTheRun) {
   HuntFiles s;
   auto r = run_cli({"hunt", "-r", s.rules, (s.dir.path() / "absent.jsonl").string(), s.events});

@@ -117,3 +117,36 @@ TEST(JsonReader, ArraysOfObjectsInsideObjects) {
 
 }  // namespace
 }  // namespace sigscope
+
+namespace sigscope {
+namespace {
+
+TEST(JsonReader, InvalidUtf8IsRepairedNotDropped) {
+  ReadStats stats;
+  DiagnosticList diagnostics;
+  auto c = read_all("{\"a\": \"x\"}\n{\"a\": \"bad \xff byte\"}\n", &stats, &diagnostics);
+  ASSERT_EQ(c.records, (std::vector<std::uint64_t>{1, 2}));
+  EXPECT_EQ(value_of(c.fields[1], "a"), "bad \xEF\xBF\xBD byte");
+  EXPECT_EQ(stats.repaired, 1u);
+  EXPECT_EQ(stats.rejected, 0u);
+  EXPECT_EQ(diagnostics.warning_count(), 1u);
+}
+
+TEST(JsonReader, CloudTrailRecordsAreEvents) {
+  auto c = read_all(R"({"Records": [{"eventName": "A"}, {"eventName": "B"}]})");
+  ASSERT_EQ(c.records, (std::vector<std::uint64_t>{1, 2}));
+  EXPECT_EQ(value_of(c.fields[1], "eventName"), "B");
+}
+
+TEST(JsonReader, BrokenArraySaysNothingIsRead) {
+  ReadStats stats;
+  DiagnosticList diagnostics;
+  auto c = read_all(R"([{"a": 1}, {"a": }, {"a": 3}])", &stats, &diagnostics);
+  EXPECT_TRUE(c.records.empty());
+  EXPECT_EQ(stats.rejected, 1u);
+  ASSERT_EQ(diagnostics.error_count(), 1u);
+  EXPECT_NE(diagnostics.items()[0].message.find("no event of this input can be read"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sigscope

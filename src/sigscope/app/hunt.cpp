@@ -110,9 +110,12 @@ void open_input(const InputFile& input, std::size_t parts, InputState& state, Js
                      ? EvtxFile::from_memory(display_name(input), state.loaded->evtx_bytes, diagnostics)
                      : EvtxFile::open(input.path, diagnostics);
     if (!state.evtx) {
-      state.skip_reason = "not a readable EVTX file";
+      state.skip_reason = "unreadable";
       return;
     }
+    if (state.evtx->framed_record_count() == 0)
+      diagnostics.warning(display_name(input), 0, 0, "", "the EVTX file holds no event records",
+                          "the log may be empty, or its chunks damaged (see any messages above)");
   }
   if (state.loaded->format == InputFormat::Json && parts > 1) {
     std::string_view text(state.loaded->json.data(), state.loaded->json.size());
@@ -497,7 +500,7 @@ int run_hunt(const HuntOptions& options) {
     if (task.part + 1 == task.parts) states[task.input].loaded.reset();  // free the input's memory
     if (!result.skip_reason.empty()) {
       ++skipped[result.skip_reason];
-      if (result.skip_reason == "unreadable") ++unreadable;
+      if (result.skip_reason == "unreadable" || result.skip_reason.rfind("named like a log", 0) == 0) ++unreadable;
       spdlog::debug("{}: skipped ({})", inputs[task.input].path, result.skip_reason);
       continue;
     }
@@ -529,6 +532,9 @@ int run_hunt(const HuntOptions& options) {
     spdlog::info("matching took {:.3f} s: {:.0f} events/s, {:.1f} MB/s of input", hunt_seconds,
                  static_cast<double>(totals.events) / hunt_seconds,
                  static_cast<double>(total_bytes) / (1 << 20) / hunt_seconds);
+  if (totals.repaired > 0)
+    spdlog::info("{} held invalid UTF-8 and were read with U+FFFD in place of the bad bytes",
+                 plural(totals.repaired, "record or input", "records or inputs"));
   if (totals.rejected > 0) {
     std::vector<std::string> parts;
     for (const auto& [reason, n] : totals.rejected_by_reason) parts.push_back(fmt::format("{} {}", reason, n));

@@ -52,7 +52,8 @@ struct JsonEventReader::Impl {
   std::string path;      // current dotted prefix while flattening
   std::string timestamp;
   bool in_system = false;           // flattening an evtx_dump System section
-  simdjson::padded_string scratch;  // for read_object
+  simdjson::padded_string scratch;   // for read_object
+  simdjson::padded_string repaired;  // a record or input with invalid UTF-8 replaced
 
   void reset() {
     names.clear();
@@ -220,13 +221,69 @@ struct JsonEventReader::Impl {
     }
     for (auto [key, value] : root) add_element(key, value, false, 0);
     // A timestamp for the output, from the usual keys.
-    for (const char* key : {"@timestamp", "timestamp", "TimeCreated", "EventTime", "UtcTime", "time"}) {
+    for (const char* key : {"@timestamp", "timestamp", "TimeCreated", "TimeGenerated", "EventTime", "eventTime",
+                            "UtcTime", "time", "ts"}) {
       simdjson::dom::element t;
-      if (root[key].get(t) == simdjson::SUCCESS && t.is_string()) {
+      if (root[key].get(t) != simdjson::SUCCESS) continue;
+      if (t.is_string()) {
         timestamp = std::string(t.get_string().value_unsafe());
         break;
       }
+      if (t.is_number()) {  // Zeek's ts: seconds since the epoch
+        timestamp = fmt::format("{}", t.get_double().value_unsafe());
+        break;
+      }
     }
+  }
+
+  // Replaces every byte that is not part of valid UTF-8 with U+FFFD.
+  static std::string repair_utf8(std::string_view text) {
+    std::string out;
+    out.reserve(text.size() + 16);
+    std::size_t i = 0;
+    while (i < text.size()) {
+      unsigned char c = static_cast<unsigned char>(text[i]);
+      if (c < 0x80) {
+        out.push_back(static_cast<char>(c));
+        ++i;
+        continue;
+      }
+      std::size_t len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+      if (len > 0 && i + len <= text.size() && simdjson::validate_utf8(text.data() + i, len)) {
+        out.append(text.substr(i, len));
+        i += len;
+      } else {
+        out += "\xEF\xBF\xBD";
+        ++i;
+      }
+    }
+    return out;
+  }
+
+  // Emits one parsed JSON value as one event, or, for CloudTrail's
+  // {"Records": [...]} layout, one event per record. Returns the number of
+  // events; `not_object` is set when the value is not a JSON object.
+  std::uint64_t emit_document(simdjson::dom::element doc, std::uint64_t record, std::uint64_t offset,
+                              const EventSink& sink, bool& not_object) {
+    not_object = !doc.is_object();
+    if (not_object) return 0;
+    simdjson::dom::object obj = as_object(doc);
+    simdjson::dom::element records;
+    if (obj.size() == 1 && obj["Records"].get(records) == simdjson::SUCCESS && records.is_array()) {
+      std::uint64_t n = 0;
+      for (auto item : as_array(records)) {
+        ++n;
+        if (!item.is_object()) continue;
+        reset();
+        flatten(as_object(item));
+        emit(n, offset, sink);
+      }
+      return n;
+    }
+    reset();
+    flatten(obj);
+    emit(record, offset, sink);
+    return 1;
   }
 
   void emit(std::uint64_t record, std::uint64_t offset, const EventSink& sink) {
@@ -254,6 +311,7 @@ struct JsonEventReader::Impl {
 void ReadStats::add(const ReadStats& other) {
   events += other.events;
   rejected += other.rejected;
+  repaired += other.repaired;
   bytes += other.bytes;
   for (const auto& [reason, n] : other.rejected_by_reason) rejected_by_reason[reason] += n;
 }
@@ -287,7 +345,13 @@ bool JsonEventReader::is_json_lines(std::string_view text) {
   std::size_t end = text.find('\n', start);
   if (end == std::string_view::npos) end = text.size();
   simdjson::dom::element probe;
-  return impl_->parser.parse(text.data() + start, end - start, false).get(probe) == simdjson::SUCCESS;
+  auto err = impl_->parser.parse(text.data() + start, end - start, false).get(probe);
+  if (err == simdjson::UTF8_ERROR) {
+    // Judge the structure, not the encoding, which read_lines repairs.
+    simdjson::padded_string repaired(Impl::repair_utf8(text.substr(start, end - start)));
+    err = impl_->parser.parse(repaired).get(probe);
+  }
+  return err == simdjson::SUCCESS;
 }
 
 ReadStats JsonEventReader::read_lines(std::string_view text, std::size_t begin, std::size_t end,
@@ -315,15 +379,23 @@ ReadStats JsonEventReader::read_lines(std::string_view text, std::size_t begin, 
     if (b < e) {
       simdjson::dom::element doc;
       auto err = m.parser.parse(text.data() + b, e - b, false).get(doc);
+      if (err == simdjson::UTF8_ERROR) {
+        m.repaired = simdjson::padded_string(Impl::repair_utf8(text.substr(b, e - b)));
+        err = m.parser.parse(m.repaired).get(doc);
+        if (!err) {
+          if (++stats.repaired <= 20)
+            diagnostics.warning(name, static_cast<int>(line), 0, "",
+                                "the record holds invalid UTF-8; those bytes were read as U+FFFD",
+                                "fix the encoding at the source if the exact bytes matter");
+        }
+      }
+      bool not_object = false;
       if (err) {
         reject(line, "invalid JSON", fmt::format("invalid JSON: {}", simdjson::error_message(err)));
-      } else if (!doc.is_object()) {
+      } else if (std::uint64_t n = m.emit_document(doc, line, b, sink, not_object); not_object) {
         reject(line, "not a JSON object", "the line holds a JSON value that is not an object");
       } else {
-        m.reset();
-        m.flatten(as_object(doc));
-        m.emit(line, b, sink);
-        ++stats.events;
+        stats.events += n;
       }
     }
     ++line;
@@ -352,24 +424,36 @@ ReadStats JsonEventReader::read(std::string_view text, const std::string& name, 
   };
 
   if (text[start] == '[') {
-    // One JSON array of events.
+    // One JSON array of events. Invalid UTF-8 is repaired for the whole
+    // input first; any other error leaves nothing readable.
+    if (!simdjson::validate_utf8(text.data() + start, text.size() - start)) {
+      m.repaired = simdjson::padded_string(Impl::repair_utf8(text.substr(start)));
+      text = std::string_view(m.repaired.data(), m.repaired.size());
+      start = 0;
+      ++stats.repaired;
+      diagnostics.warning(name, 0, 0, "", "the input holds invalid UTF-8; those bytes were read as U+FFFD",
+                          "fix the encoding at the source if the exact bytes matter");
+    }
     simdjson::dom::element doc;
     auto err = m.parser.parse(text.data() + start, text.size() - start, false).get(doc);
     if (err || !doc.is_array()) {
-      reject(1, "invalid JSON", fmt::format("invalid JSON array: {}", err ? simdjson::error_message(err) : "not an array"));
+      stats.reject("invalid JSON");
+      diagnostics.error(name, 1, 0, "",
+                        fmt::format("invalid JSON array: {}; no event of this input can be read",
+                                    err ? simdjson::error_message(err) : "not an array"),
+                        "fix the JSON, or write one event per line (JSON lines) so one bad record only loses itself");
       return stats;
     }
     std::uint64_t index = 0;
     for (auto item : as_array(doc)) {
       ++index;
-      if (!item.is_object()) {
+      bool not_object = false;
+      std::uint64_t n = m.emit_document(item, index, 0, sink, not_object);
+      if (not_object) {
         reject(0, "not a JSON object", fmt::format("array element {} is not a JSON object", index));
         continue;
       }
-      m.reset();
-      m.flatten(item.get_object().value_unsafe());
-      m.emit(index, 0, sink);
-      ++stats.events;
+      stats.events += n;
     }
     return stats;
   }
@@ -380,6 +464,14 @@ ReadStats JsonEventReader::read(std::string_view text, const std::string& name, 
   }
 
   // Objects one after another, possibly spread over many lines.
+  if (!simdjson::validate_utf8(text.data() + start, text.size() - start)) {
+    m.repaired = simdjson::padded_string(Impl::repair_utf8(text.substr(start)));
+    text = std::string_view(m.repaired.data(), m.repaired.size());
+    start = 0;
+    ++stats.repaired;
+    diagnostics.warning(name, 0, 0, "", "the input holds invalid UTF-8; those bytes were read as U+FFFD",
+                        "fix the encoding at the source if the exact bytes matter");
+  }
   simdjson::dom::document_stream stream;
   auto err = m.parser.parse_many(text.data() + start, text.size() - start,
                                  std::max<std::size_t>(simdjson::dom::DEFAULT_BATCH_SIZE, text.size() - start + 1))
@@ -400,14 +492,13 @@ ReadStats JsonEventReader::read(std::string_view text, const std::string& name, 
                                simdjson::error_message(doc_err)));
       break;
     }
-    if (!doc.is_object()) {
+    bool not_object = false;
+    std::uint64_t n = m.emit_document(doc, index, offset, sink, not_object);
+    if (not_object) {
       reject(line, "not a JSON object", fmt::format("value {} is not a JSON object", index));
       continue;
     }
-    m.reset();
-    m.flatten(doc.get_object().value_unsafe());
-    m.emit(index, offset, sink);
-    ++stats.events;
+    stats.events += n;
   }
   return stats;
 }

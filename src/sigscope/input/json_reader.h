@@ -1,7 +1,10 @@
 // Reading events from JSON: JSON lines, a JSON array of objects, objects
-// written one after another, and evtx_dump-style {"Event": {"System": ...,
-// "EventData": ...}} documents, which are flattened to the field names the
-// EVTX reader gives (EventID, Channel, Provider_Name, the EventData names).
+// written one after another, AWS CloudTrail's {"Records": [...]} files, and
+// evtx_dump-style {"Event": {"System": ..., "EventData": ...}} documents,
+// which are flattened to the field names the EVTX reader gives (EventID,
+// Channel, Provider_Name, the EventData names). Invalid UTF-8 inside a
+// record is replaced with U+FFFD and the record is still read, with a
+// warning, so one bad byte cannot hide an event from the rules.
 #pragma once
 
 #include <functional>
@@ -20,6 +23,7 @@ struct ReadStats {
   std::uint64_t events = 0;
   std::uint64_t rejected = 0;  // records that could not be read (reported one by one)
   std::uint64_t bytes = 0;
+  std::uint64_t repaired = 0;  // records read after replacing invalid UTF-8 with U+FFFD
   std::map<std::string, std::uint64_t> rejected_by_reason;  // e.g. "invalid JSON" -> 2
 
   void reject(const std::string& reason) {

@@ -13,15 +13,46 @@
 
 #include <fmt/format.h>
 
+#include "sigscope/common/text.h"
+
 namespace sigscope {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+void walk_folder(const fs::path& folder, std::vector<InputFile>& found, DiagnosticList& diagnostics, int depth) {
+  std::error_code ec;
+  fs::directory_iterator it(folder, ec);
+  if (ec) {
+    diagnostics.error(folder.string(), 0, 0, "", fmt::format("cannot list folder: {}", ec.message()),
+                      "check its permissions; the other inputs are still read");
+    return;
+  }
+  for (; it != fs::directory_iterator(); it.increment(ec)) {
+    if (ec) {
+      diagnostics.error(folder.string(), 0, 0, "", fmt::format("cannot list folder: {}", ec.message()),
+                        "check its permissions; the other inputs are still read");
+      return;
+    }
+    std::error_code status_ec;
+    auto status = it->status(status_ec);
+    if (status_ec) continue;  // a dangling link
+    if (fs::is_directory(status)) {
+      if (depth < 64) walk_folder(it->path(), found, diagnostics, depth + 1);
+    } else if (fs::is_regular_file(status)) {
+      found.push_back({it->path().string(), static_cast<std::uint64_t>(it->file_size(status_ec)), false});
+    }
+  }
+}
+
+}  // namespace
 
 std::vector<InputFile> find_inputs(const std::vector<std::string>& paths, DiagnosticList& diagnostics) {
   std::vector<InputFile> out;
   for (const auto& p : paths) {
     if (p == "-") {
-      out.push_back({"-", 0});
+      out.push_back({"-", 0, true});
       continue;
     }
     std::error_code ec;
@@ -30,19 +61,21 @@ std::vector<InputFile> find_inputs(const std::vector<std::string>& paths, Diagno
       diagnostics.error(p, 0, 0, "", "input not found", "check the path");
       continue;
     }
+    if (fs::is_regular_file(status)) {
+      out.push_back({p, static_cast<std::uint64_t>(fs::file_size(p, ec)), false});
+      continue;
+    }
+    if (fs::is_fifo(status)) {
+      out.push_back({p, 0, true});
+      continue;
+    }
     if (!fs::is_directory(status)) {
-      out.push_back({p, static_cast<std::uint64_t>(fs::file_size(p, ec))});
+      diagnostics.error(p, 0, 0, "", "input is a device or socket, not a file, folder or pipe",
+                        "give a log file, a folder or - for standard input");
       continue;
     }
     std::vector<InputFile> found;
-    for (auto it = fs::recursive_directory_iterator(p, fs::directory_options::skip_permission_denied, ec);
-         it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (ec) {
-        diagnostics.error(p, 0, 0, "", fmt::format("cannot list folder: {}", ec.message()), "check its permissions");
-        break;
-      }
-      if (it->is_regular_file(ec)) found.push_back({it->path().string(), static_cast<std::uint64_t>(it->file_size(ec))});
-    }
+    walk_folder(p, found, diagnostics, 0);
     std::sort(found.begin(), found.end(), [](const InputFile& a, const InputFile& b) { return a.path < b.path; });
     out.insert(out.end(), found.begin(), found.end());
   }
@@ -55,6 +88,16 @@ bool read_all(const InputFile& input, std::string& out, DiagnosticList& diagnost
   if (input.path == "-") {
     std::ios::sync_with_stdio(false);
     out.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    return true;
+  }
+  if (input.stream) {
+    std::ifstream in(input.path, std::ios::binary);
+    if (!in) {
+      diagnostics.error(input.path, 0, 0, "", fmt::format("cannot open input: {}", std::strerror(errno)),
+                        "check that the pipe exists and is readable");
+      return false;
+    }
+    out.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     return true;
   }
   std::ifstream in(input.path, std::ios::binary);
@@ -146,6 +189,36 @@ bool is_zstd(std::string_view b) {
          static_cast<unsigned char>(b[2]) == 0x2F && static_cast<unsigned char>(b[3]) == 0xFD;
 }
 
+bool has_utf16_bom(std::string_view b) {
+  return b.size() >= 2 && ((static_cast<unsigned char>(b[0]) == 0xFF && static_cast<unsigned char>(b[1]) == 0xFE) ||
+                           (static_cast<unsigned char>(b[0]) == 0xFE && static_cast<unsigned char>(b[1]) == 0xFF));
+}
+
+// Converts UTF-16 text that starts with a byte order mark to UTF-8, replacing
+// unpaired surrogates with U+FFFD.
+std::string utf16_to_utf8(std::string_view b) {
+  const bool big_endian = static_cast<unsigned char>(b[0]) == 0xFE;
+  std::string out;
+  out.reserve(b.size());
+  auto unit = [&](std::size_t i) -> char32_t {
+    auto hi = static_cast<unsigned char>(b[i]), lo = static_cast<unsigned char>(b[i + 1]);
+    return big_endian ? (hi << 8 | lo) : (lo << 8 | hi);
+  };
+  for (std::size_t i = 2; i + 1 < b.size(); i += 2) {
+    char32_t u = unit(i);
+    if (u >= 0xD800 && u <= 0xDBFF && i + 3 < b.size()) {
+      char32_t low = unit(i + 2);
+      if (low >= 0xDC00 && low <= 0xDFFF) {
+        append_utf8(0x10000 + ((u - 0xD800) << 10) + (low - 0xDC00), out);
+        i += 2;
+        continue;
+      }
+    }
+    append_utf8(u >= 0xD800 && u <= 0xDFFF ? 0xFFFD : u, out);
+  }
+  return out;
+}
+
 // Classifies decoded content; sets skip_reason when it is neither EVTX nor JSON.
 std::optional<InputFormat> detect(std::string_view content, std::string& skip_reason) {
   if (content.size() >= 8 && std::memcmp(content.data(), "ElfFile\0", 8) == 0) return InputFormat::Evtx;
@@ -190,24 +263,39 @@ bool read_padded(const std::string& path, simdjson::padded_string& out, Diagnost
 
 std::optional<LoadedInput> load_input(const InputFile& input, DiagnosticList& diagnostics, std::string& skip_reason) {
   LoadedInput loaded;
-  if (looks_like_evtx(input.path)) {
+  auto unreadable = [&] {
+    skip_reason = "unreadable";
+    return std::nullopt;
+  };
+  // A file named like a log whose content is neither EVTX nor JSON is an
+  // error, not just a skipped file.
+  auto not_a_log = [&]() -> std::optional<LoadedInput> {
+    std::string ext = ascii_lower(fs::path(input.path).extension().string());
+    if (ext == ".evtx" || ext == ".json" || ext == ".jsonl" || ext == ".ndjson") {
+      skip_reason = "named like a log but neither EVTX nor JSON";
+      diagnostics.error(input.path, 0, 0, "", "content is neither EVTX (no ElfFile header) nor JSON (no '{' or '[' at the start)",
+                        "check the file: it may be damaged, truncated or in another format");
+    }
+    return std::nullopt;
+  };
+  if (!input.stream && looks_like_evtx(input.path)) {
     loaded.format = InputFormat::Evtx;
     return loaded;
   }
   // Plain files go straight into the padded buffer simdjson needs.
-  if (input.path != "-") {
-    if (!read_padded(input.path, loaded.json, diagnostics)) return std::nullopt;
+  if (!input.stream) {
+    if (!read_padded(input.path, loaded.json, diagnostics)) return unreadable();
     std::string_view content(loaded.json.data(), loaded.json.size());
-    if (!is_gzip(content) && !is_zstd(content)) {
+    if (!is_gzip(content) && !is_zstd(content) && !has_utf16_bom(content)) {
       auto format = detect(content, skip_reason);
-      if (!format) return std::nullopt;
+      if (!format) return not_a_log();
       loaded.format = *format;
       return loaded;
     }
   }
   std::string raw;
-  if (input.path == "-") {
-    if (!read_all(input, raw, diagnostics)) return std::nullopt;
+  if (input.stream) {
+    if (!read_all(input, raw, diagnostics)) return unreadable();
   } else {
     raw.assign(loaded.json.data(), loaded.json.size());
     loaded.json = simdjson::padded_string();
@@ -218,19 +306,24 @@ std::optional<LoadedInput> load_input(const InputFile& input, DiagnosticList& di
     loaded.compression = "gzip";
     if (!gunzip(raw, decoded, error)) {
       diagnostics.error(input.path, 0, 0, "", error, "recompress or decompress the file and try again");
-      return std::nullopt;
+      return unreadable();
     }
     raw.swap(decoded);
   } else if (is_zstd(raw)) {
     loaded.compression = "zstd";
     if (!unzstd(raw, decoded, error)) {
       diagnostics.error(input.path, 0, 0, "", error, "recompress or decompress the file and try again");
-      return std::nullopt;
+      return unreadable();
     }
     raw.swap(decoded);
   }
+  if (has_utf16_bom(raw)) {
+    // Windows PowerShell 5.1 writes UTF-16LE with a byte order mark by default.
+    loaded.compression += loaded.compression.empty() ? "utf-16" : "+utf-16";
+    raw = utf16_to_utf8(raw);
+  }
   auto format = detect(raw, skip_reason);
-  if (!format) return std::nullopt;
+  if (!format) return not_a_log();
   loaded.format = *format;
   if (*format == InputFormat::Evtx) {
     loaded.evtx_bytes = std::make_shared<const std::string>(std::move(raw));

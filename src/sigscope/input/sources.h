@@ -16,12 +16,14 @@ namespace sigscope {
 enum class InputFormat { Evtx, Json };
 
 struct InputFile {
-  std::string path;  // "-" for stdin
-  std::uint64_t size = 0;  // bytes on disk (0 for stdin)
+  std::string path;        // "-" for stdin
+  std::uint64_t size = 0;  // bytes on disk (0 for stdin and pipes)
+  bool stream = false;     // stdin or a named pipe: read once, front to back
 };
 
-// Lists the inputs named by `paths`: files as given, folders searched
-// recursively (sorted), "-" for stdin. Missing paths are reported.
+// Lists the inputs named by `paths`: files and named pipes as given,
+// folders searched recursively (sorted), "-" for stdin. Missing paths,
+// folders that cannot be listed and devices are reported as errors.
 std::vector<InputFile> find_inputs(const std::vector<std::string>& paths, DiagnosticList& diagnostics);
 
 struct LoadedInput {
@@ -36,11 +38,13 @@ struct LoadedInput {
 // True when the file at `path` starts with the EVTX file signature.
 bool looks_like_evtx(const std::string& path);
 
-// Loads an input, decompressing gzip or zstd, and detects EVTX ("ElfFile"
-// header) or JSON (first non-blank byte '{' or '['). Uncompressed EVTX files
-// are not read here: the EVTX reader maps them. Returns nullopt with
-// `skip_reason` set when the content is neither; read errors are reported to
-// `diagnostics`.
+// Loads an input, decompressing gzip or zstd and converting UTF-16 text
+// (with a byte order mark) to UTF-8, and detects EVTX ("ElfFile" header) or
+// JSON (first non-blank byte '{' or '['). Uncompressed EVTX files are not
+// read here: the EVTX reader maps them. Returns nullopt with `skip_reason`
+// set when the content is neither; such a file is also reported as an error
+// when its name says it is a log (.evtx, .json, .jsonl, .ndjson). Read errors
+// are reported to `diagnostics` and set skip_reason to "unreadable".
 std::optional<LoadedInput> load_input(const InputFile& input, DiagnosticList& diagnostics, std::string& skip_reason);
 
 }  // namespace sigscope

@@ -47,14 +47,28 @@ void csv_field(std::string_view s, std::string& out) {
   out.push_back('"');
 }
 
+// Text for one table cell: line breaks become spaces, and other control
+// characters (C0, DEL and the C1 range) are shown as \xHH so event data
+// cannot send escape sequences to the terminal.
 std::string one_line(std::string_view s, std::size_t max) {
   std::string out;
-  for (char c : s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
     if (out.size() >= max) {
       out += "...";
       break;
     }
-    out.push_back(c == '\n' || c == '\r' || c == '\t' ? ' ' : c);
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '\n' || c == '\r' || c == '\t') {
+      out.push_back(' ');
+    } else if (c < 0x20 || c == 0x7F) {
+      out += fmt::format("\\x{:02x}", c);
+    } else if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(s[i + 1]) <= 0x9F) {
+      out += fmt::format("\\u{:04x}", static_cast<unsigned char>(s[i + 1]));
+      ++i;
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
   }
   return out;
 }
@@ -72,7 +86,7 @@ std::string details(const DetectionContext& c) {
       for (const auto& f : c.event.fields) {
         if (f.name != p.field) continue;
         if (!out.empty()) out += "  ";
-        out += fmt::format("{}={}", f.name, one_line(f.value, 80));
+        out += fmt::format("{}={}", one_line(f.name, 40), one_line(f.value, 80));
         break;
       }
       if (seen.size() >= 3) return out;
@@ -118,7 +132,7 @@ void append_event_json(const RawEvent& event, std::string& out) {
 std::string csv_header() { return "rule_id,title,level,input,record,timestamp,stages,event\n"; }
 
 std::string table_header() {
-  return fmt::format("{:<24} {:<13} {:<60} {}\n", "TIMESTAMP", "LEVEL", "RULE", "INPUT:RECORD  DETAILS");
+  return fmt::format("{:<28} {:<13} {:<60} {}\n", "TIMESTAMP", "LEVEL", "RULE", "INPUT:RECORD  DETAILS");
 }
 
 void format_detection(DetectionFormat format, const DetectionContext& c, std::string& out) {
@@ -177,8 +191,8 @@ void format_detection(DetectionFormat format, const DetectionContext& c, std::st
       return;
     }
     case DetectionFormat::Table:
-      out += fmt::format("{:<24} {:<13} {:<60} {}:{}  {}\n", one_line(c.event.timestamp, 24), rule.rule.level,
-                         one_line(rule.rule.title, 57), c.input, c.event.record, details(c));
+      out += fmt::format("{:<28} {:<13} {:<60} {}:{}  {}\n", one_line(c.event.timestamp, 28), one_line(rule.rule.level, 13),
+                         one_line(rule.rule.title, 57), one_line(c.input, 200), c.event.record, details(c));
       return;
   }
 }

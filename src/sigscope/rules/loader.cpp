@@ -429,9 +429,18 @@ bool build_rule(const YamlDocument& doc, YamlNode root, const std::string& path,
 std::vector<Rule> load_rules_from_text(std::string_view text, const std::string& path,
                                        DiagnosticList& diagnostics, std::size_t* rejected) {
   std::vector<Rule> rules;
+  if (std::size_t nul = text.find('\0'); nul != std::string_view::npos) {
+    int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + nul, '\n'));
+    diagnostics.error(path, line, 0, "", "the file holds NUL bytes, so it is not YAML text",
+                      "check that this is a rule file; it may be binary or saved as UTF-16");
+    if (rejected) *rejected += 1;
+    return rules;
+  }
   std::size_t errors_before = diagnostics.error_count();
   std::vector<YamlDocument> docs = parse_yaml_stream(text, path, diagnostics);
   std::size_t failed = diagnostics.error_count() > errors_before ? 1 : 0;
+  if (docs.empty() && failed == 0)
+    diagnostics.warning(path, 0, 0, "", "the file holds no YAML document", "add a rule or remove the file");
 
   // Rule collections: `action: global` sets defaults merged into every later
   // document, `reset` clears them, `repeat` reuses the previous document with
