@@ -48,14 +48,23 @@ void fill_facts(RulePage& page) {
   page.exclusions = rule_exclusions(rule);
 }
 
+// A diagnostic belongs on a page when it names the page's file and rule and,
+// for files with several documents, lies within the page's document.
+bool belongs_to(const Diagnostic& d, const Rule& rule) {
+  if (d.file != rule.path || d.rule_id != rule.id) return false;
+  if (d.line == 0) return true;
+  int last = rule.line + static_cast<int>(std::count(rule.source_text.begin(), rule.source_text.end(), '\n'));
+  return d.line >= rule.line && d.line <= last;
+}
+
 void attach_diagnostics(std::vector<RulePage>& pages, const DiagnosticList& diagnostics) {
-  std::map<std::pair<std::string, std::string>, std::vector<std::size_t>> by_rule;
-  for (std::size_t i = 0; i < pages.size(); ++i)
-    by_rule[{pages[i].rule->rule.path, pages[i].rule->rule.id}].push_back(i);
+  std::map<std::string, std::vector<std::size_t>> by_file;
+  for (std::size_t i = 0; i < pages.size(); ++i) by_file[pages[i].rule->rule.path].push_back(i);
   for (const auto& d : diagnostics.items()) {
-    auto it = by_rule.find({d.file, d.rule_id});
-    if (it == by_rule.end()) continue;
-    for (std::size_t i : it->second) pages[i].diagnostics.push_back(d);
+    auto it = by_file.find(d.file);
+    if (it == by_file.end()) continue;
+    for (std::size_t i : it->second)
+      if (belongs_to(d, pages[i].rule->rule)) pages[i].diagnostics.push_back(d);
   }
 }
 
@@ -120,6 +129,7 @@ RulePage analyse_rule(const CompiledRule& rule, const Catalog* corpus,
   const auto& exclusion_index = corpus ? corpus->exclusion_rules : kEmpty;
   auto count_others = [&](const std::unordered_map<std::string, int>& index,
                           const std::string& key, bool own) {
+    if (!corpus) return -1;  // unknown without a corpus
     auto it = index.find(key);
     int n = it == index.end() ? 0 : it->second;
     return own ? std::max(0, n - 1) : n;
@@ -139,7 +149,7 @@ RulePage analyse_rule(const CompiledRule& rule, const Catalog* corpus,
     page.exclusion_corpus.push_back(std::move(counts));
   }
   for (const auto& d : diagnostics.items())
-    if (d.file == rule.rule.path && d.rule_id == rule.rule.id) page.diagnostics.push_back(d);
+    if (belongs_to(d, rule.rule)) page.diagnostics.push_back(d);
   return page;
 }
 

@@ -22,7 +22,7 @@ struct RulePage {
   EventCoverage events;
   std::vector<Polarity> polarity;  // per stage
   std::vector<Indicator> indicators;
-  std::vector<int> indicator_corpus;  // other rules with the same indicator
+  std::vector<int> indicator_corpus;  // other rules with the same indicator; -1 when no corpus was given
   std::vector<Exclusion> exclusions;
   std::vector<std::vector<int>> exclusion_corpus;  // per value: other rules excluding it too
   std::vector<Diagnostic> diagnostics;            // warnings about this rule

@@ -116,10 +116,18 @@ std::string display_value(const Predicate& predicate, const CompiledValue& value
   return value.written;
 }
 
+bool has_encoding(const Predicate& predicate) {
+  for (const auto& m : predicate.modifiers)
+    if (m == "base64" || m == "base64offset" || m == "utf16le" || m == "utf16be" || m == "utf16" || m == "wide")
+      return true;
+  return false;
+}
+
 std::string indicator_key(const Predicate& predicate, const std::string& kind,
                           const std::string& display) {
-  bool case_sensitive = predicate.cased;
-  if (predicate.op == MatchOp::Regex) case_sensitive = true;
+  // Encodings turn letter case into different bytes ('Set-' and 'set-' give
+  // different base64), so encoded values are compared as written.
+  bool case_sensitive = predicate.cased || predicate.op == MatchOp::Regex || has_encoding(predicate);
   std::string value = case_sensitive ? display : fold_case(display);
   std::string key;
   key.reserve(predicate.field.size() + kind.size() + value.size() + 2);
@@ -149,7 +157,7 @@ std::vector<Indicator> rule_indicators(const CompiledRule& rule) {
         ind.kind = kind;
         ind.value = display_value(p, v);
         ind.modifiers = p.extra_modifiers();
-        ind.case_sensitive = p.cased || (p.op == MatchOp::Regex && !v.regex.case_insensitive);
+        ind.case_sensitive = p.cased || (p.op == MatchOp::Regex && !v.regex.case_insensitive) || has_encoding(p);
         ind.stage = stage.name;
         ind.key = indicator_key(p, kind, ind.value);
         if (!seen.insert(ind.key + '\x1f' + join(ind.modifiers, "|")).second) continue;

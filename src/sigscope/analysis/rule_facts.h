@@ -51,6 +51,9 @@ std::vector<Exclusion> rule_exclusions(const CompiledRule& rule);
 // source, the network, "null" or the referenced field.
 std::string display_value(const Predicate& predicate, const CompiledValue& value);
 
+// True when the predicate encodes its values (base64, base64offset, utf16...).
+bool has_encoding(const Predicate& predicate);
+
 // The identity key of (predicate, value) used to count shared indicators.
 std::string indicator_key(const Predicate& predicate, const std::string& kind,
                           const std::string& display);

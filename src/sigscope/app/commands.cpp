@@ -27,16 +27,26 @@ int run_catalog(const CatalogOptions& options) {
 
   auto start = std::chrono::steady_clock::now();
   nlohmann::json summary = load.summary();
+  // The index page lists what failed to load, so a catalog never hides it.
+  nlohmann::json failed = nlohmann::json::array();
+  for (const auto& d : load.diagnostics.items())
+    if (d.severity == Severity::Error)
+      failed.push_back({{"file", d.file}, {"line", d.line}, {"rule_id", d.rule_id}, {"message", d.message}});
+  summary["failed"] = std::move(failed);
   Catalog catalog = build_catalog(std::move(load.rules), load.diagnostics, options.threads);
   DiagnosticList write_diagnostics;
   SiteStats stats = write_site(catalog, options.out_dir, summary, write_diagnostics, options.threads);
-  for (const auto& d : write_diagnostics.items()) spdlog::error("{}", d.format());
+  for (const auto& d : write_diagnostics.items()) spdlog::get("diagnostics")->error(d.format());
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   std::filesystem::path index = std::filesystem::absolute(std::filesystem::path(options.out_dir) / "index.html");
+  if (stats.write_errors > 0) {
+    spdlog::error("the catalog in {} is incomplete: {} files could not be written (see above)", options.out_dir,
+                  stats.write_errors);
+    return 2;
+  }
   spdlog::info("wrote {} rule pages ({} files) in {:.2f} s", stats.pages, stats.files, seconds);
   std::cout << "Catalog written to " << index.lexically_normal().string() << "\n";
-  if (stats.write_errors > 0) return 2;
   if (options.strict && load.documents_failed > 0) return 1;
   return 0;
 }
@@ -60,21 +70,33 @@ int run_explain(const ExplainOptions& options) {
   if (!options.corpus.empty()) {
     CorpusLoad load;
     load_corpus(options.corpus, 0, load);
+    for (const auto& d : load.diagnostics.items())
+      if (d.severity == Severity::Error) spdlog::get("diagnostics")->error(d.format());
     spdlog::info("corpus: {} rules from {} files ({} failed)", load.rules.size(), load.files,
                  load.documents_failed);
+    if (load.files == 0) {
+      spdlog::error("--corpus {} holds no rule files, so there is nothing to count indicators in",
+                    fmt::join(options.corpus, ", "));
+      return 2;
+    }
     corpus = build_catalog(std::move(load.rules), load.diagnostics);
+  } else {
+    spdlog::info("corpus counts are not shown; pass --corpus RULES to count other rules sharing each indicator");
   }
+  // One JSON value on stdout: an object for one rule, an array for several.
+  nlohmann::json pages = nlohmann::json::array();
   bool first = true;
   for (const auto& rule : compiled.rules) {
     RulePage page = analyse_rule(rule, corpus ? &*corpus : nullptr, diagnostics);
     if (options.format == "json") {
-      std::cout << rule_page_json(page).dump(2) << "\n";
+      pages.push_back(rule_page_json(page));
     } else {
       if (!first) std::cout << "\n---\n\n";
       std::cout << rule_page_markdown(page);
     }
     first = false;
   }
+  if (options.format == "json") std::cout << (pages.size() == 1 ? pages[0] : pages).dump(2) << "\n";
   return rejected > 0 ? 1 : 0;
 }
 

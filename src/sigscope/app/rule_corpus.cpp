@@ -1,5 +1,7 @@
 #include "sigscope/app/rule_corpus.h"
 
+#include <map>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -34,6 +36,16 @@ void load_corpus(const std::vector<std::string>& paths, unsigned threads, Corpus
   out.files = loaded.files;
   out.rules = std::move(compiled.rules);
   out.documents_failed = loaded.documents_failed + compiled.failed;
+  // Two rules with one id cannot be told apart in detections or by filters.
+  std::map<std::string, const Rule*> first_with_id;
+  for (const auto& r : out.rules) {
+    if (r.rule.id.empty()) continue;
+    auto [it, added] = first_with_id.emplace(r.rule.id, &r.rule);
+    if (!added)
+      out.diagnostics.warning(r.rule.path, r.rule.line, 0, r.rule.id,
+                              fmt::format("rule id {} is also used by {}:{}", r.rule.id, it->second->path, it->second->line),
+                              "give each rule its own UUID");
+  }
   out.diagnostics.sort();
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -55,9 +67,11 @@ void report_corpus(const CorpusLoad& load, std::size_t max_warnings) {
   if (warnings_hidden > 0)
     spdlog::info("{} more warnings not shown (raise --max-warnings, or see each rule's catalog page)",
                  warnings_hidden);
-  spdlog::info("loaded {} rules from {} files in {:.2f} s: {} rule documents failed, {} errors, {} warnings",
-               load.rules.size(), load.files, load.seconds, load.documents_failed,
-               load.diagnostics.error_count(), load.diagnostics.warning_count());
+  auto count = [](std::size_t n, const char* one, const char* many) { return fmt::format("{} {}", n, n == 1 ? one : many); };
+  spdlog::info("loaded {} from {} in {:.2f} s: {} failed, {}, {}", count(load.rules.size(), "rule", "rules"),
+               count(load.files, "file", "files"), load.seconds, count(load.documents_failed, "rule document", "rule documents"),
+               count(load.diagnostics.error_count(), "error", "errors"),
+               count(load.diagnostics.warning_count(), "warning", "warnings"));
 }
 
 }  // namespace sigscope

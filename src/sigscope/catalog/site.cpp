@@ -41,9 +41,17 @@ struct TechniqueCounts {
   std::map<std::string, std::set<std::size_t>> aggregate;  // parent id -> rules tagged with it or a sub-technique
 };
 
+// Deprecated and unsupported rules are kept out of coverage: they do not run
+// in production rule sets.
+bool counts_for_coverage(const RulePage& page) {
+  const std::string& status = page.rule->rule.status;
+  return page.rule->rule.kind == RuleKind::Detection && status != "deprecated" && status != "unsupported";
+}
+
 TechniqueCounts count_techniques(const Catalog& catalog) {
   TechniqueCounts counts;
   for (std::size_t i = 0; i < catalog.pages.size(); ++i) {
+    if (!counts_for_coverage(catalog.pages[i])) continue;
     for (const auto& row : catalog.pages[i].attack.tactics)
       for (const auto& t : row.techniques) {
         counts.direct[t.id].insert(i);
@@ -70,6 +78,14 @@ std::string index_html(const Catalog& catalog, const nlohmann::json& summary) {
       "<a href=\"index.json\">index.json</a></p>\n",
       catalog.rules.size(), summary.value("files", 0), esc(AttackData::bundled().version()));
   out += "</header>\n";
+  if (summary.contains("failed") && !summary["failed"].empty()) {
+    out += fmt::format("<details class=\"problems\"><summary>{} rule documents could not be loaded</summary><ul>\n",
+                       summary["failed"].size());
+    for (const auto& f : summary["failed"])
+      out += fmt::format("<li><code>{}:{}</code> {}</li>\n", esc(f.value("file", "")), f.value("line", 0),
+                         esc(f.value("message", "")));
+    out += "</ul></details>\n";
+  }
   out += R"HTML(<form class="filters" id="filters" onsubmit="return false">
 <input type="search" id="q" placeholder="Search title, id, tags, fields and values" autocomplete="off">
 <select id="f-tactic"><option value="">All tactics</option></select>
@@ -113,9 +129,9 @@ std::string attack_html(const Catalog& catalog) {
 
   std::string out = page_head("ATT&CK coverage · sigscope catalog");
   out += "<body class=\"attack-page\">\n<nav class=\"crumbs\"><a href=\"index.html\">Detection rules</a> › ATT&amp;CK heatmap</nav>\n";
-  out += fmt::format("<h1>ATT&amp;CK coverage</h1>\n<p>Rules per technique (sub-technique tags count for their "
-                     "parent), ATT&amp;CK Enterprise {}. Darker cells have more rules; click a technique to "
-                     "list them.</p>\n", esc(attack.version()));
+  out += fmt::format("<h1>ATT&amp;CK coverage</h1>\n<p>Detection rules per technique (sub-technique tags count for "
+                     "their parent), ATT&amp;CK Enterprise {}. Deprecated and unsupported rules are not counted. "
+                     "Darker cells have more rules; click a technique to list them.</p>\n", esc(attack.version()));
   out += "<div class=\"matrix\">\n";
   for (const auto& tactic : attack.tactics()) {
     std::vector<const AttackTechnique*> techniques;
@@ -164,6 +180,7 @@ nlohmann::json navigator_layer(const Catalog& catalog) {
   // One entry per (technique, tactic) pair, scored by rule count.
   std::map<std::pair<std::string, std::string>, std::vector<std::string>> rules_by_cell;
   for (const auto& page : catalog.pages) {
+    if (!counts_for_coverage(page)) continue;
     for (const auto& row : page.attack.tactics)
       for (const auto& t : row.techniques) {
         const AttackTechnique* tech = attack.technique(t.id);
@@ -178,8 +195,11 @@ nlohmann::json navigator_layer(const Catalog& catalog) {
     std::sort(titles.begin(), titles.end());
     titles.erase(std::unique(titles.begin(), titles.end()), titles.end());
     max_score = std::max(max_score, titles.size());
+    // The first 20 titles; the score and comment give the full count.
     nlohmann::json metadata = nlohmann::json::array();
     for (std::size_t i = 0; i < titles.size() && i < 20; ++i) metadata.push_back({{"name", "rule"}, {"value", titles[i]}});
+    if (titles.size() > 20)
+      metadata.push_back({{"name", "more rules"}, {"value", std::to_string(titles.size() - 20)}});
     techniques.push_back({{"techniqueID", cell.first},
                           {"tactic", cell.second},
                           {"score", titles.size()},
@@ -191,7 +211,8 @@ nlohmann::json navigator_layer(const Catalog& catalog) {
   return {{"name", "sigscope rule coverage"},
           {"versions", {{"layer", "4.5"}, {"navigator", "4.9.0"}, {"attack", attack.version().substr(0, attack.version().find('.'))}}},
           {"domain", "enterprise-attack"},
-          {"description", fmt::format("Sigma rules per technique ({} rules)", catalog.rules.size())},
+          {"description", fmt::format("Sigma detection rules per technique, deprecated and unsupported left out "
+                                      "({} rules in the catalog)", catalog.rules.size())},
           {"sorting", 3},
           {"layout", {{"layout", "side"}, {"showID", true}, {"showName", true}}},
           {"hideDisabled", false},
@@ -209,6 +230,15 @@ SiteStats write_site(const Catalog& catalog, const std::string& out_dir, const n
   SiteStats stats;
   fs::path root(out_dir);
   std::error_code ec;
+  // Pages of rules that are gone would stay behind in an earlier catalog, so
+  // its rules/ folder is replaced. Only a folder holding a sigscope index is
+  // touched this way.
+  if (fs::exists(root / "index.json", ec) && fs::is_directory(root / "rules", ec)) {
+    std::ifstream previous(root / "index.json");
+    std::string head(256, '\0');
+    previous.read(head.data(), static_cast<std::streamsize>(head.size()));
+    if (head.find("sigscope-catalog-index-v1") != std::string::npos) fs::remove_all(root / "rules", ec);
+  }
   fs::create_directories(root / "rules", ec);
   fs::create_directories(root / "assets", ec);
   if (ec) {

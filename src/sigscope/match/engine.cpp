@@ -174,7 +174,9 @@ Engine::Engine(std::vector<CompiledRule> rules, const EngineOptions& options, Di
     switch (r.rule.kind) {
       case RuleKind::Filter: continue;  // applied to the rules it names below
       case RuleKind::Correlation:
-        report("correlation rule", "correlation rules are not evaluated yet; the rules they reference run on their own");
+        report("correlation rule",
+               "correlation rules are not evaluated yet, so the rules they reference report each of their own "
+               "matches, as if the correlation had generate: true");
         continue;
       case RuleKind::Detection: break;
     }

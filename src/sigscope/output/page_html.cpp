@@ -226,6 +226,7 @@ std::string rule_page_html(const RulePage& page, const std::string& root) {
       out += fmt::format("<div class=\"stage{}\"><h3>Stage {}: {}{}</h3>\n", negated ? " negated" : "", index++,
                          negated ? "not " : "", esc(stage.name));
       out += "<pre class=\"yaml\"><code>" + highlight_yaml(stage.yaml) + "</code></pre>\n";
+      out += "<p class=\"logic\">Logic: <code>" + esc(stage_logic(stage)) + "</code></p>\n";
       out += "<table class=\"predicates\"><thead><tr><th>Field</th><th>Kind</th><th>Modifiers</th>"
              "<th>Values</th><th>Match</th></tr></thead><tbody>\n";
       for (const auto& p : stage.predicates) {

@@ -155,6 +155,14 @@ json correlation_json(const Correlation& c) {
 
 }  // namespace
 
+namespace {
+json exclusion_counts(const std::vector<int>& counts) {
+  json out = json::array();
+  for (int c : counts) out.push_back(c >= 0 ? json(c) : json(nullptr));
+  return out;
+}
+}  // namespace
+
 json rule_page_json(const RulePage& page) {
   const Rule& r = page.rule->rule;
   json related = json::array();
@@ -174,7 +182,7 @@ json rule_page_json(const RulePage& page) {
                           {"kind", ind.kind},
                           {"value", ind.value},
                           {"modifiers", ind.modifiers},
-                          {"corpus", page.indicator_corpus.at(i)},
+                          {"corpus", page.indicator_corpus.at(i) >= 0 ? json(page.indicator_corpus.at(i)) : json(nullptr)},
                           {"stage", ind.stage},
                           {"case_sensitive", ind.case_sensitive}});
   }
@@ -187,7 +195,7 @@ json rule_page_json(const RulePage& page) {
                           {"kind", ex.kind},
                           {"values", ex.values},
                           {"modifiers", ex.modifiers},
-                          {"corpus", page.exclusion_corpus.at(i)}});
+                          {"corpus", exclusion_counts(page.exclusion_corpus.at(i))}});
   }
   json diagnostics = json::array();
   for (const auto& d : page.diagnostics)
@@ -278,8 +286,13 @@ json index_entry_json(const RulePage& page) {
 json catalog_index_json(const Catalog& catalog, const json& summary) {
   json rules = json::array();
   for (const auto& page : catalog.pages) rules.push_back(index_entry_json(page));
+  json tactic_names = json::object();
+  for (const auto& page : catalog.pages)
+    for (const auto& row : page.attack.tactics)
+      if (!row.tactic.shortname.empty()) tactic_names[row.tactic.shortname] = row.tactic.name;
   return {{"format", "sigscope-catalog-index-v1"},
           {"attack_version", AttackData::bundled().version()},
+          {"tactic_names", std::move(tactic_names)},
           {"summary", summary},
           {"rules", std::move(rules)}};
 }

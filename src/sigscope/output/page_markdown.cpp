@@ -119,6 +119,7 @@ std::string rule_page_markdown(const RulePage& page) {
       bool negated = page.polarity[static_cast<std::size_t>(s)] == Polarity::Negative;
       out += fmt::format("### Stage {}: {}{}\n\n", index++, negated ? "not " : "", stage.name);
       out += fenced(stage.yaml, "yaml") + "\n";
+      out += "Logic: " + code(stage_logic(stage)) + "\n\n";
       out += "| Field | Kind | Modifiers | Values | Match |\n|---|---|---|---|---|\n";
       for (const auto& p : stage.predicates) {
         std::vector<std::string> values;
@@ -142,7 +143,7 @@ std::string rule_page_markdown(const RulePage& page) {
       const Exclusion& ex = page.exclusions[i];
       std::vector<std::string> values, counts;
       for (const auto& v : ex.values) values.push_back(code(v));
-      for (int c : page.exclusion_corpus[i]) counts.push_back(std::to_string(c));
+      for (int c : page.exclusion_corpus[i]) counts.push_back(c >= 0 ? std::to_string(c) : std::string("–"));
       std::string kind = ex.kind + (ex.modifiers.empty() ? "" : " (" + join(ex.modifiers, ", ") + ")");
       out += fmt::format("| {} | {} | {} | {} | {} |\n",
                          ex.field.empty() ? "(keyword)" : markdown_cell(ex.field),
@@ -156,14 +157,16 @@ std::string rule_page_markdown(const RulePage& page) {
   if (page.indicators.empty()) {
     out += "The rule has no positive indicators.\n\n";
   } else {
-    out += "Corpus: how many other rules in the catalog match on the same field, kind and value.\n\n";
+    bool counted = !page.indicator_corpus.empty() && page.indicator_corpus.front() >= 0;
+    out += counted ? "Corpus: how many other rules in the catalog match on the same field, kind and value.\n\n"
+                   : "Corpus counts need a rule corpus: run explain with --corpus RULES.\n\n";
     out += "| Field | Kind | Modifiers | Value | Corpus |\n|---|---|---|---|---|\n";
     for (std::size_t i = 0; i < page.indicators.size(); ++i) {
       const Indicator& ind = page.indicators[i];
       out += fmt::format("| {} | {} | {} | {} | {} |\n",
                          ind.field.empty() ? "(keyword)" : markdown_cell(ind.field), ind.kind,
                          markdown_cell(join(ind.modifiers, ", ")), code(ind.value),
-                         page.indicator_corpus[i]);
+                         page.indicator_corpus[i] >= 0 ? std::to_string(page.indicator_corpus[i]) : std::string("–"));
     }
     out += "\n";
   }

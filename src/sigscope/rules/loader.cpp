@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -17,6 +18,8 @@
 
 namespace sigscope {
 namespace fs = std::filesystem;
+
+std::vector<RuleFile> find_rule_files_unsorted(const std::vector<std::string>& paths, DiagnosticList& diagnostics);
 
 namespace {
 
@@ -396,6 +399,9 @@ bool build_rule(const YamlDocument& doc, YamlNode root, const std::string& path,
   rule.fields = read_string_list(root, "fields", ctx, rule.line);
   rule.falsepositives = read_string_list(root, "falsepositives", ctx, rule.line);
   rule.level = read_string(root, "level", ctx, rule.line);
+  if (rule.level.empty() && rule.kind != RuleKind::Filter)
+    ctx.warning(nullptr, rule.line, "missing 'level'",
+                "add a level (informational, low, medium, high or critical); --min-level leaves rules without one out");
   if (!rule.level.empty() && !kLevels.count(rule.level))
     ctx.warning(root.find("level"), rule.line, fmt::format("unknown level '{}'", rule.level),
                 "use informational, low, medium, high or critical");
@@ -510,6 +516,20 @@ std::vector<Rule> load_rules_from_text(std::string_view text, const std::string&
 }
 
 std::vector<RuleFile> find_rule_files(const std::vector<std::string>& paths, DiagnosticList& diagnostics) {
+  std::vector<RuleFile> found_all = find_rule_files_unsorted(paths, diagnostics);
+  // The same file reached twice (a folder and its parent, or -r given twice) is loaded once.
+  std::vector<RuleFile> files;
+  std::set<std::string> seen;
+  for (auto& f : found_all) {
+    std::error_code ec;
+    std::string key = fs::weakly_canonical(f.path, ec).string();
+    if (ec) key = f.path;
+    if (seen.insert(key).second) files.push_back(std::move(f));
+  }
+  return files;
+}
+
+std::vector<RuleFile> find_rule_files_unsorted(const std::vector<std::string>& paths, DiagnosticList& diagnostics) {
   std::vector<RuleFile> files;
   for (const auto& p : paths) {
     std::error_code ec;
@@ -523,19 +543,29 @@ std::vector<RuleFile> find_rule_files(const std::vector<std::string>& paths, Dia
       continue;
     }
     std::vector<RuleFile> found;
-    for (auto it = fs::recursive_directory_iterator(
-             p, fs::directory_options::skip_permission_denied, ec);
-         it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (ec) {
-        diagnostics.error(p, 0, 0, "", fmt::format("cannot list folder: {}", ec.message()),
-                          "check the folder's permissions");
-        break;
+    // Walked by hand so that a folder that cannot be listed is reported and
+    // its siblings are still searched.
+    std::function<void(const fs::path&, int)> walk = [&](const fs::path& folder, int depth) {
+      std::error_code list_ec;
+      fs::directory_iterator it(folder, list_ec);
+      for (; !list_ec && it != fs::directory_iterator(); it.increment(list_ec)) {
+        std::error_code status_ec;
+        auto entry_status = it->status(status_ec);
+        if (status_ec) continue;  // a dangling link
+        if (fs::is_directory(entry_status)) {
+          if (depth < 64) walk(it->path(), depth + 1);
+          continue;
+        }
+        if (!fs::is_regular_file(entry_status)) continue;
+        auto ext = it->path().extension().string();
+        if (ext == ".yml" || ext == ".yaml")
+          found.push_back({it->path().string(), it->path().lexically_relative(p).string()});
       }
-      if (!it->is_regular_file()) continue;
-      auto ext = it->path().extension().string();
-      if (ext == ".yml" || ext == ".yaml")
-        found.push_back({it->path().string(), it->path().lexically_relative(p).string()});
-    }
+      if (list_ec)
+        diagnostics.error(folder.string(), 0, 0, "", fmt::format("cannot list folder: {}", list_ec.message()),
+                          "check the folder's permissions; the other folders are still searched");
+    };
+    walk(p, 0);
     std::sort(found.begin(), found.end(), [](const RuleFile& a, const RuleFile& b) { return a.path < b.path; });
     files.insert(files.end(), found.begin(), found.end());
   }

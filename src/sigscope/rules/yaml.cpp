@@ -269,7 +269,7 @@ std::vector<YamlDocument> parse_yaml_stream(std::string_view text, const std::st
       if (err->type < FYET_ERROR) continue;
       diagnostics.error(path, err->line + 1, err->column + 1, "",
                         fmt::format("invalid YAML: {}", err->msg ? err->msg : "syntax error"),
-                        "fix the YAML syntax at this position; the rest of the corpus is still loaded");
+                        "fix the YAML syntax at this position; the construct may start earlier");
       reported = true;
       break;  // later errors are usually consequences of the first
     }

@@ -28,6 +28,9 @@
     });
   }
 
+  var tacticNames = data.tactic_names || {};
+  function tacticLabel(t) { return tacticNames[t] || t; }
+
   function logsource(r) {
     return [r.product, r.category, r.service].filter(function (x) { return x; }).join("/");
   }
@@ -55,7 +58,7 @@
     });
     return Object.keys(seen);
   }
-  fillSelect(filters.tactic, distinct("tactics"));
+  fillSelect(filters.tactic, distinct("tactics"), tacticLabel);
   fillSelect(filters.level, distinct("level"));
   fillSelect(filters.status, distinct("status"));
   fillSelect(filters.product, distinct("product"));
@@ -125,7 +128,7 @@
       html.push("<tr><td><a href=\"rules/" + escapeHtml(r.slug) + ".html\">" + escapeHtml(r.title) +
         "</a></td><td><span class=\"badge level-" + escapeHtml(r.level) + "\">" + escapeHtml(r.level) +
         "</span></td><td>" + escapeHtml(r.status) + "</td><td>" + escapeHtml(r._logsource) +
-        "</td><td>" + escapeHtml((r.tactics || []).join(", ")) + "</td></tr>");
+        "</td><td>" + escapeHtml((r.tactics || []).map(tacticLabel).join(", ")) + "</td></tr>");
     });
     tbody.innerHTML = html.join("");
     count.textContent = shown.length + " of " + rules.length + " rules";
