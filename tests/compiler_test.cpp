@@ -447,3 +447,21 @@ TEST(CompilerFilter, FilterDocumentCompiles) {
 
 }  // namespace
 }  // namespace sigscope
+
+namespace sigscope {
+namespace {
+
+TEST(CompilerErrors, InvalidUtf8RejectedWithoutHanging) {
+  // Found by fuzzing: libfyaml loops forever on a directive line followed by
+  // an invalid byte, so such text must never reach it.
+  DiagnosticList diagnostics;
+  auto rules = testing::compile_text("a: |\n  x\n%\xaa", diagnostics, "hang.yml");
+  EXPECT_TRUE(rules.empty());
+  ASSERT_EQ(diagnostics.error_count(), 1u);
+  EXPECT_EQ(diagnostics.items()[0].line, 3);
+  EXPECT_NE(diagnostics.items()[0].message.find("not valid UTF-8 (byte offset 10)"), std::string::npos)
+      << diagnostics.items()[0].message;
+}
+
+}  // namespace
+}  // namespace sigscope

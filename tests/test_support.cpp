@@ -10,8 +10,11 @@
 namespace sigscope::testing {
 
 std::filesystem::path shared_dir() {
+  // A path given in the environment is used or nothing is: falling back to
+  // the configured one would hide a typo.
   if (const char* env = std::getenv("SIGSCOPE_SHARED_DIR"); env && *env) {
     if (std::filesystem::exists(std::filesystem::path(env) / "corpus")) return env;
+    return {};
   }
   std::filesystem::path configured = SIGSCOPE_SHARED_DIR;
   if (std::filesystem::exists(configured / "corpus")) return configured;

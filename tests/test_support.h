@@ -19,8 +19,8 @@ std::filesystem::path shared_dir();
 #define SIGSCOPE_REQUIRE_SHARED()                                                     \
   do {                                                                                \
     if (::sigscope::testing::shared_dir().empty())                                    \
-      GTEST_SKIP() << "shared corpus not found (set SIGSCOPE_SHARED_DIR or place it " \
-                      "at ../shared next to the checkout)";                           \
+      GTEST_SKIP() << "shared corpus not found: SIGSCOPE_SHARED_DIR (if set) or ../shared " \
+                      "next to the checkout must hold a corpus/ folder";                \
   } while (0)
 
 // Loads and compiles rules from YAML text; diagnostics go to `diagnostics`.

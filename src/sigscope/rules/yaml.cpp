@@ -1,12 +1,15 @@
 #include "sigscope/rules/yaml.h"
 
 #include <libfyaml.h>
+#include <simdjson.h>
 
 #include <algorithm>
 #include <cstring>
 #include <memory>
 
 #include <fmt/format.h>
+
+#include "sigscope/common/text.h"
 
 namespace sigscope {
 
@@ -190,6 +193,25 @@ int line_of(std::string_view text, std::size_t offset) {
 std::vector<YamlDocument> parse_yaml_stream(std::string_view text, const std::string& path,
                                             DiagnosticList& diagnostics) {
   std::vector<YamlDocument> docs;
+
+  // YAML is Unicode text. Invalid UTF-8 is rejected before libfyaml sees it:
+  // libfyaml 0.7.12 loops forever on a '%' directive line followed by an
+  // invalid byte.
+  if (!simdjson::validate_utf8(text.data(), text.size())) {
+    std::size_t offset = 0;
+    while (offset < text.size()) {
+      std::size_t next = offset;
+      char32_t cp = decode_utf8(text, next);
+      std::size_t len = next - offset;
+      if (cp == 0xFFFD && !simdjson::validate_utf8(text.data() + offset, len)) break;
+      if (!simdjson::validate_utf8(text.data() + offset, len)) break;
+      offset = next;
+    }
+    int line = line_of(text, offset);
+    diagnostics.error(path, line, 0, "", fmt::format("the file is not valid UTF-8 (byte offset {})", offset),
+                      "save the file as UTF-8; YAML rule files must be UTF-8 text");
+    return docs;
+  }
 
   fy_diag_cfg diag_cfg{};
   diag_cfg.fp = nullptr;
