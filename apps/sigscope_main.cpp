@@ -52,7 +52,9 @@ int main(int argc, char** argv) {
 
   sigscope::ExplainOptions explain;
   auto* explain_cmd = app.add_subcommand("explain", "Print one rule's catalog page as Markdown");
-  explain_cmd->add_option("rule_file", explain.rule_file, "Rule file to explain")->required();
+  explain_cmd->add_option("rule_file", explain.rule_file,
+                          "Rule file to explain (every rule document in it; a folder explains every file in it)")
+      ->required();
   explain_cmd->add_option("--corpus", explain.corpus, "Rule files or folders to count shared indicators in");
   explain_cmd->add_option("--format", explain.format, "Output format")
       ->check(CLI::IsMember({"markdown", "json"}))
