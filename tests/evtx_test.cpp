@@ -330,7 +330,10 @@ bool is_hex_digits(std::string_view text) {
   });
 }
 
-std::string normalise(const std::string& value) {
+std::string normalise(std::string value) {
+  // The reader trims trailing CR, LF and tab at ingest (sigscope's policy for
+  // EVTX values); evtxexport keeps them.
+  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == '\t')) value.pop_back();
   // evtxexport pads hex integers to 8 or 16 digits (0x0000000001f4c65f);
   // the reader prints them unpadded as Event Viewer does (0x1f4c65f).
   if (value.size() > 2 && value.starts_with("0x") && is_hex_digits(value.substr(2))) {
@@ -762,6 +765,24 @@ TEST(EvtxReader, FieldTypesFollowValueTypes) {
   EXPECT_EQ(types["Channel"], ValueType::String);
   EXPECT_EQ(types["Keywords"], ValueType::String);
   EXPECT_EQ(types["TimeCreated"], ValueType::String);
+}
+
+TEST(EvtxReader, TrailingLineBreaksAndTabsTrimmed) {
+  SIGSCOPE_REQUIRE_SHARED();
+  // Security 4661 renders AccessList as "...%%4424\r\n\t\t\t\t".
+  fs::path file = corpus_dir() / "evtx/EVTX-ATTACK-SAMPLES/Discovery/discovery_bloodhound.evtx";
+  if (!fs::exists(file)) GTEST_SKIP() << file << " not in the corpus";
+  DiagnosticList diagnostics;
+  std::size_t access_lists = 0, untrimmed = 0;
+  read_evtx_file(file.string(), 1, [&](const RawEvent& event, unsigned) {
+    for (const FieldValue& field : event.fields) {
+      if (!field.value.empty() && (field.value.back() == '\r' || field.value.back() == '\n' || field.value.back() == '\t'))
+        ++untrimmed;
+      if (field.name == "AccessList" && field.value.ends_with("%%4424")) ++access_lists;
+    }
+  }, diagnostics);
+  EXPECT_EQ(untrimmed, 0u);
+  EXPECT_GT(access_lists, 0u);
 }
 
 TEST(EvtxReader, NoAllocationAfterWarmUp) {

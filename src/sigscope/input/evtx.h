@@ -27,6 +27,8 @@
 // NULL value is left out, as Windows does. An array substitution gives one
 // value per item under the same name.
 //
+// Trailing carriage returns, line feeds and tabs of every value are removed
+// (rendered messages such as "%%1539\r\n\t\t"); nothing else is trimmed.
 // Value text: integers in decimal (ValueType::Number), booleans true/false
 // (ValueType::Bool), everything else ValueType::String: hex integers and
 // SizeT as lowercase "0x" without padding (as Event Viewer shows them),

@@ -449,7 +449,13 @@ void BinXmlDecoder::finish_record(std::uint64_t written_time) {
         name = text_.view(field.name_offset, field.name_length);
         break;
     }
-    fields_.push_back({name, text_.view(field.value_offset, field.value_length), field.type, false, field.system});
+    // Rendered message strings often end in line breaks and tabs
+    // ("%%1539\r\n\t\t"); they are trimmed here, at ingest, so rules match
+    // the value itself. The matcher never trims.
+    std::string_view value = text_.view(field.value_offset, field.value_length);
+    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == '\t'))
+      value.remove_suffix(1);
+    fields_.push_back({name, value, field.type, false, field.system});
   }
   timestamp_ = text_.view(timestamp_offset_, timestamp_length_);
 }
