@@ -36,7 +36,7 @@ void load_corpus(const std::vector<std::string>& paths, unsigned threads, Corpus
   out.files = loaded.files;
   out.rules = std::move(compiled.rules);
   out.documents_failed = loaded.documents_failed + compiled.failed;
-  // Two rules with one id cannot be told apart in detections or by filters.
+  // Detections and filters name rules by id, so two rules with one id are ambiguous.
   std::map<std::string, const Rule*> first_with_id;
   for (const auto& r : out.rules) {
     if (r.rule.id.empty()) continue;

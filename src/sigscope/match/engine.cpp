@@ -31,9 +31,9 @@ struct Engine::Route {
   // Per rule entry: index of an extra field condition of the source, or -1.
   std::vector<std::int32_t> extra;
   std::vector<EventView::Alias> aliases;
-  // Filled by choose_witnesses(): per runnable rule kNotMember, -1 (member
-  // without extra condition) or the extra condition index; the members that
-  // run on every event; whether any member searches keywords.
+  // Filled by choose_witnesses(). `member` holds, per runnable rule,
+  // kNotMember, -1 (a member without extra condition) or the extra condition
+  // index. `always` lists the members that run on every event.
   std::vector<std::int32_t> member;
   std::vector<std::uint32_t> always;
   int keyword_set = -1;  // the prefilter keyword database of the members' keyword predicates
@@ -62,10 +62,10 @@ struct Engine::Router {
 namespace {
 
 // Whether a rule applies to events of the assumed logsource. Only the parts
-// the assumed logsource gives constrain: a rule without a category or service
-// is broader and still applies, but a product must be the same, so that
-// product:windows keeps every Windows rule and drops Linux, cloud and
-// network rules (including category-only ones such as proxy or webserver).
+// the assumed logsource gives constrain. A rule without a category or service
+// is broader and still applies, but a product must be the same. So
+// product:windows keeps every Windows rule and drops Linux, cloud and network
+// rules, category-only ones such as proxy or webserver included.
 bool logsource_matches(const Logsource& rule, const Logsource& assumed) {
   auto broad = [](const std::string& r, const std::string& a) { return a.empty() || r.empty() || r == a; };
   bool product_ok = assumed.product.empty() || rule.product == assumed.product;
@@ -615,7 +615,9 @@ std::string Matcher::explain(std::uint32_t rule, const RawEvent& event) {
       return;
     }
     bool value = eval(node_id);
-    const char* name = node.op == Engine::Node::Op::And ? "all of" : node.op == Engine::Node::Op::Or ? "any of" : "not";
+    const char* name = "not";
+    if (node.op == Engine::Node::Op::And) name = "all of";
+    if (node.op == Engine::Node::Op::Or) name = "any of";
     out += fmt::format("{}{} {}: {}\n", indent, value ? "[x]" : "[ ]", name, value ? "true" : "false");
     for (std::uint32_t k = 0; k < node.count; ++k) walk(engine_.children_[node.first + k], depth + 1);
   };
