@@ -37,20 +37,9 @@ std::string to_json(const YamlNode& node) {
         if (node.is_null()) return "null";
         if (node.text == "true" || node.text == "false" || node.is_number()) return node.text;
       }
-      std::string out = "\"";
-      for (unsigned char c : node.text) {
-        switch (c) {
-          case '"': out += "\\\""; break;
-          case '\\': out += "\\\\"; break;
-          case '\n': out += "\\n"; break;
-          case '\r': out += "\\r"; break;
-          case '\t': out += "\\t"; break;
-          default:
-            if (c < 0x20) out += fmt::format("\\u{:04x}", c);
-            else out.push_back(static_cast<char>(c));
-        }
-      }
-      return out + "\"";
+      std::string out;
+      append_json_string(out, node.text);
+      return out;
     }
     case YamlNode::Kind::Sequence: {
       std::string out = "[";
@@ -60,11 +49,9 @@ std::string to_json(const YamlNode& node) {
     case YamlNode::Kind::Mapping: {
       std::string out = "{";
       for (std::size_t i = 0; i < node.entries.size(); ++i) {
-        YamlNode key;
-        key.kind = YamlNode::Kind::Scalar;
-        key.style = YamlNode::Style::DoubleQuoted;
-        key.text = node.entries[i].key;
-        out += (i ? "," : "") + to_json(key) + ":" + to_json(node.entries[i].value);
+        if (i) out += ",";
+        append_json_string(out, node.entries[i].key);
+        out += ":" + to_json(node.entries[i].value);
       }
       return out + "}";
     }

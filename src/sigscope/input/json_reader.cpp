@@ -404,6 +404,17 @@ ReadStats JsonEventReader::read_lines(std::string_view text, std::size_t begin, 
   return stats;
 }
 
+void JsonEventReader::repair_whole_input(std::string_view& text, std::size_t& start, ReadStats& stats,
+                                         const std::string& name, DiagnosticList& diagnostics) {
+  if (simdjson::validate_utf8(text.data() + start, text.size() - start)) return;
+  impl_->repaired = simdjson::padded_string(Impl::repair_utf8(text.substr(start)));
+  text = std::string_view(impl_->repaired.data(), impl_->repaired.size());
+  start = 0;
+  ++stats.repaired;
+  diagnostics.warning(name, 0, 0, "", "the input holds invalid UTF-8; those bytes were read as U+FFFD",
+                      "fix the encoding at the source if the exact bytes matter");
+}
+
 ReadStats JsonEventReader::read(std::string_view text, const std::string& name, const EventSink& sink,
                                 DiagnosticList& diagnostics) {
   Impl& m = *impl_;
@@ -426,14 +437,7 @@ ReadStats JsonEventReader::read(std::string_view text, const std::string& name, 
   if (text[start] == '[') {
     // One JSON array of events. Invalid UTF-8 is repaired for the whole
     // input first; any other error leaves nothing readable.
-    if (!simdjson::validate_utf8(text.data() + start, text.size() - start)) {
-      m.repaired = simdjson::padded_string(Impl::repair_utf8(text.substr(start)));
-      text = std::string_view(m.repaired.data(), m.repaired.size());
-      start = 0;
-      ++stats.repaired;
-      diagnostics.warning(name, 0, 0, "", "the input holds invalid UTF-8; those bytes were read as U+FFFD",
-                          "fix the encoding at the source if the exact bytes matter");
-    }
+    repair_whole_input(text, start, stats, name, diagnostics);
     simdjson::dom::element doc;
     auto err = m.parser.parse(text.data() + start, text.size() - start, false).get(doc);
     if (err || !doc.is_array()) {
@@ -464,14 +468,7 @@ ReadStats JsonEventReader::read(std::string_view text, const std::string& name, 
   }
 
   // Objects one after another, possibly spread over many lines.
-  if (!simdjson::validate_utf8(text.data() + start, text.size() - start)) {
-    m.repaired = simdjson::padded_string(Impl::repair_utf8(text.substr(start)));
-    text = std::string_view(m.repaired.data(), m.repaired.size());
-    start = 0;
-    ++stats.repaired;
-    diagnostics.warning(name, 0, 0, "", "the input holds invalid UTF-8; those bytes were read as U+FFFD",
-                        "fix the encoding at the source if the exact bytes matter");
-  }
+  repair_whole_input(text, start, stats, name, diagnostics);
   simdjson::dom::document_stream stream;
   auto err = m.parser.parse_many(text.data() + start, text.size() - start,
                                  std::max<std::size_t>(simdjson::dom::DEFAULT_BATCH_SIZE, text.size() - start + 1))

@@ -65,6 +65,11 @@ class JsonEventReader {
   bool read_object(std::string_view json, std::uint64_t record, const EventSink& sink, std::string& error);
 
  private:
+  // For inputs parsed as a whole (arrays, concatenated objects): replaces
+  // invalid UTF-8 in text[start...] and points `text` at the repaired copy.
+  void repair_whole_input(std::string_view& text, std::size_t& start, ReadStats& stats, const std::string& name,
+                          DiagnosticList& diagnostics);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
