@@ -1,9 +1,9 @@
 // Generates a large, varied JSON-lines event file from the real sample logs,
 // for throughput benchmarks. Events are drawn at random from every EVTX and
-// JSON input under the given folders (read with sigscope's own readers), then
-// varied so no two are identical: timestamps advance, process ids, record
-// ids and GUIDs are redrawn, host and user names come from a pool, and digits
-// inside command lines and paths are changed. The seed is fixed, so the same
+// JSON input under the given folders, read with sigscope's own readers. Each
+// copy is varied: timestamps advance, process ids, record ids and GUIDs are
+// redrawn, host and user names come from a pool, and digits inside command
+// lines and paths change. The seed is fixed, so the same
 // inputs give the same output.
 //
 // Usage: gen_events OUT.jsonl SIZE_MB FOLDER...

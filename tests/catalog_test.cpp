@@ -232,6 +232,30 @@ TEST(CatalogAttack, NewerTagsKeptWithNote) {
   EXPECT_TRUE(technique_ids.count("T1027"));
 }
 
+TEST(CatalogSite, RebuildRemovesPagesOfGoneRules) {
+  TempDir dir;
+  auto a = dir.write("rules/a.yml", small_rule("eeeeeeee-0000-4000-8000-000000000001", "  sel:\n    A: x\n  condition: sel\n"));
+  dir.write("rules/b.yml", small_rule("eeeeeeee-0000-4000-8000-000000000002", "  sel:\n    B: x\n  condition: sel\n"));
+  auto site = dir.path() / "site";
+  ASSERT_EQ(run_cli({"catalog", (dir.path() / "rules").string(), "--out", site.string()}).exit_code, 0);
+  std::filesystem::remove(a);
+  ASSERT_EQ(run_cli({"catalog", (dir.path() / "rules").string(), "--out", site.string()}).exit_code, 0);
+  EXPECT_FALSE(std::filesystem::exists(site / "rules" / "eeeeeeee-0000-4000-8000-000000000001.html"));
+  EXPECT_TRUE(std::filesystem::exists(site / "rules" / "eeeeeeee-0000-4000-8000-000000000002.html"));
+}
+
+TEST(CatalogPage, EncodedIndicatorsKeepLetterCase) {
+  TempDir dir;
+  dir.write("rules/x.yml", small_rule("ffffffff-0000-4000-8000-000000000001",
+                                      "  sel:\n    CommandLine|base64offset|contains:\n      - 'Set-Mp'\n"
+                                      "      - 'set-mp'\n  condition: sel\n"));
+  auto r = run_cli({"catalog", (dir.path() / "rules").string(), "--out", (dir.path() / "site").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json page = json::parse(read_file(dir.path() / "site" / "rules" / "ffffffff-0000-4000-8000-000000000001.json"));
+  EXPECT_NE(find_indicator(page, "CommandLine", "contains", "Set-Mp"), nullptr);
+  EXPECT_NE(find_indicator(page, "CommandLine", "contains", "set-mp"), nullptr);
+}
+
 TEST(CatalogSite, ExampleCorpusBuilds) {
   TempDir dir;
   auto result = run_cli({"catalog", std::string(SIGSCOPE_SOURCE_DIR) + "/examples/rules", "--out",

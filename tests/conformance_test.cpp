@@ -95,9 +95,9 @@ TEST_P(Conformance, Case) {
   }
   for (const auto& e : expect->items) {
     std::size_t index = std::stoul(e.find("event")->text);
-    std::set<std::string> wanted;
-    for (const auto& id : e.find("matches")->items) wanted.insert(id.text);
-    EXPECT_EQ(fired.at(index), wanted) << "event " << index << ": " << to_json(events->items[index])
+    std::set<std::string> expected;
+    for (const auto& id : e.find("matches")->items) expected.insert(id.text);
+    EXPECT_EQ(fired.at(index), expected) << "event " << index << ": " << to_json(events->items[index])
                                        << (convention ? " (this case fixes a convention)" : "");
   }
 }

@@ -1,7 +1,7 @@
-// Long-running robustness suites (CTest label "long"): randomly damaged rule
+// Long-running robustness suites (CTest label "long"). Randomly damaged rule
 // files, condition strings and JSON events must be reported or read, never
-// crash or hang; and a repeated corpus hunt must give identical output for
-// every thread count.
+// crash or hang. A repeated corpus hunt must give the same output for every
+// thread count.
 #include <gtest/gtest.h>
 
 #include <random>

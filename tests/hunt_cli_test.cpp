@@ -242,6 +242,25 @@ TEST(HuntCli, Utf16JsonWithByteOrderMark) {
   EXPECT_EQ(parse_lines(r.out).size(), 1u) << r.err;
 }
 
+TEST(HuntCli, ExplainAppliesRouting) {
+  HuntFiles s;
+  // Record 4 is Sysmon event 3, which process_creation rules never see.
+  auto r = run_cli({"hunt", "-r", s.rules, "--explain", "10000000-0000-4000-8000-000000000001", "--record", "4", s.events});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("condition true, but not reported"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("is not from this rule's logsource"), std::string::npos) << r.out;
+}
+
+TEST(HuntCli, DuplicateRuleIdsWarned) {
+  HuntFiles s;
+  auto copy = s.dir.write("rules2/copy.yml", kRules);
+  auto r = run_cli({"check", s.rules, copy.string()});
+  EXPECT_NE(r.err.find("rule id 10000000-0000-4000-8000-000000000001 is also used by"), std::string::npos) << r.err;
+  // The same file given twice is loaded once.
+  auto twice = run_cli({"hunt", "-r", s.rules, "-r", s.rules, "-f", "jsonl", s.events});
+  EXPECT_EQ(parse_lines(twice.out).size(), 2u);
+}
+
 TEST(HuntCli, MissingInputFailsTheRun) {
   HuntFiles s;
   auto r = run_cli({"hunt", "-r", s.rules, (s.dir.path() / "absent.jsonl").string(), s.events});

@@ -16,14 +16,23 @@
 
 namespace sigscope {
 
+namespace {
+// Loads the rules under `paths` and prints the diagnostics and summary.
+// Returns false, after an error message, when no rule file was found.
+bool load_and_report(const std::vector<std::string>& paths, unsigned threads, std::size_t max_warnings,
+                     CorpusLoad& load) {
+  load_corpus(paths, threads, load);
+  report_corpus(load, max_warnings);
+  if (load.files > 0) return true;
+  spdlog::error("no .yml or .yaml rule files found under {}; give a rule file or a folder that contains some",
+                fmt::join(paths, ", "));
+  return false;
+}
+}  // namespace
+
 int run_catalog(const CatalogOptions& options) {
   CorpusLoad load;
-  load_corpus(options.paths, options.threads, load);
-  report_corpus(load, options.max_warnings);
-  if (load.files == 0) {
-    spdlog::error("no .yml or .yaml rule files found under {}", fmt::join(options.paths, ", "));
-    return 2;
-  }
+  if (!load_and_report(options.paths, options.threads, options.max_warnings, load)) return 2;
 
   auto start = std::chrono::steady_clock::now();
   nlohmann::json summary = load.summary();
@@ -75,7 +84,7 @@ int run_explain(const ExplainOptions& options) {
     spdlog::info("corpus: {} rules from {} files ({} failed)", load.rules.size(), load.files,
                  load.documents_failed);
     if (load.files == 0) {
-      spdlog::error("--corpus {} holds no rule files, so there is nothing to count indicators in",
+      spdlog::error("no rule files found under --corpus {}; give a folder of rules to count indicators in",
                     fmt::join(options.corpus, ", "));
       return 2;
     }
@@ -102,12 +111,7 @@ int run_explain(const ExplainOptions& options) {
 
 int run_check(const CheckOptions& options) {
   CorpusLoad load;
-  load_corpus(options.paths, options.threads, load);
-  report_corpus(load, options.max_warnings);
-  if (load.files == 0) {
-    spdlog::error("no .yml or .yaml rule files found under {}", fmt::join(options.paths, ", "));
-    return 2;
-  }
+  if (!load_and_report(options.paths, options.threads, options.max_warnings, load)) return 2;
   return load.documents_failed > 0 ? 1 : 0;
 }
 

@@ -17,7 +17,7 @@
 
 namespace sigscope {
 
-// What a predicate tests on the field value.
+// Test a predicate applies to the field value.
 enum class MatchOp : std::uint8_t {
   Equals,      // whole value matches the pattern
   Contains,    // pattern occurs anywhere

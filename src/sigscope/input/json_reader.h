@@ -50,8 +50,8 @@ class JsonEventReader {
   ReadStats read(std::string_view text, const std::string& name, const EventSink& sink,
                  DiagnosticList& diagnostics);
 
-  // True when the first non-blank line of `text` (padded like read()) holds
-  // one complete JSON value, i.e. the input is JSON lines.
+  // True when the first non-blank line of `text` (padded like read()) is one
+  // complete JSON value, that is, the input is JSON lines.
   bool is_json_lines(std::string_view text);
 
   // Reads the JSON lines in text[begin, end), where `begin` starts a line

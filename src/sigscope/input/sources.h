@@ -42,7 +42,7 @@ bool looks_like_evtx(const std::string& path);
 // (with a byte order mark) to UTF-8, and detects EVTX ("ElfFile" header) or
 // JSON (first non-blank byte '{' or '['). Uncompressed EVTX files are not
 // read here: the EVTX reader maps them. Returns nullopt with `skip_reason`
-// set when the content is neither; such a file is also reported as an error
+// set when the content is neither. Such a file is also reported as an error
 // when its name says it is a log (.evtx, .json, .jsonl, .ndjson). Read errors
 // are reported to `diagnostics` and set skip_reason to "unreadable".
 std::optional<LoadedInput> load_input(const InputFile& input, DiagnosticList& diagnostics, std::string& skip_reason);

@@ -21,10 +21,10 @@
 namespace sigscope {
 
 struct EngineOptions {
-  // Logsource of events that carry no Channel field (plain JSON). Unset:
-  // such events reach every rule. Set: they reach the rules whose logsource
-  // agrees on every part given here (an empty category or service in a rule
-  // agrees with anything; a product must be equal).
+  // Logsource of events that carry no Channel field (plain JSON). When unset,
+  // such events reach every rule. When set, they reach the rules whose
+  // logsource agrees on every part given here. A rule without a category or
+  // service agrees with any, but its product must be equal.
   std::optional<Logsource> assumed_logsource;
   // False sends every event to every rule, ignoring Channel and EventID.
   bool logsource_routing = true;
@@ -67,7 +67,7 @@ class Engine {
   const std::vector<UnsupportedRule>& unsupported() const { return unsupported_; }
   const std::vector<CompiledRule>& all_rules() const { return rules_; }
   std::size_t predicate_count() const { return predicates_.size(); }
-  // Predicates answered by the Hyperscan prefilter, and rules that run only
+  // Predicates computed by the Hyperscan prefilter, and rules that run only
   // when one of their witness predicates matched.
   std::size_t prefiltered_predicates() const { return prefilter_ ? prefilter_->handled_count() : 0; }
   std::size_t witnessed_rules() const;

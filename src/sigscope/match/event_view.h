@@ -45,7 +45,7 @@ class EventView {
 
   // Indexes `event`. Fields the rule set does not name are kept only for
   // keyword search. A literal key shadows a nested path of the same name. A
-  // name with spaces ("Threat Name") also answers to the name without them.
+  // name with spaces ("Threat Name") is also indexed under the name without them.
   void build(const RawEvent& event, const FieldTable& fields, const std::vector<Alias>& aliases);
 
   const RawEvent& raw() const { return *raw_; }

@@ -1,7 +1,6 @@
-// Multi-pattern matching of the pattern and regex predicates with Hyperscan:
-// one database per field (and one for keyword search) holds every value of
-// every such predicate, so one scan of a field value answers all of them at
-// once. What Hyperscan cannot express (look-around and backreferences in
+// Multi-pattern matching of the pattern and regex predicates with Hyperscan.
+// One database per field (and one for keyword search) contains every value of
+// every such predicate, so one scan of a field value evaluates all of them. What Hyperscan cannot express (look-around and backreferences in
 // regexes, numbers, cidr, null, exists, fieldref, neq, empty patterns) stays
 // on the direct path. Hyperscan runs Sigma regexes with PCRE semantics, so
 // `$` also matches before a final line break; `.` matches one byte.
@@ -40,7 +39,7 @@ class Prefilter {
   Prefilter(const Prefilter&) = delete;
   Prefilter& operator=(const Prefilter&) = delete;
 
-  // True when predicate `id` is answered by scan() rather than evaluated.
+  // True when scan() computes predicate `id`, so it is not evaluated directly.
   bool handles(std::uint32_t id) const { return id < handled_.size() && handled_[id]; }
   std::size_t handled_count() const;
   std::size_t pattern_count() const { return patterns_.size(); }
@@ -74,7 +73,7 @@ class Prefilter {
   const std::vector<std::uint32_t>& hit_predicates(const Scratch& scratch) const { return scratch.hit_predicates; }
 
  public:
-  // What a Hyperscan match of one pattern means.
+  // Meaning of a Hyperscan match of one pattern.
   struct PatternInfo {
     std::uint32_t slot;
     MatchOp op;            // literal patterns check their anchoring on the match offset
@@ -88,9 +87,9 @@ class Prefilter {
     bool match_all = false;
   };
 
-  // The databases of one field (or of keyword search): literal patterns use
-  // Hyperscan's literal compiler, which is much faster to build; patterns
-  // with wildcards use the regex compiler.
+  // Databases of one field (or of keyword search). Literal patterns use
+  // Hyperscan's literal compiler because it builds much faster; patterns with
+  // wildcards use the regex compiler.
   struct DatabaseSet {
     hs_database* caseless_literal = nullptr;
     hs_database* caseless_regex = nullptr;

@@ -194,9 +194,9 @@ std::vector<YamlDocument> parse_yaml_stream(std::string_view text, const std::st
                                             DiagnosticList& diagnostics) {
   std::vector<YamlDocument> docs;
 
-  // YAML is Unicode text. Invalid UTF-8 is rejected before libfyaml sees it:
-  // libfyaml 0.7.12 loops forever on a '%' directive line followed by an
-  // invalid byte.
+  // YAML is Unicode text, so invalid UTF-8 is rejected before parsing. This
+  // also avoids a libfyaml 0.7.12 bug: it loops forever on a '%' directive
+  // line followed by an invalid byte.
   if (!simdjson::validate_utf8(text.data(), text.size())) {
     std::size_t offset = 0;
     while (offset < text.size()) {

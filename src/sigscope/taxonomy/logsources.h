@@ -1,4 +1,4 @@
-// What a Sigma logsource means in concrete events: Windows channels, providers
+// Concrete events behind a Sigma logsource: Windows channels, providers
 // and event ids per category and service, with the field renames a source
 // needs (Security 4688 names the image NewProcessName, for example). Backed by
 // the bundled tables generated from the Sigma taxonomy appendix and the

@@ -121,7 +121,9 @@
     var shown = rules.filter(function (r) { return matches(r, terms); });
     shown.sort(function (a, b) {
       var x = sortValue(a), y = sortValue(b);
-      return (x < y ? -1 : x > y ? 1 : 0) * sortDir;
+      if (x < y) return -sortDir;
+      if (x > y) return sortDir;
+      return 0;
     });
     var html = [];
     shown.forEach(function (r) {
