@@ -5,7 +5,8 @@ Usage: scripts/gen-data.py [SHARED_CORPUS_DIR]   (default: ../shared/corpus)
 
 Writes data/attack-enterprise.json (ATT&CK tactics, techniques, groups and
 software names) and data/logsources.json (Sigma logsource -> Windows channels,
-providers, event ids, titles and field renames). Both files record their
+providers, event ids, titles and field renames) and data/logsource-fields.json
+(field names known per logsource). The files record their
 sources and versions. sigscope compiles them into the binary, so this script
 only needs to run when the upstream data changes.
 """
@@ -143,6 +144,25 @@ def gen_logsources():
     })
 
 
+def gen_fields():
+    src = json.loads((corpus / "logsources" / "sigma-logsource-fields.json").read_text())
+    write("logsource-fields.json", {
+        "format": "sigscope-logsource-fields-v1",
+        "source": {
+            "repo": "SigmaHQ/sigma",
+            "path": "tests/logsource.json",
+            "version": src["version"],
+            "commit": "8eaafff1f2845a696050e05e72ba1140ee190698",
+            "license": "DRL-1.1",
+            "note": "Field names SigmaHQ's own tests accept per logsource: 'legit' are the "
+                    "fields of the log itself, 'addon' the fields that enrichment adds.",
+        },
+        "legit": src["legit"],
+        "addon": src.get("addon", {}),
+    })
+
+
 out_dir.mkdir(exist_ok=True)
 gen_attack()
 gen_logsources()
+gen_fields()

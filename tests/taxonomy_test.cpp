@@ -1,0 +1,42 @@
+// Bundled taxonomy tables: known fields per logsource.
+#include <gtest/gtest.h>
+
+#include "sigscope/taxonomy/fields.h"
+
+namespace sigscope {
+namespace {
+
+Logsource make(std::string product, std::string category, std::string service = "") {
+  Logsource l;
+  l.product = std::move(product);
+  l.category = std::move(category);
+  l.service = std::move(service);
+  return l;
+}
+
+TEST(LogsourceFields, ProcessCreationHasImageAndCommonFields) {
+  auto f = LogsourceFields::bundled().fields(make("windows", "process_creation"));
+  ASSERT_TRUE(f.known);
+  EXPECT_TRUE(f.contains("Image"));
+  EXPECT_TRUE(f.contains("CommandLine"));
+  EXPECT_TRUE(f.contains("EventID"));  // common to every Windows log
+  EXPECT_TRUE(f.addon_fields.count("GrandparentCommandLine"));
+  EXPECT_FALSE(f.contains("TargetObject"));
+}
+
+TEST(LogsourceFields, ServiceOnlyLogsource) {
+  auto f = LogsourceFields::bundled().fields(make("windows", "", "taskscheduler"));
+  ASSERT_TRUE(f.known);
+  EXPECT_TRUE(f.contains("TaskName"));
+  // The table lists service: security without fields: nothing is checked.
+  EXPECT_FALSE(LogsourceFields::bundled().fields(make("windows", "", "security")).known);
+}
+
+TEST(LogsourceFields, UnknownLogsourceIsNotKnown) {
+  EXPECT_FALSE(LogsourceFields::bundled().fields(make("windows", "no_such_category")).known);
+  EXPECT_FALSE(LogsourceFields::bundled().fields(make("no_such_product", "")).known);
+  EXPECT_FALSE(LogsourceFields::bundled().version().empty());
+}
+
+}  // namespace
+}  // namespace sigscope
