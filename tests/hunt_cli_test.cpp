@@ -299,3 +299,49 @@ TEST(HuntCli, UsageErrorsExitWithTwo) {
 
 }  // namespace
 }  // namespace sigscope
+
+namespace sigscope {
+namespace {
+
+using testing::number_after;
+using testing::run_cli_piped;
+
+TEST(HuntStream, PipedInputKeepsMemoryFlat) {
+  // 300 MB of JSON lines through a pipe: read in blocks, never whole.
+  HuntFiles s;
+  const std::string line =
+      R"({"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":1,"Image":"C:\\Windows\\cmd.exe","CommandLine":"cmd /c whoami"})";
+  const long long bytes = 300LL << 20;
+  auto r = run_cli_piped("yes '" + line + "' | head -c " + std::to_string(bytes),
+                         {"hunt", "-r", s.rules, "-j", "2", "-o", "/dev/null", "-"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const long long events = bytes / static_cast<long long>(line.size() + 1);
+  EXPECT_EQ(number_after(r.err, "info: read "), events) << r.err;
+  long long peak = number_after(r.err, "peak memory ");
+  ASSERT_GT(peak, 0) << r.err;
+  EXPECT_LT(peak, 100) << "peak memory in MiB; the input alone is 300 MiB";
+  // The last line is cut short by head: it is rejected, not lost silently.
+  EXPECT_NE(r.err.find("rejected 1 records: invalid JSON 1"), std::string::npos) << r.err;
+}
+
+TEST(HuntStream, TruncatedGzipKeepsEventsBeforeTheDamage) {
+  HuntFiles s;
+  std::string many;
+  for (int i = 0; i < 20000; ++i)
+    many += R"({"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":1,"CommandLine":"cmd /c whoami )" +
+            std::to_string(i) + "\"}\n";
+  auto plain = s.dir.write("big.jsonl", many);
+  ASSERT_EQ(std::system(("gzip -c '" + plain.string() + "' > '" + plain.string() + ".gz'").c_str()), 0);
+  std::string gz = testing::read_file(plain.string() + ".gz");
+  auto cut = s.dir.write("cut.jsonl.gz", gz.substr(0, gz.size() / 2));
+  auto r = testing::run_cli({"hunt", "-r", s.rules, "-f", "jsonl", cut.string()});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("input ends early: gzip data is truncated"), std::string::npos) << r.err;
+  long long read = number_after(r.err, "info: read ");
+  EXPECT_GT(read, 1000) << r.err;
+  EXPECT_LT(read, 20000) << r.err;
+  EXPECT_EQ(static_cast<long long>(parse_lines(r.out).size()), read);
+}
+
+}  // namespace
+}  // namespace sigscope

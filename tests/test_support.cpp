@@ -1,5 +1,7 @@
 #include "test_support.h"
 
+#include <cctype>
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -80,6 +82,31 @@ CommandResult run_cli(const std::vector<std::string>& args, const std::string& s
   result.out = read_file(io.path() / "stdout");
   result.err = read_file(io.path() / "stderr");
   return result;
+}
+
+CommandResult run_cli_piped(const std::string& producer, const std::vector<std::string>& args) {
+  TempDir io;
+  std::string command = "(" + producer + ") | XDG_CACHE_HOME=" +
+                        shell_quote(std::string(SIGSCOPE_BINARY_DIR) + "/test-cache") + " " + shell_quote(SIGSCOPE_CLI);
+  for (const auto& a : args) command += " " + shell_quote(a);
+  command += " > " + shell_quote((io.path() / "stdout").string());
+  command += " 2> " + shell_quote((io.path() / "stderr").string());
+  int status = std::system(("bash -c " + shell_quote(command)).c_str());
+  CommandResult result;
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  result.out = read_file(io.path() / "stdout");
+  result.err = read_file(io.path() / "stderr");
+  return result;
+}
+
+long long number_after(const std::string& text, const std::string& prefix) {
+  auto pos = text.find(prefix);
+  if (pos == std::string::npos) return -1;
+  pos += prefix.size();
+  std::size_t end = pos;
+  while (end < text.size() && std::isdigit(static_cast<unsigned char>(text[end]))) ++end;
+  if (end == pos) return -1;
+  return std::stoll(text.substr(pos, end - pos));
 }
 
 TempDir::TempDir() {

@@ -43,6 +43,13 @@ struct CommandResult {
 // Runs the sigscope CLI built with the tests with `args` (shell-quoted here).
 CommandResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text = {});
 
+// Runs the CLI with `args`, its standard input piped from the shell command
+// `producer` (e.g. a generator writing gigabytes).
+CommandResult run_cli_piped(const std::string& producer, const std::vector<std::string>& args);
+
+// The number after `prefix` in `text` (e.g. "peak memory " in a summary), or -1.
+long long number_after(const std::string& text, const std::string& prefix);
+
 // A fresh empty folder under the system temp dir, removed by the destructor.
 class TempDir {
  public:

@@ -1,11 +1,13 @@
 #include "sigscope/app/hunt.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -22,6 +24,7 @@
 #include "sigscope/input/evtx.h"
 #include "sigscope/input/json_reader.h"
 #include "sigscope/input/sources.h"
+#include "sigscope/input/stream.h"
 #include "sigscope/match/engine.h"
 #include "sigscope/output/detections.h"
 #include "sigscope/pipeline/pipeline.h"
@@ -55,37 +58,46 @@ std::optional<Logsource> parse_logsource(const std::string& text) {
   return ls;
 }
 
-// One unit of work: a whole input, or a range of chunks of a large EVTX file.
-struct Task {
-  std::size_t input = 0;
-  std::size_t part = 0;
-  std::size_t parts = 1;
-};
-
-// Chunks per task when a large EVTX file is split across threads (2 MiB).
+// Chunks per job when a large EVTX file is split across threads (2 MiB).
 constexpr std::size_t kChunksPerTask = 32;
-// Bytes per task when a large JSON-lines input is split across threads.
-constexpr std::uint64_t kJsonBytesPerTask = 8 << 20;
+// JSON-lines inputs are read as a stream in blocks of whole lines, one job
+// per block, so memory stays constant whatever the input size. Blocks are
+// small because a block's detections can be larger than the block itself.
+constexpr std::size_t kJsonBlockBytes = 1 << 20;
+// Longest JSON line read; longer lines are skipped and reported.
+constexpr std::size_t kMaxJsonLine = 64 << 20;
 
-// An input opened once and shared by its tasks.
+// An input opened once and shared by its jobs (whole inputs and EVTX files).
 struct InputState {
   std::once_flag once;
+  bool preloaded = false;  // `loaded` was read by the reader thread
   bool ok = false;
   std::string skip_reason;
   std::optional<LoadedInput> loaded;
   std::optional<EvtxFile> evtx;
-  // JSON lines split into parts: where each part starts and its first line number.
-  bool json_lines = false;
-  std::vector<std::size_t> part_begin;
-  std::vector<std::uint64_t> part_line;
 };
 
-// Results of one task, written in task order.
+// One unit of work, done by one worker; results are written in job order.
+struct Job {
+  enum class Kind { Whole, EvtxPart, JsonBlock, Skip };
+  Kind kind = Kind::Whole;
+  std::size_t input = 0;
+  bool first = true;                 // first job of its input
+  std::size_t part = 0, parts = 1;   // EvtxPart: chunk range `part` of `parts`
+  std::shared_ptr<InputState> state;  // Whole, EvtxPart
+  std::shared_ptr<LineBlock> block;   // JsonBlock
+  std::string skip_reason;            // Skip
+  std::uint64_t progress_bytes = 0;   // input bytes this job accounts for
+};
+
+// Results of one job, written in job order.
 struct TaskResult {
   std::string output;
   ReadStats stats;
   std::vector<std::uint64_t> detections;  // per runnable rule
   std::string skip_reason;                // set when the input was not read
+  bool first = true;
+  bool input_read = false;                // the input was opened and read
   std::uint64_t regex_limit_hits = 0;
   std::uint64_t channel_less = 0;         // events without a Channel field
 };
@@ -98,9 +110,8 @@ std::string shipped_pipeline_names() {
 
 std::string display_name(const InputFile& input) { return input.path == "-" ? "<stdin>" : input.path; }
 
-void open_input(const InputFile& input, std::size_t parts, InputState& state, JsonEventReader& json,
-                DiagnosticList& diagnostics) {
-  state.loaded = load_input(input, diagnostics, state.skip_reason);
+void open_input(const InputFile& input, InputState& state, DiagnosticList& diagnostics) {
+  if (!state.preloaded) state.loaded = load_input(input, diagnostics, state.skip_reason);
   if (!state.loaded) {
     if (state.skip_reason.empty()) state.skip_reason = "unreadable";
     return;
@@ -117,49 +128,19 @@ void open_input(const InputFile& input, std::size_t parts, InputState& state, Js
       diagnostics.warning(display_name(input), 0, 0, "", "the EVTX file holds no event records",
                           "the log may be empty, or its chunks damaged (see any messages above)");
   }
-  if (state.loaded->format == InputFormat::Json && parts > 1) {
-    std::string_view text(state.loaded->json.data(), state.loaded->json.size());
-    state.json_lines = json.is_json_lines(text);
-    if (state.json_lines) {
-      // Part k starts at the first line that begins at or after k * size / parts.
-      std::size_t pos = 0;
-      std::uint64_t line = 1;
-      for (std::size_t k = 0; k < parts; ++k) {
-        std::size_t target = text.size() * k / parts;
-        while (pos < target) {
-          std::size_t nl = text.find('\n', pos);
-          if (nl == std::string_view::npos || nl >= target) {
-            if (nl == std::string_view::npos) pos = text.size();
-            else {
-              pos = nl + 1;
-              ++line;
-            }
-            break;
-          }
-          pos = nl + 1;
-          ++line;
-        }
-        state.part_begin.push_back(pos);
-        state.part_line.push_back(line);
-      }
-      state.part_begin.push_back(text.size());
-    }
-  }
   state.ok = true;
 }
 
-// Reads one task's events and matches them; formats detections into the result.
+// Reads one job's events and matches them; formats detections into the result.
 class Worker {
  public:
   Worker(const Engine& engine, DetectionFormat format) : engine_(engine), format_(format), matcher_(engine.matcher()) {}
 
-  void run(const InputFile& input, const Task& task, InputState& state, TaskResult& result, DiagnosticList& diagnostics,
-           Progress& progress) {
+  void run(const InputFile& input, const Job& job, TaskResult& result, DiagnosticList& diagnostics) {
     result.detections.assign(engine_.rules().size(), 0);
-    std::call_once(state.once, [&] { open_input(input, task.parts, state, json_, diagnostics); });
-    progress.advance(input.size / task.parts);
-    if (!state.ok) {
-      if (task.part == 0) result.skip_reason = state.skip_reason;
+    result.first = job.first;
+    if (job.kind == Job::Kind::Skip) {
+      result.skip_reason = job.skip_reason;
       return;
     }
     const std::string name = display_name(input);
@@ -172,24 +153,42 @@ class Worker {
     };
     std::uint64_t limit_before = matcher_->regex_limit_hits();
     std::uint64_t channel_less_before = matcher_->channel_less_events();
-    if (state.loaded->format == InputFormat::Json) {
-      std::string_view text(state.loaded->json.data(), state.loaded->json.size());
-      if (state.json_lines)
-        result.stats = json_.read_lines(text, state.part_begin[task.part], state.part_begin[task.part + 1],
-                                        state.part_line[task.part], name, sink, diagnostics);
-      else if (task.part == 0)
-        result.stats = json_.read(text, name, sink, diagnostics);
+    if (job.kind == Job::Kind::JsonBlock) {
+      const LineBlock& block = *job.block;
+      result.input_read = true;
+      for (const auto& [line, offset] : block.oversized) {
+        result.stats.reject("line too long");
+        diagnostics.error(name, static_cast<int>(line), 0, "",
+                          fmt::format("line at byte offset {} is longer than {} MiB and was skipped", offset,
+                                      kMaxJsonLine >> 20),
+                          "split the record, or check that the input really is JSON lines");
+      }
+      ReadStats stats = json_.read_lines(block.text(), 0, block.size, block.first_line, name, sink, diagnostics,
+                                         block.offset);
+      result.stats.add(stats);
     } else {
-      const EvtxFile& file = *state.evtx;
-      std::size_t per_part = (file.chunk_count() + task.parts - 1) / task.parts;
-      std::size_t begin = task.part * per_part;
-      std::size_t end = std::min(file.chunk_count(), begin + per_part);
-      ChunkStats chunks;
-      for (std::size_t c = begin; c < end; ++c) chunks += evtx_.parse_chunk(file, c, sink, diagnostics);
-      result.stats.events = chunks.records;
-      if (task.part == 0) result.stats.bytes = file.size();
-      for (std::uint64_t k = 0; k < chunks.skipped_records; ++k) result.stats.reject("corrupt EVTX record");
-      for (std::uint64_t k = 0; k < chunks.bad_chunks; ++k) result.stats.reject("corrupt EVTX chunk");
+      InputState& state = *job.state;
+      std::call_once(state.once, [&] { open_input(input, state, diagnostics); });
+      if (!state.ok) {
+        if (job.first) result.skip_reason = state.skip_reason;
+        return;
+      }
+      result.input_read = true;
+      if (state.loaded->format == InputFormat::Json) {
+        result.stats = json_.read(std::string_view(state.loaded->json.data(), state.loaded->json.size()), name, sink,
+                                  diagnostics);
+      } else {
+        const EvtxFile& file = *state.evtx;
+        std::size_t per_part = (file.chunk_count() + job.parts - 1) / job.parts;
+        std::size_t begin = job.part * per_part;
+        std::size_t end = std::min(file.chunk_count(), begin + per_part);
+        ChunkStats chunks;
+        for (std::size_t c = begin; c < end; ++c) chunks += evtx_.parse_chunk(file, c, sink, diagnostics);
+        result.stats.events = chunks.records;
+        if (job.first) result.stats.bytes = file.size();
+        for (std::uint64_t k = 0; k < chunks.skipped_records; ++k) result.stats.reject("corrupt EVTX record");
+        for (std::uint64_t k = 0; k < chunks.bad_chunks; ++k) result.stats.reject("corrupt EVTX chunk");
+      }
     }
     result.regex_limit_hits = matcher_->regex_limit_hits() - limit_before;
     result.channel_less = matcher_->channel_less_events() - channel_less_before;
@@ -203,6 +202,202 @@ class Worker {
   EvtxChunkParser evtx_;
   std::vector<Detection> detections_;
 };
+
+// Jobs flow from one reader thread through the workers to the writer (the
+// calling thread), which takes results in job order. At most `max_in_flight`
+// jobs are read but not yet written, which bounds memory.
+class JobQueue {
+ public:
+  explicit JobQueue(std::size_t max_in_flight) : max_in_flight_(max_in_flight) {}
+
+  // Reader: adds a job, waiting while too many are in flight.
+  void push(Job job) {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return pushed_ - written_ < max_in_flight_; });
+    jobs_.push_back({pushed_++, std::move(job)});
+    changed_.notify_all();
+  }
+  void close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    changed_.notify_all();
+  }
+  // Worker: takes the next job; false when the reader is done and none is left.
+  bool pop(std::size_t& seq, Job& job) {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return !jobs_.empty() || closed_; });
+    if (jobs_.empty()) return false;
+    seq = jobs_.front().first;
+    job = std::move(jobs_.front().second);
+    jobs_.pop_front();
+    return true;
+  }
+  void finish(std::size_t seq, TaskResult result) {
+    std::lock_guard lock(mutex_);
+    results_.emplace(seq, std::move(result));
+    changed_.notify_all();
+  }
+  // Writer: the result of the next job in order; false when all are written.
+  bool next_result(TaskResult& result) {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return results_.count(written_) > 0 || (closed_ && written_ == pushed_); });
+    auto it = results_.find(written_);
+    if (it == results_.end()) return false;
+    result = std::move(it->second);
+    results_.erase(it);
+    ++written_;
+    changed_.notify_all();
+    return true;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<std::pair<std::size_t, Job>> jobs_;
+  std::map<std::size_t, TaskResult> results_;
+  std::size_t pushed_ = 0, written_ = 0;
+  std::size_t max_in_flight_;
+  bool closed_ = false;
+};
+
+// Blocks of finished JSON-lines jobs, reused so steady-state reading does not
+// allocate (fresh pages from the kernel cost as much as the parsing).
+class BlockPool {
+ public:
+  std::shared_ptr<LineBlock> get() {
+    std::unique_ptr<LineBlock> block;
+    {
+      std::lock_guard lock(mutex_);
+      if (!free_.empty()) {
+        block = std::move(free_.back());
+        free_.pop_back();
+      }
+    }
+    if (!block) block = std::make_unique<LineBlock>();
+    return std::shared_ptr<LineBlock>(block.release(), [this](LineBlock* b) { put(b); });
+  }
+
+ private:
+  void put(LineBlock* block) {
+    std::lock_guard lock(mutex_);
+    free_.emplace_back(block);
+  }
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<LineBlock>> free_;
+};
+
+// Turns the inputs into jobs: EVTX files into chunk ranges, JSON lines into
+// blocks read as a stream, anything else into one job per input.
+void produce_jobs(const std::vector<InputFile>& inputs, JobQueue& queue, BlockPool& pool, Progress& progress,
+                  DiagnosticList& diagnostics) {
+  JsonEventReader sniffer;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const InputFile& input = inputs[i];
+    Job job;
+    job.input = i;
+    if (!input.stream && input.size > kEvtxFileHeaderSize && looks_like_evtx(input.path)) {
+      std::size_t parts = 1;
+      if (input.size > kEvtxFileHeaderSize + kChunksPerTask * kEvtxChunkSize) {
+        std::size_t chunks = (input.size - kEvtxFileHeaderSize + kEvtxChunkSize - 1) / kEvtxChunkSize;
+        parts = (chunks + kChunksPerTask - 1) / kChunksPerTask;
+      }
+      auto state = std::make_shared<InputState>();
+      for (std::size_t p = 0; p < parts; ++p) {
+        Job part;
+        part.kind = Job::Kind::EvtxPart;
+        part.input = i;
+        part.first = p == 0;
+        part.part = p;
+        part.parts = parts;
+        part.state = state;
+        progress.advance(input.size / parts);
+        queue.push(std::move(part));
+      }
+      continue;
+    }
+    std::string error;
+    auto stream = ByteStream::open(input, error);
+    if (!stream) {
+      diagnostics.error(display_name(input), 0, 0, "", error, "check that the input exists and is readable");
+      job.kind = Job::Kind::Skip;
+      job.skip_reason = "unreadable";
+      queue.push(std::move(job));
+      continue;
+    }
+    // Sniff the decompressed start: only JSON lines are streamed.
+    std::string head(64 << 10, '\0');
+    head.resize(stream->read_full(head.data(), head.size()));
+    std::size_t start = std::string_view(head).substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
+    while (start < head.size() && (head[start] == ' ' || head[start] == '\t' || head[start] == '\r' || head[start] == '\n'))
+      ++start;
+    const bool maybe_lines = stream->error().empty() && start < head.size() && head[start] == '{';
+    std::uint64_t accounted = 0;
+    if (maybe_lines) {
+      LineBlockReader reader(*stream, std::move(head), kJsonBlockBytes, kMaxJsonLine);
+      auto block = pool.get();
+      bool any = reader.next(*block);
+      if (any && sniffer.is_json_lines(block->text())) {
+        bool first = true;
+        while (any) {
+          Job part;
+          part.kind = Job::Kind::JsonBlock;
+          part.input = i;
+          part.first = first;
+          part.block = std::move(block);
+          std::uint64_t raw = stream->raw_bytes();
+          progress.advance(raw - accounted);
+          accounted = raw;
+          queue.push(std::move(part));
+          first = false;
+          block = pool.get();
+          any = reader.next(*block);
+        }
+        if (!stream->error().empty()) {
+          diagnostics.error(display_name(input), 0, 0, "", fmt::format("input ends early: {}", stream->error()),
+                            "the events before this point were read; recompress or copy the input again");
+          Job tail;
+          tail.kind = Job::Kind::Skip;
+          tail.input = i;
+          tail.first = false;
+          tail.skip_reason = "partly unreadable";
+          queue.push(std::move(tail));
+        }
+        continue;
+      }
+      if (!input.stream) {
+        // Not JSON lines: the worker reads the whole file (in parallel with others).
+        job.state = std::make_shared<InputState>();
+        progress.advance(input.size);
+        queue.push(std::move(job));
+        continue;
+      }
+      // A stream cannot be read twice: keep what was read.
+      std::string content(block->text());
+      reader.read_rest(content);
+      head = std::move(content);
+    } else if (!input.stream) {
+      job.state = std::make_shared<InputState>();
+      progress.advance(input.size);
+      queue.push(std::move(job));
+      continue;
+    } else {
+      char buffer[1 << 16];
+      while (std::size_t got = stream->read(buffer, sizeof buffer)) head.append(buffer, got);
+    }
+    // Standard input or a pipe that is not JSON lines: parse it whole.
+    auto state = std::make_shared<InputState>();
+    state->preloaded = true;
+    if (!stream->error().empty()) {
+      diagnostics.error(display_name(input), 0, 0, "", stream->error(), "recompress or decompress the input and try again");
+      state->skip_reason = "unreadable";
+    } else {
+      state->loaded = load_from_bytes(input, std::move(head), stream->compression(), diagnostics, state->skip_reason);
+    }
+    job.state = std::move(state);
+    queue.push(std::move(job));
+  }
+  queue.close();
+}
 
 int explain(const Engine& engine, const HuntOptions& options, DiagnosticList& diagnostics) {
   std::uint32_t rule = 0;
@@ -442,42 +637,26 @@ int run_hunt(const HuntOptions& options) {
   if (format == DetectionFormat::Csv) out.write(csv_header());
   if (format == DetectionFormat::Table) out.write(table_header());
 
-  // Large uncompressed EVTX files are split into chunk ranges so several
-  // threads share them; everything else is one task per input.
-  std::vector<Task> tasks;
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
-    std::size_t parts = 1;
-    if (inputs[i].size > kEvtxFileHeaderSize + kChunksPerTask * kEvtxChunkSize && looks_like_evtx(inputs[i].path)) {
-      std::size_t chunks = (inputs[i].size - kEvtxFileHeaderSize + kEvtxChunkSize - 1) / kEvtxChunkSize;
-      parts = (chunks + kChunksPerTask - 1) / kChunksPerTask;
-    } else if (inputs[i].size > kJsonBytesPerTask) {
-      // Split only if the input turns out to be JSON lines; other parts stay empty.
-      parts = static_cast<std::size_t>((inputs[i].size + kJsonBytesPerTask - 1) / kJsonBytesPerTask);
-    }
-    for (std::size_t p = 0; p < parts; ++p) tasks.push_back({i, p, parts});
-  }
-  std::vector<InputState> states(inputs.size());
   auto hunt_start = std::chrono::steady_clock::now();
-
-  // Workers take tasks in order; the main thread writes results in order.
-  std::vector<std::optional<TaskResult>> results(tasks.size());
-  std::mutex mutex;
-  std::condition_variable ready;
-  std::atomic<std::size_t> next{0};
   // The progress line would interleave with a table on the same terminal.
   Progress progress("hunting", format == DetectionFormat::Table && stdout_is_terminal ? 0 : total_bytes);
   unsigned threads = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
-  threads = std::min<unsigned>(threads, std::max<std::size_t>(1, tasks.size()));
+  // Enough jobs in flight to keep every worker busy while the writer waits
+  // for the oldest; each JSON block is kJsonBlockBytes.
+  JobQueue queue(2 * static_cast<std::size_t>(threads) + 2);
+  BlockPool blocks;
+  std::thread reader([&] { produce_jobs(inputs, queue, blocks, progress, input_diagnostics); });
   std::vector<std::thread> pool;
   for (unsigned t = 0; t < threads; ++t) {
     pool.emplace_back([&] {
       Worker worker(engine, format);
-      for (std::size_t i = next++; i < tasks.size(); i = next++) {
+      std::size_t seq = 0;
+      Job job;
+      while (queue.pop(seq, job)) {
         TaskResult result;
-        worker.run(inputs[tasks[i].input], tasks[i], states[tasks[i].input], result, input_diagnostics, progress);
-        std::lock_guard lock(mutex);
-        results[i] = std::move(result);
-        ready.notify_all();
+        worker.run(inputs[job.input], job, result, input_diagnostics);
+        job = Job();  // return the block to the pool before the result is written
+        queue.finish(seq, std::move(result));
       }
     });
   }
@@ -487,29 +666,23 @@ int run_hunt(const HuntOptions& options) {
   std::map<std::string, std::uint64_t> skipped;
   std::uint64_t regex_limit_hits = 0, channel_less = 0;
   std::size_t inputs_read = 0, unreadable = 0;
-  for (std::size_t i = 0; i < tasks.size(); ++i) {
-    TaskResult result;
-    {
-      std::unique_lock lock(mutex);
-      ready.wait(lock, [&] { return results[i].has_value(); });
-      result = std::move(*results[i]);
-      results[i].reset();
-    }
+  TaskResult result;
+  while (queue.next_result(result)) {
     out.write(result.output);
-    const Task& task = tasks[i];
-    if (task.part + 1 == task.parts) states[task.input].loaded.reset();  // free the input's memory
     if (!result.skip_reason.empty()) {
       ++skipped[result.skip_reason];
-      if (result.skip_reason == "unreadable" || result.skip_reason.rfind("named like a log", 0) == 0) ++unreadable;
-      spdlog::debug("{}: skipped ({})", inputs[task.input].path, result.skip_reason);
+      if (result.skip_reason == "unreadable" || result.skip_reason == "partly unreadable" ||
+          result.skip_reason.rfind("named like a log", 0) == 0)
+        ++unreadable;
       continue;
     }
-    if (task.part == 0 && states[task.input].ok) ++inputs_read;
+    if (result.first && result.input_read) ++inputs_read;
     totals.add(result.stats);
     regex_limit_hits += result.regex_limit_hits;
     channel_less += result.channel_less;
     for (std::size_t r = 0; r < detections.size(); ++r) detections[r] += result.detections[r];
   }
+  reader.join();
   for (auto& t : pool) t.join();
   double hunt_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - hunt_start).count();
   progress.finish();
@@ -527,7 +700,10 @@ int run_hunt(const HuntOptions& options) {
       by_rule.emplace_back(detections[r], r);
     }
   std::sort(by_rule.begin(), by_rule.end(), [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
-  spdlog::info("read {} events from {} inputs; finished in {:.2f} s", totals.events, inputs_read, seconds);
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  spdlog::info("read {} events from {} inputs; finished in {:.2f} s, peak memory {} MiB", totals.events, inputs_read,
+               seconds, usage.ru_maxrss / 1024);
   if (hunt_seconds > 0.001 && totals.events > 0)
     spdlog::info("matching took {:.3f} s: {:.0f} events/s, {:.1f} MB/s of input", hunt_seconds,
                  static_cast<double>(totals.events) / hunt_seconds,

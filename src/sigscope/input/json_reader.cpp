@@ -356,7 +356,7 @@ bool JsonEventReader::is_json_lines(std::string_view text) {
 
 ReadStats JsonEventReader::read_lines(std::string_view text, std::size_t begin, std::size_t end,
                                       std::uint64_t first_line, const std::string& name, const EventSink& sink,
-                                      DiagnosticList& diagnostics) {
+                                      DiagnosticList& diagnostics, std::uint64_t text_offset) {
   Impl& m = *impl_;
   ReadStats stats;
   stats.bytes = end - begin;
@@ -392,7 +392,7 @@ ReadStats JsonEventReader::read_lines(std::string_view text, std::size_t begin, 
       bool not_object = false;
       if (err) {
         reject(line, "invalid JSON", fmt::format("invalid JSON: {}", simdjson::error_message(err)));
-      } else if (std::uint64_t n = m.emit_document(doc, line, b, sink, not_object); not_object) {
+      } else if (std::uint64_t n = m.emit_document(doc, line, text_offset + b, sink, not_object); not_object) {
         reject(line, "not a JSON object", "the line holds a JSON value that is not an object");
       } else {
         stats.events += n;

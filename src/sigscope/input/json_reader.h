@@ -57,8 +57,10 @@ class JsonEventReader {
   // Reads the JSON lines in text[begin, end), where `begin` starts a line
   // and that line is number `first_line` of the input. read() uses this for
   // JSON-lines inputs; callers use it to split one input across threads.
+  // `text` starts at byte `text_offset` of the input (see RawEvent::source_offset).
   ReadStats read_lines(std::string_view text, std::size_t begin, std::size_t end, std::uint64_t first_line,
-                       const std::string& name, const EventSink& sink, DiagnosticList& diagnostics);
+                       const std::string& name, const EventSink& sink, DiagnosticList& diagnostics,
+                       std::uint64_t text_offset = 0);
 
   // Parses one JSON object (no padding required) into an event with record
   // number `record`. Returns false and sets `error` when it is not an object.

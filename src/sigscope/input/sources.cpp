@@ -259,23 +259,24 @@ bool read_padded(const std::string& path, simdjson::padded_string& out, Diagnost
   return true;
 }
 
+// A file named like a log whose content is neither EVTX nor JSON is an
+// error, not just a skipped file.
+std::optional<LoadedInput> not_a_log(const InputFile& input, DiagnosticList& diagnostics, std::string& skip_reason) {
+  std::string ext = ascii_lower(fs::path(input.path).extension().string());
+  if (ext == ".evtx" || ext == ".json" || ext == ".jsonl" || ext == ".ndjson") {
+    skip_reason = "named like a log but neither EVTX nor JSON";
+    diagnostics.error(input.path, 0, 0, "", "content is neither EVTX (no ElfFile header) nor JSON (no '{' or '[' at the start)",
+                      "check the file: it may be damaged, truncated or in another format");
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<LoadedInput> load_input(const InputFile& input, DiagnosticList& diagnostics, std::string& skip_reason) {
   LoadedInput loaded;
   auto unreadable = [&] {
     skip_reason = "unreadable";
-    return std::nullopt;
-  };
-  // A file named like a log whose content is neither EVTX nor JSON is an
-  // error, not just a skipped file.
-  auto not_a_log = [&]() -> std::optional<LoadedInput> {
-    std::string ext = ascii_lower(fs::path(input.path).extension().string());
-    if (ext == ".evtx" || ext == ".json" || ext == ".jsonl" || ext == ".ndjson") {
-      skip_reason = "named like a log but neither EVTX nor JSON";
-      diagnostics.error(input.path, 0, 0, "", "content is neither EVTX (no ElfFile header) nor JSON (no '{' or '[' at the start)",
-                        "check the file: it may be damaged, truncated or in another format");
-    }
     return std::nullopt;
   };
   if (!input.stream && looks_like_evtx(input.path)) {
@@ -288,7 +289,7 @@ std::optional<LoadedInput> load_input(const InputFile& input, DiagnosticList& di
     std::string_view content(loaded.json.data(), loaded.json.size());
     if (!is_gzip(content) && !is_zstd(content) && !has_utf16_bom(content)) {
       auto format = detect(content, skip_reason);
-      if (!format) return not_a_log();
+      if (!format) return not_a_log(input, diagnostics, skip_reason);
       loaded.format = *format;
       return loaded;
     }
@@ -317,13 +318,20 @@ std::optional<LoadedInput> load_input(const InputFile& input, DiagnosticList& di
     }
     raw.swap(decoded);
   }
+  return load_from_bytes(input, std::move(raw), loaded.compression, diagnostics, skip_reason);
+}
+
+std::optional<LoadedInput> load_from_bytes(const InputFile& input, std::string raw, std::string compression,
+                                           DiagnosticList& diagnostics, std::string& skip_reason) {
+  LoadedInput loaded;
+  loaded.compression = std::move(compression);
   if (has_utf16_bom(raw)) {
     // Windows PowerShell 5.1 writes UTF-16LE with a byte order mark by default.
     loaded.compression += loaded.compression.empty() ? "utf-16" : "+utf-16";
     raw = utf16_to_utf8(raw);
   }
   auto format = detect(raw, skip_reason);
-  if (!format) return not_a_log();
+  if (!format) return not_a_log(input, diagnostics, skip_reason);
   loaded.format = *format;
   if (*format == InputFormat::Evtx) {
     loaded.evtx_bytes = std::make_shared<const std::string>(std::move(raw));

@@ -47,4 +47,10 @@ bool looks_like_evtx(const std::string& path);
 // are reported to `diagnostics` and set skip_reason to "unreadable".
 std::optional<LoadedInput> load_input(const InputFile& input, DiagnosticList& diagnostics, std::string& skip_reason);
 
+// Like load_input, for content already read (and decompressed) from `input`:
+// converts UTF-16 text and detects EVTX or JSON. `compression` names the
+// decompression already done ("", "gzip" or "zstd").
+std::optional<LoadedInput> load_from_bytes(const InputFile& input, std::string content, std::string compression,
+                                           DiagnosticList& diagnostics, std::string& skip_reason);
+
 }  // namespace sigscope

@@ -1,0 +1,316 @@
+#include "sigscope/input/stream.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <algorithm>
+#include <vector>
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+namespace sigscope {
+
+namespace {
+
+// Plain bytes of a file descriptor, with the first bytes kept aside so the
+// compression can be detected before the decoder is chosen.
+class FdStream final : public ByteStream {
+ public:
+  FdStream(int fd, bool owned) : fd_(fd), owned_(owned) {}
+  ~FdStream() override {
+    if (owned_ && fd_ >= 0) ::close(fd_);
+  }
+
+  // Reads up to `size` bytes without consuming them.
+  std::string_view peek(std::size_t size) {
+    while (peeked_.size() - peek_pos_ < size) {
+      char buffer[512];
+      std::size_t want = std::min(sizeof buffer, size - (peeked_.size() - peek_pos_));
+      std::size_t got = raw_read(buffer, want);
+      if (got == 0) break;
+      peeked_.append(buffer, got);
+    }
+    return std::string_view(peeked_).substr(peek_pos_);
+  }
+
+  std::size_t read(char* buffer, std::size_t size) override {
+    std::size_t done = 0;
+    if (peek_pos_ < peeked_.size()) {
+      done = std::min(size, peeked_.size() - peek_pos_);
+      std::memcpy(buffer, peeked_.data() + peek_pos_, done);
+      peek_pos_ += done;
+      if (done == size) return done;
+    }
+    return done + raw_read(buffer + done, size - done);
+  }
+
+  std::uint64_t raw_bytes() const override { return raw_bytes_ - (peeked_.size() - peek_pos_); }
+  void set_error(std::string error) { error_ = std::move(error); }
+
+ private:
+  std::size_t raw_read(char* buffer, std::size_t size) {
+    if (!error_.empty()) return 0;
+    while (true) {
+      ssize_t got = ::read(fd_, buffer, size);
+      if (got >= 0) {
+        raw_bytes_ += static_cast<std::uint64_t>(got);
+        return static_cast<std::size_t>(got);
+      }
+      if (errno == EINTR) continue;
+      error_ = fmt::format("read failed: {}", std::strerror(errno));
+      return 0;
+    }
+  }
+
+  int fd_;
+  bool owned_;
+  std::string peeked_;
+  std::size_t peek_pos_ = 0;
+  std::uint64_t raw_bytes_ = 0;
+};
+
+// gzip members one after another, as `gzip -c a b` or log rotation writes them.
+class GzipStream final : public ByteStream {
+ public:
+  explicit GzipStream(std::unique_ptr<FdStream> in) : in_(std::move(in)), buffer_(1 << 16) {
+    compression_ = "gzip";
+    // 16 + MAX_WBITS selects gzip framing.
+    if (inflateInit2(&z_, 16 + MAX_WBITS) != Z_OK) error_ = "cannot start the gzip decoder";
+  }
+  ~GzipStream() override { inflateEnd(&z_); }
+
+  std::size_t read(char* out, std::size_t size) override {
+    std::size_t done = 0;
+    while (done < size && error_.empty() && !finished_) {
+      if (z_.avail_in == 0) {
+        std::size_t got = in_->read(buffer_.data(), buffer_.size());
+        if (!in_->error().empty()) {
+          error_ = in_->error();
+          break;
+        }
+        if (got == 0) {
+          if (in_member_) error_ = "gzip data is truncated";
+          finished_ = true;
+          break;
+        }
+        z_.next_in = reinterpret_cast<Bytef*>(buffer_.data());
+        z_.avail_in = static_cast<uInt>(got);
+      }
+      z_.next_out = reinterpret_cast<Bytef*>(out + done);
+      z_.avail_out = static_cast<uInt>(std::min<std::size_t>(size - done, 1u << 30));
+      std::size_t before = z_.avail_out;
+      in_member_ = true;
+      int rc = inflate(&z_, Z_NO_FLUSH);
+      done += before - z_.avail_out;
+      if (rc == Z_STREAM_END) {
+        in_member_ = false;
+        inflateReset(&z_);  // a next member may follow
+      } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+        error_ = fmt::format("gzip data is corrupt ({})", z_.msg ? z_.msg : "zlib error");
+      }
+    }
+    return done;
+  }
+
+  std::uint64_t raw_bytes() const override { return in_->raw_bytes(); }
+
+ private:
+  std::unique_ptr<FdStream> in_;
+  std::vector<char> buffer_;
+  z_stream z_{};
+  bool in_member_ = false;
+  bool finished_ = false;
+};
+
+class ZstdStream final : public ByteStream {
+ public:
+  explicit ZstdStream(std::unique_ptr<FdStream> in)
+      : in_(std::move(in)), ctx_(ZSTD_createDCtx()), buffer_(ZSTD_DStreamInSize()) {
+    compression_ = "zstd";
+  }
+  ~ZstdStream() override { ZSTD_freeDCtx(ctx_); }
+
+  std::size_t read(char* out, std::size_t size) override {
+    ZSTD_outBuffer output{out, size, 0};
+    while (output.pos < size && error_.empty() && !finished_) {
+      if (input_.pos == input_.size) {
+        std::size_t got = in_->read(buffer_.data(), buffer_.size());
+        if (!in_->error().empty()) {
+          error_ = in_->error();
+          break;
+        }
+        if (got == 0) {
+          if (pending_ != 0) error_ = "zstd data is truncated";
+          finished_ = true;
+          break;
+        }
+        input_ = ZSTD_inBuffer{buffer_.data(), got, 0};
+      }
+      pending_ = ZSTD_decompressStream(ctx_, &output, &input_);
+      if (ZSTD_isError(pending_)) error_ = fmt::format("zstd data is corrupt ({})", ZSTD_getErrorName(pending_));
+    }
+    return output.pos;
+  }
+
+  std::uint64_t raw_bytes() const override { return in_->raw_bytes(); }
+
+ private:
+  std::unique_ptr<FdStream> in_;
+  ZSTD_DCtx* ctx_;
+  std::vector<char> buffer_;
+  ZSTD_inBuffer input_{nullptr, 0, 0};
+  std::size_t pending_ = 0;  // ZSTD_decompressStream's hint: 0 when a frame is complete
+  bool finished_ = false;
+};
+
+}  // namespace
+
+std::size_t ByteStream::read_full(char* buffer, std::size_t size) {
+  std::size_t done = 0;
+  while (done < size) {
+    std::size_t got = read(buffer + done, size - done);
+    if (got == 0) break;
+    done += got;
+  }
+  return done;
+}
+
+std::unique_ptr<ByteStream> ByteStream::open(const InputFile& input, std::string& error) {
+  int fd = 0;
+  bool owned = false;
+  if (input.path != "-") {
+    fd = ::open(input.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      error = fmt::format("cannot open input: {}", std::strerror(errno));
+      return nullptr;
+    }
+    owned = true;
+#ifdef POSIX_FADV_SEQUENTIAL
+    if (!input.stream) ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+#endif
+  }
+  auto plain = std::make_unique<FdStream>(fd, owned);
+  std::string_view head = plain->peek(4);
+  if (!plain->error().empty()) {
+    error = plain->error();
+    return nullptr;
+  }
+  auto byte = [&](std::size_t i) { return static_cast<unsigned char>(head[i]); };
+  if (head.size() >= 2 && byte(0) == 0x1F && byte(1) == 0x8B) return std::make_unique<GzipStream>(std::move(plain));
+  if (head.size() >= 4 && byte(0) == 0x28 && byte(1) == 0xB5 && byte(2) == 0x2F && byte(3) == 0xFD)
+    return std::make_unique<ZstdStream>(std::move(plain));
+  return plain;
+}
+
+}  // namespace sigscope
+
+namespace sigscope {
+
+LineBlockReader::LineBlockReader(ByteStream& stream, std::string prefix, std::size_t block_size, std::size_t max_line)
+    : stream_(stream), carry_(std::move(prefix)), block_size_(block_size), max_line_(std::max(max_line, block_size)) {
+  if (std::string_view(carry_).substr(0, 3) == "\xEF\xBB\xBF") {
+    // Keep offsets true to the input: the mark becomes blanks, which the
+    // line reader skips.
+    carry_.replace(0, 3, "   ");
+  }
+}
+
+bool LineBlockReader::next(LineBlock& block) {
+  block.size = 0;
+  block.oversized.clear();
+  block.first_line = line_;
+  block.offset = offset_;
+  if (end_ && carry_.empty()) return false;
+
+  std::size_t capacity = std::max(block_size_, carry_.size());
+  auto reserve = [&](std::size_t bytes) {
+    if (block.buffer.size() < bytes + simdjson::SIMDJSON_PADDING) block.buffer.resize(bytes + simdjson::SIMDJSON_PADDING);
+  };
+  reserve(capacity);
+  std::memcpy(block.buffer.data(), carry_.data(), carry_.size());
+  std::size_t filled = carry_.size();
+  carry_.clear();
+
+  std::size_t text_end = 0;
+  while (true) {
+    if (!end_ && filled < capacity) {
+      std::size_t got = stream_.read_full(block.buffer.data() + filled, capacity - filled);
+      if (got < capacity - filled) end_ = true;
+      filled += got;
+    }
+    const char* data = block.buffer.data();
+    const void* last = filled > 0 ? ::memrchr(data, '\n', filled) : nullptr;
+    if (last) {
+      text_end = static_cast<std::size_t>(static_cast<const char*>(last) - data) + 1;
+      break;
+    }
+    if (end_) {
+      text_end = filled;  // the last line has no line break
+      break;
+    }
+    if (capacity < max_line_) {
+      // One line is longer than the block: grow up to the line limit.
+      capacity = std::min(max_line_, capacity * 2);
+      reserve(capacity);
+      continue;
+    }
+    // The line exceeds the limit: skip it up to its line break.
+    block.oversized.emplace_back(line_, offset_);
+    std::uint64_t skipped = filled;
+    std::size_t rest = 0;
+    while (true) {
+      std::size_t got = stream_.read_full(block.buffer.data(), capacity);
+      const void* nl = got > 0 ? std::memchr(block.buffer.data(), '\n', got) : nullptr;
+      if (nl) {
+        std::size_t upto = static_cast<std::size_t>(static_cast<const char*>(nl) - block.buffer.data()) + 1;
+        skipped += upto;
+        rest = got - upto;
+        std::memmove(block.buffer.data(), block.buffer.data() + upto, rest);
+        break;
+      }
+      skipped += got;
+      if (got < capacity) {
+        end_ = true;
+        break;
+      }
+    }
+    ++line_;
+    offset_ += skipped;
+    // The block starts after the skipped line, or holds nothing when the
+    // input ended there.
+    block.first_line = line_;
+    block.offset = offset_;
+    filled = rest;
+    if (end_ && filled == 0) {
+      text_end = 0;
+      break;
+    }
+  }
+  carry_.assign(block.buffer.data() + text_end, filled - text_end);
+  block.size = text_end;
+  std::memset(block.buffer.data() + text_end, 0, simdjson::SIMDJSON_PADDING);
+  const char* p = block.buffer.data();
+  const char* stop = p + text_end;
+  while ((p = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(stop - p)))) != nullptr) {
+    ++line_;
+    ++p;
+  }
+  offset_ += text_end;
+  return block.size > 0 || !block.oversized.empty();
+}
+
+void LineBlockReader::read_rest(std::string& out) {
+  out += carry_;
+  carry_.clear();
+  if (end_) return;
+  char buffer[1 << 16];
+  while (std::size_t got = stream_.read(buffer, sizeof buffer)) out.append(buffer, got);
+  end_ = true;
+}
+
+}  // namespace sigscope

@@ -1,0 +1,90 @@
+// Sequential reading of one input's bytes: a file, a named pipe or standard
+// input, with gzip and zstd decompressed on the fly. The hunt command reads
+// JSON-lines inputs through it block by block, so memory stays constant
+// whatever the input size.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "sigscope/input/sources.h"
+
+namespace sigscope {
+
+class ByteStream {
+ public:
+  virtual ~ByteStream() = default;
+
+  // Opens `input` and detects gzip or zstd compression from its first bytes.
+  // Returns null and sets `error` when the input cannot be opened.
+  static std::unique_ptr<ByteStream> open(const InputFile& input, std::string& error);
+
+  // Reads up to `size` decompressed bytes into `buffer` and returns how many
+  // were read; fewer than `size` only at the end of the input or on an error.
+  // After an error, error() is non-empty and read() returns 0.
+  virtual std::size_t read(char* buffer, std::size_t size) = 0;
+
+  const std::string& error() const { return error_; }
+  // "", "gzip" or "zstd".
+  const std::string& compression() const { return compression_; }
+  // Bytes taken from the file so far (compressed bytes for compressed inputs).
+  virtual std::uint64_t raw_bytes() const = 0;
+
+  // Reads until `size` bytes are in `buffer` or the input ends; returns the count.
+  std::size_t read_full(char* buffer, std::size_t size);
+
+ protected:
+  std::string error_;
+  std::string compression_;
+};
+
+}  // namespace sigscope
+
+namespace sigscope {
+
+// A run of whole lines of a JSON-lines input, followed by simdjson's padding.
+struct LineBlock {
+  std::vector<char> buffer;
+  std::size_t size = 0;          // bytes of text at the start of buffer
+  std::uint64_t first_line = 1;  // line number of the block's first line
+  std::uint64_t offset = 0;      // offset of the block in the decompressed input
+  // Lines longer than the reader's limit, skipped: (line number, offset).
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> oversized;
+
+  std::string_view text() const { return std::string_view(buffer.data(), size); }
+};
+
+// Cuts a byte stream into blocks of whole lines, counting lines so every
+// block knows its first line number. Memory use is one block at a time plus
+// the longest line, up to `max_line` bytes; longer lines are skipped and
+// listed in LineBlock::oversized.
+class LineBlockReader {
+ public:
+  // `prefix` holds bytes already taken from `stream` (a format sniff); they
+  // come first. A UTF-8 byte order mark at the very start is dropped.
+  LineBlockReader(ByteStream& stream, std::string prefix, std::size_t block_size, std::size_t max_line);
+
+  // Fills `block` with the next lines. Returns false when the input is
+  // exhausted and nothing was added.
+  bool next(LineBlock& block);
+
+  // Appends every byte not yet returned in a block (the rest of the input).
+  void read_rest(std::string& out);
+
+  std::uint64_t max_line() const { return max_line_; }
+
+ private:
+  ByteStream& stream_;
+  std::string carry_;  // bytes after the last line break of the previous block
+  std::size_t block_size_;
+  std::size_t max_line_;
+  std::uint64_t line_ = 1;
+  std::uint64_t offset_ = 0;
+  bool end_ = false;
+};
+
+}  // namespace sigscope

@@ -1,0 +1,162 @@
+// Streamed input: ByteStream decompression and LineBlockReader's blocks of
+// whole lines with their line numbers and offsets.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "sigscope/input/stream.h"
+#include "test_support.h"
+
+namespace sigscope {
+namespace {
+
+using testing::TempDir;
+
+struct Line {
+  std::uint64_t number;
+  std::uint64_t offset;
+  std::string text;
+};
+
+// Reads `content` from a file (optionally compressed with `compressor`) in
+// blocks of `block_size` and returns every line with its number and offset.
+std::vector<Line> read_lines(const std::string& content, std::size_t block_size, std::size_t max_line,
+                             std::vector<std::pair<std::uint64_t, std::uint64_t>>* oversized = nullptr,
+                             const std::string& compressor = "", std::string* error = nullptr) {
+  TempDir dir;
+  auto path = dir.write("input", content);
+  if (!compressor.empty()) {
+    std::string command = compressor + " -c '" + path.string() + "' > '" + path.string() + ".c'";
+    EXPECT_EQ(std::system(command.c_str()), 0);
+    path += ".c";
+  }
+  std::string open_error;
+  auto stream = ByteStream::open(InputFile{path.string(), 0, false}, open_error);
+  EXPECT_TRUE(stream) << open_error;
+  std::vector<Line> lines;
+  LineBlockReader reader(*stream, "", block_size, max_line);
+  LineBlock block;
+  while (reader.next(block)) {
+    if (oversized) oversized->insert(oversized->end(), block.oversized.begin(), block.oversized.end());
+    std::string_view text = block.text();
+    std::uint64_t number = block.first_line, offset = block.offset;
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+      std::size_t nl = text.find('\n', pos);
+      std::size_t end = nl == std::string_view::npos ? text.size() : nl;
+      lines.push_back({number++, offset + pos, std::string(text.substr(pos, end - pos))});
+      pos = end + 1;
+    }
+    // The padding after the text is zeroed for simdjson.
+    EXPECT_EQ(block.buffer[block.size], '\0');
+  }
+  if (error) *error = stream->error();
+  return lines;
+}
+
+std::string numbered_lines(int count) {
+  std::string out;
+  for (int i = 1; i <= count; ++i) out += "{\"n\":" + std::to_string(i) + ",\"pad\":\"" + std::string(i % 37, 'x') + "\"}\n";
+  return out;
+}
+
+TEST(LineBlockReader, SmallBlocksKeepNumbersAndOffsets) {
+  std::string content = numbered_lines(500);
+  auto lines = read_lines(content, 64, 1 << 20);
+  ASSERT_EQ(lines.size(), 500u);
+  std::size_t offset = 0;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_EQ(lines[i].number, i + 1);
+    EXPECT_EQ(lines[i].offset, offset);
+    EXPECT_EQ(content.substr(offset, lines[i].text.size()), lines[i].text);
+    offset += lines[i].text.size() + 1;
+  }
+}
+
+TEST(LineBlockReader, LastLineWithoutBreak) {
+  auto lines = read_lines("{\"a\":1}\n{\"a\":2}", 4, 1 << 20);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[1].text, "{\"a\":2}");
+  EXPECT_EQ(lines[1].number, 2u);
+  EXPECT_EQ(lines[1].offset, 8u);
+}
+
+TEST(LineBlockReader, LongLineGrowsTheBlock) {
+  std::string longline = "{\"a\":\"" + std::string(1000, 'y') + "\"}";
+  auto lines = read_lines("{}\n" + longline + "\n{}\n", 16, 4096);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[1].text, longline);
+  EXPECT_EQ(lines[2].number, 3u);
+}
+
+TEST(LineBlockReader, OversizedLineSkippedAndReported) {
+  std::string huge(5000, 'z');
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> oversized;
+  auto lines = read_lines("{\"a\":1}\n" + huge + "\n{\"a\":3}\n", 64, 1024, &oversized);
+  ASSERT_EQ(oversized.size(), 1u);
+  EXPECT_EQ(oversized[0].first, 2u);   // line number
+  EXPECT_EQ(oversized[0].second, 8u);  // byte offset
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[1].text, "{\"a\":3}");
+  EXPECT_EQ(lines[1].number, 3u);
+  EXPECT_EQ(lines[1].offset, 8u + huge.size() + 1);
+}
+
+TEST(LineBlockReader, OversizedLastLineWithoutBreak) {
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> oversized;
+  auto lines = read_lines("{\"a\":1}\n" + std::string(5000, 'z'), 64, 1024, &oversized);
+  EXPECT_EQ(oversized.size(), 1u);
+  EXPECT_EQ(lines.size(), 1u);
+}
+
+TEST(LineBlockReader, ByteOrderMarkBecomesBlanks) {
+  TempDir dir;
+  auto path = dir.write("bom", "\xEF\xBB\xBF{\"a\":1}\n");
+  std::string error;
+  auto stream = ByteStream::open(InputFile{path.string(), 0, false}, error);
+  ASSERT_TRUE(stream);
+  std::string head(3, '\0');
+  head.resize(stream->read_full(head.data(), head.size()));
+  LineBlockReader reader(*stream, head, 1024, 4096);
+  LineBlock block;
+  ASSERT_TRUE(reader.next(block));
+  EXPECT_EQ(block.text(), "   {\"a\":1}\n");
+}
+
+TEST(ByteStream, GzipAndZstdDecompressAsTheyStream) {
+  std::string content = numbered_lines(3000);
+  for (const std::string compressor : {"gzip", "zstd -q"}) {
+    std::string error;
+    auto lines = read_lines(content, 1000, 1 << 20, nullptr, compressor, &error);
+    EXPECT_EQ(error, "") << compressor;
+    ASSERT_EQ(lines.size(), 3000u) << compressor;
+    EXPECT_EQ(lines.back().text, "{\"n\":3000,\"pad\":\"" + std::string(3000 % 37, 'x') + "\"}");
+  }
+}
+
+TEST(ByteStream, TruncatedGzipReportsAnError) {
+  TempDir dir;
+  std::string content = numbered_lines(3000);
+  auto path = dir.write("input", content);
+  ASSERT_EQ(std::system(("gzip -c '" + path.string() + "' > '" + path.string() + ".gz'").c_str()), 0);
+  std::string gz = testing::read_file(path.string() + ".gz");
+  auto cut = dir.write("cut.gz", gz.substr(0, gz.size() / 2));
+  std::string error;
+  auto stream = ByteStream::open(InputFile{cut.string(), 0, false}, error);
+  ASSERT_TRUE(stream);
+  std::string all(content.size(), '\0');
+  std::size_t got = stream->read_full(all.data(), all.size());
+  EXPECT_LT(got, content.size());
+  EXPECT_NE(stream->error(), "");
+}
+
+TEST(ByteStream, MissingFileFailsToOpen) {
+  std::string error;
+  EXPECT_FALSE(ByteStream::open(InputFile{"/nonexistent/sigscope-input", 0, false}, error));
+  EXPECT_NE(error.find("cannot open"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sigscope
