@@ -26,9 +26,15 @@ namespace {
 constexpr std::string_view kAnyCodePoint =
     "(?:[\\x00-\\x7f]|[\\xc0-\\xdf][\\x80-\\xbf]|[\\xe0-\\xef][\\x80-\\xbf]{2}|[\\xf0-\\xf7][\\x80-\\xbf]{3}|[\\x80-\\xff])";
 
+// The same for keyword search, which scans all values of an event at once,
+// joined by NUL bytes: wildcards must not match across a NUL.
+constexpr std::string_view kAnyCodePointButNul =
+    "(?:[\\x01-\\x7f]|[\\xc0-\\xdf][\\x80-\\xbf]|[\\xe0-\\xef][\\x80-\\xbf]{2}|[\\xf0-\\xf7][\\x80-\\xbf]{3}|[\\x80-\\xff])";
+
 // Hyperscan regex for `pattern` under `op`, or empty when the pattern can
-// match the empty string (left to the direct path).
-std::string regex_expression(const Pattern& pattern, MatchOp op, bool fold) {
+// match the empty string (left to the direct path). `joined` keeps wildcards
+// from matching the NUL bytes that separate the values of a keyword scan.
+std::string regex_expression(const Pattern& pattern, MatchOp op, bool fold, bool joined) {
   std::string body;
   bool has_content = false;
   for (const auto& piece : pattern.pieces()) {
@@ -42,9 +48,9 @@ std::string regex_expression(const Pattern& pattern, MatchOp op, bool fold) {
         has_content |= !text.empty();
         break;
       }
-      case PatternPiece::Kind::AnyRun: body += ".*"; break;
+      case PatternPiece::Kind::AnyRun: body += joined ? "[^\\x00]*" : ".*"; break;
       case PatternPiece::Kind::AnyChar:
-        body += kAnyCodePoint;
+        body += joined ? kAnyCodePointButNul : kAnyCodePoint;
         has_content = true;
         break;
       case PatternPiece::Kind::Placeholder: return {};
@@ -263,14 +269,16 @@ Prefilter::Prefilter(const std::vector<PredicateMatcher>& predicates, const Fiel
       for (const auto& alt : p.values[v].alternatives) {
         if (alt.is_literal()) {
           std::string text = alt.literal_text();
-          if (text.empty()) {
+          // A keyword with a NUL byte could match across the NUL that
+          // separates two values in a keyword scan.
+          if (text.empty() || (p.is_keyword() && text.find('\0') != std::string::npos)) {
             ok = false;
             break;
           }
           mine.push_back({p.cased ? text : fold_case(text), id, slot, op, true});
           continue;
         }
-        std::string expr = regex_expression(alt, op, !p.cased);
+        std::string expr = regex_expression(alt, op, !p.cased, p.is_keyword());
         if (expr.empty()) {
           ok = false;
           break;
@@ -476,11 +484,30 @@ void Prefilter::scan(const EventView& event, int keyword_set, Scratch& scratch) 
   }
   if (keyword_set >= 0 && static_cast<std::size_t>(keyword_set) < keyword_sets_.size() &&
       !keyword_sets_[static_cast<std::size_t>(keyword_set)].empty()) {
+    // Keywords (all unanchored) are searched in every string and number
+    // value: one scan over the values joined by NUL bytes instead of one
+    // scan per value, since each call to Hyperscan has a fixed cost.
     const DatabaseSet& set = keyword_sets_[static_cast<std::size_t>(keyword_set)];
+    const bool caseless = set.caseless_literal || set.caseless_regex;
+    const bool cased = set.cased_literal || set.cased_regex;
+    scratch.joined.clear();
+    scratch.joined_folded.clear();
     for (std::uint32_t i = 0; i < event.value_count(); ++i) {
-      ValueType t = event.value(i).type;
-      if (t == ValueType::String || t == ValueType::Number) scan_set(set, event, i, scratch);
+      const FieldValue& v = event.value(i);
+      if (v.type != ValueType::String && v.type != ValueType::Number) continue;
+      if (cased) {
+        scratch.joined += v.value;
+        scratch.joined.push_back('\0');
+      }
+      if (caseless) {
+        scratch.joined_folded += is_ascii(v.value) ? v.value : event.folded(i);
+        scratch.joined_folded.push_back('\0');
+      }
     }
+    if (set.caseless_literal) scan_value(set.caseless_literal, scratch.joined_folded, scratch);
+    if (set.caseless_regex) scan_value(set.caseless_regex, scratch.joined_folded, scratch);
+    if (set.cased_literal) scan_value(set.cased_literal, scratch.joined, scratch);
+    if (set.cased_regex) scan_value(set.cased_regex, scratch.joined, scratch);
   }
 }
 
