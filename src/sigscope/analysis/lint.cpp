@@ -549,6 +549,14 @@ void check_tags(RuleLinter& l) {
           else if (t->deprecated)
             note = "is deprecated";
         } else {
+          // Ids past the newest technique of the bundled release come from a
+          // later ATT&CK release (v19 added T1685 onwards): not an error.
+          static const int newest = [&] {
+            int n = 0;
+            for (const auto& [tid, _] : attack.techniques()) n = std::max(n, std::atoi(tid.c_str() + 1));
+            return n;
+          }();
+          ok = std::atoi(id.c_str() + 1) > newest;
           note = fmt::format("is not in ATT&CK {}", attack.version());
         }
       } else if (is_attack_id(name, 'g')) {
@@ -1397,23 +1405,26 @@ std::optional<std::vector<Term>> stage_dnf(const StageNode& n, const std::vector
 struct StageLit {
   int stage;
   bool pos;
+  // False for a negated stage that came out of De Morgan on 'not (a and b)':
+  // it is one alternative, not a filter the condition applies as a whole.
+  bool direct = true;
 };
 using StageTerm = std::vector<StageLit>;
 
-std::optional<std::vector<StageTerm>> condition_dnf(const ConditionExpr& e, bool negate) {
+std::optional<std::vector<StageTerm>> condition_dnf(const ConditionExpr& e, bool negate, bool direct = true) {
   using Op = ConditionExpr::Op;
   switch (e.op) {
-    case Op::Stage: return std::vector<StageTerm>{StageTerm{{e.stage, !negate}}};
+    case Op::Stage: return std::vector<StageTerm>{StageTerm{{e.stage, !negate, direct}}};
     case Op::Not:
       if (e.children.empty()) return std::nullopt;
-      return condition_dnf(e.children.front(), !negate);
+      return condition_dnf(e.children.front(), !negate, direct);
     case Op::And:
     case Op::Or: {
       bool conj = (e.op == Op::And) != negate;
       if (!conj) {
         std::vector<StageTerm> out;
         for (const auto& c : e.children) {
-          auto d = condition_dnf(c, negate);
+          auto d = condition_dnf(c, negate, direct && !negate);
           if (!d) return std::nullopt;
           out.insert(out.end(), d->begin(), d->end());
           if (out.size() > kConditionCap) return std::nullopt;
@@ -1422,7 +1433,7 @@ std::optional<std::vector<StageTerm>> condition_dnf(const ConditionExpr& e, bool
       }
       std::vector<StageTerm> out{StageTerm{}};
       for (const auto& c : e.children) {
-        auto d = condition_dnf(c, negate);
+        auto d = condition_dnf(c, negate, direct);
         if (!d) return std::nullopt;
         if (out.size() * d->size() > kConditionCap) return std::nullopt;
         std::vector<StageTerm> next;
@@ -1535,7 +1546,12 @@ void check_semantics(RuleLinter& l, const CompiledRule& cr) {
   std::set<std::pair<std::string, int>> reported_filters;
   for (const auto& term : *cond) {
     std::vector<int> pos_stages, neg_stages;
-    for (const auto& sl : term) (sl.pos ? pos_stages : neg_stages).push_back(sl.stage);
+    std::set<int> direct_neg;
+    for (const auto& sl : term) {
+      auto& v = sl.pos ? pos_stages : neg_stages;
+      if (std::find(v.begin(), v.end(), sl.stage) == v.end()) v.push_back(sl.stage);
+      if (!sl.pos && sl.direct) direct_neg.insert(sl.stage);
+    }
     // Product of the positive stages' DNFs.
     std::vector<Term> product{Term{}};
     bool ok = true;
@@ -1573,7 +1589,8 @@ void check_semantics(RuleLinter& l, const CompiledRule& cr) {
               reason = fmt::format("'{}' in '{}' needs values that exclude each other", a.key, stage_name(a));
               break;
             case Conflict::Kind::Exclusive:
-              reason = fmt::format("field {} must match both '{}' and '{}'", a.field, a.key, b.key);
+              reason = fmt::format("field {} must match '{}' ({}) and '{}' ({}) at once", a.field, a.key,
+                                   value_list(a), b.key, value_list(b));
               break;
             case Conflict::Kind::Negated:
               reason = fmt::format("'{}' in '{}' contradicts the negated '{}' in '{}'", a.key, stage_name(a), b.key,
@@ -1595,9 +1612,12 @@ void check_semantics(RuleLinter& l, const CompiledRule& cr) {
       if (covers) covering.push_back(b);
     }
     for (int b : covering) {
+      if (!direct_neg.count(b)) continue;  // one branch of 'not (x and y)', not a filter of its own
       std::vector<std::string> sel;
       for (int s : pos_stages) sel.push_back("'" + cr.stages[s].name + "'");
       std::string selection = join(sel, " and ");
+      std::string plain;
+      for (int s : pos_stages) plain += (plain.empty() ? "" : " and ") + cr.stages[s].name;
       if (!reported_filters.insert({selection, b}).second) continue;
       bool self = std::find(pos_stages.begin(), pos_stages.end(), b) != pos_stages.end();
       Position pos = condition_position(cr.rule);
@@ -1607,9 +1627,11 @@ void check_semantics(RuleLinter& l, const CompiledRule& cr) {
       else
         l.report("filter-covers-selection", {cr.stages[b].line, 1},
                  fmt::format("filter '{}' matches every event that {} match{}, so '{} and not {}' never matches",
-                             cr.stages[b].name, selection, pos_stages.size() > 1 ? "" : "es", join(sel, " and "),
-                             cr.stages[b].name));
-      if (reason.empty()) reason = fmt::format("filter '{}' removes everything {} match", cr.stages[b].name, selection);
+                             cr.stages[b].name, selection, pos_stages.size() > 1 ? "" : "es", plain, cr.stages[b].name));
+      if (reason.empty())
+        reason = self ? fmt::format("it requires '{}' and 'not {}' together", cr.stages[b].name, cr.stages[b].name)
+                      : fmt::format("filter '{}' removes everything {} match{}", cr.stages[b].name, selection,
+                                    pos_stages.size() > 1 ? "" : "es");
     }
     term_alive = !satisfiable.empty() && covering.empty();
     if (term_alive) all_dead = false;
