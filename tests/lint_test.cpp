@@ -192,13 +192,17 @@ std::vector<Case> cases() {
 }
 
 TEST(Lint, EveryCheckTripsAndStaysQuiet) {
+  LintConfig all;  // the off-by-default checks too
+  for (const auto& check : lint_checks())
+    if (!check.enabled_by_default) all.enable.insert(std::string(check.id));
+  EXPECT_FALSE(all.enable.empty());
   std::set<std::string> covered;
   for (const auto& c : cases()) {
     SCOPED_TRACE(c.check);
     ASSERT_NE(find_lint_check(c.check), nullptr);
-    auto trips = lint(c.trips);
+    auto trips = lint(c.trips, all);
     EXPECT_GE(count(trips, c.check), 1u) << render(c.trips) << dump(trips);
-    auto clean = lint(c.clean);
+    auto clean = lint(c.clean, all);
     EXPECT_EQ(count(clean, c.check), 0u) << render(c.clean) << dump(clean);
     covered.insert(c.check);
   }
@@ -206,6 +210,15 @@ TEST(Lint, EveryCheckTripsAndStaysQuiet) {
   for (const char* id : {"duplicate-id", "duplicate-title", "duplicate-filename", "filename-length", "load-error"})
     covered.insert(id);
   for (const auto& check : lint_checks()) EXPECT_TRUE(covered.count(std::string(check.id))) << check.id;
+}
+
+TEST(Lint, OffByDefault) {
+  auto rule = with_detection("  sel_a:\n    Image|endswith: '\\cmd.exe'\n  sel_b:\n    CommandLine|contains: x\n"
+                             "  condition: all of them\n");
+  EXPECT_EQ(count(lint(rule), "all-of-them"), 0u);
+  LintConfig config;
+  ASSERT_FALSE(parse_lint_config("enable: [all-of-them]\n", "lint.yml", config));
+  EXPECT_EQ(count(lint(rule, config), "all-of-them"), 1u);
 }
 
 TEST(Lint, CorpusWideChecks) {

@@ -37,7 +37,7 @@ const std::vector<LintCheck> kChecks = {
     {"them-single-detection", S::Info, true, "pySigma",
      "'1 of them' or 'all of them' with only one selection",
      "Name the selection in the condition instead of 'them'."},
-    {"all-of-them", S::Info, true, "pySigma",
+    {"all-of-them", S::Info, false, "pySigma",
      "The condition uses 'all of them', which silently changes meaning when a selection is added",
      "Name the selections, e.g. 'selection_img and selection_cli' or 'all of selection_*'."},
     // Logsource (pySigma: logsources.py)
