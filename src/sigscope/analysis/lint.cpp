@@ -689,7 +689,7 @@ void check_condition(RuleLinter& l, const CompiledRule& cr) {
   for (std::size_t i = 0; i < cr.stages.size(); ++i) {
     if (cr.stages[i].name.rfind('_', 0) == 0 && cr.stages[i].line == 0) continue;  // pipeline stage
     if (std::find(used.begin(), used.end(), static_cast<int>(i)) == used.end())
-      l.report("dangling-detection", {cr.stages[i].line, 1},
+      l.report("dangling-detection", {cr.stages[i].line, 0},
                fmt::format("selection '{}' is defined but the condition never uses it", cr.stages[i].name));
   }
   std::vector<const ConditionAst*> leaves;
@@ -1625,7 +1625,7 @@ void check_semantics(RuleLinter& l, const CompiledRule& cr) {
         l.report("filter-covers-selection", pos,
                  fmt::format("the condition requires '{}' and 'not {}' together", cr.stages[b].name, cr.stages[b].name));
       else
-        l.report("filter-covers-selection", {cr.stages[b].line, 1},
+        l.report("filter-covers-selection", {cr.stages[b].line, 0},
                  fmt::format("filter '{}' matches every event that {} match{}, so '{} and not {}' never matches",
                              cr.stages[b].name, selection, pos_stages.size() > 1 ? "" : "es", plain, cr.stages[b].name));
       if (reason.empty())
