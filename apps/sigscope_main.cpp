@@ -29,9 +29,10 @@ void setup_logging(bool verbose, bool quiet) {
 
 int main(int argc, char** argv) {
   CLI::App app{"sigscope: catalog and run Sigma detection rules\n\n"
-               "Exit status: 0 on success; 1 when rules failed to load (check, catalog --strict) or an\n"
-               "explained rule cannot run; 2 on usage errors, missing or unreadable inputs, no rule\n"
-               "that can run, or output that cannot be written."};
+               "Exit status: 0 on success; 1 when rules failed to load (check, catalog --strict), check\n"
+               "found problems at or above --fail-level, or an explained rule cannot run; 2 on usage\n"
+               "errors, missing or unreadable inputs, no rule that can run, or output that cannot be\n"
+               "written."};
   app.set_version_flag("--version", std::string("sigscope ") + SIGSCOPE_VERSION);
   app.require_subcommand(1);
   app.fallthrough();  // -v and -q also work after the subcommand name
@@ -61,12 +62,29 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   sigscope::CheckOptions check;
-  auto* check_cmd = app.add_subcommand("check", "Load and compile rules, report every problem");
-  check_cmd->add_option("paths", check.paths, "Rule files or folders")->required();
+  check.tool_version = SIGSCOPE_VERSION;
+  auto* check_cmd = app.add_subcommand("check", "Load, compile and lint rules, report every problem");
+  check_cmd->footer(
+      "Checks: the counterparts of pySigma's core validators plus semantic checks over the\n"
+      "compiled rules; --list-checks lists them, docs/lint.md describes them.\n\n"
+      "Exit status: 0 when every rule loaded and no finding is at or above --fail-level;\n"
+      "1 when a rule failed to load or compile, or a finding is at or above --fail-level;\n"
+      "2 on usage errors, an invalid --config, no rule files or an unwritable --output.");
+  check_cmd->add_option("paths", check.paths, "Rule files or folders");
+  check_cmd->add_option("-f,--format", check.format, "Report format")
+      ->check(CLI::IsMember({"text", "json", "sarif"}))
+      ->capture_default_str();
+  check_cmd->add_option("-c,--config", check.config,
+                        "YAML file: enable/disable checks, exclude rules per check, override severities");
+  check_cmd->add_option("--fail-level", check.fail_level, "Lowest finding severity that makes the exit status 1")
+      ->check(CLI::IsMember({"error", "warning", "info", "none"}))
+      ->capture_default_str();
+  check_cmd->add_option("-o,--output", check.output, "Write the report to this file instead of stdout");
+  check_cmd->add_flag("--list-checks", check.list_checks, "List every check with its severity and default state");
   check_cmd->add_option("-j,--threads", check.threads, "Worker threads (0: one per core; at most 256)")
       ->check(CLI::Range(0u, 256u))
       ->capture_default_str();
-  check_cmd->add_option("--max-warnings", check.max_warnings, "Warnings printed before the rest are only counted")
+  check_cmd->add_option("--max-warnings", check.max_warnings, "Load warnings printed before the rest are only counted")
       ->capture_default_str();
 
   sigscope::HuntOptions hunt;

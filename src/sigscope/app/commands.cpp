@@ -1,12 +1,15 @@
 #include "sigscope/app/commands.h"
 
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "sigscope/analysis/catalog.h"
+#include "sigscope/analysis/lint.h"
 #include "sigscope/app/rule_corpus.h"
 #include "sigscope/catalog/site.h"
 #include "sigscope/compile/compiler.h"
@@ -110,9 +113,104 @@ int run_explain(const ExplainOptions& options) {
 }
 
 int run_check(const CheckOptions& options) {
+  if (options.list_checks) {
+    for (const auto& c : lint_checks())
+      std::cout << fmt::format("{:<30} {:<8} {:<4} {}\n", c.id, lint_severity_name(c.severity),
+                               c.enabled_by_default ? "on" : "off", c.summary);
+    return 0;
+  }
+  if (options.paths.empty()) {
+    spdlog::error("check needs rule files or folders; give at least one path");
+    return 2;
+  }
+  LintConfig config;
+  if (!options.config.empty()) {
+    if (auto err = load_lint_config(options.config, config)) {
+      spdlog::error("invalid --config: {}", *err);
+      return 2;
+    }
+  }
+  std::optional<LintSeverity> fail_level;
+  if (options.fail_level != "none") {
+    fail_level = parse_lint_severity(options.fail_level);
+    if (!fail_level) {
+      spdlog::error("--fail-level must be error, warning, info or none");
+      return 2;
+    }
+  }
+
   CorpusLoad load;
-  if (!load_and_report(options.paths, options.threads, options.max_warnings, load)) return 2;
-  return load.documents_failed > 0 ? 1 : 0;
+  std::vector<Rule> uncompiled;
+  load_corpus(options.paths, options.threads, load, &uncompiled);
+  report_corpus(load, options.max_warnings);
+  if (load.files == 0) {
+    spdlog::error("no .yml or .yaml rule files found under {}; give a rule file or a folder that contains some",
+                  fmt::join(options.paths, ", "));
+    return 2;
+  }
+
+  auto start = std::chrono::steady_clock::now();
+  std::vector<LintFinding> findings = lint_rules(load.rules, uncompiled, config, options.threads);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // Load and compile errors join the machine-readable reports as load-error;
+  // the text report leaves them on stderr, where they were printed above.
+  std::vector<LintFinding> report = findings;
+  for (const auto& d : load.diagnostics.items()) {
+    if (d.severity != Severity::Error) continue;
+    LintFinding f;
+    f.check = "load-error";
+    f.severity = LintSeverity::Error;
+    f.file = d.file;
+    f.line = d.line;
+    f.column = d.column;
+    f.rule_id = d.rule_id;
+    f.message = d.message;
+    f.hint = d.hint;
+    report.push_back(std::move(f));
+  }
+  std::stable_sort(report.begin(), report.end(), [](const LintFinding& a, const LintFinding& b) {
+    return std::tie(a.file, a.line, a.column) < std::tie(b.file, b.line, b.column);
+  });
+
+  std::map<std::string, std::size_t> counts = lint_counts(report, config);
+  std::string text;
+  if (options.format == "json") {
+    nlohmann::json summary = load.summary();
+    summary["lint_seconds"] = seconds;
+    text = lint_report_json(report, summary).dump(2) + "\n";
+  } else if (options.format == "sarif") {
+    text = lint_report_sarif(report, options.tool_version).dump(2) + "\n";
+  } else {
+    text = lint_report_text(findings);
+    std::size_t by_sev[3] = {0, 0, 0};
+    for (const auto& f : findings) ++by_sev[static_cast<int>(f.severity)];
+    text += fmt::format("{} findings ({} errors, {} warnings, {} info) in {} rules", findings.size(), by_sev[2],
+                        by_sev[1], by_sev[0], load.rules.size());
+    if (load.documents_failed > 0) text += fmt::format("; {} rule documents failed to load (see stderr)", load.documents_failed);
+    text += "\n";
+    for (const auto& [id, n] : counts)
+      if (n > 0 && id != "load-error") text += fmt::format("  {:<30} {}\n", id, n);
+  }
+  if (options.output.empty()) {
+    std::cout << text;
+    std::cout.flush();
+  } else {
+    std::ofstream out(options.output, std::ios::binary);
+    out << text;
+    out.close();
+    if (!out) {
+      spdlog::error("cannot write the report to {}", options.output);
+      return 2;
+    }
+  }
+  spdlog::info("checked {} rules in {:.2f} s: {} findings", load.rules.size() + uncompiled.size(), seconds,
+               findings.size());
+
+  if (load.documents_failed > 0) return 1;
+  if (fail_level)
+    for (const auto& f : findings)
+      if (f.severity >= *fail_level) return 1;
+  return 0;
 }
 
 }  // namespace sigscope

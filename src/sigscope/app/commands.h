@@ -28,7 +28,15 @@ struct CheckOptions {
   std::vector<std::string> paths;
   unsigned threads = 0;
   std::size_t max_warnings = 50;
+  std::string format = "text";       // text, json or sarif
+  std::string config;                // YAML file enabling, disabling and excluding checks
+  std::string fail_level = "error";  // error, warning, info or none
+  std::string output;                // write the report here instead of stdout
+  bool list_checks = false;          // print the checks and exit
+  std::string tool_version;          // for the SARIF driver
 };
+// Exit status: 0 when no rule failed to load and no finding is at or above
+// the fail level; 1 otherwise; 2 on usage, configuration or I/O errors.
 int run_check(const CheckOptions& options);
 
 }  // namespace sigscope

@@ -29,10 +29,25 @@ nlohmann::json CorpusLoad::summary() const {
           {"warnings", diagnostics.warning_count()}};
 }
 
-void load_corpus(const std::vector<std::string>& paths, unsigned threads, CorpusLoad& out) {
+void load_corpus(const std::vector<std::string>& paths, unsigned threads, CorpusLoad& out,
+                 std::vector<Rule>* uncompiled) {
   auto start = std::chrono::steady_clock::now();
   LoadResult loaded = load_rules(paths, out.diagnostics, threads);
+  std::vector<Rule> originals;
+  if (uncompiled) originals = loaded.rules;
   CompileResult compiled = compile_rules(std::move(loaded.rules), out.diagnostics, threads);
+  if (uncompiled && compiled.failed > 0) {
+    // compile_rules keeps order, so the rules missing from its output failed.
+    std::size_t next = 0;
+    for (auto& r : originals) {
+      if (next < compiled.rules.size() && compiled.rules[next].rule.path == r.path &&
+          compiled.rules[next].rule.document_index == r.document_index) {
+        ++next;
+        continue;
+      }
+      uncompiled->push_back(std::move(r));
+    }
+  }
   out.files = loaded.files;
   out.rules = std::move(compiled.rules);
   out.documents_failed = loaded.documents_failed + compiled.failed;

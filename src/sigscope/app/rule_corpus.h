@@ -25,8 +25,10 @@ struct CorpusLoad {
 };
 
 // Loads and compiles every rule under `paths`. Diagnostics are collected,
-// not printed.
-void load_corpus(const std::vector<std::string>& paths, unsigned threads, CorpusLoad& out);
+// not printed. With `uncompiled`, the rules that loaded but failed to compile
+// are copied there (for checks that need only the rule as written).
+void load_corpus(const std::vector<std::string>& paths, unsigned threads, CorpusLoad& out,
+                 std::vector<Rule>* uncompiled = nullptr);
 
 // Prints errors in full and at most `max_warnings` warnings (the rest are
 // counted), then the summary line.

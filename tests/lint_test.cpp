@@ -1,0 +1,416 @@
+// sigscope check's lint checks: for every check a rule that trips it and one
+// that does not, the semantic analysis on its own, the configuration file,
+// and the CLI's report formats and exit codes.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "sigscope/analysis/lint.h"
+#include "sigscope/compile/compiler.h"
+#include "sigscope/rules/loader.h"
+#include "test_support.h"
+
+namespace sigscope {
+namespace {
+
+using testing::run_cli;
+using testing::TempDir;
+
+struct RuleText {
+  std::string detection = "  selection:\n    Image|endswith: '\\cmd.exe'\n  condition: selection\n";
+  std::string logsource = "  category: process_creation\n  product: windows\n";
+  std::string tags = "  - attack.execution\n  - attack.t1059\n";
+  std::string id = "5b2c5f2e-9a1c-4f7e-8d5b-1f0e2d3c4b5a";
+  std::string title = "Test rule";
+  std::string extra;  // more top-level keys
+};
+
+std::string render(const RuleText& r) {
+  std::string out = "title: " + r.title + "\n";
+  if (!r.id.empty()) out += "id: " + r.id + "\n";
+  out += "status: test\ndescription: A rule for the lint tests\nauthor: sigscope\ndate: 2024-01-01\n";
+  out += "logsource:\n" + r.logsource;
+  if (!r.tags.empty()) out += "tags:\n" + r.tags;
+  out += "detection:\n" + r.detection;
+  out += "level: low\n" + r.extra;
+  return out;
+}
+
+// Loads, compiles and lints YAML text; rules that fail to compile are linted as written.
+std::vector<LintFinding> lint_texts(const std::vector<std::pair<std::string, std::string>>& files,
+                                    const LintConfig& config = {}) {
+  std::vector<CompiledRule> compiled;
+  std::vector<Rule> uncompiled;
+  for (const auto& [path, text] : files) {
+    DiagnosticList diagnostics;
+    for (auto& rule : load_rules_from_text(text, path, diagnostics)) {
+      Rule copy = rule;
+      if (auto c = compile_rule(std::move(rule), diagnostics)) compiled.push_back(std::move(*c));
+      else uncompiled.push_back(std::move(copy));
+    }
+  }
+  return lint_rules(compiled, uncompiled, config, 1);
+}
+
+std::vector<LintFinding> lint(const RuleText& r, const LintConfig& config = {}) {
+  return lint_texts({{"proc_creation_win_test_rule.yml", render(r)}}, config);
+}
+
+std::size_t count(const std::vector<LintFinding>& findings, const std::string& check) {
+  return std::count_if(findings.begin(), findings.end(), [&](const LintFinding& f) { return f.check == check; });
+}
+
+std::string dump(const std::vector<LintFinding>& findings) { return lint_report_text(findings); }
+
+RuleText with_detection(std::string detection) {
+  RuleText r;
+  r.detection = std::move(detection);
+  return r;
+}
+RuleText with_tags(std::string tags) {
+  RuleText r;
+  r.tags = std::move(tags);
+  return r;
+}
+
+TEST(Lint, CleanRuleHasNoFindings) {
+  auto f = lint(RuleText{});
+  EXPECT_TRUE(f.empty()) << dump(f);
+}
+
+// One rule that trips the check and one that does not.
+struct Case {
+  std::string check;
+  RuleText trips;
+  RuleText clean;
+};
+
+std::vector<Case> cases() {
+  std::vector<Case> c;
+  auto det = with_detection;
+  c.push_back({"dangling-detection",
+               det("  selection:\n    Image|endswith: '\\cmd.exe'\n  unused:\n    CommandLine|contains: x\n"
+                   "  condition: selection\n"),
+               det("  selection:\n    Image|endswith: '\\cmd.exe'\n  other:\n    CommandLine|contains: x\n"
+                   "  condition: selection and other\n")});
+  c.push_back({"dangling-condition", det("  selection:\n    Image|endswith: '\\cmd.exe'\n  condition: selection and missing\n"),
+               RuleText{}});
+  c.push_back({"them-single-detection", det("  selection:\n    Image|endswith: '\\cmd.exe'\n  condition: 1 of them\n"),
+               det("  sel_a:\n    Image|endswith: '\\cmd.exe'\n  sel_b:\n    Image|endswith: '\\pwsh.exe'\n"
+                   "  condition: 1 of them\n")});
+  c.push_back({"all-of-them",
+               det("  sel_a:\n    Image|endswith: '\\cmd.exe'\n  sel_b:\n    CommandLine|contains: x\n  condition: all of them\n"),
+               det("  sel_a:\n    Image|endswith: '\\cmd.exe'\n  sel_b:\n    CommandLine|contains: x\n  condition: all of sel_*\n")});
+  {
+    RuleText t = det("  selection:\n    EventID: 1\n    Image|endswith: '\\cmd.exe'\n  condition: selection\n");
+    t.logsource = "  product: windows\n  service: sysmon\n";
+    RuleText ok = det("  selection:\n    EventID: 255\n  condition: selection\n");
+    ok.logsource = "  product: windows\n  service: security\n";
+    c.push_back({"specific-logsource", t, ok});
+  }
+  {
+    RuleText t;
+    t.logsource += "  foo: bar\n";
+    RuleText ok;
+    ok.logsource += "  definition: Sysmon must log process creation\n";
+    c.push_back({"logsource-keys", t, ok});
+  }
+  {
+    RuleText t;
+    t.id.clear();
+    c.push_back({"missing-id", t, RuleText{}});
+  }
+  {
+    RuleText t;
+    t.extra = "references:\n  - https://example.com/a\n  - https://example.com/a\n";
+    RuleText ok;
+    ok.extra = "references:\n  - https://example.com/a\n  - https://example.com/b\n";
+    c.push_back({"duplicate-reference", t, ok});
+  }
+  {
+    RuleText t;
+    t.extra = "realted:\n  - id: 5b2c5f2e-9a1c-4f7e-8d5b-1f0e2d3c4b5b\n    type: derived\n";
+    RuleText ok;
+    ok.extra = "simulation:\n  - atomic\n";
+    c.push_back({"misspelled-attribute", t, ok});
+  }
+  c.push_back({"invalid-modifier-combination", det("  selection:\n    CommandLine|all:\n      - a\n      - b\n  condition: selection\n"),
+               det("  selection:\n    CommandLine|contains|all:\n      - a\n      - b\n  condition: selection\n")});
+  c.push_back({"repeated-modifier", det("  selection:\n    CommandLine|contains|contains: a\n  condition: selection\n"),
+               det("  selection:\n    CommandLine|base64|base64|contains: a\n  condition: selection\n")});
+  c.push_back({"tag-format", with_tags("  - attack.execution\n  - attack.T1059\n"), RuleText{}});
+  c.push_back({"tag-namespace", with_tags("  - attack.execution\n  - attack.t1059\n  - foo.bar\n"), RuleText{}});
+  c.push_back({"attack-tag", with_tags("  - attack.execution\n  - attack.t1059\n  - attack.foobar\n"),
+               with_tags("  - attack.execution\n  - attack.t1059\n  - attack.g0016\n  - attack.s0005\n  - attack.stealth\n")});
+  c.push_back({"car-tag", with_tags("  - attack.execution\n  - attack.t1059\n  - car.2013-5-4\n"),
+               with_tags("  - attack.execution\n  - attack.t1059\n  - car.2013-05-004\n")});
+  c.push_back({"cve-tag", with_tags("  - attack.execution\n  - attack.t1059\n  - cve.2021.3156\n"),
+               with_tags("  - attack.execution\n  - attack.t1059\n  - cve.2021-3156\n")});
+  c.push_back({"d3fend-tag", with_tags("  - attack.execution\n  - attack.t1059\n  - d3fend.foo\n"),
+               with_tags("  - attack.execution\n  - attack.t1059\n  - d3fend.d3-pa\n  - d3fend.detect\n")});
+  c.push_back({"tlp-tag", with_tags("  - attack.execution\n  - attack.t1059\n  - tlp.purple\n"),
+               with_tags("  - attack.execution\n  - attack.t1059\n  - tlp.clear\n")});
+  c.push_back({"detection-tag", with_tags("  - attack.execution\n  - attack.t1059\n  - detection.foo\n"),
+               with_tags("  - attack.execution\n  - attack.t1059\n  - detection.dfir\n")});
+  c.push_back({"stp-tag", with_tags("  - attack.execution\n  - attack.t1059\n  - stp.9\n"),
+               with_tags("  - attack.execution\n  - attack.t1059\n  - stp.3a\n")});
+  c.push_back({"duplicate-tag", with_tags("  - attack.execution\n  - attack.t1059\n  - attack.t1059\n"), RuleText{}});
+  c.push_back({"double-wildcard", det("  selection:\n    CommandLine: '*a**b*'\n  condition: selection\n"),
+               det("  selection:\n    CommandLine: 'a*b'\n  condition: selection\n")});
+  c.push_back({"number-as-string", det("  selection:\n    ProcessId: '4'\n  condition: selection\n"),
+               det("  selection:\n    ProcessId: 4\n  condition: selection\n")});
+  c.push_back({"control-character", det("  selection:\n    CommandLine|contains: \"C:\\temp\"\n  condition: selection\n"),
+               det("  selection:\n    CommandLine|contains: 'C:\\temp'\n  condition: selection\n")});
+  c.push_back({"wildcards-instead-of-modifier", det("  selection:\n    CommandLine:\n      - '*whoami*'\n      - '*hostname*'\n  condition: selection\n"),
+               det("  selection:\n    CommandLine:\n      - '*whoami*'\n      - 'hostname*'\n  condition: selection\n")});
+  c.push_back({"escaped-wildcard", det("  selection:\n    CommandLine|contains: 'a\\*b'\n  condition: selection\n"),
+               det("  selection:\n    CommandLine|contains: 'a\\b'\n  condition: selection\n")});
+  c.push_back({"never-matches",
+               det("  sel_a:\n    Image|endswith: '\\a.exe'\n  sel_b:\n    Image|endswith: '\\b.exe'\n  condition: sel_a and sel_b\n"),
+               det("  sel_a:\n    Image|endswith: '\\a.exe'\n  sel_b:\n    Image|endswith: '\\b.exe'\n  condition: sel_a or sel_b\n")});
+  c.push_back({"filter-covers-selection",
+               det("  selection:\n    Image|endswith: '\\cmd.exe'\n    CommandLine|contains: ' /c '\n"
+                   "  filter:\n    Image|endswith: 'cmd.exe'\n  condition: selection and not filter\n"),
+               det("  selection:\n    Image|endswith: '\\cmd.exe'\n    CommandLine|contains: ' /c '\n"
+                   "  filter:\n    CommandLine|contains: ' /c echo'\n  condition: selection and not filter\n")});
+  c.push_back({"contradictory-equality",
+               det("  sel_a:\n    EventID: 1\n  sel_b:\n    EventID: 4688\n  sel_c:\n    Image|endswith: '\\a.exe'\n"
+                   "  condition: (sel_a and sel_b) or sel_c\n"),
+               det("  sel_a:\n    EventID: 1\n  sel_b:\n    EventID:\n      - 1\n      - 4688\n  sel_c:\n    Image|endswith: '\\a.exe'\n"
+                   "  condition: (sel_a and sel_b) or sel_c\n")});
+  c.push_back({"all-single-value", det("  selection:\n    CommandLine|contains|all: a\n  condition: selection\n"),
+               det("  selection:\n    CommandLine|contains|all:\n      - a\n      - b\n  condition: selection\n")});
+  c.push_back({"regex-unsupported", det("  selection:\n    CommandLine|re: '(?<=a)b'\n  condition: selection\n"),
+               det("  selection:\n    CommandLine|re: 'a.*b'\n  condition: selection\n")});
+  c.push_back({"regex-subset", det("  selection:\n    CommandLine|re: '\\d+ (?:x|y)'\n  condition: selection\n"),
+               det("  selection:\n    CommandLine|re: '^[0-9]+ (x|y){1,3}$'\n  condition: selection\n")});
+  c.push_back({"unknown-field", det("  selection:\n    FooBarField: x\n  condition: selection\n"),
+               det("  selection:\n    ParentImage|endswith: '\\x.exe'\n    CommandLine|contains: y\n  condition: selection\n")});
+  c.push_back({"technique-without-tactic", with_tags("  - attack.t1059\n"),
+               with_tags("  - attack.execution\n  - attack.t1059\n  - attack.stealth\n  - attack.t1027\n")});
+  return c;
+}
+
+TEST(Lint, EveryCheckTripsAndStaysQuiet) {
+  LintConfig all;  // the off-by-default checks too
+  for (const auto& check : lint_checks())
+    if (!check.enabled_by_default) all.enable.insert(std::string(check.id));
+  EXPECT_FALSE(all.enable.empty());
+  std::set<std::string> covered;
+  for (const auto& c : cases()) {
+    SCOPED_TRACE(c.check);
+    ASSERT_NE(find_lint_check(c.check), nullptr);
+    auto trips = lint(c.trips, all);
+    EXPECT_GE(count(trips, c.check), 1u) << render(c.trips) << dump(trips);
+    auto clean = lint(c.clean, all);
+    EXPECT_EQ(count(clean, c.check), 0u) << render(c.clean) << dump(clean);
+    covered.insert(c.check);
+  }
+  // The corpus-wide checks are tested below; load-error by the CLI test.
+  for (const char* id : {"duplicate-id", "duplicate-title", "duplicate-filename", "filename-length", "load-error"})
+    covered.insert(id);
+  for (const auto& check : lint_checks()) EXPECT_TRUE(covered.count(std::string(check.id))) << check.id;
+}
+
+TEST(Lint, OffByDefault) {
+  auto rule = with_detection("  sel_a:\n    Image|endswith: '\\cmd.exe'\n  sel_b:\n    CommandLine|contains: x\n"
+                             "  condition: all of them\n");
+  EXPECT_EQ(count(lint(rule), "all-of-them"), 0u);
+  LintConfig config;
+  ASSERT_FALSE(parse_lint_config("enable: [all-of-them]\n", "lint.yml", config));
+  EXPECT_EQ(count(lint(rule, config), "all-of-them"), 1u);
+}
+
+TEST(Lint, CorpusWideChecks) {
+  RuleText a, b;
+  b.title = "Another rule";
+  auto same_id = lint_texts({{"rules/proc_creation_one.yml", render(a)}, {"rules/proc_creation_two.yml", render(b)}});
+  EXPECT_EQ(count(same_id, "duplicate-id"), 2u) << dump(same_id);
+  EXPECT_EQ(count(same_id, "duplicate-title"), 0u);
+  b.id = "5b2c5f2e-9a1c-4f7e-8d5b-1f0e2d3c4b5f";
+  auto distinct = lint_texts({{"rules/proc_creation_one.yml", render(a)}, {"rules/proc_creation_two.yml", render(b)}});
+  EXPECT_EQ(count(distinct, "duplicate-id"), 0u) << dump(distinct);
+
+  b.title = a.title;
+  auto same_title = lint_texts({{"rules/proc_creation_one.yml", render(a)}, {"rules/proc_creation_two.yml", render(b)}});
+  EXPECT_EQ(count(same_title, "duplicate-title"), 2u) << dump(same_title);
+
+  auto same_name = lint_texts({{"a/proc_creation_one.yml", render(a)}, {"b/proc_creation_one.yml", render(b)}});
+  EXPECT_EQ(count(same_name, "duplicate-filename"), 2u) << dump(same_name);
+  EXPECT_EQ(count(distinct, "duplicate-filename"), 0u);
+
+  auto short_name = lint_texts({{"rules/a.yml", render(a)}});
+  EXPECT_EQ(count(short_name, "filename-length"), 1u);
+  EXPECT_EQ(count(lint(a), "filename-length"), 0u);
+}
+
+TEST(Lint, SemanticAnalysis) {
+  auto det = with_detection;
+  // 'not (a and b)' is not a filter of a alone.
+  auto demorgan = lint(det("  selection:\n    Image|endswith: '\\svchost.exe'\n  svchost:\n    Image|endswith: '\\svchost.exe'\n"
+                           "  nocmd:\n    CommandLine: null\n  condition: selection and not (svchost and nocmd)\n"));
+  EXPECT_EQ(count(demorgan, "filter-covers-selection"), 0u) << dump(demorgan);
+  EXPECT_EQ(count(demorgan, "never-matches"), 0u) << dump(demorgan);
+  // Numeric ranges.
+  auto ranges = lint(det("  sel:\n    ProcessId|gt: 10\n  low:\n    ProcessId|lt: 5\n  condition: sel and low\n"));
+  EXPECT_EQ(count(ranges, "contradictory-equality"), 1u) << dump(ranges);
+  EXPECT_EQ(count(ranges, "never-matches"), 1u) << dump(ranges);
+  auto overlap = lint(det("  sel:\n    ProcessId|gt: 10\n  low:\n    ProcessId|lt: 50\n  condition: sel and low\n"));
+  EXPECT_EQ(count(overlap, "contradictory-equality"), 0u) << dump(overlap);
+  // Case: 'CMD.EXE' and 'cmd.exe' are one value without cased.
+  auto cased = lint(det("  sel:\n    Image|endswith: 'CMD.EXE'\n  sel2:\n    Image|endswith: '\\cmd.exe'\n  condition: sel and sel2\n"));
+  EXPECT_EQ(count(cased, "contradictory-equality"), 0u) << dump(cased);
+  // A filter inside a list of alternatives covers only when it covers every branch.
+  auto partial = lint(det("  selection:\n    - Image|endswith: '\\cmd.exe'\n    - Image|endswith: '\\pwsh.exe'\n"
+                          "  filter:\n    Image|endswith: '\\cmd.exe'\n  condition: selection and not filter\n"));
+  EXPECT_EQ(count(partial, "filter-covers-selection"), 0u) << dump(partial);
+  auto full = lint(det("  selection:\n    - Image|endswith: '\\cmd.exe'\n    - Image: 'C:\\x\\cmd.exe'\n"
+                       "  filter:\n    Image|contains: 'cmd.exe'\n  condition: selection and not filter\n"));
+  EXPECT_EQ(count(full, "filter-covers-selection"), 1u) << dump(full);
+  EXPECT_EQ(count(full, "never-matches"), 1u) << dump(full);
+  // neq contradicting an equality in the same selection.
+  auto neq = lint(det("  sel:\n    Image: 'C:\\a.exe'\n    Image|neq: 'C:\\a.exe'\n  condition: sel\n"));
+  EXPECT_EQ(count(neq, "never-matches"), 1u) << dump(neq);
+  // exists: false with a value on the same field.
+  auto exists = lint(det("  sel:\n    Image|endswith: '\\a.exe'\n  gone:\n    Image|exists: false\n  condition: sel and gone\n"));
+  EXPECT_EQ(count(exists, "never-matches"), 1u) << dump(exists);
+  // Positions name the line of the second predicate.
+  auto eq = lint(det("  sel_a:\n    EventID: 1\n  sel_b:\n    EventID: 4688\n  condition: sel_a and sel_b\n"));
+  ASSERT_EQ(count(eq, "contradictory-equality"), 1u) << dump(eq);
+  for (const auto& f : eq)
+    if (f.check == "contradictory-equality") EXPECT_GT(f.line, 1);
+}
+
+TEST(Lint, Config) {
+  LintConfig config;
+  EXPECT_FALSE(parse_lint_config("disable: [unknown-field]\nexclude:\n  dangling-detection: [5b2c5f2e-9a1c-4f7e-8d5b-1f0e2d3c4b5a]\n"
+                                 "severity:\n  technique-without-tactic: error\n",
+                                 "lint.yml", config));
+  RuleText r = with_detection("  selection:\n    FooBar: x\n  unused:\n    Image: x\n  condition: selection\n");
+  r.tags = "  - attack.t1059\n";
+  auto f = lint(r, config);
+  EXPECT_EQ(count(f, "unknown-field"), 0u);
+  EXPECT_EQ(count(f, "dangling-detection"), 0u);
+  ASSERT_EQ(count(f, "technique-without-tactic"), 1u);
+  for (const auto& x : f)
+    if (x.check == "technique-without-tactic") EXPECT_EQ(x.severity, LintSeverity::Error);
+  auto defaults = lint(r);
+  EXPECT_EQ(count(defaults, "unknown-field"), 1u);
+  EXPECT_EQ(count(defaults, "dangling-detection"), 1u);
+
+  LintConfig bad;
+  auto err = parse_lint_config("disable: [no-such-check]\n", "lint.yml", bad);
+  ASSERT_TRUE(err);
+  EXPECT_NE(err->find("no-such-check"), std::string::npos);
+  EXPECT_NE(err->find("lint.yml:1"), std::string::npos);
+  EXPECT_TRUE(parse_lint_config("severity:\n  never-matches: fatal\n", "lint.yml", bad));
+  EXPECT_TRUE(parse_lint_config("disables: []\n", "lint.yml", bad));
+  EXPECT_TRUE(parse_lint_config("- a\n", "lint.yml", bad));
+  EXPECT_FALSE(parse_lint_config("", "lint.yml", bad));
+}
+
+// The CLI: formats, config, exit codes.
+class LintCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    RuleText warn = with_detection("  selection:\n    Image|endswith: '\\cmd.exe'\n  unused:\n    Image: x\n  condition: selection\n");
+    warn_rule = dir.write("rules/proc_creation_win_warning.yml", render(warn)).string();
+    RuleText clean;
+    clean.id = "5b2c5f2e-9a1c-4f7e-8d5b-1f0e2d3c4b5c";
+    clean.title = "Clean rule";
+    clean_rule = dir.write("clean/proc_creation_win_clean.yml", render(clean)).string();
+    RuleText error = with_detection("  sel_a:\n    EventID: 1\n  sel_b:\n    EventID: 2\n  condition: sel_a and sel_b\n");
+    error.id = "5b2c5f2e-9a1c-4f7e-8d5b-1f0e2d3c4b5d";
+    error.title = "Error rule";
+    error_rule = dir.write("errors/proc_creation_win_error.yml", render(error)).string();
+    broken_rule = dir.write("broken/proc_creation_win_broken.yml", "title: Broken\ndetection: [\n").string();
+  }
+  TempDir dir;
+  std::string warn_rule, clean_rule, error_rule, broken_rule;
+};
+
+TEST_F(LintCli, ExitCodes) {
+  EXPECT_EQ(run_cli({"check", clean_rule}).exit_code, 0);
+  auto warn = run_cli({"check", warn_rule});
+  EXPECT_EQ(warn.exit_code, 0) << warn.out << warn.err;  // warnings pass the default fail level
+  EXPECT_NE(warn.out.find("warning[dangling-detection]"), std::string::npos) << warn.out;
+  EXPECT_EQ(run_cli({"check", "--fail-level", "warning", warn_rule}).exit_code, 1);
+  EXPECT_EQ(run_cli({"check", error_rule}).exit_code, 1);
+  EXPECT_EQ(run_cli({"check", "--fail-level", "none", error_rule}).exit_code, 0);
+  auto broken = run_cli({"check", "--fail-level", "none", broken_rule});
+  EXPECT_EQ(broken.exit_code, 1) << broken.err;  // load failures stay exit 1
+  EXPECT_EQ(run_cli({"check", (dir.path() / "missing").string()}).exit_code, 2);
+  EXPECT_EQ(run_cli({"check", "--format", "xml", clean_rule}).exit_code, 2);
+  EXPECT_EQ(run_cli({"check", "--list-checks"}).exit_code, 0);
+  auto help = run_cli({"check", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("Exit status"), std::string::npos) << help.out;
+}
+
+TEST_F(LintCli, Config) {
+  auto config = dir.write("lint.yml", "disable: [dangling-detection]\n");
+  auto r = run_cli({"check", "--fail-level", "warning", "--config", config.string(), warn_rule});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto exclude = dir.write("exclude.yml", "exclude:\n  never-matches: [proc_creation_win_error.yml]\n"
+                                          "  contradictory-equality: [5b2c5f2e-9a1c-4f7e-8d5b-1f0e2d3c4b5d]\n");
+  r = run_cli({"check", "--config", exclude.string(), error_rule});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto bad = dir.write("bad.yml", "enable: [not-a-check]\n");
+  r = run_cli({"check", "--config", bad.string(), clean_rule});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("not-a-check"), std::string::npos) << r.err;
+  r = run_cli({"check", "--config", (dir.path() / "none.yml").string(), clean_rule});
+  EXPECT_EQ(r.exit_code, 2);
+}
+
+TEST_F(LintCli, Json) {
+  auto r = run_cli({"check", "--format", "json", (dir.path() / "rules").string(), (dir.path() / "errors").string(),
+                    (dir.path() / "broken").string()});
+  EXPECT_EQ(r.exit_code, 1);
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["summary"]["files"], 3);
+  EXPECT_EQ(j["summary"]["by_check"]["dangling-detection"], 1);
+  EXPECT_EQ(j["summary"]["by_check"]["never-matches"], 1);
+  EXPECT_GE(j["summary"]["by_check"]["load-error"].get<int>(), 1);
+  for (const auto& f : j["findings"]) {
+    for (const char* key : {"check", "severity", "file", "line", "column", "rule_id", "message", "hint"})
+      EXPECT_TRUE(f.contains(key)) << key;
+  }
+}
+
+TEST_F(LintCli, Sarif) {
+  auto out = dir.path() / "report.sarif";
+  auto r = run_cli({"check", "--format", "sarif", "-o", out.string(), (dir.path() / "rules").string(),
+                    (dir.path() / "errors").string()});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  auto j = nlohmann::json::parse(testing::read_file(out));
+  EXPECT_EQ(j["version"], "2.1.0");
+  EXPECT_EQ(j["$schema"], "https://json.schemastore.org/sarif-2.1.0.json");
+  ASSERT_EQ(j["runs"].size(), 1u);
+  const auto& run = j["runs"][0];
+  const auto& driver = run["tool"]["driver"];
+  EXPECT_EQ(driver["name"], "sigscope");
+  EXPECT_EQ(driver["rules"].size(), lint_checks().size());
+  std::set<std::string> rule_ids;
+  for (const auto& rule : driver["rules"]) {
+    ASSERT_TRUE(rule["id"].is_string());
+    ASSERT_TRUE(rule["shortDescription"]["text"].is_string());
+    ASSERT_TRUE(rule["help"]["text"].is_string());
+    rule_ids.insert(rule["id"]);
+  }
+  ASSERT_GE(run["results"].size(), 2u);
+  std::set<std::string> levels = {"error", "warning", "note", "none"};
+  for (const auto& res : run["results"]) {
+    ASSERT_TRUE(rule_ids.count(res["ruleId"].get<std::string>()));
+    EXPECT_EQ(driver["rules"][res["ruleIndex"].get<int>()]["id"], res["ruleId"]);
+    EXPECT_TRUE(levels.count(res["level"].get<std::string>()));
+    EXPECT_TRUE(res["message"]["text"].is_string());
+    const auto& loc = res["locations"][0]["physicalLocation"];
+    EXPECT_TRUE(loc["artifactLocation"]["uri"].is_string());
+    EXPECT_GE(loc["region"]["startLine"].get<int>(), 1);
+    if (loc["region"].contains("startColumn")) EXPECT_GE(loc["region"]["startColumn"].get<int>(), 1);
+  }
+}
+
+}  // namespace
+}  // namespace sigscope
