@@ -4,7 +4,9 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "sigscope/analysis/catalog.h"
 #include "sigscope/analysis/overlap.h"
+#include "sigscope/catalog/overlap_page.h"
 #include "test_support.h"
 
 namespace sigscope {
@@ -307,6 +309,45 @@ TEST(Overlap, CorrelationRulesAreSkipped) {
   auto report = find_overlaps(rules);
   EXPECT_EQ(report.rules_analysed, 1u);
   EXPECT_EQ(report.skipped.at("correlation rule"), 1u);
+}
+
+}  // namespace
+}  // namespace sigscope
+
+namespace sigscope {
+namespace {
+
+TEST(OverlapPage, LinksRulesAndEscapesText) {
+  auto rules = compile({"title: Rule <b>one</b>\nid: 11111111-0000-4000-8000-000000000001\nstatus: test\n"
+                        "logsource:\n  product: windows\n  category: process_creation\ndetection:\n"
+                        "  sel:\n    CommandLine|contains: '<script>x'\n  condition: sel\nlevel: high\n",
+                        "title: Rule & two\nid: 11111111-0000-4000-8000-000000000002\nstatus: test\n"
+                        "logsource:\n  product: windows\n  category: process_creation\ndetection:\n"
+                        "  sel:\n    CommandLine|contains: 'script>'\n  condition: sel\nlevel: low\n"});
+  DiagnosticList diagnostics;
+  Catalog catalog = build_catalog(std::move(rules), diagnostics, 1);
+  std::string html = overlap_page_html(catalog);
+  EXPECT_EQ(html.find("<script"), std::string::npos) << html;
+  EXPECT_EQ(html.find("<b>one</b>"), std::string::npos);
+  EXPECT_NE(html.find("Rule &lt;b&gt;one&lt;/b&gt;"), std::string::npos);
+  EXPECT_NE(html.find("Rule &amp; two"), std::string::npos);
+  EXPECT_NE(html.find("href=\"rules/11111111-0000-4000-8000-000000000001.html\""), std::string::npos);
+  EXPECT_NE(html.find("href=\"rules/11111111-0000-4000-8000-000000000002.html\""), std::string::npos);
+  EXPECT_NE(html.find("is covered by"), std::string::npos);
+  EXPECT_NE(html.find("&#39;script&gt;&#39; occurs in &#39;&lt;script&gt;x&#39;"), std::string::npos) << html;
+}
+
+TEST(OverlapPage, CatalogWritesTheOverlapPage) {
+  testing::TempDir dir;
+  dir.write("rules/a.yml", rule("aaaaaaaa-0000-4000-8000-00000000000a",
+                                "  sel:\n    Image|endswith: '\\certutil.exe'\n  condition: sel\n"));
+  dir.write("rules/b.yml", rule("aaaaaaaa-0000-4000-8000-00000000000b",
+                                "  sel:\n    Image|contains: 'certutil'\n  condition: sel\n"));
+  auto result = testing::run_cli({"catalog", (dir.path() / "rules").string(), "--out", (dir.path() / "site").string()});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::string page = testing::read_file(dir.path() / "site" / "overlap.html");
+  EXPECT_NE(page.find("rules/aaaaaaaa-0000-4000-8000-00000000000a.html"), std::string::npos);
+  EXPECT_NE(testing::read_file(dir.path() / "site" / "index.html").find("href=\"overlap.html\""), std::string::npos);
 }
 
 }  // namespace
