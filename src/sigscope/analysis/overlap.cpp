@@ -994,6 +994,7 @@ OverlapReport find_overlaps(const std::vector<CompiledRule>& rules, const Overla
     if (normals[i].ok) by_logsource[normals[i].logsource].push_back(i);
 
   Implier imp{t, {}};
+  imp.cache.reserve(1 << 20);
   std::vector<OverlapPair> equivalent, subsumed;
   for (const auto& [logsource, members] : by_logsource) {
     if (members.size() < 2) continue;
@@ -1026,23 +1027,34 @@ OverlapReport find_overlaps(const std::vector<CompiledRule>& rules, const Overla
       for (const auto& c : normals[i].conjuncts)
         for (int lit : c) slot_ids.emplace(t.atoms[lit / 2].slot + ((lit & 1) ? "-" : "+"), slot_ids.size());
     const std::size_t words = (slot_ids.size() + 63) / 64;
-    std::unordered_map<std::size_t, std::vector<Bits>> bits;
-    for (std::size_t i : members) {
-      auto& v = bits[i];
+    // Indexed by position in `members`.
+    std::vector<std::vector<Bits>> bits(members.size());
+    std::vector<Bits> common(members.size());  // slots every conjunct of the rule has
+    std::unordered_map<std::size_t, std::size_t> position;
+    for (std::size_t k = 0; k < members.size(); ++k) {
+      const std::size_t i = members[k];
+      position[i] = k;
+      Bits all(words, ~std::uint64_t{0});
       for (const auto& c : normals[i].conjuncts) {
         Bits b(words, 0);
         for (int lit : c) {
           std::size_t s = slot_ids[t.atoms[lit / 2].slot + ((lit & 1) ? "-" : "+")];
           b[s / 64] |= std::uint64_t{1} << (s % 64);
         }
-        v.push_back(std::move(b));
+        for (std::size_t w = 0; w < words; ++w) all[w] &= b[w];
+        bits[k].push_back(std::move(b));
       }
+      common[k] = std::move(all);
     }
 
     // A's matches are inside B's when every conjunct of A implies a conjunct of B.
     auto implies = [&](std::size_t a, std::size_t b) {
-      const auto& ba = bits[a];
-      const auto& bb = bits[b];
+      const std::size_t ka = position[a], kb = position[b];
+      // Each conjunct of B that a conjunct of A implies has B's common slots,
+      // so A's conjuncts must all have them too.
+      if (!subset(common[kb], common[ka])) return false;
+      const auto& ba = bits[ka];
+      const auto& bb = bits[kb];
       for (std::size_t x = 0; x < ba.size(); ++x) {
         bool any = false;
         for (std::size_t y = 0; y < bb.size(); ++y)
