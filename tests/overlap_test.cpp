@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "sigscope/analysis/catalog.h"
 #include "sigscope/analysis/overlap.h"
 #include "sigscope/catalog/overlap_page.h"
@@ -348,6 +350,38 @@ TEST(OverlapPage, CatalogWritesTheOverlapPage) {
   std::string page = testing::read_file(dir.path() / "site" / "overlap.html");
   EXPECT_NE(page.find("rules/aaaaaaaa-0000-4000-8000-00000000000a.html"), std::string::npos);
   EXPECT_NE(testing::read_file(dir.path() / "site" / "index.html").find("href=\"overlap.html\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sigscope
+
+namespace sigscope {
+namespace {
+
+TEST(OverlapCli, TextJsonAndSummary) {
+  testing::TempDir dir;
+  dir.write("rules/a.yml", rule("a", "  sel:\n    Image|endswith: '\\certutil.exe'\n  condition: sel\n"));
+  dir.write("rules/b.yml", rule("b", "  sel:\n    Image|contains: 'certutil'\n  condition: sel\n"));
+  dir.write("rules/c.yml", rule("c", "  sel:\n    Image|contains: 'certutil'\n  condition: sel | count() by Host > 3\n"));
+  const std::string rules = (dir.path() / "rules").string();
+
+  auto text = testing::run_cli({"overlap", rules});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("subsumed on windows/process_creation"), std::string::npos) << text.out;
+  EXPECT_NE(text.err.find("2 rules analysed, 1 skipped (1 Sigma 1.x aggregation in the condition)"), std::string::npos)
+      << text.err;
+  EXPECT_NE(text.err.find("0 equivalent pairs, 1 subsumed pairs"), std::string::npos) << text.err;
+
+  const auto out = dir.path() / "overlap.json";
+  auto json_run = testing::run_cli({"overlap", rules, "--format", "json", "-o", out.string()});
+  ASSERT_EQ(json_run.exit_code, 0) << json_run.err;
+  EXPECT_TRUE(json_run.out.empty());
+  auto j = nlohmann::json::parse(testing::read_file(out));
+  EXPECT_EQ(j["summary"]["subsumed_pairs"], 1);
+  EXPECT_EQ(j["skipped"][0]["id"], "c");
+
+  auto missing = testing::run_cli({"overlap", (dir.path() / "nothing").string()});
+  EXPECT_EQ(missing.exit_code, 2);
 }
 
 }  // namespace
