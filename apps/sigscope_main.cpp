@@ -8,6 +8,7 @@
 
 #include "sigscope/app/commands.h"
 #include "sigscope/app/hunt.h"
+#include "sigscope/app/overlap_command.h"
 
 namespace {
 
@@ -121,6 +122,22 @@ int main(int argc, char** argv) {
   auto* record_option = hunt_cmd->add_option("--record", hunt.explain_record, "Record number (1-based) that --explain looks at")
       ->capture_default_str();
 
+  sigscope::OverlapCommandOptions overlap;
+  auto* overlap_cmd = app.add_subcommand("overlap", "Find equivalent and subsumed rule pairs on the same logsource");
+  overlap_cmd->add_option("paths", overlap.paths, "Rule files or folders")->required();
+  overlap_cmd->add_option("--format", overlap.format, "Output format")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  overlap_cmd->add_option("-o,--output", overlap.output, "Write the report to this file instead of stdout");
+  overlap_cmd->add_option("--max-conjuncts", overlap.max_conjuncts,
+                          "Skip rules whose normal form has more AND branches than this")
+      ->capture_default_str();
+  overlap_cmd->add_option("-j,--threads", overlap.threads, "Worker threads for loading (0: one per core; at most 256)")
+      ->check(CLI::Range(0u, 256u))
+      ->capture_default_str();
+  overlap_cmd->add_option("--max-warnings", overlap.max_warnings, "Rule warnings printed before the rest are only counted")
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
     if (*record_option && hunt.explain_rule.empty())
@@ -135,5 +152,6 @@ int main(int argc, char** argv) {
   if (*explain_cmd) return sigscope::run_explain(explain);
   if (*check_cmd) return sigscope::run_check(check);
   if (*hunt_cmd) return sigscope::run_hunt(hunt);
+  if (*overlap_cmd) return sigscope::run_overlap(overlap);
   return 2;
 }

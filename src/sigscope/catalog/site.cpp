@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "sigscope/catalog/overlap_page.h"
 #include "sigscope/common/text.h"
 #include "sigscope/data/embedded.h"
 #include "sigscope/output/page_json.h"
@@ -75,7 +76,7 @@ std::string index_html(const Catalog& catalog, const nlohmann::json& summary) {
   out += fmt::format(
       "<p class=\"summary\">{} rules from {} files · ATT&amp;CK {} · "
       "<a href=\"attack.html\">ATT&amp;CK heatmap</a> · <a href=\"attack-navigator-layer.json\">Navigator layer</a> · "
-      "<a href=\"index.json\">index.json</a></p>\n",
+      "<a href=\"overlap.html\">Overlapping rules</a> · <a href=\"index.json\">index.json</a></p>\n",
       catalog.rules.size(), summary.value("files", 0), esc(AttackData::bundled().version()));
   out += "</header>\n";
   if (summary.contains("failed") && !summary["failed"].empty()) {
@@ -271,6 +272,7 @@ SiteStats write_site(const Catalog& catalog, const std::string& out_dir, const n
   write(root / "assets" / "catalog.js", embedded::catalog_js);
   write(root / "index.html", index_html(catalog, summary));
   write(root / "attack.html", attack_html(catalog));
+  write(root / "overlap.html", overlap_page_html(catalog));
   write(root / "attack-navigator-layer.json", navigator_layer(catalog).dump(1));
   stats.files = files;
   stats.write_errors = errors;

@@ -1,0 +1,54 @@
+#include "sigscope/app/overlap_command.h"
+
+#include <fstream>
+#include <iostream>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "sigscope/analysis/overlap.h"
+#include "sigscope/app/rule_corpus.h"
+
+namespace sigscope {
+
+int run_overlap(const OverlapCommandOptions& options) {
+  CorpusLoad load;
+  load_corpus(options.paths, options.threads, load);
+  report_corpus(load, options.max_warnings);
+  if (load.files == 0) {
+    spdlog::error("no .yml or .yaml rule files found under {}; give a rule file or a folder that contains some",
+                  fmt::join(options.paths, ", "));
+    return 2;
+  }
+
+  OverlapOptions overlap_options;
+  overlap_options.max_conjuncts = options.max_conjuncts;
+  OverlapReport report = find_overlaps(load.rules, overlap_options);
+
+  std::string body = options.format == "json" ? overlap_json(report, load.rules).dump(2) + "\n"
+                                              : overlap_text(report, load.rules);
+  if (options.output.empty()) {
+    std::cout << body;
+    std::cout.flush();
+  } else {
+    std::ofstream out(options.output, std::ios::binary | std::ios::trunc);
+    out << body;
+    if (!out) {
+      spdlog::error("cannot write {}; check that the folder exists and is writable", options.output);
+      return 2;
+    }
+  }
+
+  std::vector<std::string> skipped;
+  for (const auto& [reason, n] : report.skipped) skipped.push_back(fmt::format("{} {}", n, reason));
+  spdlog::info("overlap: {} rules analysed, {} skipped{}", report.rules_analysed,
+               report.rules_total - report.rules_analysed,
+               skipped.empty() ? std::string() : fmt::format(" ({})", fmt::join(skipped, ", ")));
+  spdlog::info("overlap: {} equivalent pairs, {} subsumed pairs ({} logsource groups, {} ordered pairs, {} past the "
+               "field filter) in {:.2f} s",
+               report.count(OverlapKind::Equivalent), report.count(OverlapKind::Subsumed), report.logsource_groups,
+               report.checked_pairs, report.candidate_pairs, report.seconds);
+  return 0;
+}
+
+}  // namespace sigscope
