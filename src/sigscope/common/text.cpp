@@ -86,20 +86,28 @@ void fold_case_append(std::string_view s, std::string& out) {
   std::size_t i = 0;
   const std::size_t n = s.size();
   while (i < n) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      out.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
-      ++i;
-      continue;
+    // Runs of ASCII bytes (nearly every value) are lowered in bulk.
+    std::size_t run = i;
+    while (run < n && static_cast<unsigned char>(s[run]) < 0x80) ++run;
+    if (run > i) {
+      std::size_t at = out.size();
+      out.resize(at + (run - i));
+      char* dst = out.data() + at;
+      for (std::size_t k = i; k < run; ++k) {
+        char c = s[k];
+        *dst++ = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+      }
+      i = run;
+      if (i == n) break;
     }
+    unsigned char c = static_cast<unsigned char>(s[i]);
     std::size_t start = i;
     char32_t cp = decode_utf8(s, i);
     if (cp == 0xFFFD && i == start + 1) {
       out.push_back(static_cast<char>(c));  // keep invalid bytes as they are
       continue;
     }
-    append_utf8(static_cast<char32_t>(u_foldCase(static_cast<UChar32>(cp), U_FOLD_CASE_DEFAULT)),
-                out);
+    append_utf8(static_cast<char32_t>(u_foldCase(static_cast<UChar32>(cp), U_FOLD_CASE_DEFAULT)), out);
   }
 }
 

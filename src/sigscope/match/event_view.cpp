@@ -1,21 +1,49 @@
 #include "sigscope/match/event_view.h"
 
+#include <algorithm>
+
 #include "sigscope/common/text.h"
 
 namespace sigscope {
 
 FieldId FieldTable::intern(std::string_view name) {
-  auto it = ids_.find(name);
-  if (it != ids_.end()) return it->second;
+  FieldId existing = find(name);
+  if (existing != kNoField) return existing;
   FieldId id = static_cast<FieldId>(names_.size());
   names_.emplace_back(name);
-  ids_.emplace(std::string(name), id);
+  hashes_.push_back(hash(name));
+  // Keep the table at most half full so probe runs stay short.
+  if (2 * names_.size() > slots_.size()) {
+    rebuild(std::max<std::size_t>(64, 4 * names_.size()));
+  } else {
+    std::size_t mask = slots_.size() - 1;
+    std::size_t i = hashes_[id] & mask;
+    while (slots_[i] != kNoField) i = (i + 1) & mask;
+    slots_[i] = id;
+  }
   return id;
 }
 
+void FieldTable::rebuild(std::size_t slot_count) {
+  std::size_t size = 1;
+  while (size < slot_count) size <<= 1;
+  slots_.assign(size, kNoField);
+  for (FieldId id = 0; id < names_.size(); ++id) {
+    std::size_t i = hashes_[id] & (size - 1);
+    while (slots_[i] != kNoField) i = (i + 1) & (size - 1);
+    slots_[i] = id;
+  }
+}
+
 FieldId FieldTable::find(std::string_view name) const {
-  auto it = ids_.find(name);
-  return it == ids_.end() ? kNoField : it->second;
+  if (slots_.empty()) return kNoField;
+  const std::uint64_t h = hash(name);
+  const std::size_t mask = slots_.size() - 1;
+  for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+    FieldId id = slots_[i];
+    if (id == kNoField) return kNoField;
+    if (hashes_[id] == h && names_[id] == name) return id;
+  }
 }
 
 void EventView::add(FieldId field, std::uint32_t value) {

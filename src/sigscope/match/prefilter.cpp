@@ -489,23 +489,27 @@ void Prefilter::scan(const EventView& event, int keyword_set, Scratch& scratch) 
     // scan per value, since each call to Hyperscan has a fixed cost.
     const DatabaseSet& set = keyword_sets_[static_cast<std::size_t>(keyword_set)];
     const bool caseless = set.caseless_literal || set.caseless_regex;
-    const bool cased = set.cased_literal || set.cased_regex;
     scratch.joined.clear();
-    scratch.joined_folded.clear();
     for (std::uint32_t i = 0; i < event.value_count(); ++i) {
       const FieldValue& v = event.value(i);
       if (v.type != ValueType::String && v.type != ValueType::Number) continue;
-      if (cased) {
-        scratch.joined += v.value;
-        scratch.joined.push_back('\0');
-      }
-      if (caseless) {
+      scratch.joined += v.value;
+      scratch.joined.push_back('\0');
+    }
+    // Caseless databases fold ASCII themselves; other text is folded first.
+    std::string_view folded = scratch.joined;
+    if (caseless && !is_ascii(scratch.joined)) {
+      scratch.joined_folded.clear();
+      for (std::uint32_t i = 0; i < event.value_count(); ++i) {
+        const FieldValue& v = event.value(i);
+        if (v.type != ValueType::String && v.type != ValueType::Number) continue;
         scratch.joined_folded += is_ascii(v.value) ? v.value : event.folded(i);
         scratch.joined_folded.push_back('\0');
       }
+      folded = scratch.joined_folded;
     }
-    if (set.caseless_literal) scan_value(set.caseless_literal, scratch.joined_folded, scratch);
-    if (set.caseless_regex) scan_value(set.caseless_regex, scratch.joined_folded, scratch);
+    if (set.caseless_literal) scan_value(set.caseless_literal, folded, scratch);
+    if (set.caseless_regex) scan_value(set.caseless_regex, folded, scratch);
     if (set.cased_literal) scan_value(set.cased_literal, scratch.joined, scratch);
     if (set.cased_regex) scan_value(set.cased_regex, scratch.joined, scratch);
   }
