@@ -56,10 +56,12 @@ TEST(Layer, CountScoreMetadataAndLinks) {
                     "https://example.org/catalog"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json layer = json::parse(read_file(out));
+
   EXPECT_EQ(layer["versions"]["layer"], "4.5");
   EXPECT_EQ(layer["versions"]["attack"], "18");
   EXPECT_FALSE(layer["versions"]["navigator"].get<std::string>().empty());
   EXPECT_EQ(layer["domain"], "enterprise-attack");
+
   const json* t = technique(layer, "T1059.001");
   ASSERT_NE(t, nullptr) << layer.dump(1);
   EXPECT_EQ((*t)["score"], 2);  // the deprecated rule is left out
@@ -71,6 +73,7 @@ TEST(Layer, CountScoreMetadataAndLinks) {
   EXPECT_EQ((*t)["links"][0]["label"], "Rule A");
   EXPECT_EQ((*t)["links"][0]["url"], "https://example.org/catalog/rules/aaaaaaaa-0000-4000-8000-000000000001.html");
   EXPECT_EQ((*t)["showSubtechniques"], false);
+
   // The parent shows its scored sub-techniques.
   const json* parent = technique(layer, "T1059");
   ASSERT_NE(parent, nullptr);
@@ -172,7 +175,7 @@ TEST(Site, HeatmapHasTheFullMatrix) {
   EXPECT_NE(html.find("<b class=\"n\">2</b>"), std::string::npos);  // T1059 / T1059.001, active rules
 }
 
-TEST(Site, IndexDataCannotCloseAScriptAndPagesHaveNoInlineScripts) {
+TEST(Site, NoScriptBreakoutOrInlineScripts) {
   TempDir dir;
   dir.write("rules/x.yml", rule("bbbbbbbb-0000-4000-8000-000000000009", "'</script><script>alert(1)</script>'",
                                 "high", "test", "  sel:\n    CommandLine|contains: '</script>'\n  condition: sel\n",

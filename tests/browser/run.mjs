@@ -1,8 +1,8 @@
-// Browser tests of the catalog site: builds a catalog of the full shared
-// corpus, opens it over file:// in Debian's Chromium (driven by
-// playwright-core) and checks the index, a rule page, the ATT&CK heatmap,
-// the Navigator layer download and a provider page. Screenshots of the
-// index, the rule page and the heatmap are written for the README.
+// Browser tests of the catalog site. The script builds a catalog of the full
+// shared corpus and opens it over file:// in Debian's Chromium, driven by
+// playwright-core. It checks the index, a rule page, the ATT&CK heatmap, the
+// Navigator layer download and a provider page, and writes screenshots of
+// the index, the rule page and the heatmap for the README.
 //
 //   node run.mjs --cli build/sigscope --shared ../shared --out build/browser-catalog \
 //                --screenshots docs/screenshots
@@ -86,7 +86,8 @@ test("the full-corpus index loads without console errors", async () => {
   assert.ok(total >= 3000, `only ${total} rules in the index`);
   assert.equal(shown, total);
   const rows = await page.locator("#rules tbody tr").count();
-  assert.ok(rows > 0 && rows <= 200, `${rows} rows rendered at first`);
+  assert.ok(rows > 0, "no rows rendered");
+  assert.ok(rows <= 200, `${rows} rows rendered at first, expected one page of 200`);
   console.log(`# index of ${total} rules ready in ${Date.now() - started} ms`);
   await page.screenshot({ path: path.join(shots, "index.png") });
   assert.deepEqual(page.errors, []);
@@ -99,7 +100,8 @@ test("search for appcmd finds the IIS rule", async () => {
   await page.waitForFunction(() => /^\d+ of/.test(document.getElementById("count").textContent) &&
     !document.getElementById("count").textContent.startsWith(String(window.SIGSCOPE_INDEX.rules.length)));
   const { shown, total } = await ruleCount(page);
-  assert.ok(shown > 0 && shown < 100, `${shown} of ${total} rules match appcmd`);
+  assert.ok(shown > 0, "no rule matches appcmd");
+  assert.ok(shown < 100, `${shown} of ${total} rules match appcmd`);
   await assert.doesNotReject(page.locator("#rules tbody a", { hasText: IIS_TITLE }).waitFor());
   assert.match(page.url(), /#q=appcmd/);
   assert.deepEqual(page.errors, []);
@@ -111,7 +113,8 @@ test("a tactic filter narrows the list", async () => {
   const before = await ruleCount(page);
   await page.selectOption("#f-tactic", "persistence");
   const after = await ruleCount(page);
-  assert.ok(after.shown > 0 && after.shown < before.shown, `persistence: ${after.shown} of ${before.shown}`);
+  assert.ok(after.shown > 0, "no persistence rule");
+  assert.ok(after.shown < before.shown, `persistence: ${after.shown} of ${before.shown}`);
   const tactics = await page.locator("#rules tbody tr td:nth-child(5)").allTextContents();
   assert.ok(tactics.length > 0);
   for (const t of tactics) assert.match(t, /Persistence/);
@@ -135,7 +138,8 @@ test("a rule page shows every section", async () => {
   assert.match(await page.locator("#events").textContent(), /4688/);
   assert.match(await page.locator("#indicators").textContent(), /appcmd\.exe/);
   const related = await page.locator("#related-rules tbody tr").count();
-  assert.ok(related > 0 && related <= 10, `${related} related rules`);
+  assert.ok(related > 0, "no related rules");
+  assert.ok(related <= 10, `${related} related rules, expected at most 10`);
   await page.screenshot({ path: path.join(shots, "rule.png"), fullPage: true });
   // A related rule's link opens its page.
   await page.locator("#related-rules tbody a").first().click();

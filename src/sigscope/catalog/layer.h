@@ -1,7 +1,7 @@
-// ATT&CK Navigator layers (format 4.5) of a catalog: one entry per technique
-// or sub-technique a rule is tagged with, scored by rule count or by the
-// highest rule level, with the rules' ids and titles in the metadata and
-// links to their catalog pages.
+// ATT&CK Navigator layers (format 4.5) of a catalog. Each technique or
+// sub-technique a rule is tagged with gets one entry, scored by rule count or
+// by the highest rule level. The entry lists its rules' ids and titles in the
+// metadata and links to their catalog pages.
 #pragma once
 
 #include <string>

@@ -100,8 +100,10 @@
 
   function sortedRules(list) {
     return list.slice().sort(function (a, b) {
-      var d = (levelOrder[b.level] || 0) - (levelOrder[a.level] || 0);
-      return d || (a.title < b.title ? -1 : a.title > b.title ? 1 : 0);
+      var byLevel = (levelOrder[b.level] || 0) - (levelOrder[a.level] || 0);
+      if (byLevel !== 0) return byLevel;
+      if (a.title < b.title) return -1;
+      return a.title > b.title ? 1 : 0;
     });
   }
 

@@ -133,7 +133,8 @@
     rules.sort(function (a, b) {
       if (a._sort < b._sort) return -1;
       if (a._sort > b._sort) return 1;
-      return a._title < b._title ? -1 : a._title > b._title ? 1 : 0;
+      if (a._title < b._title) return -1;
+      return a._title > b._title ? 1 : 0;
     });
     sortedKey = key;
   }
