@@ -34,27 +34,6 @@ std::string short_name(const AttackTechnique& t) {
 
 }  // namespace
 
-std::string site_page_head(std::string_view title, std::string_view root, std::string_view body_class) {
-  return fmt::format(
-      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-      "<title>{}</title>\n<link rel=\"stylesheet\" href=\"{}assets/catalog.css\">\n</head>\n<body class=\"{}\">\n",
-      esc(title), root, body_class);
-}
-
-std::string site_nav(std::string_view root, std::string_view current) {
-  std::string out = "<nav class=\"site-nav\">";
-  for (const auto& [key, href, label] : std::vector<std::tuple<std::string, std::string, std::string>>{
-           {"rules", "index.html", "Detection rules"},
-           {"attack", "attack.html", "ATT&amp;CK heatmap"},
-           {"providers", "providers.html", "Providers and events"}}) {
-    out += key == current ? fmt::format("<a href=\"{}{}\" aria-current=\"page\">{}</a>", root, href, label)
-                          : fmt::format("<a href=\"{}{}\">{}</a>", root, href, label);
-  }
-  out += "</nav>\n";
-  return out;
-}
-
 std::string attack_page_html(const Catalog& catalog) {
   const AttackData& attack = AttackData::bundled();
   // Default view: active detection rules. Parents count rules tagged with

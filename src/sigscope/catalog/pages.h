@@ -9,16 +9,9 @@
 #include <vector>
 
 #include "sigscope/analysis/catalog.h"
+#include "sigscope/output/site_html.h"
 
 namespace sigscope {
-
-// <!DOCTYPE html> up to and including <body class="...">. `root` is the
-// relative path from the page to the site root ("" or "../").
-std::string site_page_head(std::string_view title, std::string_view root, std::string_view body_class);
-
-// The navigation bar shared by the site's pages; `current` names the page
-// ("rules", "attack", "providers") shown as current.
-std::string site_nav(std::string_view root, std::string_view current);
 
 // attack.html: the ATT&CK Enterprise matrix as a heatmap of rule counts by
 // technique and sub-technique (assets/attack.js filters it and lists the
@@ -29,10 +22,6 @@ struct SitePage {
   std::string path;  // relative to the site root
   std::string html;
 };
-
-// File name stem of a channel's provider page: "Microsoft-Windows-Sysmon/
-// Operational" -> "microsoft-windows-sysmon-operational".
-std::string provider_page_slug(const std::string& channel);
 
 // providers.html and providers/<slug>.html: per log provider and channel,
 // the event ids with their titles, the fields each carries with the rules

@@ -92,19 +92,6 @@ std::string count_label(std::size_t n) { return fmt::format("{} rule{}", n, n ==
 
 }  // namespace
 
-std::string provider_page_slug(const std::string& channel) {
-  std::string out;
-  for (unsigned char c : channel) {
-    if (std::isalnum(c)) {
-      out.push_back(static_cast<char>(std::tolower(c)));
-    } else if (!out.empty() && out.back() != '-') {
-      out.push_back('-');
-    }
-  }
-  while (!out.empty() && out.back() == '-') out.pop_back();
-  return out.empty() ? "channel" : out;
-}
-
 std::vector<SitePage> provider_pages(const Catalog& catalog) {
   const LogsourceData& tables = LogsourceData::bundled();
   const LogsourceFields& field_tables = LogsourceFields::bundled();

@@ -1,8 +1,8 @@
 #include <fmt/format.h>
 
-#include "sigscope/catalog/pages.h"
 #include "sigscope/common/text.h"
 #include "sigscope/output/page_text.h"
+#include "sigscope/output/site_html.h"
 
 namespace sigscope {
 
