@@ -89,6 +89,17 @@ test("the full-corpus index loads without console errors", async () => {
   assert.ok(rows > 0, "no rows rendered");
   assert.ok(rows <= 200, `${rows} rows rendered at first, expected one page of 200`);
   console.log(`# index of ${total} rules ready in ${Date.now() - started} ms`);
+  // Filling the filters and rendering the rows must not move the page around
+  // (cumulative layout shift, as Chromium reports it, below the "good" 0.1).
+  const shift = await page.evaluate(() => new Promise((resolve) => {
+    let total = 0;
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) if (!entry.hadRecentInput) total += entry.value;
+    }).observe({ type: "layout-shift", buffered: true });
+    setTimeout(() => resolve(total), 200);
+  }));
+  console.log(`# index layout shift ${shift.toFixed(4)}`);
+  assert.ok(shift < 0.1, `layout shift ${shift} while the index loads`);
   await page.screenshot({ path: path.join(shots, "index.png") });
   assert.deepEqual(page.errors, []);
   await page.context().close();

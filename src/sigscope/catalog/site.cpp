@@ -72,7 +72,7 @@ std::string index_html(const Catalog& catalog, const nlohmann::json& summary) {
   out += R"HTML(<form class="filters" id="filters">
 <input type="search" id="q" placeholder="Search title, id, tags, fields and values" autocomplete="off">
 <select id="f-tactic"><option value="">All tactics</option></select>
-<input type="search" id="f-technique" list="technique-list" placeholder="Technique (e.g. T1059)">
+<input type="search" id="f-technique" list="technique-list" placeholder="Technique: T1059">
 <datalist id="technique-list"></datalist>
 <select id="f-level"><option value="">All levels</option></select>
 <select id="f-status"><option value="">All statuses</option></select>
