@@ -1,6 +1,9 @@
 #include "sigscope/common/parallel.h"
 #include "sigscope/match/prefilter.h"
 
+#include <map>
+#include <tuple>
+
 #include <hs/hs.h>
 
 #include <unistd.h>
@@ -208,18 +211,45 @@ std::string default_prefilter_cache_dir() {
 }
 
 Prefilter::Prefilter(const std::vector<PredicateMatcher>& predicates, const FieldTable& fields,
+                     const std::vector<std::vector<std::uint32_t>>& field_sets,
                      const std::vector<std::vector<std::uint32_t>>& keyword_sets, const std::string& cache_dir,
-                     DiagnosticList& diagnostics) {
+                     DiagnosticList& diagnostics)
+    : field_count_(fields.size()) {
   handled_.assign(predicates.size(), false);
   predicate_slots_.resize(predicates.size());
-  fields_.resize(fields.size());
+  // One more field set after the routes' own: every field predicate, for
+  // the routes that would need most of a field's patterns anyway.
+  const std::size_t all_set = field_sets.size();
+  // Allocated before any database pointer is taken, and never resized.
+  route_fields_.resize((all_set + 1) * field_count_);
+  aliased_.assign(route_fields_.size(), 0);
   keyword_sets_.resize(keyword_sets.size());
-  // Keyword predicates are compiled into each keyword set that lists them.
-  std::vector<std::vector<std::size_t>> sets_of(predicates.size());
-  for (std::size_t k = 0; k < keyword_sets.size(); ++k)
-    for (std::uint32_t p : keyword_sets[k]) sets_of.at(p).push_back(fields.size() + k);
+  // Keyword predicates are compiled into every keyword set that lists them.
+  std::vector<std::vector<std::uint32_t>> field_sets_of(predicates.size()), keyword_sets_of(predicates.size());
+  for (std::uint32_t k = 0; k < field_sets.size(); ++k)
+    for (std::uint32_t p : field_sets[k]) field_sets_of.at(p).push_back(k);
+  for (std::uint32_t k = 0; k < keyword_sets.size(); ++k)
+    for (std::uint32_t p : keyword_sets[k]) keyword_sets_of.at(p).push_back(k);
+  // A route gets its own databases for a field only when it needs at most
+  // half of the field's values; otherwise it shares the databases of all
+  // rules, so memory stays near one copy of every pattern.
+  std::vector<std::uint32_t> field_values(field_count_, 0);
+  std::vector<std::map<FieldId, std::uint32_t>> set_values(field_sets.size());
+  for (std::uint32_t id = 0; id < predicates.size(); ++id) {
+    const Predicate& p = predicates[id].predicate();
+    if (p.is_keyword() || !prefilterable(p)) continue;
+    const FieldId f = predicates[id].field();
+    field_values[f] += static_cast<std::uint32_t>(p.values.size());
+    for (std::uint32_t k : field_sets_of[id]) set_values[k][f] += static_cast<std::uint32_t>(p.values.size());
+  }
+  auto own_databases = [&](std::size_t k, FieldId f) {
+    auto it = set_values[k].find(f);
+    return it != set_values[k].end() && 2 * it->second <= field_values[f];
+  };
 
-  // Group the patterns by database: (field or keyword) x (case) x (literal or regex).
+  // Group the patterns by database: (field set and field, or keyword set) x
+  // (case) x (literal or regex). Groups are made on first use, in a fixed
+  // order, so the cache key and file layout are reproducible.
   struct Group {
     std::vector<PendingPattern> patterns;
     hs_database** target = nullptr;
@@ -228,23 +258,27 @@ Prefilter::Prefilter(const std::vector<PredicateMatcher>& predicates, const Fiel
     std::string label;
   };
   std::vector<Group> groups;
-  auto group_index = [&](std::size_t set, bool caseless, bool literal) { return set * 4 + (caseless ? 0 : 2) + (literal ? 0 : 1); };
-  const std::size_t set_count = fields.size() + keyword_sets.size();
-  groups.resize(set_count * 4);
-  for (std::size_t set = 0; set < set_count; ++set) {
-    const bool keyword = set >= fields.size();
-    DatabaseSet& db = keyword ? keyword_sets_[set - fields.size()] : fields_[set];
-    std::string label = keyword ? std::string("keyword search") : "field " + fields.name(static_cast<FieldId>(set));
-    groups[group_index(set, true, true)] = {{}, &db.caseless_literal, true, true, label};
-    groups[group_index(set, true, false)] = {{}, &db.caseless_regex, true, false, label};
-    groups[group_index(set, false, true)] = {{}, &db.cased_literal, false, true, label};
-    groups[group_index(set, false, false)] = {{}, &db.cased_regex, false, false, label};
-  }
+  std::map<std::tuple<std::size_t, bool, bool>, std::size_t> group_of;
+  // `set`: field_set * field_count + field for fields, or route_fields_.size() + k for keyword set k.
+  auto group = [&](std::size_t set, bool caseless, bool literal) -> Group& {
+    auto [it, added] = group_of.emplace(std::make_tuple(set, caseless, literal), groups.size());
+    if (added) {
+      const bool keyword = set >= route_fields_.size();
+      DatabaseSet& db = keyword ? keyword_sets_[set - route_fields_.size()] : route_fields_[set];
+      std::string label = keyword ? std::string("keyword search")
+                                  : "field " + fields.name(static_cast<FieldId>(set % field_count_));
+      hs_database** target = caseless ? (literal ? &db.caseless_literal : &db.caseless_regex)
+                                       : (literal ? &db.cased_literal : &db.cased_regex);
+      groups.push_back({{}, target, caseless, literal, std::move(label)});
+    }
+    return groups[it->second];
+  };
 
   for (std::uint32_t id = 0; id < predicates.size(); ++id) {
     const Predicate& p = predicates[id].predicate();
     if (!prefilterable(p)) continue;
-    if (p.is_keyword() && sets_of[id].empty()) continue;  // no route searches it through a keyword set
+    // Skip predicates that no route scans (keywords of no keyword set...).
+    if (p.is_keyword() && keyword_sets_of[id].empty()) continue;
     const MatchOp op = p.is_keyword() ? MatchOp::Contains : p.op;
     std::vector<PendingPattern> mine;
     bool ok = true;
@@ -292,10 +326,14 @@ Prefilter::Prefilter(const std::vector<PredicateMatcher>& predicates, const Fiel
     for (std::size_t v = 0; v < p.values.size(); ++v) predicate_of_slot_.push_back(id);
     const bool caseless = !p.cased && p.op != MatchOp::Regex;
     if (p.is_keyword()) {
-      for (std::size_t set : sets_of[id])
-        for (const auto& m : mine) groups[group_index(set, caseless, m.literal)].patterns.push_back(m);
+      for (std::uint32_t k : keyword_sets_of[id])
+        for (const auto& m : mine) group(route_fields_.size() + k, caseless, m.literal).patterns.push_back(m);
     } else {
-      for (auto& m : mine) groups[group_index(predicates[id].field(), caseless, m.literal)].patterns.push_back(std::move(m));
+      const FieldId f = predicates[id].field();
+      for (const auto& m : mine) group(all_set * field_count_ + f, caseless, m.literal).patterns.push_back(m);
+      for (std::uint32_t k : field_sets_of[id])
+        if (own_databases(k, f))
+          for (const auto& m : mine) group(k * field_count_ + f, caseless, m.literal).patterns.push_back(m);
     }
   }
 
@@ -381,8 +419,18 @@ Prefilter::Prefilter(const std::vector<PredicateMatcher>& predicates, const Fiel
     key_material += "\x1d";
   }
   const std::string cache_file = cache_dir.empty() ? std::string() : cache_dir + "/hs-" + cache_key(key_material) + ".db";
+  // The routes that share the databases of all rules point at them.
+  auto share = [&] {
+    for (std::size_t k = 0; k < field_sets.size(); ++k)
+      for (const auto& [f, values] : set_values[k])
+        if (!own_databases(k, f)) {
+          route_fields_[k * field_count_ + f] = route_fields_[all_set * field_count_ + f];
+          aliased_[k * field_count_ + f] = 1;
+        }
+  };
   if (!cache_file.empty() && load_cache(cache_file, groups, rejected)) {
     for (std::uint32_t p : rejected) handled_[p] = false;
+    share();
     return;
   }
 
@@ -390,6 +438,7 @@ Prefilter::Prefilter(const std::vector<PredicateMatcher>& predicates, const Fiel
     if (!groups[g].patterns.empty()) compile(groups[g], first_id[g]);
   });
   if (!cache_file.empty()) save_cache(cache_file, groups, rejected);
+  share();
   // A rejected predicate may have patterns in other databases too; ignoring
   // their hits is enough, since handles() now sends it to the direct path.
   for (std::uint32_t p : rejected) handled_[p] = false;
@@ -402,7 +451,8 @@ Prefilter::~Prefilter() {
     hs_free_database(s.cased_literal);
     hs_free_database(s.cased_regex);
   };
-  for (auto& s : fields_) free_set(s);
+  for (std::size_t i = 0; i < route_fields_.size(); ++i)
+    if (!aliased_[i]) free_set(route_fields_[i]);
   for (auto& s : keyword_sets_) free_set(s);
 }
 
@@ -413,7 +463,7 @@ Prefilter::Scratch::Scratch(const Prefilter& prefilter) : owner(&prefilter) {
     for (const hs_database* db : {s.caseless_literal, s.caseless_regex, s.cased_literal, s.cased_regex})
       if (db) hs_alloc_scratch(db, &hs);
   };
-  for (const auto& s : prefilter.fields_) add(s);
+  for (const auto& s : prefilter.route_fields_) add(s);
   for (const auto& s : prefilter.keyword_sets_) add(s);
   slot_hit.assign(prefilter.predicate_of_slot_.size(), 0);
   predicate_hit.assign(prefilter.handled_.size(), 0);
@@ -467,8 +517,7 @@ void Prefilter::scan_set(const DatabaseSet& set, const EventView& event, std::ui
   if (set.cased_regex) scan_value(set.cased_regex, v.value, scratch);
 }
 
-void Prefilter::scan(const EventView& event, int keyword_set, const std::vector<std::uint8_t>& fields,
-                     Scratch& scratch) const {
+void Prefilter::scan(const EventView& event, int keyword_set, int field_set, Scratch& scratch) const {
   if (++scratch.event == 0) {  // wrapped: forget every mark
     std::fill(scratch.slot_hit.begin(), scratch.slot_hit.end(), 0);
     std::fill(scratch.predicate_hit.begin(), scratch.predicate_hit.end(), 0);
@@ -476,12 +525,18 @@ void Prefilter::scan(const EventView& event, int keyword_set, const std::vector<
   }
   scratch.hit_predicates.clear();
   if (!scratch.hs) return;
-  for (FieldId field : event.fields_present()) {
-    if (field >= fields_.size() || fields_[field].empty() || field >= fields.size() || !fields[field]) continue;
-    const DatabaseSet& set = fields_[field];
-    event.for_each_value(field, [&](std::uint32_t i) {
-      if (event.value(i).type != ValueType::Null) scan_set(set, event, i, scratch);
-    });
+  const DatabaseSet* route_fields =
+      field_set >= 0 && static_cast<std::size_t>(field_set + 1) * field_count_ <= route_fields_.size()
+          ? route_fields_.data() + static_cast<std::size_t>(field_set) * field_count_
+          : nullptr;
+  if (route_fields) {
+    for (FieldId field : event.fields_present()) {
+      if (field >= field_count_ || route_fields[field].empty()) continue;
+      const DatabaseSet& set = route_fields[field];
+      event.for_each_value(field, [&](std::uint32_t i) {
+        if (event.value(i).type != ValueType::Null) scan_set(set, event, i, scratch);
+      });
+    }
   }
   if (keyword_set >= 0 && static_cast<std::size_t>(keyword_set) < keyword_sets_.size() &&
       !keyword_sets_[static_cast<std::size_t>(keyword_set)].empty()) {

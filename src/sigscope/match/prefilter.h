@@ -26,13 +26,15 @@ std::string default_prefilter_cache_dir();
 
 class Prefilter {
  public:
-  // Compiles the databases for `predicates` over `fields`, plus one keyword
-  // database per entry of `keyword_sets` (lists of keyword predicate ids;
-  // each route searches only the keywords of its own rules). Predicates whose
-  // patterns Hyperscan rejects fall back to the direct path, with a warning.
-  // Compiled databases are cached in `cache_dir` (none when empty) under a
-  // hash of their patterns, so a second run with the same rules loads them.
+  // Compiles the databases: for each entry of `field_sets` (lists of field
+  // predicate ids; each route scans only the predicates of its own rules),
+  // one database set per field, and one keyword database per entry of
+  // `keyword_sets`. Predicates whose patterns Hyperscan rejects fall back to
+  // the direct path, with a warning. Compiled databases are cached in
+  // `cache_dir` (none when empty) under a hash of their patterns, so a second
+  // run with the same rules loads them.
   Prefilter(const std::vector<PredicateMatcher>& predicates, const FieldTable& fields,
+            const std::vector<std::vector<std::uint32_t>>& field_sets,
             const std::vector<std::vector<std::uint32_t>>& keyword_sets, const std::string& cache_dir,
             DiagnosticList& diagnostics);
   ~Prefilter();
@@ -63,11 +65,11 @@ class Prefilter {
     const Prefilter* owner = nullptr;
   };
 
-  // Scans every value of the event's prefiltered fields whose entry in
-  // `fields` (per field id) is non-zero, and all string and number values with
-  // keyword set `keyword_set` (-1 for none). Afterwards result() and
-  // hit_predicates() describe this event for the predicates of those fields.
-  void scan(const EventView& event, int keyword_set, const std::vector<std::uint8_t>& fields, Scratch& scratch) const;
+  // Scans every value of the event's fields with the databases of field set
+  // `field_set`, and all string and number values with keyword set
+  // `keyword_set` (-1 for none). Afterwards result() and hit_predicates()
+  // describe this event for the predicates of those sets.
+  void scan(const EventView& event, int keyword_set, int field_set, Scratch& scratch) const;
 
   // Result of a handled predicate for the last scanned event.
   bool result(std::uint32_t id, const Scratch& scratch) const;
@@ -107,7 +109,9 @@ class Prefilter {
   std::vector<PredicateSlots> predicate_slots_;  // per predicate
   std::vector<std::uint32_t> predicate_of_slot_;
   std::vector<PatternInfo> patterns_;             // Hyperscan pattern id -> meaning
-  std::vector<DatabaseSet> fields_;               // per field id
+  std::size_t field_count_ = 0;
+  std::vector<DatabaseSet> route_fields_;         // [field set * field_count_ + field id]
+  std::vector<std::uint8_t> aliased_;             // per entry: shares another entry's databases
   std::vector<DatabaseSet> keyword_sets_;
 };
 
