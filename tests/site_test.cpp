@@ -200,3 +200,64 @@ TEST(Site, NoScriptBreakoutOrInlineScripts) {
 
 }  // namespace
 }  // namespace sigscope
+
+namespace sigscope {
+namespace {
+
+TEST(Site, RelatedIdsOutsideTheCatalogAreNotLinks) {
+  // Found by a trial on the SigmaHQ corpus: `related:` ids of rules removed
+  // upstream were links to pages that do not exist.
+  TempDir dir;
+  write_corpus(dir);
+  dir.write("rules/e.yml",
+            "title: Rule E\nid: aaaaaaaa-0000-4000-8000-000000000005\nstatus: test\nrelated:\n"
+            "  - id: aaaaaaaa-0000-4000-8000-000000000004\n    type: similar\n"
+            "  - id: ffffffff-0000-4000-8000-00000000dead\n    type: obsolete\n"
+            "logsource:\n  product: windows\n  category: process_creation\n"
+            "detection:\n  sel:\n    CommandLine|contains: 'sekurlsa'\n  condition: sel\nlevel: high\n");
+  ASSERT_EQ(run_cli({"catalog", (dir.path() / "rules").string(), "--out", (dir.path() / "site").string()}).exit_code, 0);
+  std::string html = read_file(dir.path() / "site" / "rules" / "aaaaaaaa-0000-4000-8000-000000000005.html");
+  EXPECT_NE(html.find("<a href=\"aaaaaaaa-0000-4000-8000-000000000004.html\">"), std::string::npos);
+  EXPECT_EQ(html.find("href=\"ffffffff-0000-4000-8000-00000000dead.html\""), std::string::npos);
+  EXPECT_NE(html.find("<code>ffffffff-0000-4000-8000-00000000dead</code> <span class=\"note\">(not in this catalog)"),
+            std::string::npos);
+  // The corpus count of the shared indicator lists the other rule.
+  EXPECT_NE(html.find("<details class=\"peers\"><summary>1</summary><ul><li><a href=\"../rules/"
+                      "aaaaaaaa-0000-4000-8000-000000000004.html\">Rule D</a></li></ul></details>"),
+            std::string::npos);
+}
+
+TEST(Site, HugeTitlesAreShortenedInLists) {
+  // Found by a trial: a 100 KB title made every page listing it as related
+  // about a million pixels wide.
+  TempDir dir;
+  write_corpus(dir);
+  const std::string huge(100000, 'W');
+  dir.write("rules/h.yml", rule("aaaaaaaa-0000-4000-8000-000000000009", huge, "high", "test",
+                                "  sel:\n    CommandLine|contains: 'sekurlsa'\n  condition: sel\n",
+                                "  - attack.credential-access\n"));
+  ASSERT_EQ(run_cli({"catalog", (dir.path() / "rules").string(), "--out", (dir.path() / "site").string()}).exit_code, 0);
+  std::string other = read_file(dir.path() / "site" / "rules" / "aaaaaaaa-0000-4000-8000-000000000004.html");
+  EXPECT_EQ(other.find(std::string(161, 'W')), std::string::npos);
+  EXPECT_NE(other.find(std::string(160, 'W') + "\u2026"), std::string::npos);
+  // The rule's own page keeps the whole title.
+  std::string own = read_file(dir.path() / "site" / "rules" / "aaaaaaaa-0000-4000-8000-000000000009.html");
+  EXPECT_NE(own.find("<h1>" + huge + "</h1>"), std::string::npos);
+}
+
+TEST(Layer, KeepsTechniqueIdsNewerThanTheBundledData) {
+  // Found by a trial: ATT&CK v19 ids such as T1685 were dropped silently.
+  TempDir dir;
+  write_corpus(dir);
+  dir.write("rules/n.yml", rule("aaaaaaaa-0000-4000-8000-000000000010", "Rule N", "high", "test",
+                                "  sel:\n    CommandLine|contains: 'x'\n  condition: sel\n",
+                                "  - attack.stealth\n  - attack.t1685\n"));
+  auto r = run_cli({"layer", (dir.path() / "rules").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json layer = json::parse(r.out);
+  ASSERT_NE(technique(layer, "T1685"), nullptr);
+  EXPECT_NE(layer["description"].get<std::string>().find("are kept as tagged: T1685"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sigscope

@@ -107,6 +107,25 @@ Catalog build_catalog(std::vector<CompiledRule> rules, const DiagnosticList& dia
     for (const auto& ex : page.exclusions) ex_keys.insert(ex.keys.begin(), ex.keys.end());
     for (const auto& k : ex_keys) ++catalog.exclusion_rules[k];
   }
+  std::map<std::string, std::string> slug_of_id;  // ids that name exactly one page
+  for (const auto& page : catalog.pages)
+    if (id_count[page.rule->rule.id] == 1) slug_of_id[page.rule->rule.id] = page.slug;
+  for (std::size_t i = 0; i < catalog.pages.size(); ++i) {
+    RulePage& page = catalog.pages[i];
+    for (const auto& related : page.rule->rule.related) {
+      auto it = slug_of_id.find(related.id);
+      page.related_slugs.push_back(it == slug_of_id.end() ? std::string() : it->second);
+    }
+    for (const auto& ind : page.indicators) {
+      std::vector<std::uint32_t> peers;
+      for (std::uint32_t other : catalog.indicator_pages[ind.key]) {
+        if (other == i) continue;
+        if (peers.size() == kIndicatorPeers) break;
+        peers.push_back(other);
+      }
+      page.indicator_peers.push_back(std::move(peers));
+    }
+  }
   for (auto& page : catalog.pages) {
     for (const auto& ind : page.indicators)
       page.indicator_corpus.push_back(catalog.indicator_rules[ind.key] - 1);

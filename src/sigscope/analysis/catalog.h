@@ -32,6 +32,12 @@ struct RulePage {
   std::vector<Polarity> polarity;  // per stage
   std::vector<Indicator> indicators;
   std::vector<int> indicator_corpus;  // other rules with the same indicator; -1 when no corpus was given
+  // Per indicator: the first kIndicatorPeers other pages (indices into
+  // Catalog::pages) with the same indicator, for the count's list of rules.
+  std::vector<std::vector<std::uint32_t>> indicator_peers;
+  // Per entry of the rule's `related` list: the page slug of that rule, or
+  // empty when the rule is not in the catalog (removed upstream, say).
+  std::vector<std::string> related_slugs;
   std::vector<Exclusion> exclusions;
   std::vector<std::vector<int>> exclusion_corpus;  // per value: other rules excluding it too
   std::vector<Diagnostic> diagnostics;            // warnings about this rule
@@ -41,6 +47,7 @@ struct RulePage {
 };
 
 inline constexpr std::size_t kSimilarRules = 10;
+inline constexpr std::size_t kIndicatorPeers = 25;
 
 struct Catalog {
   std::vector<CompiledRule> rules;

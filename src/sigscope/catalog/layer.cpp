@@ -33,9 +33,15 @@ nlohmann::json navigator_layer(const Catalog& catalog, const LayerOptions& optio
     std::set<std::string> ids;
     for (const auto& row : page.attack.tactics)
       for (const auto& t : row.techniques)
-        if (attack.technique(t.id)) ids.insert(t.id);
+        ids.insert(t.id);
     for (const auto& id : ids) pages_by_technique[id].push_back(i);
   }
+  // Ids newer than the bundled ATT&CK data (v19's T1685, say) stay in the
+  // layer as tagged; the description says so, since a Navigator loaded with
+  // older ATT&CK data does not show them.
+  std::vector<std::string> newer;
+  for (const auto& [id, pages] : pages_by_technique)
+    if (!attack.technique(id)) newer.push_back(id);
   // Parents whose sub-techniques are scored are shown expanded.
   std::set<std::string> parents_with_subs;
   for (const auto& [id, pages] : pages_by_technique)
@@ -103,7 +109,10 @@ nlohmann::json navigator_layer(const Catalog& catalog, const LayerOptions& optio
           {"description",
            fmt::format("Sigma detection rules per technique, scored by {} ({} rules counted; deprecated, "
                        "unsupported, correlation and filter rules left out)",
-                       by_level ? "the highest rule level (informational 1 to critical 5)" : "rule count", counted)},
+                       by_level ? "the highest rule level (informational 1 to critical 5)" : "rule count", counted) +
+               (newer.empty() ? std::string()
+                              : fmt::format(". {} technique ids are not in ATT&CK {} and are kept as tagged: {}",
+                                            newer.size(), version, fmt::join(newer, ", ")))},
           {"sorting", 3},
           {"layout", {{"layout", "side"}, {"aggregateFunction", "average"}, {"showID", true}, {"showName", true},
                       {"showAggregateScores", false}, {"countUnscored", false}, {"expandedSubtechniques", "annotated"}}},

@@ -15,7 +15,7 @@ std::string esc(std::string_view s) { return html_escape(s); }
 std::string rule_link(const Catalog& catalog, std::size_t i) {
   const Rule& r = catalog.rules[i].rule;
   std::string slug = i < catalog.pages.size() ? catalog.pages[i].slug : std::string();
-  std::string title = r.title.empty() ? r.id : r.title;
+  std::string title = list_title(r.title.empty() ? r.id : r.title);
   std::string out = slug.empty() ? fmt::format("<b>{}</b>", esc(title))
                                  : fmt::format("<a href=\"rules/{}.html\">{}</a>", esc(slug), esc(title));
   if (!r.level.empty()) out += fmt::format(" <span class=\"badge level-{0}\">{0}</span>", esc(r.level));

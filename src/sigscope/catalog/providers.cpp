@@ -82,7 +82,7 @@ void rule_list(std::string& out, const Catalog& catalog, const std::set<std::siz
     const RulePage& page = catalog.pages[i];
     const Rule& r = page.rule->rule;
     out += fmt::format("<li><span class=\"badge level-{0}\">{0}</span> <a href=\"../rules/{1}.html\">{2}</a>{3}</li>",
-                       esc(r.level), esc(page.slug), esc(r.title),
+                       esc(r.level), esc(page.slug), esc(list_title(r.title)),
                        counts_for_coverage(page) ? "" : fmt::format(" <span class=\"muted\">({})</span>", esc(r.status)));
   }
   out += "</ul>";

@@ -103,7 +103,7 @@ std::string index_html(const Catalog& catalog, const nlohmann::json& summary) {
     out += fmt::format(
         "<tr><td><a href=\"rules/{}.html\">{}</a></td><td><span class=\"badge level-{}\">{}</span></td>"
         "<td>{}</td><td>{}</td><td>{}</td></tr>\n",
-        esc(page.slug), esc(r.title), esc(r.level), esc(r.level), esc(r.status), esc(r.logsource.label()),
+        esc(page.slug), esc(list_title(r.title)), esc(r.level), esc(r.level), esc(r.status), esc(r.logsource.label()),
         esc(join(tactics, ", ")));
   }
   out += "</tbody>\n</table></noscript>\n";
@@ -144,7 +144,7 @@ SiteStats write_site(const Catalog& catalog, const std::string& out_dir, const n
   std::atomic<std::size_t> files{0}, errors{0};
   parallel_for(catalog.pages.size(), threads, [&](std::size_t i) {
     const RulePage& page = catalog.pages[i];
-    bool ok = write_file(root / "rules" / (page.slug + ".html"), rule_page_html(page, "../"), diagnostics);
+    bool ok = write_file(root / "rules" / (page.slug + ".html"), rule_page_html(page, "../", &catalog), diagnostics);
     ok &= write_file(root / "rules" / (page.slug + ".json"), rule_page_json(page).dump(1), diagnostics);
     files += 2;
     if (!ok) ++errors;

@@ -90,7 +90,7 @@ std::string highlight_yaml(std::string_view yaml) {
   return out;
 }
 
-std::string rule_page_html(const RulePage& page, const std::string& root) {
+std::string rule_page_html(const RulePage& page, const std::string& root, const Catalog* catalog) {
   const CompiledRule& compiled = *page.rule;
   const Rule& r = compiled.rule;
   std::string out;
@@ -135,8 +135,15 @@ std::string rule_page_html(const RulePage& page, const std::string& root) {
   }
   if (!r.related.empty()) {
     std::string rel = "<ul>";
-    for (const auto& x : r.related)
-      rel += fmt::format("<li>{} <a href=\"{}.html\"><code>{}</code></a></li>", esc(x.type), esc(x.id), esc(x.id));
+    for (std::size_t k = 0; k < r.related.size(); ++k) {
+      const auto& x = r.related[k];
+      const std::string slug = k < page.related_slugs.size() ? page.related_slugs[k] : std::string();
+      if (!slug.empty())
+        rel += fmt::format("<li>{} <a href=\"{}.html\"><code>{}</code></a></li>", esc(x.type), esc(slug), esc(x.id));
+      else
+        rel += fmt::format("<li>{} <code>{}</code> <span class=\"note\">(not in this catalog)</span></li>", esc(x.type),
+                           esc(x.id));
+    }
     meta("Related", rel + "</ul>");
   }
   if (!r.tags.empty()) {
@@ -283,11 +290,25 @@ std::string rule_page_html(const RulePage& page, const std::string& root) {
            "<th>Corpus</th></tr></thead><tbody>\n";
     for (std::size_t i = 0; i < page.indicators.size(); ++i) {
       const Indicator& ind = page.indicators[i];
+      std::string count = "0";
+      const int others = page.indicator_corpus[i];
+      if (others > 0 && catalog && i < page.indicator_peers.size()) {
+        // The count opens the list of the other rules with this indicator.
+        count = fmt::format("<details class=\"peers\"><summary>{}</summary><ul>", others);
+        for (std::uint32_t other : page.indicator_peers[i]) {
+          const RulePage& peer = catalog->pages[other];
+          count += fmt::format("<li><a href=\"{}rules/{}.html\">{}</a></li>", root, esc(peer.slug),
+                               esc(list_title(peer.rule->rule.title)));
+        }
+        if (static_cast<std::size_t>(others) > page.indicator_peers[i].size())
+          count += fmt::format("<li>and {} more</li>", static_cast<std::size_t>(others) - page.indicator_peers[i].size());
+        count += "</ul></details>";
+      } else if (others > 0) {
+        count = search_link(root, ind.value, std::to_string(others));
+      }
       out += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td><code class=\"value\">{}</code></td><td>{}</td></tr>\n",
                          ind.field.empty() ? "<em>keyword</em>" : esc(ind.field), esc(ind.kind),
-                         esc(join(ind.modifiers, ", ")), esc(ind.value),
-                         page.indicator_corpus[i] > 0 ? search_link(root, ind.value, std::to_string(page.indicator_corpus[i]))
-                                                      : std::string("0"));
+                         esc(join(ind.modifiers, ", ")), esc(ind.value), count);
     }
     out += "</tbody></table>\n";
   }
@@ -305,7 +326,7 @@ std::string rule_page_html(const RulePage& page, const std::string& root) {
       std::string examples;
       for (const auto& e : rel.examples) examples += "<code class=\"value\">" + esc(e) + "</code> ";
       out += fmt::format("<tr><td><a href=\"{}.html\">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                         esc(rel.slug), esc(rel.title), level_badge(rel.level), rel.shared, examples);
+                         esc(rel.slug), esc(list_title(rel.title)), level_badge(rel.level), rel.shared, examples);
     }
     out += "</tbody></table>\n";
   }

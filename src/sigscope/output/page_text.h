@@ -13,7 +13,8 @@ std::string rule_page_markdown(const RulePage& page);
 
 // The page as a standalone HTML document. `root` is the relative path from
 // the page to the site root ("../" for pages under rules/).
-std::string rule_page_html(const RulePage& page, const std::string& root);
+// `catalog`, when given, names the rules behind each indicator's corpus count.
+std::string rule_page_html(const RulePage& page, const std::string& root, const Catalog* catalog = nullptr);
 
 // YAML source as HTML with <span> classes for keys, strings, comments,
 // modifiers and list markers. The text itself is HTML-escaped.

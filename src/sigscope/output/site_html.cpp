@@ -46,4 +46,14 @@ std::string provider_page_slug(const std::string& channel) {
   return out.empty() ? "channel" : out;
 }
 
+std::string list_title(std::string_view title, std::size_t limit) {
+  std::size_t code_points = 0;
+  for (std::size_t i = 0; i < title.size(); ++i) {
+    // Count lead bytes only, so the cut never splits a UTF-8 sequence.
+    if ((static_cast<unsigned char>(title[i]) & 0xC0) == 0x80) continue;
+    if (code_points++ == limit) return std::string(title.substr(0, i)) + "\u2026";
+  }
+  return std::string(title);
+}
+
 }  // namespace sigscope

@@ -22,4 +22,9 @@ std::string site_nav(std::string_view root, std::string_view current);
 // the bundled tables have no such pair.
 std::string provider_page_slug(const std::string& channel);
 
+// Shortens a rule title for lists and tables to at most `limit` code points,
+// ending in "…" when cut, so one huge title cannot stretch a page. Pages
+// that show a single rule print its full title.
+std::string list_title(std::string_view title, std::size_t limit = 160);
+
 }  // namespace sigscope

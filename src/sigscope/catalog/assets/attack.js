@@ -25,6 +25,13 @@
       return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
     });
   }
+
+  // Lists show at most 160 characters of a title, so one huge title cannot
+  // stretch the page; the rule's own page shows it whole.
+  function shortTitle(t) {
+    var chars = Array.from(String(t == null ? "" : t));
+    return chars.length > 160 ? chars.slice(0, 160).join("") + "\u2026" : chars.join("");
+  }
   function distinct(key) {
     var seen = {};
     rules.forEach(function (r) { if (r[key]) seen[r[key]] = true; });
@@ -119,7 +126,7 @@
     var html = [];
     list.forEach(function (r) {
       html.push("<li><span class=\"badge level-" + escapeHtml(r.level) + "\">" + escapeHtml(r.level) +
-        "</span> <a href=\"rules/" + encodeURIComponent(r.slug) + ".html\">" + escapeHtml(r.title) + "</a></li>");
+        "</span> <a href=\"rules/" + encodeURIComponent(r.slug) + ".html\">" + escapeHtml(shortTitle(r.title)) + "</a></li>");
     });
     document.getElementById("cell-list").innerHTML = html.join("");
     panel.hidden = false;

@@ -28,6 +28,13 @@
     });
   }
 
+  // Lists show at most 160 characters of a title, so one huge title cannot
+  // stretch the page; the rule's own page shows it whole.
+  function shortTitle(t) {
+    var chars = Array.from(String(t == null ? "" : t));
+    return chars.length > 160 ? chars.slice(0, 160).join("") + "\u2026" : chars.join("");
+  }
+
   var tacticNames = data.tactic_names || {};
   function tacticLabel(t) { return tacticNames[t] || t; }
 
@@ -140,7 +147,7 @@
   }
 
   function rowHtml(r) {
-    return "<tr><td><a href=\"rules/" + escapeHtml(r.slug) + ".html\">" + escapeHtml(r.title) +
+    return "<tr><td><a href=\"rules/" + escapeHtml(r.slug) + ".html\">" + escapeHtml(shortTitle(r.title)) +
       "</a></td><td><span class=\"badge level-" + escapeHtml(r.level) + "\">" + escapeHtml(r.level) +
       "</span></td><td>" + escapeHtml(r.status) + "</td><td>" + escapeHtml(r._logsource) +
       "</td><td>" + escapeHtml((r.tactics || []).map(tacticLabel).join(", ")) + "</td></tr>";
