@@ -88,6 +88,23 @@ int main(int argc, char** argv) {
   check_cmd->add_option("--max-warnings", check.max_warnings, "Load warnings printed before the rest are only counted")
       ->capture_default_str();
 
+  sigscope::LayerCommandOptions layer;
+  auto* layer_cmd = app.add_subcommand("layer", "Write an ATT&CK Navigator layer (format 4.5) of the rules' coverage");
+  layer_cmd->add_option("paths", layer.paths, "Rule files or folders")->required();
+  layer_cmd->add_option("-o,--output", layer.output, "Write the layer to this file instead of stdout");
+  layer_cmd->add_option("--score", layer.score,
+                        "Technique score: count (rules per technique) or level (highest rule level, 1-5)")
+      ->check(CLI::IsMember({"count", "level"}))
+      ->capture_default_str();
+  layer_cmd->add_option("--base-url", layer.base_url,
+                        "Catalog address the rule page links start with, e.g. https://example.org/catalog/ "
+                        "(default: links relative to the catalog folder)");
+  layer_cmd->add_option("-j,--threads", layer.threads, "Worker threads (0: one per core; at most 256)")
+      ->check(CLI::Range(0u, 256u))
+      ->capture_default_str();
+  layer_cmd->add_option("--max-warnings", layer.max_warnings, "Warnings printed before the rest are only counted")
+      ->capture_default_str();
+
   sigscope::HuntOptions hunt;
   auto* hunt_cmd = app.add_subcommand("hunt", "Run detection rules over EVTX and JSON logs");
   hunt_cmd->add_option("-r,--rules", hunt.rules, "Rule file or folder (repeat the option for several)")
@@ -153,5 +170,10 @@ int main(int argc, char** argv) {
   if (*check_cmd) return sigscope::run_check(check);
   if (*hunt_cmd) return sigscope::run_hunt(hunt);
   if (*overlap_cmd) return sigscope::run_overlap(overlap);
+  if (*layer_cmd) {
+    // A base URL names a folder: rule pages are under it.
+    if (!layer.base_url.empty() && layer.base_url.back() != '/') layer.base_url += '/';
+    return sigscope::run_layer(layer);
+  }
   return 2;
 }

@@ -202,9 +202,12 @@ TEST(CatalogSite, WritesIndexAssetsAndLayer) {
   EXPECT_EQ(index["rules"][0]["techniques"], json::array({"T1059.001"}));
   json layer = json::parse(read_file(dir.path() / "site" / "attack-navigator-layer.json"));
   EXPECT_EQ(layer["versions"]["layer"], "4.5");
-  ASSERT_EQ(layer["techniques"].size(), 1u);
+  // The sub-technique with its rule, and its parent shown expanded.
+  ASSERT_EQ(layer["techniques"].size(), 2u);
   EXPECT_EQ(layer["techniques"][0]["techniqueID"], "T1059.001");
   EXPECT_EQ(layer["techniques"][0]["score"], 1);
+  EXPECT_EQ(layer["techniques"][1]["techniqueID"], "T1059");
+  EXPECT_EQ(layer["techniques"][1]["showSubtechniques"], true);
   EXPECT_NE(result.out.find("index.html"), std::string::npos);
 }
 

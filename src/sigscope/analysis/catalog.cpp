@@ -95,10 +95,14 @@ Catalog build_catalog(std::vector<CompiledRule> rules, const DiagnosticList& dia
   parallel_for(catalog.pages.size(), threads, [&](std::size_t i) { fill_facts(catalog.pages[i]); });
 
   // Corpus counts: how many rules carry each indicator (each rule once).
-  for (const auto& page : catalog.pages) {
+  for (std::size_t i = 0; i < catalog.pages.size(); ++i) {
+    const RulePage& page = catalog.pages[i];
     std::set<std::string> keys;
     for (const auto& ind : page.indicators) keys.insert(ind.key);
-    for (const auto& k : keys) ++catalog.indicator_rules[k];
+    for (const auto& k : keys) {
+      ++catalog.indicator_rules[k];
+      catalog.indicator_pages[k].push_back(static_cast<std::uint32_t>(i));
+    }
     std::set<std::string> ex_keys;
     for (const auto& ex : page.exclusions) ex_keys.insert(ex.keys.begin(), ex.keys.end());
     for (const auto& k : ex_keys) ++catalog.exclusion_rules[k];
@@ -112,6 +116,9 @@ Catalog build_catalog(std::vector<CompiledRule> rules, const DiagnosticList& dia
       page.exclusion_corpus.push_back(std::move(counts));
     }
   }
+  parallel_for(catalog.pages.size(), threads, [&](std::size_t i) {
+    catalog.pages[i].similar = similar_rules(catalog.pages[i], catalog, i);
+  });
   attach_diagnostics(catalog.pages, diagnostics);
   return catalog;
 }
@@ -150,6 +157,7 @@ RulePage analyse_rule(const CompiledRule& rule, const Catalog* corpus,
   }
   for (const auto& d : diagnostics.items())
     if (belongs_to(d, rule.rule)) page.diagnostics.push_back(d);
+  if (corpus) page.similar = similar_rules(page, *corpus, SIZE_MAX);
   return page;
 }
 

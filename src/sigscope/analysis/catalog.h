@@ -3,6 +3,7 @@
 // exclusions) and the diagnostics about it.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -15,6 +16,14 @@
 
 namespace sigscope {
 
+// Another rule of the corpus that matches on some of the same indicators.
+struct SimilarRule {
+  std::size_t index = 0;  // position in Catalog::pages
+  std::string slug, id, title, level;
+  int shared = 0;                      // indicators both rules match on
+  std::vector<std::string> examples;   // up to three of them, "field kind value"
+};
+
 struct RulePage {
   const CompiledRule* rule = nullptr;
   std::string slug;  // file name stem of the page: the rule id when unique and safe
@@ -26,7 +35,12 @@ struct RulePage {
   std::vector<Exclusion> exclusions;
   std::vector<std::vector<int>> exclusion_corpus;  // per value: other rules excluding it too
   std::vector<Diagnostic> diagnostics;            // warnings about this rule
+  // Rules sharing indicators, most shared first (at most kSimilarRules);
+  // empty when no corpus was given.
+  std::vector<SimilarRule> similar;
 };
+
+inline constexpr std::size_t kSimilarRules = 10;
 
 struct Catalog {
   std::vector<CompiledRule> rules;
@@ -35,7 +49,15 @@ struct Catalog {
   // Counts of how many rules use each indicator key (see indicator_key).
   std::unordered_map<std::string, int> indicator_rules;
   std::unordered_map<std::string, int> exclusion_rules;
+  // Indicator key -> pages (indexes into `pages`) carrying it, each once.
+  std::unordered_map<std::string, std::vector<std::uint32_t>> indicator_pages;
 };
+
+// Rules of `catalog` that share indicators with `page`, ranked by how many
+// they share (ties: rarer shared indicators first, then title). `self` is
+// the page's own index in the catalog, skipped; SIZE_MAX when it is not in it.
+std::vector<SimilarRule> similar_rules(const RulePage& page, const Catalog& catalog, std::size_t self,
+                                       std::size_t limit = kSimilarRules);
 
 // Analyses `rules` into catalog pages. `diagnostics` supplies the warnings
 // shown on each rule's page (matched by file and rule id).

@@ -11,6 +11,7 @@
 #include "sigscope/analysis/catalog.h"
 #include "sigscope/analysis/lint.h"
 #include "sigscope/app/rule_corpus.h"
+#include "sigscope/catalog/layer.h"
 #include "sigscope/catalog/site.h"
 #include "sigscope/compile/compiler.h"
 #include "sigscope/output/page_json.h"
@@ -210,6 +211,33 @@ int run_check(const CheckOptions& options) {
   if (fail_level)
     for (const auto& f : findings)
       if (f.severity >= *fail_level) return 1;
+  return 0;
+}
+
+int run_layer(const LayerCommandOptions& options) {
+  CorpusLoad load;
+  if (!load_and_report(options.paths, options.threads, options.max_warnings, load)) return 2;
+  Catalog catalog = build_catalog(std::move(load.rules), load.diagnostics, options.threads);
+  LayerOptions layer_options;
+  layer_options.score = options.score;
+  layer_options.base_url = options.base_url;
+  std::string text = navigator_layer(catalog, layer_options).dump(1) + "\n";
+  if (options.output.empty() || options.output == "-") {
+    std::cout << text;
+    std::cout.flush();
+    if (!std::cout) {
+      spdlog::error("cannot write the layer to stdout");
+      return 2;
+    }
+    return 0;
+  }
+  std::ofstream out(options.output, std::ios::binary | std::ios::trunc);
+  if (out) out << text;
+  if (!out) {
+    spdlog::error("cannot write the layer to {}: check that the folder exists and is writable", options.output);
+    return 2;
+  }
+  spdlog::info("wrote the ATT&CK Navigator layer to {}", options.output);
   return 0;
 }
 

@@ -39,4 +39,14 @@ struct CheckOptions {
 // the fail level; 1 otherwise; 2 on usage, configuration or I/O errors.
 int run_check(const CheckOptions& options);
 
+struct LayerCommandOptions {
+  std::vector<std::string> paths;
+  std::string output;            // empty or "-": stdout
+  std::string score = "count";   // count or level
+  std::string base_url;          // prefix of rule page links
+  unsigned threads = 0;
+  std::size_t max_warnings = 50;
+};
+int run_layer(const LayerCommandOptions& options);
+
 }  // namespace sigscope

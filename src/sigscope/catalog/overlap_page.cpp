@@ -1,5 +1,7 @@
 #include "sigscope/catalog/overlap_page.h"
 
+#include "sigscope/output/site_html.h"
+
 #include <fmt/format.h>
 
 #include "sigscope/common/text.h"
@@ -58,13 +60,9 @@ void reasons_html(std::string& out, const std::vector<ConjunctReason>& reasons, 
 std::string overlap_page_html(const Catalog& catalog) { return overlap_page_html(catalog, find_overlaps(catalog.rules)); }
 
 std::string overlap_page_html(const Catalog& catalog, const OverlapReport& report) {
-  std::string out =
-      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-      "<title>Overlapping rules · sigscope catalog</title>\n<link rel=\"stylesheet\" href=\"assets/catalog.css\">\n"
-      "</head>\n<body class=\"overlap-page\">\n"
-      "<nav class=\"crumbs\"><a href=\"index.html\">Detection rules</a> › Overlapping rules</nav>\n"
-      "<h1>Overlapping rules</h1>\n";
+  std::string out = site_page_head("Overlapping rules · sigscope catalog", "", "overlap-page");
+  out += site_nav("", "overlap");
+  out += "<h1>Overlapping rules</h1>\n";
   const std::size_t equivalent = report.count(OverlapKind::Equivalent);
   const std::size_t subsumed = report.count(OverlapKind::Subsumed);
   out += fmt::format(

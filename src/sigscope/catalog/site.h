@@ -24,8 +24,4 @@ struct SiteStats {
 SiteStats write_site(const Catalog& catalog, const std::string& out_dir, const nlohmann::json& summary,
                      DiagnosticList& diagnostics, unsigned threads = 0);
 
-// ATT&CK Navigator layer (format 4.5) scoring each technique by the number
-// of rules tagged with it.
-nlohmann::json navigator_layer(const Catalog& catalog);
-
 }  // namespace sigscope

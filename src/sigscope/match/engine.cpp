@@ -37,6 +37,9 @@ struct Engine::Route {
   std::vector<std::int32_t> member;
   std::vector<std::uint32_t> always;
   int keyword_set = -1;  // the prefilter keyword database of the members' keyword predicates
+  // Per field id: 1 when a member tests the field. The prefilter scans only
+  // those fields, since the other rules cannot run on this route's events.
+  std::vector<std::uint8_t> scanned_fields;
 };
 
 namespace {
@@ -240,6 +243,22 @@ Engine::Engine(std::vector<CompiledRule> rules, const EngineOptions& options, Di
     for (std::uint32_t k = 0; k < node.count; ++k) collect(children_[node.first + k], out);
   };
   for (std::uint32_t r = 0; r < runnable_.size(); ++r) collect(programs_[r].condition, rule_keywords[r]);
+  std::vector<std::vector<FieldId>> rule_fields(runnable_.size());
+  std::function<void(std::uint32_t, std::vector<FieldId>&)> collect_fields = [&](std::uint32_t id, std::vector<FieldId>& out) {
+    const Node& node = nodes_[id];
+    if (node.op == Node::Op::Predicate) {
+      if (!predicates_[node.arg].predicate().is_keyword()) out.push_back(predicates_[node.arg].field());
+      return;
+    }
+    for (std::uint32_t k = 0; k < node.count; ++k) collect_fields(children_[node.first + k], out);
+  };
+  for (std::uint32_t r = 0; r < runnable_.size(); ++r) collect_fields(programs_[r].condition, rule_fields[r]);
+  for (Route& route : router_->routes) {
+    route.scanned_fields.assign(fields_.size(), 0);
+    for (std::uint32_t r : route.rules)
+      for (FieldId f : rule_fields[r])
+        if (f < fields_.size()) route.scanned_fields[f] = 1;
+  }
   std::map<std::vector<std::uint32_t>, int> set_index;
   std::vector<std::vector<std::uint32_t>> keyword_sets;
   for (Route& route : router_->routes) {
@@ -524,7 +543,7 @@ void Matcher::match(const RawEvent& event, std::vector<Detection>& out) {
   // predicate matched in the prefilter scan. The rest cannot fire.
   candidates_.clear();
   if (prefilter_scratch_) {
-    engine_.prefilter_->scan(view_, route.keyword_set, *prefilter_scratch_);
+    engine_.prefilter_->scan(view_, route.keyword_set, route.scanned_fields, *prefilter_scratch_);
     candidates_.insert(candidates_.end(), route.always.begin(), route.always.end());
     for (std::uint32_t p : engine_.prefilter_->hit_predicates(*prefilter_scratch_)) {
       for (std::uint32_t r : engine_.witness_rules_[p]) {

@@ -1,6 +1,7 @@
 #include "sigscope/match/event_view.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "sigscope/common/text.h"
 
@@ -42,7 +43,9 @@ FieldId FieldTable::find(std::string_view name) const {
   for (std::size_t i = h & mask;; i = (i + 1) & mask) {
     FieldId id = slots_[i];
     if (id == kNoField) return kNoField;
-    if (hashes_[id] == h && names_[id] == name) return id;
+    if (hashes_[id] == h && names_[id].size() == name.size() &&
+        std::memcmp(names_[id].data(), name.data(), name.size()) == 0)
+      return id;
   }
 }
 

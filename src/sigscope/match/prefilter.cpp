@@ -467,7 +467,8 @@ void Prefilter::scan_set(const DatabaseSet& set, const EventView& event, std::ui
   if (set.cased_regex) scan_value(set.cased_regex, v.value, scratch);
 }
 
-void Prefilter::scan(const EventView& event, int keyword_set, Scratch& scratch) const {
+void Prefilter::scan(const EventView& event, int keyword_set, const std::vector<std::uint8_t>& fields,
+                     Scratch& scratch) const {
   if (++scratch.event == 0) {  // wrapped: forget every mark
     std::fill(scratch.slot_hit.begin(), scratch.slot_hit.end(), 0);
     std::fill(scratch.predicate_hit.begin(), scratch.predicate_hit.end(), 0);
@@ -476,7 +477,7 @@ void Prefilter::scan(const EventView& event, int keyword_set, Scratch& scratch) 
   scratch.hit_predicates.clear();
   if (!scratch.hs) return;
   for (FieldId field : event.fields_present()) {
-    if (field >= fields_.size() || fields_[field].empty()) continue;
+    if (field >= fields_.size() || fields_[field].empty() || field >= fields.size() || !fields[field]) continue;
     const DatabaseSet& set = fields_[field];
     event.for_each_value(field, [&](std::uint32_t i) {
       if (event.value(i).type != ValueType::Null) scan_set(set, event, i, scratch);

@@ -63,10 +63,11 @@ class Prefilter {
     const Prefilter* owner = nullptr;
   };
 
-  // Scans every value of the event's prefiltered fields, and all string and
-  // number values with keyword set `keyword_set` (-1 for none). Afterwards
-  // result() and hit_predicates() describe this event.
-  void scan(const EventView& event, int keyword_set, Scratch& scratch) const;
+  // Scans every value of the event's prefiltered fields whose entry in
+  // `fields` (per field id) is non-zero, and all string and number values with
+  // keyword set `keyword_set` (-1 for none). Afterwards result() and
+  // hit_predicates() describe this event for the predicates of those fields.
+  void scan(const EventView& event, int keyword_set, const std::vector<std::uint8_t>& fields, Scratch& scratch) const;
 
   // Result of a handled predicate for the last scanned event.
   bool result(std::uint32_t id, const Scratch& scratch) const;

@@ -2,6 +2,7 @@
 
 #include "sigscope/common/text.h"
 #include "sigscope/output/page_text.h"
+#include "sigscope/output/site_html.h"
 
 namespace sigscope {
 
@@ -99,8 +100,7 @@ std::string rule_page_html(const RulePage& page, const std::string& root) {
   out += fmt::format("<title>{} · sigscope catalog</title>\n", esc(r.title));
   out += fmt::format("<link rel=\"stylesheet\" href=\"{}assets/catalog.css\">\n", root);
   out += "</head>\n<body class=\"rule-page\">\n";
-  out += fmt::format("<nav class=\"crumbs\"><a href=\"{0}index.html\">Detection rules</a> › Sigma · "
-                     "<a href=\"{0}attack.html\">ATT&amp;CK heatmap</a></nav>\n", root);
+  out += site_nav(root, "");
   out += fmt::format("<header><h1>{}</h1>\n", esc(r.title));
   if (!r.description.empty()) out += fmt::format("<p class=\"description\">{}</p>\n", esc(r.description));
   out += "</header>\n";
@@ -202,8 +202,12 @@ std::string rule_page_html(const RulePage& page, const std::string& root) {
       for (const auto& [field, value] : s.extra_conditions)
         renames += fmt::format("<div><code>{}</code> = <code>{}</code></div>", esc(field), esc(value));
       std::string title = s.title.empty() ? s.note : s.title;
-      out += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n", esc(s.log),
-                         s.event_id >= 0 ? fmt::format("Event ID {}", s.event_id) : std::string("all events"),
+      // The event's section on its channel's provider page.
+      std::string event = s.event_id >= 0 ? fmt::format("Event ID {}", s.event_id) : std::string("all events");
+      if (!s.channels.empty())
+        event = fmt::format("<a href=\"{}providers/{}.html#{}\">{}</a>", root, provider_page_slug(s.channels.front()),
+                            s.event_id >= 0 ? fmt::format("event-{}", s.event_id) : std::string("all-events"), event);
+      out += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n", esc(s.log), event,
                          esc(title), esc(join(s.channels, ", ")), renames);
     }
     out += "</tbody></table>\n";
@@ -284,6 +288,24 @@ std::string rule_page_html(const RulePage& page, const std::string& root) {
                          esc(join(ind.modifiers, ", ")), esc(ind.value),
                          page.indicator_corpus[i] > 0 ? search_link(root, ind.value, std::to_string(page.indicator_corpus[i]))
                                                       : std::string("0"));
+    }
+    out += "</tbody></table>\n";
+  }
+  out += "</section>\n";
+
+  // Related rules.
+  open_section(out, "related-rules", "Related rules");
+  if (page.similar.empty()) {
+    out += "<p class=\"empty\">No other rule in the catalog matches on the same indicators.</p>\n";
+  } else {
+    out += "<p>Other rules that match on the same field, kind and value, most shared indicators first.</p>\n";
+    out += "<table class=\"related\"><thead><tr><th>Rule</th><th>Level</th><th>Shared</th>"
+           "<th>Shared indicators (first three)</th></tr></thead><tbody>\n";
+    for (const auto& rel : page.similar) {
+      std::string examples;
+      for (const auto& e : rel.examples) examples += "<code class=\"value\">" + esc(e) + "</code> ";
+      out += fmt::format("<tr><td><a href=\"{}.html\">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                         esc(rel.slug), esc(rel.title), level_badge(rel.level), rel.shared, examples);
     }
     out += "</tbody></table>\n";
   }

@@ -205,6 +205,15 @@ json rule_page_json(const RulePage& page) {
                            {"message", d.message},
                            {"hint", d.hint}});
 
+  json related_rules = json::array();
+  for (const auto& rel : page.similar)
+    related_rules.push_back({{"id", rel.id},
+                             {"slug", rel.slug},
+                             {"title", rel.title},
+                             {"level", rel.level},
+                             {"shared", rel.shared},
+                             {"examples", rel.examples}});
+
   json out = {
       {"id", r.id},
       {"title", r.title},
@@ -237,6 +246,7 @@ json rule_page_json(const RulePage& page) {
       {"custom", std::move(custom)},
       {"source", r.source_text},
       {"diagnostics", std::move(diagnostics)},
+      {"related_rules", std::move(related_rules)},
   };
   if (page.rule->aggregation) out["legacy_aggregation"] = page.rule->aggregation->text;
   if (r.kind == RuleKind::Correlation) out["correlation"] = correlation_json(r.correlation);

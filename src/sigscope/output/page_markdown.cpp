@@ -171,6 +171,19 @@ std::string rule_page_markdown(const RulePage& page) {
     out += "\n";
   }
 
+  if (!page.similar.empty()) {
+    out += "## Related rules\n\n";
+    out += "Other rules of the corpus matching on the same indicators, most shared first.\n\n";
+    out += "| Rule | Level | Shared | Shared indicators (first three) |\n|---|---|---|---|\n";
+    for (const auto& rel : page.similar) {
+      std::vector<std::string> examples;
+      for (const auto& e : rel.examples) examples.push_back(code(e));
+      out += fmt::format("| {} ({}) | {} | {} | {} |\n", markdown_cell(rel.title), code(rel.id),
+                         rel.level, rel.shared, join(examples, " "));
+    }
+    out += "\n";
+  }
+
   if (!page.diagnostics.empty()) {
     out += "## Diagnostics\n\n";
     for (const auto& d : page.diagnostics)

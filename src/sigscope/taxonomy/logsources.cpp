@@ -98,6 +98,31 @@ const std::vector<std::string>* LogsourceData::service_channels(const std::strin
   return it == services_.end() ? nullptr : &it->second.channels;
 }
 
+std::vector<LogsourceData::CategoryEvent> LogsourceData::category_events() const {
+  std::vector<CategoryEvent> out;
+  for (const auto& [category, mappings] : categories_)
+    for (const auto& m : mappings)
+      for (int id : m.event_ids) {
+        CategoryEvent e;
+        e.category = category;
+        e.channels = m.channels;
+        e.provider = m.provider;
+        e.event_id = id;
+        auto t = m.titles.find(std::to_string(id));
+        e.title = t != m.titles.end() ? t->second : (m.channels.empty() ? "" : event_title(m.channels.front(), id));
+        e.field_renames = m.field_renames;
+        out.push_back(std::move(e));
+      }
+  return out;
+}
+
+std::map<std::string, std::pair<std::vector<std::string>, std::vector<std::string>>> LogsourceData::service_table()
+    const {
+  std::map<std::string, std::pair<std::vector<std::string>, std::vector<std::string>>> out;
+  for (const auto& [name, svc] : services_) out[name] = {svc.channels, svc.providers};
+  return out;
+}
+
 EventCoverage LogsourceData::coverage(const Logsource& ls, const std::vector<int>& event_ids) const {
   EventCoverage out;
   const bool windows = ls.product == "windows" || (ls.product.empty() && categories_.count(ls.category));

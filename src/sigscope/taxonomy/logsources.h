@@ -46,6 +46,24 @@ class LogsourceData {
   // Windows service -> channels (e.g. security -> Security).
   const std::vector<std::string>* service_channels(const std::string& service) const;
 
+  // One Windows category's concrete event: Sysmon 1 for process_creation,
+  // Security 4688 with its field renames, and so on (for provider pages).
+  struct CategoryEvent {
+    std::string category;
+    std::vector<std::string> channels;
+    std::string provider;
+    int event_id = -1;
+    std::string title;
+    std::map<std::string, std::string> field_renames;
+  };
+  std::vector<CategoryEvent> category_events() const;
+
+  // Every titled event: (channel, event id) -> title.
+  const std::map<std::pair<std::string, int>, std::string>& event_titles() const { return titles_; }
+
+  // Windows service -> its channels and providers.
+  std::map<std::string, std::pair<std::vector<std::string>, std::vector<std::string>>> service_table() const;
+
  private:
   struct Mapping {
     std::string log;

@@ -40,6 +40,7 @@
     r._text = [r.title, r.id, r.description, r.author, r.path, (r.tags || []).join(" "),
                (r.techniques || []).join(" "), r.indicators].join("\n").toLowerCase();
     r._logsource = logsource(r);
+    r._title = String(r.title || "").toLowerCase();
   });
 
   function fillSelect(select, values, label) {
@@ -116,23 +117,53 @@
     return String(r[sortKey] || "").toLowerCase();
   }
 
+  // Rows are rendered a page at a time: the first PAGE rows on every change,
+  // more on "Show more". Filtering and sorting run over the pre-lowered
+  // search text; the sort order is cached until the sort key changes.
+  var PAGE = 200;
+  var shown = [];
+  var limit = PAGE;
+  var sortedKey = null;
+  var more = document.getElementById("more");
+
+  function sortRules() {
+    var key = sortKey;
+    if (sortedKey === key) return;
+    rules.forEach(function (r) { r._sort = sortValue(r); });
+    rules.sort(function (a, b) {
+      if (a._sort < b._sort) return -1;
+      if (a._sort > b._sort) return 1;
+      if (a._title < b._title) return -1;
+      return a._title > b._title ? 1 : 0;
+    });
+    sortedKey = key;
+  }
+
+  function rowHtml(r) {
+    return "<tr><td><a href=\"rules/" + escapeHtml(r.slug) + ".html\">" + escapeHtml(r.title) +
+      "</a></td><td><span class=\"badge level-" + escapeHtml(r.level) + "\">" + escapeHtml(r.level) +
+      "</span></td><td>" + escapeHtml(r.status) + "</td><td>" + escapeHtml(r._logsource) +
+      "</td><td>" + escapeHtml((r.tactics || []).map(tacticLabel).join(", ")) + "</td></tr>";
+  }
+
+  function renderRows(from) {
+    var html = [];
+    var end = Math.min(limit, shown.length);
+    for (var i = from; i < end; i++) html.push(rowHtml(shown[i]));
+    if (from === 0) tbody.innerHTML = html.join("");
+    else tbody.insertAdjacentHTML("beforeend", html.join(""));
+    more.hidden = end >= shown.length;
+    more.textContent = "Show " + Math.min(PAGE, shown.length - end) + " more (" + (shown.length - end) + " not shown)";
+  }
+
   function render() {
     var terms = query.value.toLowerCase().split(/\s+/).filter(function (x) { return x; });
-    var shown = rules.filter(function (r) { return matches(r, terms); });
-    shown.sort(function (a, b) {
-      var x = sortValue(a), y = sortValue(b);
-      if (x < y) return -sortDir;
-      if (x > y) return sortDir;
-      return 0;
-    });
-    var html = [];
-    shown.forEach(function (r) {
-      html.push("<tr><td><a href=\"rules/" + escapeHtml(r.slug) + ".html\">" + escapeHtml(r.title) +
-        "</a></td><td><span class=\"badge level-" + escapeHtml(r.level) + "\">" + escapeHtml(r.level) +
-        "</span></td><td>" + escapeHtml(r.status) + "</td><td>" + escapeHtml(r._logsource) +
-        "</td><td>" + escapeHtml((r.tactics || []).map(tacticLabel).join(", ")) + "</td></tr>");
-    });
-    tbody.innerHTML = html.join("");
+    sortRules();
+    shown = [];
+    for (var i = 0; i < rules.length; i++) if (matches(rules[i], terms)) shown.push(rules[i]);
+    if (sortDir < 0) shown.reverse();
+    limit = PAGE;
+    renderRows(0);
     count.textContent = shown.length + " of " + rules.length + " rules";
     document.querySelectorAll("#rules th[data-key]").forEach(function (th) {
       th.classList.remove("sorted-asc", "sorted-desc");
@@ -140,9 +171,25 @@
     });
   }
 
+  more.addEventListener("click", function () {
+    var from = Math.min(limit, shown.length);
+    limit += PAGE;
+    renderRows(from);
+  });
+
   function update() { writeHash(); render(); }
 
-  query.addEventListener("input", update);
+  // Search as you type, debounced so fast typing renders once.
+  var timer = null;
+  query.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(update, 120);
+  });
+  document.getElementById("filters").addEventListener("submit", function (e) {
+    e.preventDefault();
+    clearTimeout(timer);
+    update();
+  });
   Object.keys(filters).forEach(function (k) {
     filters[k].addEventListener(k === "technique" ? "input" : "change", update);
   });

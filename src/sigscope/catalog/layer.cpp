@@ -1,0 +1,124 @@
+#include "sigscope/catalog/layer.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+namespace sigscope {
+
+bool counts_for_coverage(const RulePage& page) {
+  const std::string& status = page.rule->rule.status;
+  return page.rule->rule.kind == RuleKind::Detection && status != "deprecated" && status != "unsupported";
+}
+
+int level_score(const std::string& level) {
+  static const std::map<std::string, int> kScores = {
+      {"informational", 1}, {"low", 2}, {"medium", 3}, {"high", 4}, {"critical", 5}};
+  auto it = kScores.find(level);
+  return it == kScores.end() ? 0 : it->second;
+}
+
+nlohmann::json navigator_layer(const Catalog& catalog, const LayerOptions& options) {
+  const AttackData& attack = AttackData::bundled();
+  const bool by_level = options.score == "level";
+  // Technique id -> pages tagged with it (each page once, in catalog order).
+  std::map<std::string, std::vector<std::size_t>> pages_by_technique;
+  std::size_t counted = 0;
+  for (std::size_t i = 0; i < catalog.pages.size(); ++i) {
+    const RulePage& page = catalog.pages[i];
+    if (!counts_for_coverage(page)) continue;
+    ++counted;
+    std::set<std::string> ids;
+    for (const auto& row : page.attack.tactics)
+      for (const auto& t : row.techniques)
+        if (attack.technique(t.id)) ids.insert(t.id);
+    for (const auto& id : ids) pages_by_technique[id].push_back(i);
+  }
+  // Parents whose sub-techniques are scored are shown expanded.
+  std::set<std::string> parents_with_subs;
+  for (const auto& [id, pages] : pages_by_technique)
+    if (id.find('.') != std::string::npos) parents_with_subs.insert(id.substr(0, id.find('.')));
+
+  std::size_t max_score = 1;
+  nlohmann::json techniques = nlohmann::json::array();
+  for (auto& [id, pages] : pages_by_technique) {
+    // Rules by level (highest first), then title.
+    std::sort(pages.begin(), pages.end(), [&](std::size_t a, std::size_t b) {
+      const Rule& ra = catalog.pages[a].rule->rule;
+      const Rule& rb = catalog.pages[b].rule->rule;
+      int la = level_score(ra.level), lb = level_score(rb.level);
+      if (la != lb) return la > lb;
+      return ra.title < rb.title;
+    });
+    int top_level = pages.empty() ? 0 : level_score(catalog.pages[pages.front()].rule->rule.level);
+    std::size_t score = by_level ? static_cast<std::size_t>(top_level) : pages.size();
+    max_score = std::max(max_score, score);
+    nlohmann::json metadata = nlohmann::json::array();
+    nlohmann::json links = nlohmann::json::array();
+    for (std::size_t i : pages) {
+      const RulePage& page = catalog.pages[i];
+      const Rule& r = page.rule->rule;
+      metadata.push_back({{"name", r.id.empty() ? page.slug : r.id}, {"value", r.title}});
+      links.push_back({{"label", r.title}, {"url", options.base_url + "rules/" + page.slug + ".html"}});
+    }
+    std::map<std::string, int> per_level;
+    for (std::size_t i : pages) ++per_level[catalog.pages[i].rule->rule.level];
+    std::vector<std::string> parts;
+    for (const char* level : {"critical", "high", "medium", "low", "informational"})
+      if (per_level.count(level)) parts.push_back(fmt::format("{} {}", per_level[level], level));
+    nlohmann::json entry = {{"techniqueID", id},
+                            {"score", score},
+                            {"comment", fmt::format("{} rule{} ({})", pages.size(), pages.size() == 1 ? "" : "s",
+                                                    fmt::join(parts, ", "))},
+                            {"enabled", true},
+                            {"metadata", std::move(metadata)},
+                            {"links", std::move(links)},
+                            {"showSubtechniques", parents_with_subs.count(id) > 0}};
+    techniques.push_back(std::move(entry));
+  }
+  // Parents with scored sub-techniques but no rule of their own still need
+  // an entry for the Navigator to show them expanded.
+  for (const auto& parent : parents_with_subs)
+    if (!pages_by_technique.count(parent) && attack.technique(parent))
+      techniques.push_back({{"techniqueID", parent}, {"enabled", true}, {"showSubtechniques", true}});
+
+  nlohmann::json gradient, legend = nlohmann::json::array();
+  if (by_level) {
+    gradient = {{"colors", {"#ffffff", "#9ecae1", "#fdd49e", "#fc8d59", "#d7301f", "#7f0000"}},
+                {"minValue", 0},
+                {"maxValue", 5}};
+    for (const auto& [label, color] : std::vector<std::pair<const char*, const char*>>{
+             {"informational", "#9ecae1"}, {"low", "#fdd49e"}, {"medium", "#fc8d59"}, {"high", "#d7301f"},
+             {"critical", "#7f0000"}})
+      legend.push_back({{"label", fmt::format("highest rule level: {}", label)}, {"color", color}});
+  } else {
+    gradient = {{"colors", {"#ffffff", "#66b1ff", "#0d3b8c"}}, {"minValue", 0}, {"maxValue", max_score}};
+  }
+  const std::string& version = attack.version();
+  return {{"name", options.name},
+          {"versions", {{"layer", "4.5"}, {"navigator", "5.1.0"}, {"attack", version.substr(0, version.find('.'))}}},
+          {"domain", "enterprise-attack"},
+          {"description",
+           fmt::format("Sigma detection rules per technique, scored by {} ({} rules counted; deprecated, "
+                       "unsupported, correlation and filter rules left out)",
+                       by_level ? "the highest rule level (informational 1 to critical 5)" : "rule count", counted)},
+          {"sorting", 3},
+          {"layout", {{"layout", "side"}, {"aggregateFunction", "average"}, {"showID", true}, {"showName", true},
+                      {"showAggregateScores", false}, {"countUnscored", false}, {"expandedSubtechniques", "annotated"}}},
+          {"hideDisabled", false},
+          {"techniques", std::move(techniques)},
+          {"gradient", std::move(gradient)},
+          {"legendItems", std::move(legend)},
+          {"metadata", nlohmann::json::array({{{"name", "generator"}, {"value", "sigscope"}},
+                                              {{"name", "score"}, {"value", by_level ? "level" : "count"}}})},
+          {"links", nlohmann::json::array()},
+          {"showTacticRowBackground", false},
+          {"tacticRowBackground", "#dddddd"},
+          {"selectTechniquesAcrossTactics", true},
+          {"selectSubtechniquesWithParent", false},
+          {"selectVisibleTechniques", false}};
+}
+
+}  // namespace sigscope

@@ -1,0 +1,202 @@
+// The catalog site beyond the rule pages: the Navigator layer (sigscope
+// layer and the site's file), related rules, provider pages, the heatmap
+// and what keeps pages safe (escaped index data, no inline scripts).
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include <nlohmann/json.hpp>
+
+#include "test_support.h"
+
+namespace sigscope {
+namespace {
+
+using nlohmann::json;
+using testing::read_file;
+using testing::run_cli;
+using testing::TempDir;
+
+std::string rule(const std::string& id, const std::string& title, const std::string& level,
+                 const std::string& status, const std::string& detection, const std::string& tags) {
+  return "title: " + title + "\nid: " + id + "\nstatus: " + status +
+         "\nlogsource:\n  product: windows\n  category: process_creation\ndetection:\n" + detection +
+         "level: " + level + "\ntags:\n" + tags;
+}
+
+// Three rules on T1059.001 (one deprecated) and one on T1003.001.
+void write_corpus(const TempDir& dir) {
+  dir.write("rules/a.yml", rule("aaaaaaaa-0000-4000-8000-000000000001", "Rule A", "high", "test",
+                                "  sel:\n    Image|endswith: '\\powershell.exe'\n    CommandLine|contains:\n"
+                                "      - ' -enc '\n      - ' -nop '\n  condition: sel\n",
+                                "  - attack.execution\n  - attack.t1059.001\n"));
+  dir.write("rules/b.yml", rule("aaaaaaaa-0000-4000-8000-000000000002", "Rule B", "medium", "stable",
+                                "  sel:\n    Image|endswith: '\\powershell.exe'\n    CommandLine|contains:\n"
+                                "      - ' -enc '\n      - ' -w hidden '\n  condition: sel\n",
+                                "  - attack.execution\n  - attack.t1059.001\n"));
+  dir.write("rules/c.yml", rule("aaaaaaaa-0000-4000-8000-000000000003", "Rule C", "critical", "deprecated",
+                                "  sel:\n    Image|endswith: '\\powershell.exe'\n  condition: sel\n",
+                                "  - attack.execution\n  - attack.t1059.001\n"));
+  dir.write("rules/d.yml", rule("aaaaaaaa-0000-4000-8000-000000000004", "Rule D", "low", "test",
+                                "  sel:\n    CommandLine|contains: 'sekurlsa'\n  condition: sel\n",
+                                "  - attack.credential-access\n  - attack.t1003.001\n"));
+}
+
+const json* technique(const json& layer, const std::string& id) {
+  for (const auto& t : layer["techniques"])
+    if (t["techniqueID"] == id) return &t;
+  return nullptr;
+}
+
+TEST(Layer, CountScoreMetadataAndLinks) {
+  TempDir dir;
+  write_corpus(dir);
+  auto out = dir.path() / "layer.json";
+  auto r = run_cli({"layer", (dir.path() / "rules").string(), "-o", out.string(), "--base-url",
+                    "https://example.org/catalog"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json layer = json::parse(read_file(out));
+
+  EXPECT_EQ(layer["versions"]["layer"], "4.5");
+  EXPECT_EQ(layer["versions"]["attack"], "18");
+  EXPECT_FALSE(layer["versions"]["navigator"].get<std::string>().empty());
+  EXPECT_EQ(layer["domain"], "enterprise-attack");
+
+  const json* t = technique(layer, "T1059.001");
+  ASSERT_NE(t, nullptr) << layer.dump(1);
+  EXPECT_EQ((*t)["score"], 2);  // the deprecated rule is left out
+  ASSERT_EQ((*t)["metadata"].size(), 2u);
+  // Highest level first.
+  EXPECT_EQ((*t)["metadata"][0], json({{"name", "aaaaaaaa-0000-4000-8000-000000000001"}, {"value", "Rule A"}}));
+  EXPECT_EQ((*t)["metadata"][1]["value"], "Rule B");
+  ASSERT_EQ((*t)["links"].size(), 2u);
+  EXPECT_EQ((*t)["links"][0]["label"], "Rule A");
+  EXPECT_EQ((*t)["links"][0]["url"], "https://example.org/catalog/rules/aaaaaaaa-0000-4000-8000-000000000001.html");
+  EXPECT_EQ((*t)["showSubtechniques"], false);
+
+  // The parent shows its scored sub-techniques.
+  const json* parent = technique(layer, "T1059");
+  ASSERT_NE(parent, nullptr);
+  EXPECT_EQ((*parent)["showSubtechniques"], true);
+  EXPECT_FALSE(parent->contains("score"));
+  EXPECT_EQ(layer["gradient"]["maxValue"], 2);
+  ASSERT_NE(technique(layer, "T1003.001"), nullptr);
+  EXPECT_EQ((*technique(layer, "T1003.001"))["score"], 1);
+}
+
+TEST(Layer, LevelScoreToStdout) {
+  TempDir dir;
+  write_corpus(dir);
+  auto r = run_cli({"layer", (dir.path() / "rules").string(), "--score", "level"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json layer = json::parse(r.out);
+  EXPECT_EQ((*technique(layer, "T1059.001"))["score"], 4);  // high; the critical rule is deprecated
+  EXPECT_EQ((*technique(layer, "T1003.001"))["score"], 2);  // low
+  EXPECT_EQ(layer["gradient"]["maxValue"], 5);
+  EXPECT_EQ(layer["legendItems"].size(), 5u);
+  // Without --base-url, links are relative to the catalog folder.
+  EXPECT_EQ((*technique(layer, "T1003.001"))["links"][0]["url"], "rules/aaaaaaaa-0000-4000-8000-000000000004.html");
+}
+
+TEST(Layer, BadScoreIsAUsageError) {
+  TempDir dir;
+  write_corpus(dir);
+  EXPECT_EQ(run_cli({"layer", (dir.path() / "rules").string(), "--score", "max"}).exit_code, 2);
+  EXPECT_EQ(run_cli({"layer", (dir.path() / "nothing").string()}).exit_code, 2);
+}
+
+TEST(Site, LayerFileMatchesTheCommand) {
+  TempDir dir;
+  write_corpus(dir);
+  ASSERT_EQ(run_cli({"catalog", (dir.path() / "rules").string(), "--out", (dir.path() / "site").string()}).exit_code, 0);
+  json layer = json::parse(read_file(dir.path() / "site" / "attack-navigator-layer.json"));
+  EXPECT_EQ(layer["versions"]["layer"], "4.5");
+  EXPECT_EQ((*technique(layer, "T1059.001"))["score"], 2);
+}
+
+TEST(Site, RelatedRulesRankedBySharedIndicators) {
+  TempDir dir;
+  write_corpus(dir);
+  ASSERT_EQ(run_cli({"catalog", (dir.path() / "rules").string(), "--out", (dir.path() / "site").string()}).exit_code, 0);
+  json page = json::parse(read_file(dir.path() / "site" / "rules" / "aaaaaaaa-0000-4000-8000-000000000001.json"));
+  const json& related = page["related_rules"];
+  ASSERT_EQ(related.size(), 2u) << related.dump(1);
+  EXPECT_EQ(related[0]["id"], "aaaaaaaa-0000-4000-8000-000000000002");  // Image and ' -enc '
+  EXPECT_EQ(related[0]["shared"], 2);
+  EXPECT_EQ(related[0]["examples"].size(), 2u);
+  EXPECT_EQ(related[1]["id"], "aaaaaaaa-0000-4000-8000-000000000003");  // Image only
+  EXPECT_EQ(related[1]["shared"], 1);
+  json lone = json::parse(read_file(dir.path() / "site" / "rules" / "aaaaaaaa-0000-4000-8000-000000000004.json"));
+  EXPECT_TRUE(lone["related_rules"].empty());
+  std::string html = read_file(dir.path() / "site" / "rules" / "aaaaaaaa-0000-4000-8000-000000000001.html");
+  EXPECT_NE(html.find("id=\"related-rules\""), std::string::npos);
+  EXPECT_NE(html.find("href=\"aaaaaaaa-0000-4000-8000-000000000002.html\">Rule B</a>"), std::string::npos);
+  // explain with a corpus ranks the same way, without the rule itself.
+  auto r = run_cli({"explain", (dir.path() / "rules" / "a.yml").string(), "--corpus",
+                    (dir.path() / "rules").string(), "--format", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json explained = json::parse(r.out);
+  ASSERT_EQ(explained["related_rules"].size(), 2u);
+  EXPECT_EQ(explained["related_rules"][0]["shared"], 2);
+}
+
+TEST(Site, ProviderPagesListEventsFieldsAndRules) {
+  TempDir dir;
+  write_corpus(dir);
+  auto site = dir.path() / "site";
+  ASSERT_EQ(run_cli({"catalog", (dir.path() / "rules").string(), "--out", site.string()}).exit_code, 0);
+  std::string providers = read_file(site / "providers.html");
+  EXPECT_NE(providers.find("href=\"providers/microsoft-windows-sysmon-operational.html\""), std::string::npos);
+  std::string sysmon = read_file(site / "providers" / "microsoft-windows-sysmon-operational.html");
+  EXPECT_NE(sysmon.find("id=\"event-1\""), std::string::npos);
+  EXPECT_NE(sysmon.find("<code>CommandLine</code>"), std::string::npos);
+  EXPECT_NE(sysmon.find("href=\"../rules/aaaaaaaa-0000-4000-8000-000000000004.html\""), std::string::npos);
+  // CommandLine: rules A, B and D; Image: A, B and C.
+  EXPECT_NE(sysmon.find("<tr><td><code>CommandLine</code></td><td></td><td>yes</td><td><details><summary>3</summary>"),
+            std::string::npos);
+  std::string security = read_file(site / "providers" / "security.html");
+  EXPECT_NE(security.find("id=\"event-4688\""), std::string::npos);
+  EXPECT_NE(security.find("<tr><td><code>NewProcessName</code></td><td>Image</td>"), std::string::npos);
+  EXPECT_NE(security.find("href=\"../rules/aaaaaaaa-0000-4000-8000-000000000001.html\""), std::string::npos);
+}
+
+TEST(Site, HeatmapHasTheFullMatrix) {
+  TempDir dir;
+  write_corpus(dir);
+  auto site = dir.path() / "site";
+  ASSERT_EQ(run_cli({"catalog", (dir.path() / "rules").string(), "--out", site.string()}).exit_code, 0);
+  std::string html = read_file(site / "attack.html");
+  EXPECT_TRUE(std::filesystem::exists(site / "assets" / "attack.js"));
+  // Every tactic column, techniques without rules and sub-techniques included.
+  EXPECT_NE(html.find("data-tactic=\"reconnaissance\""), std::string::npos);
+  EXPECT_NE(html.find("data-tactic=\"impact\""), std::string::npos);
+  EXPECT_NE(html.find("data-tid=\"T1059.001\""), std::string::npos);
+  EXPECT_NE(html.find("data-tid=\"T1595\""), std::string::npos);
+  EXPECT_NE(html.find("<b class=\"n\">2</b>"), std::string::npos);  // T1059 / T1059.001, active rules
+}
+
+TEST(Site, NoScriptBreakoutOrInlineScripts) {
+  TempDir dir;
+  dir.write("rules/x.yml", rule("bbbbbbbb-0000-4000-8000-000000000009", "'</script><script>alert(1)</script>'",
+                                "high", "test", "  sel:\n    CommandLine|contains: '</script>'\n  condition: sel\n",
+                                "  - attack.t1059\n"));
+  auto site = dir.path() / "site";
+  ASSERT_EQ(run_cli({"catalog", (dir.path() / "rules").string(), "--out", site.string()}).exit_code, 0);
+  std::string data = read_file(site / "assets" / "index-data.js");
+  EXPECT_EQ(data.find("</"), std::string::npos);
+  EXPECT_NE(data.find("<\\/script>"), std::string::npos);
+  std::regex inline_handler(R"(<[^>]+\son[a-z]+\s*=)", std::regex::icase);
+  for (const char* f : {"index.html", "attack.html", "providers.html", "providers/security.html",
+                        "rules/bbbbbbbb-0000-4000-8000-000000000009.html"}) {
+    std::string html = read_file(site / f);
+    EXPECT_FALSE(std::regex_search(html, inline_handler)) << f;
+  }
+  for (const char* f : {"index.html", "attack.html"}) {
+    std::string html = read_file(site / f);
+    EXPECT_EQ(html.find("<script>"), std::string::npos) << f;
+    EXPECT_NE(html.find("<script src=\"assets/"), std::string::npos) << f;
+  }
+}
+
+}  // namespace
+}  // namespace sigscope
