@@ -345,3 +345,29 @@ TEST(HuntStream, TruncatedGzipKeepsEventsBeforeTheDamage) {
 
 }  // namespace
 }  // namespace sigscope
+
+namespace sigscope {
+namespace {
+
+TEST(HuntStream, OutputOrderIsTheSameForAnyThreadCount) {
+  // Several 1 MiB blocks, with detections spread over them.
+  HuntFiles s;
+  std::string many;
+  for (int i = 0; i < 40000; ++i)
+    many += R"({"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":1,"CommandLine":")" +
+            std::string(i % 7 == 0 ? "cmd /c whoami " : "notepad.exe ") + std::to_string(i) + "\"}\n";
+  auto path = s.dir.write("many.jsonl", many);
+  auto one = testing::run_cli({"hunt", "-r", s.rules, "-f", "jsonl", "-j", "1", path.string()});
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_EQ(parse_lines(one.out).size(), 40000u / 7 + 1);
+  for (const char* threads : {"2", "3", "8"}) {
+    auto r = testing::run_cli({"hunt", "-r", s.rules, "-f", "jsonl", "-j", threads, path.string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, one.out) << threads << " threads";
+    auto piped = testing::run_cli({"hunt", "-r", s.rules, "-f", "jsonl", "-j", threads, "-"}, many);
+    EXPECT_EQ(parse_lines(piped.out).size(), parse_lines(one.out).size());
+  }
+}
+
+}  // namespace
+}  // namespace sigscope
