@@ -1,9 +1,9 @@
 // Bare simdjson passes over a JSON-lines file, the floor under `sigscope hunt`
 // on the same file. Two modes:
-//   dom       every line is parsed into a DOM and its top-level fields counted;
-//   ondemand  the file is walked with the On-Demand API (iterate_many) and
-//             every string value of every line, nested ones included, is
-//             read (unescaped); keys are stepped over without unescaping and
+//   dom       Every line is parsed into a DOM and its top-level fields counted.
+//   ondemand  The file is walked with the On-Demand API (iterate_many). Every
+//             string value of every line, nested ones included, is read
+//             unescaped. Keys are stepped over without unescaping, and
 //             numbers, booleans and nulls are skipped.
 // The file is cut into line-aligned 4 MiB blocks that the threads take from
 // one queue. Reading the file into memory is not timed.
@@ -132,7 +132,7 @@ int main(int argc, char** argv) {
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   simdjson::padded_string text;
   if (simdjson::padded_string::load(argv[1]).get(text)) {
-    std::fprintf(stderr, "json_parse_bench: cannot read %s\n", argv[1]);
+    std::fprintf(stderr, "json_parse_bench: failed to read %s; check the path\n", argv[1]);
     return 1;
   }
   std::vector<Block> blocks;

@@ -3,8 +3,8 @@
 how matching cost grows with the size of the rule set.
 
 Copy 0 is the rule file unchanged. Copies 1..COPIES-1 get a new id (a UUID5
-of the old id and the copy number), " (variation K)" after the title, and
-every string value in the detection section changed to a distinct predicate:
+of the old id and the copy number) and " (variation K)" after the title.
+Every string value in their detection section becomes a distinct predicate.
 "~vK" is appended to plain, contains, startswith and endswith values, and a
 regular expression R becomes "(?:R)~vK". Numbers, booleans, nulls and values
 of the cidr, exists, fieldref and comparison (lt, lte, gt, gte) modifiers are
