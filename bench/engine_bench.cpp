@@ -1,7 +1,14 @@
 // Times the engine phase by phase on one input file, single-threaded, after
 // rules are loaded and the engine is built: reading events (JSON or EVTX),
 // and reading plus matching every rule. The difference is the matching cost.
-// Usage: engine_bench RULES INPUT [--no-prefilter] [--repeat N]
+// Usage: engine_bench RULES INPUT [--no-prefilter] [--repeat N] [--once]
+//
+// --once runs one read-and-match pass with callgrind instrumentation switched
+// on only around it, so that
+//   valgrind --tool=callgrind --instr-atstart=no engine_bench RULES INPUT --once
+// counts the instructions of reading and matching without the startup, which
+// runs uninstrumented and so much faster. Add --collect-atstart=no
+// --toggle-collect='*Matcher::match*' to count matching alone.
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -13,6 +20,13 @@
 #include "sigscope/input/sources.h"
 #include "sigscope/match/engine.h"
 #include "sigscope/rules/loader.h"
+
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#else
+#define CALLGRIND_START_INSTRUMENTATION
+#define CALLGRIND_STOP_INSTRUMENTATION
+#endif
 
 using namespace sigscope;
 
@@ -43,14 +57,16 @@ std::uint64_t for_each_event(const LoadedInput& input, const std::string& path, 
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: engine_bench RULES INPUT [--no-prefilter] [--repeat N]\n");
+    std::fprintf(stderr, "usage: engine_bench RULES INPUT [--no-prefilter] [--repeat N] [--once]\n");
     return 2;
   }
   EngineOptions options;
   int repeat = 3;
+  bool once = false;
   for (int i = 3; i < argc; ++i) {
     if (std::strcmp(argv[i], "--no-prefilter") == 0) options.prefilter = false;
     if (std::strcmp(argv[i], "--repeat") == 0 && i + 1 < argc) repeat = std::atoi(argv[++i]);
+    if (std::strcmp(argv[i], "--once") == 0) once = true;
   }
   DiagnosticList diagnostics;
   double t0 = now();
@@ -72,6 +88,18 @@ int main(int argc, char** argv) {
   }
   auto matcher = engine.matcher();
   std::vector<Detection> detections;
+  if (once) {
+    std::uint64_t events = 0, hits = 0;
+    CALLGRIND_START_INSTRUMENTATION;
+    events = for_each_event(*input, argv[2], [&](const RawEvent& e) {
+      matcher->match(e, detections);
+      hits += detections.size();
+    });
+    CALLGRIND_STOP_INSTRUMENTATION;
+    std::printf("once: %llu events, %llu detections\n", static_cast<unsigned long long>(events),
+                static_cast<unsigned long long>(hits));
+    return 0;
+  }
   double best_read = 1e9, best_match = 1e9;
   std::uint64_t events = 0, hits = 0;
   for (int r = 0; r < repeat; ++r) {

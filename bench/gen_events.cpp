@@ -6,10 +6,18 @@
 // lines and paths change. The seed is fixed, so the same
 // inputs give the same output.
 //
-// Usage: gen_events OUT.jsonl SIZE_MB FOLDER...
+// With --sysmon, only Sysmon events (Channel Microsoft-Windows-Sysmon/Operational)
+// are drawn, and each draw first picks an EventID by the weights in
+// kSysmonMix, which approximate the mix of a real Sysmon feed. EventIDs with
+// no real event in the folders are left out and the remaining weights are
+// rescaled; the mix actually used is printed.
+//
+// Usage: gen_events [--sysmon] OUT.jsonl SIZE_MB FOLDER...
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -51,11 +59,53 @@ bool is_time_field(const std::string& n) {
   return n == "TimeCreated" || n == "UtcTime" || n == "@timestamp" || n == "EventTime" || n == "CreationUtcTime";
 }
 
+constexpr std::string_view kSysmonChannel = "Microsoft-Windows-Sysmon/Operational";
+
+// Share of each Sysmon EventID in the generated feed, in percent. An
+// estimate of a workstation feed with a common community configuration:
+// image loads, network connections, registry writes and file creations
+// dominate, process creation is about one event in ten.
+struct SysmonShare {
+  int event_id;
+  double percent;
+};
+constexpr SysmonShare kSysmonMix[] = {
+    {1, 10},  // process creation
+    {3, 18},  // network connection
+    {5, 6},   // process terminated
+    {7, 20},  // image loaded
+    {10, 8},  // process access
+    {11, 12}, // file created
+    {12, 4},  // registry key or value created or deleted
+    {13, 10}, // registry value set
+    {22, 6},  // DNS query
+    {8, 1},   // CreateRemoteThread
+    {17, 1},  // pipe created
+    {18, 1},  // pipe connected
+    {23, 1},  // file deleted
+    {15, 1},  // file stream created
+    {2, 0.5}, // file creation time changed
+    {6, 0.5}, // driver loaded
+};
+
+// Returns the event's field value named `name`, or an empty string.
+std::string_view field_value(const Event& e, std::string_view name) {
+  for (const auto& f : e)
+    if (f.name == name) return f.value;
+  return {};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  bool sysmon = false;
+  if (argc > 1 && std::strcmp(argv[1], "--sysmon") == 0) {
+    sysmon = true;
+    --argc;
+    ++argv;
+  }
   if (argc < 4) {
-    std::fprintf(stderr, "usage: gen_events OUT.jsonl SIZE_MB FOLDER...\n");
+    std::fprintf(stderr, "usage: gen_events [--sysmon] OUT.jsonl SIZE_MB FOLDER...\n");
     return 2;
   }
   const std::string out_path = argv[1];
@@ -82,6 +132,45 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  // Sysmon mode: one pool per EventID of kSysmonMix, drawn by weight.
+  std::vector<std::vector<std::size_t>> by_id;
+  std::vector<double> weights;
+  if (sysmon) {
+    std::map<int, std::vector<std::size_t>> found;
+    std::size_t sysmon_events = 0;
+    for (std::size_t i = 0; i < pool.size(); ++i) {
+      if (field_value(pool[i], "Channel") != kSysmonChannel) continue;
+      ++sysmon_events;
+      found[std::atoi(std::string(field_value(pool[i], "EventID")).c_str())].push_back(i);
+    }
+    double total = 0;
+    for (const auto& share : kSysmonMix)
+      if (found.count(share.event_id)) total += share.percent;
+    if (total == 0) {
+      std::fprintf(stderr, "gen_events: no Sysmon events (Channel %s) found under the given folders\n",
+                   std::string(kSysmonChannel).c_str());
+      return 1;
+    }
+    std::fprintf(stderr, "gen_events: %zu real Sysmon events; EventID mix used (share, real events drawn from):",
+                 sysmon_events);
+    const char* separator = " ";
+    for (const auto& share : kSysmonMix) {
+      auto it = found.find(share.event_id);
+      if (it == found.end()) {
+        std::fprintf(stderr, "%s%d: none in the folders", separator, share.event_id);
+        separator = ", ";
+        continue;
+      }
+      by_id.push_back(it->second);
+      weights.push_back(share.percent);
+      std::fprintf(stderr, "%s%d: %.1f%% (%zu)", separator, share.event_id, 100 * share.percent / total,
+                   it->second.size());
+      separator = ", ";
+    }
+    std::fprintf(stderr, "\n");
+  }
+  std::discrete_distribution<std::size_t> pick_id(weights.begin(), weights.end());
+
   std::mt19937_64 rng(20261204);
   std::vector<std::string> hosts, users;
   for (int i = 0; i < 200; ++i) hosts.push_back(fmt::format("WS{:04d}.corp.example", i));
@@ -101,7 +190,14 @@ int main(int argc, char** argv) {
   std::string line;
   std::vector<FieldValue> views;
   while (static_cast<double>(written) < target) {
-    Event e = pool[pick(rng)];
+    std::size_t index;
+    if (sysmon) {
+      const auto& ids = by_id[pick_id(rng)];
+      index = ids[rng() % ids.size()];
+    } else {
+      index = pick(rng);
+    }
+    Event e = pool[index];
     ++second;
     for (auto& f : e) {
       if (is_time_field(f.name)) {
