@@ -414,3 +414,59 @@ TEST_F(LintCli, Sarif) {
 
 }  // namespace
 }  // namespace sigscope
+
+namespace sigscope {
+namespace {
+
+TEST(LintTrial, DeadBranchOfALiveRuleIsAWarning) {
+  // Found by a trial: the rule matches '-s' and '\' in either argument; only
+  // the combinations that test one argument twice are dead, so the rule must
+  // not fail CI.
+  testing::TempDir dir;
+  auto rule = dir.write("proc_creation_lnx_two_args_any_position.yml",
+                        "title: Sudoedit With Dash S And Backslash In Any Argument\n"
+                        "id: 0c000000-0000-4000-8000-000000000001\nstatus: test\n"
+                        "description: Matches '-s' in one argument and '\\' in another.\nauthor: Trial User\n"
+                        "date: 2025-01-01\ntags:\n    - attack.privilege-escalation\n    - attack.t1068\n"
+                        "logsource:\n    product: linux\n    service: auditd\n"
+                        "detection:\n    cmd_base:\n        type: 'EXECVE'\n        a0: '/usr/bin/sudoedit'\n"
+                        "    cmd_s:\n        - a1: '-s'\n        - a2: '-s'\n"
+                        "    cmd_backslash:\n        - a1: '\\'\n        - a2: '\\'\n"
+                        "    condition: all of cmd_*\nlevel: high\n");
+  auto r = testing::run_cli({"check", "--format", "json", rule.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("contradictory-equality"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("never-matches"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace sigscope
+
+namespace sigscope {
+namespace {
+
+TEST(LintTrial, ControlAndBidiCharactersInMetadata) {
+  // Found by a trial: ESC in a title and U+202E in a description passed
+  // without a finding, while the catalog showed "gnp.exe" as "exe.png".
+  testing::TempDir dir;
+  auto rule = dir.write("proc_creation_win_hidden_characters.yml",
+                        "title: \"Hidden \\e[31m colour\"\nid: 0c000000-0000-4000-8000-000000000002\nstatus: test\n"
+                        "description: \"Looks like \\u202Egnp.exe\"\nauthor: Trial User\ndate: 2025-01-01\n"
+                        "tags:\n    - attack.execution\n    - attack.t1059\n"
+                        "logsource:\n    product: windows\n    category: process_creation\n"
+                        "detection:\n    sel:\n        Image|endswith: '\\x.exe'\n    condition: sel\nlevel: high\n");
+  auto r = testing::run_cli({"check", "--format", "json", rule.string()});
+  EXPECT_NE(r.out.find("title holds a control character U+001B"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("description holds a bidirectional control U+202E"), std::string::npos) << r.out;
+  auto clean = dir.write("proc_creation_win_clean_text.yml",
+                         "title: Plain title\nid: 0c000000-0000-4000-8000-000000000003\nstatus: test\n"
+                         "description: |\n    Two lines\n    \twith a tab.\nauthor: Trial User\ndate: 2025-01-01\n"
+                         "tags:\n    - attack.execution\n    - attack.t1059\n"
+                         "logsource:\n    product: windows\n    category: process_creation\n"
+                         "detection:\n    sel:\n        Image|endswith: '\\x.exe'\n    condition: sel\nlevel: high\n");
+  auto ok = testing::run_cli({"check", "--format", "json", clean.string()});
+  EXPECT_EQ(ok.out.find("control-character"), std::string::npos) << ok.out;
+}
+
+}  // namespace
+}  // namespace sigscope

@@ -123,10 +123,12 @@ const std::vector<LintCheck> kChecks = {
     {"filter-covers-selection", S::Error, true, "sigscope",
      "A filter used as 'not filter' matches every event its selection matches, so the pair never matches",
      "Narrow the filter or correct the selection; as written the filter removes every hit."},
-    {"contradictory-equality", S::Error, true, "sigscope",
-     "One field must take two values that exclude each other in the same branch (e.g. "
-     "EventID 1 and EventID 4688, or two different Image suffixes)",
-     "Put the values into one list (OR) or into separate selections joined with 'or'."},
+    {"contradictory-equality", S::Warning, true, "sigscope",
+     "One field must take two values that exclude each other in the same branch of the condition "
+     "(e.g. EventID 1 and EventID 4688, or two different Image suffixes), so that branch is dead; "
+     "never-matches reports the rule when every branch is",
+     "Check that the branch is meant: a missing modifier (contains) is a common cause. When "
+     "other branches are the ones meant to match, the rule works as written."},
     {"all-single-value", S::Warning, true, "sigscope",
      "'all' is given with a single value, where it changes nothing (the Sigma specification forbids it)",
      "Remove the all modifier, or give the field several values."},
@@ -436,8 +438,51 @@ std::size_t osa_distance(std::string_view a, std::string_view b) {
   return d[n][m];
 }
 
+// Describes the first character of `text` that a terminal or a browser
+// would act on instead of showing: C0 and C1 controls (tab, and line
+// breaks when `multi_line`, excepted) and the bidirectional overrides that
+// reverse how text reads (U+202A to U+202E, U+2066 to U+2069). Returns an
+// empty string when there is none.
+std::string hidden_character(std::string_view text, bool multi_line) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7f) {
+      if (c == '\t' || (multi_line && (c == '\n' || c == '\r'))) continue;
+      return fmt::format("control character U+{:04X}", c);
+    }
+    if (c == 0xC2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+        static_cast<unsigned char>(text[i + 1]) <= 0x9F)
+      return fmt::format("control character U+{:04X}", static_cast<unsigned char>(text[i + 1]));
+    if (c == 0xE2 && i + 2 < text.size()) {
+      const auto b1 = static_cast<unsigned char>(text[i + 1]), b2 = static_cast<unsigned char>(text[i + 2]);
+      const unsigned cp = 0x2000u + ((b1 & 0x3Fu) << 6) + (b2 & 0x3Fu);
+      if ((cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069))
+        return fmt::format("bidirectional control U+{:04X}, which reverses how the text reads", cp);
+    }
+  }
+  return {};
+}
+
 void check_metadata(RuleLinter& l) {
   const Rule& r = l.rule();
+  // Text a reader sees in a terminal or the catalog.
+  auto hidden = [&](std::string_view key, const std::string& text, bool multi_line) {
+    std::string what = hidden_character(text, multi_line);
+    if (!what.empty())
+      l.report("control-character", l.locate("", key), fmt::format("{} holds a {}", key, what),
+               "remove it; such characters change how terminals and browsers show the rule");
+    return !what.empty();
+  };
+  hidden("id", r.id, false);
+  hidden("title", r.title, false);
+  hidden("description", r.description, true);
+  hidden("author", r.author, false);
+  for (const auto& t : r.tags)
+    if (hidden("tags", t, false)) break;
+  for (const auto& ref : r.references)
+    if (hidden("references", ref, false)) break;
+  for (const auto& fp : r.falsepositives)
+    if (hidden("falsepositives", fp, false)) break;
   if (r.id.empty())
     l.report("missing-id", {r.line, 0}, "the rule has no id", "add a random UUIDv4 id, e.g. from uuidgen");
 
