@@ -185,8 +185,12 @@ int run_check(const CheckOptions& options) {
     text = lint_report_text(findings);
     std::size_t by_sev[3] = {0, 0, 0};
     for (const auto& f : findings) ++by_sev[static_cast<int>(f.severity)];
-    text += fmt::format("{} findings ({} errors, {} warnings, {} info) in {} rules", findings.size(), by_sev[2],
-                        by_sev[1], by_sev[0], load.rules.size());
+    auto count = [](std::size_t n, std::string_view one, std::string_view many) {
+      return fmt::format("{} {}", n, n == 1 ? one : many);
+    };
+    text += fmt::format("{} ({}, {}, {} info) in {}", count(findings.size(), "finding", "findings"),
+                        count(by_sev[2], "error", "errors"), count(by_sev[1], "warning", "warnings"), by_sev[0],
+                        count(load.rules.size() + uncompiled.size(), "rule", "rules"));
     if (load.documents_failed > 0) text += fmt::format("; {} rule documents failed to load (see stderr)", load.documents_failed);
     text += "\n";
     for (const auto& [id, n] : counts)
@@ -204,8 +208,9 @@ int run_check(const CheckOptions& options) {
       return 2;
     }
   }
-  spdlog::info("checked {} rules in {:.2f} s: {} findings", load.rules.size() + uncompiled.size(), seconds,
-               findings.size());
+  const std::size_t checked = load.rules.size() + uncompiled.size();
+  spdlog::info("checked {} {} in {:.2f} s: {} {}", checked, checked == 1 ? "rule" : "rules", seconds, findings.size(),
+               findings.size() == 1 ? "finding" : "findings");
 
   if (load.documents_failed > 0) return 1;
   if (fail_level)

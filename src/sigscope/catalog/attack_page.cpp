@@ -65,8 +65,12 @@ std::string attack_page_html(const Catalog& catalog) {
   out += fmt::format(
       "<h1>ATT&amp;CK coverage</h1>\n<p class=\"lead\">Detection rules per technique of ATT&amp;CK Enterprise {}. "
       "A technique counts the rules tagged with it or with one of its sub-techniques. Darker cells have more "
-      "rules; click a cell to list them.</p>\n",
-      esc(attack.version()));
+      "rules; click a cell to list them.</p>\n"
+      "<p class=\"note\">ATT&amp;CK v19 split Defense Evasion into Stealth and Defense Impairment, and SigmaHQ "
+      "rules already use the new tactic tags. The matrix follows the bundled ATT&amp;CK {} data, so their "
+      "techniques appear in the Defense Evasion column; the index's tactic filter lists the three tactics "
+      "separately. Technique ids newer than that data are listed on each rule's page.</p>\n",
+      esc(attack.version()), esc(attack.version()));
   out += R"HTML(<form class="filters" id="attack-filters">
 <label>Level <select id="a-level"><option value="">All levels</option></select></label>
 <label>Status <select id="a-status"><option value="active">Active (not deprecated or unsupported)</option><option value="">All statuses</option></select></label>
