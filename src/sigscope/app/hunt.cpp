@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -190,7 +192,12 @@ class Worker {
       if (task.part == 0) result.stats.bytes = file.size();
       for (std::uint64_t k = 0; k < chunks.skipped_records; ++k) result.stats.reject("corrupt EVTX record");
       for (std::uint64_t k = 0; k < chunks.bad_chunks; ++k) result.stats.reject("corrupt EVTX chunk");
+      if (chunks.checksum_errors > 0) result.stats.repair("EVTX checksum mismatch", chunks.checksum_errors);
+      if (chunks.truncated_chunks > 0) result.stats.repair("truncated EVTX chunk", chunks.truncated_chunks);
+      if (chunks.repaired_records > 0) result.stats.repair("unpaired UTF-16 surrogates", chunks.repaired_records);
     }
+    if (task.part == 0 && state.loaded->replaced_surrogates > 0)
+      result.stats.repair("unpaired UTF-16 surrogates", state.loaded->replaced_surrogates);
     result.regex_limit_hits = matcher_->regex_limit_hits() - limit_before;
     result.channel_less = matcher_->channel_less_events() - channel_less_before;
   }
@@ -289,6 +296,9 @@ class OutputSink {
     if (failed_ || text.empty()) return;
     if (std::fwrite(text.data(), 1, text.size(), file_) != text.size()) fail();
   }
+  // True when standard output was a pipe that its reader closed (`| head`):
+  // the reader wants no more, so this is no error.
+  bool closed_by_reader() const { return closed_by_reader_; }
   // Flushes and closes; returns false when anything failed.
   bool close() {
     if (!file_) return !failed_;
@@ -305,6 +315,10 @@ class OutputSink {
   void fail() {
     if (failed_) return;
     failed_ = true;
+    if (errno == EPIPE && file_ == stdout) {
+      closed_by_reader_ = true;
+      return;
+    }
     error_ = std::strerror(errno);
     spdlog::error("cannot write detections to {}: {}; stopping output (fix the destination and run again)", name(),
                   error_);
@@ -313,6 +327,7 @@ class OutputSink {
   std::string path_;
   std::FILE* file_ = nullptr;
   bool failed_ = false;
+  bool closed_by_reader_ = false;
   std::string error_;
 };
 
@@ -464,6 +479,8 @@ int run_hunt(const HuntOptions& options) {
   std::mutex mutex;
   std::condition_variable ready;
   std::atomic<std::size_t> next{0};
+  // Set when the output fails, so workers stop taking tasks.
+  std::atomic<bool> stop{false};
   // The progress line would interleave with a table on the same terminal.
   Progress progress("hunting", format == DetectionFormat::Table && stdout_is_terminal ? 0 : total_bytes);
   unsigned threads = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
@@ -474,7 +491,8 @@ int run_hunt(const HuntOptions& options) {
       Worker worker(engine, format);
       for (std::size_t i = next++; i < tasks.size(); i = next++) {
         TaskResult result;
-        worker.run(inputs[tasks[i].input], tasks[i], states[tasks[i].input], result, input_diagnostics, progress);
+        if (!stop.load(std::memory_order_relaxed))
+          worker.run(inputs[tasks[i].input], tasks[i], states[tasks[i].input], result, input_diagnostics, progress);
         std::lock_guard lock(mutex);
         results[i] = std::move(result);
         ready.notify_all();
@@ -487,6 +505,7 @@ int run_hunt(const HuntOptions& options) {
   std::map<std::string, std::uint64_t> skipped;
   std::uint64_t regex_limit_hits = 0, channel_less = 0;
   std::size_t inputs_read = 0, unreadable = 0;
+  std::size_t tasks_done = 0;
   for (std::size_t i = 0; i < tasks.size(); ++i) {
     TaskResult result;
     {
@@ -495,6 +514,12 @@ int run_hunt(const HuntOptions& options) {
       result = std::move(*results[i]);
       results[i].reset();
     }
+    if (out.failed()) {
+      // The output is gone: the remaining tasks were not run.
+      stop = true;
+      continue;
+    }
+    ++tasks_done;
     out.write(result.output);
     const Task& task = tasks[i];
     if (task.part + 1 == task.parts) states[task.input].loaded.reset();  // free the input's memory
@@ -532,9 +557,12 @@ int run_hunt(const HuntOptions& options) {
     spdlog::info("matching took {:.3f} s: {:.0f} events/s, {:.1f} MB/s of input", hunt_seconds,
                  static_cast<double>(totals.events) / hunt_seconds,
                  static_cast<double>(total_bytes) / (1 << 20) / hunt_seconds);
-  if (totals.repaired > 0)
-    spdlog::info("{} held invalid UTF-8 and were read with U+FFFD in place of the bad bytes",
-                 plural(totals.repaired, "record or input", "records or inputs"));
+  if (totals.repaired > 0) {
+    std::vector<std::string> parts;
+    for (const auto& [reason, n] : totals.repaired_by_reason) parts.push_back(fmt::format("{} {}", reason, n));
+    spdlog::info("read around damage (U+FFFD for bad text; records of damaged chunks still read): {}",
+                 join(parts, ", "));
+  }
   if (totals.rejected > 0) {
     std::vector<std::string> parts;
     for (const auto& [reason, n] : totals.rejected_by_reason) parts.push_back(fmt::format("{} {}", reason, n));
@@ -563,15 +591,26 @@ int run_hunt(const HuntOptions& options) {
   spdlog::info("{} detections by {}", total_detections, plural(by_rule.size(), "rule", "rules"));
   for (const auto& [count, r] : by_rule)
     spdlog::info("  {:>8}  {}  {}", count, engine.rules()[r]->rule.id, engine.rules()[r]->rule.title);
+  if (out.closed_by_reader()) {
+    spdlog::info("standard output was closed by its reader; stopped after {} of {} tasks", tasks_done, tasks.size());
+    return kHuntOk;
+  }
   if (!written) {
     spdlog::error("detections were lost: writing to {} failed ({})", out.name(), out.error());
-    return 2;
+    return kHuntFailed;
   }
-  if (missing_inputs + unreadable > 0) {
-    spdlog::error("{} could not be read (see the messages above)", plural(missing_inputs + unreadable, "input", "inputs"));
-    return 2;
+  if (missing_inputs + unreadable > 0 || totals.rejected > 0) {
+    std::string what = plural(missing_inputs + unreadable, "input", "inputs");
+    if (totals.rejected > 0) what += fmt::format(" and {}", plural(totals.rejected, "record", "records"));
+    if (inputs_read == 0 && totals.events == 0) {
+      spdlog::error("no input could be read: {} could not be read (see the messages above)", what);
+      return kHuntFailed;
+    }
+    spdlog::error("{} could not be read (see the messages above); everything else was hunted", what);
+    return kHuntPartlyUnreadable;
   }
-  return 0;
+  if (options.fail_on_detections && total_detections > 0) return kHuntDetections;
+  return kHuntOk;
 }
 
 }  // namespace sigscope

@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include <fmt/format.h>
+
 namespace sigscope {
 
 bool is_ascii(std::string_view s) {
@@ -182,6 +184,14 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep) {
     out += parts[i];
   }
   return out;
+}
+
+std::string quote_for_message(std::string_view s, std::size_t max_bytes) {
+  if (s.size() <= max_bytes) return std::string(s);
+  std::size_t cut = max_bytes;
+  // Step back over UTF-8 continuation bytes so no character is split.
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return fmt::format("{}... ({} bytes)", s.substr(0, cut), s.size());
 }
 
 void append_json_string(std::string& out, std::string_view s) {

@@ -39,6 +39,11 @@ bool starts_with_ci(std::string_view s, std::string_view prefix);
 std::vector<std::string> split(std::string_view s, char sep);
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
 
+// Returns `s` for quoting in a message: text longer than `max_bytes` is cut
+// at a UTF-8 boundary and ends with "... (N bytes)", so hostile input cannot
+// flood the terminal.
+std::string quote_for_message(std::string_view s, std::size_t max_bytes = 200);
+
 // Appends `s` as a JSON string literal (quotes included). Bytes that are not
 // valid UTF-8 are written as \u00XX escapes so the output stays valid JSON.
 void append_json_string(std::string& out, std::string_view s);
