@@ -63,10 +63,10 @@ TechniqueCounts count_techniques(const Catalog& catalog) {
 
 std::string page_head(std::string_view title) {
   return fmt::format(
-      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n{}"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
       "<title>{}</title>\n<link rel=\"stylesheet\" href=\"assets/catalog.css\">\n</head>\n",
-      esc(title));
+      content_security_policy_meta(), esc(title));
 }
 
 std::string index_html(const Catalog& catalog, const nlohmann::json& summary) {
@@ -86,7 +86,7 @@ std::string index_html(const Catalog& catalog, const nlohmann::json& summary) {
                          esc(f.value("message", "")));
     out += "</ul></details>\n";
   }
-  out += R"HTML(<form class="filters" id="filters" onsubmit="return false">
+  out += R"HTML(<form class="filters" id="filters">
 <input type="search" id="q" placeholder="Search title, id, tags, fields and values" autocomplete="off">
 <select id="f-tactic"><option value="">All tactics</option></select>
 <input type="search" id="f-technique" list="technique-list" placeholder="Technique (e.g. T1059)">

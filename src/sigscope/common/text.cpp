@@ -129,7 +129,13 @@ std::string html_escape(std::string_view s) {
       case '>': out += "&gt;"; break;
       case '"': out += "&quot;"; break;
       case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
+      default:
+        // Control characters other than tab and line breaks are HTML parse
+        // errors; they are shown as U+FFFD.
+        if ((static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F)
+          out += "\xEF\xBF\xBD";
+        else
+          out.push_back(c);
     }
   }
   return out;

@@ -28,7 +28,8 @@ std::string ascii_lower(std::string_view s);
 char32_t decode_utf8(std::string_view s, std::size_t& i);
 void append_utf8(char32_t cp, std::string& out);
 
-// Escapes &, <, >, " and ' for HTML text and attribute values.
+// Escapes &, <, >, " and ' for HTML text and attribute values, and replaces
+// control characters other than tab, CR and LF with U+FFFD.
 std::string html_escape(std::string_view s);
 
 // Escapes a string for Markdown table cells (| and newlines).

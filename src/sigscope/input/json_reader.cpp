@@ -343,21 +343,33 @@ bool JsonEventReader::is_json_lines(std::string_view text) {
   std::size_t start = text.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
   start = skip_space(text, start);
   if (start >= text.size() || text[start] != '{') return false;
-  std::size_t end = text.find('\n', start);
-  if (end == std::string_view::npos) end = text.size();
-  // read_lines ends a record at a NUL byte as well.
-  if (const void* nul = std::memchr(text.data() + start, '\0', end - start))
-    end = static_cast<std::size_t>(static_cast<const char*>(nul) - text.data());
-  // A line too long to parse is judged by its start; read_lines rejects it.
-  if (end - start > kMaxJsonLineBytes) return true;
-  simdjson::dom::element probe;
-  auto err = impl_->parser.parse(text.data() + start, end - start, false).get(probe);
-  if (err == simdjson::UTF8_ERROR) {
-    // Judge the structure, not the encoding, which read_lines repairs.
-    simdjson::padded_string repaired(Impl::repair_utf8(text.substr(start, end - start)));
-    err = impl_->parser.parse(repaired).get(probe);
+  // The first line decides, unless it is broken: then any of the next lines
+  // that starts with '{' in its first column and holds one whole object
+  // shows JSON lines. Pretty-printed JSON indents the objects it nests.
+  std::size_t pos = start;
+  for (int lines = 0; lines < 16 && pos < text.size(); ++lines) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    // read_lines ends a record at a NUL byte as well.
+    if (const void* nul = std::memchr(text.data() + pos, '\0', end - pos))
+      end = static_cast<std::size_t>(static_cast<const char*>(nul) - text.data());
+    if (pos == start || text[pos] == '{') {
+      // A line too long to parse is judged by its start; read_lines rejects it.
+      if (end - pos > kMaxJsonLineBytes) return true;
+      simdjson::dom::element probe;
+      auto err = impl_->parser.parse(text.data() + pos, end - pos, false).get(probe);
+      if (err == simdjson::UTF8_ERROR) {
+        // Judge the structure, not the encoding, which read_lines repairs.
+        simdjson::padded_string repaired(Impl::repair_utf8(text.substr(pos, end - pos)));
+        err = impl_->parser.parse(repaired).get(probe);
+      }
+      if (err == simdjson::SUCCESS) return pos == start || probe.is_object();
+    }
+    std::size_t next = text.find('\n', pos);
+    if (next == std::string_view::npos) break;
+    pos = next + 1;
   }
-  return err == simdjson::SUCCESS;
+  return false;
 }
 
 ReadStats JsonEventReader::read_lines(std::string_view text, std::size_t begin, std::size_t end,

@@ -62,8 +62,9 @@ class JsonEventReader {
   ReadStats read(std::string_view text, const std::string& name, const EventSink& sink,
                  DiagnosticList& diagnostics);
 
-  // True when the first non-blank line of `text` (padded like read()) is one
-  // complete JSON value, that is, the input is JSON lines.
+  // True when `text` (padded like read()) is JSON lines: its first non-blank
+  // line is one complete JSON value or, when that line is broken, one of the
+  // next 15 lines is a whole object starting in the first column.
   bool is_json_lines(std::string_view text);
 
   // Reads the JSON lines in text[begin, end), where `begin` starts a line

@@ -33,7 +33,7 @@ std::vector<InputFile> find_inputs(const std::vector<std::string>& paths, Diagno
 // kMinExpansionLimit bytes when that is more. Logs compress by about 5 to 50
 // times; gzip cannot exceed about 1032 and zstd reaches millions.
 inline constexpr std::uint64_t kMaxExpansionRatio = 250;
-inline constexpr std::uint64_t kMinExpansionLimit = 256ull << 20;
+inline constexpr std::uint64_t kMinExpansionLimit = 64ull << 20;
 
 // Returns the maximum decompressed size allowed for `compressed_bytes` of input.
 inline std::uint64_t expansion_limit(std::uint64_t compressed_bytes) {

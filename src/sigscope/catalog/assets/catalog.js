@@ -142,6 +142,8 @@
 
   function update() { writeHash(); render(); }
 
+  // The filters apply as they change; Enter must not submit the form.
+  document.getElementById("filters").addEventListener("submit", function (e) { e.preventDefault(); });
   query.addEventListener("input", update);
   Object.keys(filters).forEach(function (k) {
     filters[k].addEventListener(k === "technique" ? "input" : "change", update);
