@@ -41,7 +41,7 @@ std::string_view as_text(const std::uint8_t* data, std::size_t size) {
   return {reinterpret_cast<const char*>(data), size};
 }
 
-// True when `html` links to a javascript: URL or holds a script element.
+// True when `html` links to a javascript: URL or contains a script element.
 bool has_active_content(const std::string& html) {
   std::string lower = ascii_lower(html);
   return lower.find("<script") != std::string::npos || lower.find("href=\"javascript:") != std::string::npos;

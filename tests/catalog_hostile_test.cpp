@@ -1,8 +1,8 @@
 // A corpus of hostile rules (script tags, javascript: links, event handler
-// attributes, path traversal in ids, a 1 MB title, control characters) must
-// render as inert text: no generated page may hold a script other than the
-// site's own files, an event handler attribute or a javascript: link, and
-// every page carries the Content-Security-Policy.
+// attributes, path traversal in ids, a 1 MiB title, control characters) must
+// render as inert text. No generated page may contain a script other than
+// the site's own files, an event handler attribute or a javascript: link,
+// and every page carries the Content-Security-Policy.
 #include <gtest/gtest.h>
 
 #include <filesystem>

@@ -1369,6 +1369,19 @@ TEST_F(EvtxDamage, TruncatedChunkIsCountedInTheHuntSummary) {
   EXPECT_NE(verbose.err.find("truncated EVTX chunk 1"), std::string::npos) << verbose.err;
 }
 
+TEST_F(EvtxDamage, ChecksumMismatchIsCountedInTheHuntSummary) {
+  std::vector<std::uint8_t> bytes = original_;
+  bytes[kEvtxFileHeaderSize + 124] ^= 0xff;  // stored header CRC32 of chunk 0
+  fs::path path = dir_ / "checksum.evtx";
+  write_bytes(path, bytes);
+  fs::path rules = dir_ / "rule.yml";
+  write_bytes(rules, std::vector<std::uint8_t>(kAnyEventRule, kAnyEventRule + std::strlen(kAnyEventRule)));
+  auto r = testing::run_cli({"hunt", "-r", rules.string(), "-f", "jsonl", path.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;  // every record is still read
+  EXPECT_NE(r.err.find("chunk 0 at offset 0x1000: chunk header checksum mismatch"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("EVTX checksum mismatch 1"), std::string::npos) << r.err;
+}
+
 TEST(EvtxBinXml, UnpairedSurrogateIsReadAndReported) {
   EvtxBuilder b;
   b.begin_record();

@@ -11,6 +11,13 @@
 #include "targets.h"
 #include "test_support.h"
 
+namespace sigscope::fuzz {
+
+// Names the test parameter in test lists instead of dumping its bytes.
+void PrintTo(const Target& target, std::ostream* out) { *out << target.name; }
+
+}  // namespace sigscope::fuzz
+
 namespace sigscope {
 namespace {
 

@@ -1,7 +1,7 @@
-// Hostile inputs: rule files and logs crafted to exhaust time, memory or the
+// Hostile inputs. Rule files and logs crafted to exhaust time, memory or the
 // stack (deep nesting, alias expansion, huge lines, compression bombs) are
-// rejected with an error in bounded time, and damaged logs (NUL bytes,
-// unpaired UTF-16 surrogates, broken lines) lose only the damaged records.
+// rejected with an error in bounded time. Damaged logs (NUL bytes, unpaired
+// UTF-16 surrogates, broken lines) lose only the damaged records.
 // docs/reliability.md lists each class with the test that covers it.
 #include <gtest/gtest.h>
 #include <zlib.h>
@@ -98,7 +98,7 @@ TEST(HostileYaml, DeepBlockNestingIsRejected) {
 }
 
 TEST(HostileYaml, DeepAliasChainIsRejected) {
-  // Each alias adds a level the text does not show: a0 holds a1 holds ... a199.
+  // Each alias adds a level the text does not show: a1 contains a0, a2 contains a1, up to a199.
   std::string text;
   text += "a0: &a0 [x]\n";
   for (int i = 1; i < 200; ++i) text += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [*a" + std::to_string(i - 1) + "]\n";
@@ -343,7 +343,7 @@ TEST(HostileCompression, HuntReportsBombAndReadsTheRest) {
 }
 
 TEST(HostileUtf16, UnpairedSurrogatesAreReportedAndCounted) {
-  // UTF-16LE with a byte order mark; the first value holds a lone high
+  // UTF-16LE with a byte order mark; the first value contains a lone high
   // surrogate, 20 characters after the 2-byte mark.
   std::u16string text = u"{\"CommandLine\": \"who\xD800mi\"}\n{\"CommandLine\": \"whoami\"}\n";
   std::string bytes = "\xFF\xFE";

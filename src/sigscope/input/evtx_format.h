@@ -55,6 +55,8 @@ class TextBuffer {
   void commit(std::size_t n) { size_ += n; }
 
   void append(std::string_view text) {
+    // An empty view may have a null data(), which memcpy must not get.
+    if (text.empty()) return;
     std::memcpy(reserve_tail(text.size()), text.data(), text.size());
     size_ += text.size();
   }

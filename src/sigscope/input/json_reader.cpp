@@ -386,7 +386,7 @@ ReadStats JsonEventReader::read_lines(std::string_view text, std::size_t begin, 
     else if (stats.rejected == 21)
       diagnostics.warning(name, static_cast<int>(line), 0, "", "more unreadable records follow; only their number is reported", "");
   };
-  // Reads one record in text[b, e), which holds no line break or NUL byte.
+  // Reads one record in text[b, e), which contains no line break or NUL byte.
   auto read_record = [&](std::uint64_t line, std::size_t b, std::size_t e) {
     while (b < e && (text[b] == ' ' || text[b] == '\t' || text[b] == '\r')) ++b;
     while (e > b && (text[e - 1] == ' ' || text[e - 1] == '\t' || text[e - 1] == '\r')) --e;
