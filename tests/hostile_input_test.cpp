@@ -155,6 +155,18 @@ TEST(HostileCondition, HugeConditionIsQuotedShortInMessages) {
   EXPECT_LT(r.err.size(), 4000u);
 }
 
+TEST(HostileTerminal, EscapeSequencesInRulesAreNotPrinted) {
+  // A rule whose title sets the terminal title and whose condition clears the screen.
+  TempDir dir;
+  auto rules = dir.write("r.yml", "title: \"pwned \\e]0;owned\\a\"\nid: 9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a\n"
+                                  "level: low\nlogsource:\n  product: windows\ndetection:\n  sel:\n"
+                                  "    CommandLine: whoami\n  condition: \"sel and \\e[2J\"\n");
+  auto r = run_cli({"check", rules.string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("\\x1b[2J"), std::string::npos) << r.err;
+}
+
 // ---------------------------------------------------------------------------
 // JSON
 

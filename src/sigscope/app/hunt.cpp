@@ -422,7 +422,8 @@ int run_hunt(const HuntOptions& options) {
   for (const auto& u : engine.unsupported()) {
     ++unsupported_reasons[u.category];
     if (unsupported_shown++ < options.max_warnings)
-      spdlog::get("diagnostics")->warn("{}: warning: [rule {}] not run: {}", u.path, u.id, u.reason);
+      spdlog::get("diagnostics")->warn("{}", escape_control_characters(fmt::format("{}: warning: [rule {}] not run: {}",
+                                                                                     u.path, u.id, u.reason)));
   }
   if (unsupported_shown > options.max_warnings)
     spdlog::info("{} more rules that cannot run are not listed (raise --max-warnings)",
@@ -590,7 +591,8 @@ int run_hunt(const HuntOptions& options) {
     spdlog::warn("{} regex evaluations stopped at the backtracking match limit and counted as no match", regex_limit_hits);
   spdlog::info("{} detections by {}", total_detections, plural(by_rule.size(), "rule", "rules"));
   for (const auto& [count, r] : by_rule)
-    spdlog::info("  {:>8}  {}  {}", count, engine.rules()[r]->rule.id, engine.rules()[r]->rule.title);
+    spdlog::info("  {:>8}  {}  {}", count, escape_control_characters(engine.rules()[r]->rule.id),
+                 escape_control_characters(engine.rules()[r]->rule.title));
   if (out.closed_by_reader()) {
     spdlog::info("standard output was closed by its reader; stopped after {} of {} tasks", tasks_done, tasks.size());
     return kHuntOk;

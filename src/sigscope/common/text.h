@@ -40,6 +40,11 @@ bool starts_with_ci(std::string_view s, std::string_view prefix);
 std::vector<std::string> split(std::string_view s, char sep);
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
 
+// Returns `s` with control characters (C0 other than tab, DEL and the C1
+// range) written as \xHH or \u00HH, so text from rules and logs cannot send
+// escape sequences to a terminal.
+std::string escape_control_characters(std::string_view s);
+
 // Returns `s` for quoting in a message: text longer than `max_bytes` is cut
 // at a UTF-8 boundary and ends with "... (N bytes)", so hostile input cannot
 // flood the terminal.
