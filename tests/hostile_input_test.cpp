@@ -388,6 +388,26 @@ detection:
   condition: sel
 )";
 
+TEST(HostileFolders, SymbolicLinkLoopsAreWalkedOnce) {
+  // Two links back to their own folder would give 2^40 paths before the
+  // kernel's symbolic link limit stops the walk.
+  TempDir dir;
+  auto rule = dir.write("rules/r.yml", kWhoamiRule);
+  dir.write("logs/e.jsonl", "{\"CommandLine\": \"whoami\"}\n");
+  for (const char* folder : {"rules", "logs"}) {
+    std::filesystem::create_directory_symlink(".", dir.path() / folder / "a");
+    std::filesystem::create_directory_symlink(".", dir.path() / folder / "b");
+  }
+  testing::CommandResult r;
+  double seconds = timed([&] {
+    r = run_cli({"hunt", "-r", (dir.path() / "rules").string(), "-f", "jsonl", (dir.path() / "logs").string()});
+  });
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("loaded 1 rule from 1 file"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("read 1 events from 1 inputs"), std::string::npos) << r.err;
+  EXPECT_LT(seconds, 10.0);
+}
+
 TEST(HuntExitStatus, FailOnDetections) {
   TempDir dir;
   auto rules = dir.write("r.yml", kWhoamiRule);

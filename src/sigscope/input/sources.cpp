@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -21,8 +22,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void walk_folder(const fs::path& folder, std::vector<InputFile>& found, DiagnosticList& diagnostics, int depth) {
+// `visited` holds the canonical path of every folder walked, so a folder that
+// symbolic links reach several times (`a -> .`) is read once, not once per path.
+void walk_folder(const fs::path& folder, std::vector<InputFile>& found, DiagnosticList& diagnostics, int depth,
+                 std::set<fs::path>& visited) {
   std::error_code ec;
+  fs::path real = fs::canonical(folder, ec);
+  if (!ec && !visited.insert(real).second) return;
   fs::directory_iterator it(folder, ec);
   if (ec) {
     diagnostics.error(folder.string(), 0, 0, "", fmt::format("cannot list folder: {}", ec.message()),
@@ -39,7 +45,7 @@ void walk_folder(const fs::path& folder, std::vector<InputFile>& found, Diagnost
     auto status = it->status(status_ec);
     if (status_ec) continue;  // a dangling link
     if (fs::is_directory(status)) {
-      if (depth < 64) walk_folder(it->path(), found, diagnostics, depth + 1);
+      if (depth < 64) walk_folder(it->path(), found, diagnostics, depth + 1, visited);
     } else if (fs::is_regular_file(status)) {
       found.push_back({it->path().string(), static_cast<std::uint64_t>(it->file_size(status_ec)), false});
     }
@@ -75,7 +81,8 @@ std::vector<InputFile> find_inputs(const std::vector<std::string>& paths, Diagno
       continue;
     }
     std::vector<InputFile> found;
-    walk_folder(p, found, diagnostics, 0);
+    std::set<fs::path> visited;
+    walk_folder(p, found, diagnostics, 0, visited);
     std::sort(found.begin(), found.end(), [](const InputFile& a, const InputFile& b) { return a.path < b.path; });
     out.insert(out.end(), found.begin(), found.end());
   }
