@@ -331,8 +331,8 @@ TEST(HostileCompression, ZstdBombStopsAtTheLimit) {
 }
 
 TEST(HostileCompression, ZstdFrameLargerThanOneBufferIsRead) {
-  // Highly compressible data leaves output in the decoder after the input is
-  // consumed; all of it must be read.
+  // The expansion check must not cut a genuine frame that is many times
+  // larger than the decoder's output buffer.
   std::string line = "{\"CommandLine\": \"whoami\"}\n";
   std::string data = zstd_stream(repeat(line, 40000), 1);
   TempDir dir;

@@ -173,8 +173,8 @@ bool unzstd(const std::string& in, std::string& out, std::string& error) {
   std::string buffer(ZSTD_DStreamOutSize(), '\0');
   std::size_t rc = 0;
   const std::uint64_t limit = expansion_limit(in.size());
-  // A frame can hold more output than one buffer, so the loop also runs
-  // while the decoder still has output after the input is consumed.
+  // The loop also runs while the last call filled the output buffer, because
+  // the decoder may still hold output after it has consumed all input.
   bool more_output = true;
   while (input.pos < input.size || more_output) {
     ZSTD_outBuffer output{buffer.data(), buffer.size(), 0};
