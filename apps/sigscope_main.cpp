@@ -2,6 +2,8 @@
 // functions in src/sigscope/app.
 #include <unistd.h>
 
+#include <csignal>
+
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -31,9 +33,11 @@ void setup_logging(bool verbose, bool quiet) {
 int main(int argc, char** argv) {
   CLI::App app{"sigscope: catalog and run Sigma detection rules\n\n"
                "Exit status: 0 on success; 1 when rules failed to load (check, catalog --strict), check\n"
-               "found problems at or above --fail-level, or an explained rule cannot run; 2 on usage\n"
-               "errors, missing or unreadable inputs, no rule that can run, or output that cannot be\n"
-               "written."};
+               "found problems at or above --fail-level, an explained rule cannot run, or hunt\n"
+               "--fail-on-detections found detections; 2 on usage errors, no rule that can run, no\n"
+               "readable input, or output that cannot be written; 3 when hunt could not read some\n"
+               "inputs or records but hunted the rest. A hunt whose standard output is closed by its\n"
+               "reader (| head) stops early with status 0."};
   app.set_version_flag("--version", std::string("sigscope ") + SIGSCOPE_VERSION);
   app.require_subcommand(1);
   app.fallthrough();  // -v and -q also work after the subcommand name
@@ -136,6 +140,8 @@ int main(int argc, char** argv) {
   hunt_cmd->add_option("--max-warnings", hunt.max_warnings, "Rule warnings printed before the rest are only counted")
       ->capture_default_str();
   hunt_cmd->add_option("--explain", hunt.explain_rule, "Explain this rule id on one record instead of hunting");
+  hunt_cmd->add_flag("--fail-on-detections", hunt.fail_on_detections,
+                     "Exit with status 1 when any rule fired (for CI); unreadable inputs still give 3");
   auto* record_option = hunt_cmd->add_option("--record", hunt.explain_record, "Record number (1-based) that --explain looks at")
       ->capture_default_str();
 
@@ -164,6 +170,9 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   setup_logging(verbose, quiet);
+  // A closed pipe on standard output shows up as EPIPE from write(), which
+  // the commands handle, instead of killing the process with SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
 
   if (*catalog_cmd) return sigscope::run_catalog(catalog);
   if (*explain_cmd) return sigscope::run_explain(explain);

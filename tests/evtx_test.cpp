@@ -1308,5 +1308,109 @@ TEST(EvtxBinXml, ExponentialExpansionIsRejected) {
   EXPECT_LT(seconds, 2.0);
 }
 
+
+// ---------------------------------------------------------------------------
+// Hostile inputs
+
+// A rule that fires on every Windows event.
+const char* kAnyEventRule = R"(title: Any event
+id: 2b3c4d5e-6f70-4812-9a3b-4c5d6e7f8091
+level: low
+logsource:
+  product: windows
+detection:
+  selection:
+    EventRecordID|exists: true
+  condition: selection
+)";
+
+TEST_F(EvtxDamage, LoopingTemplateOffsetIsRejected) {
+  // The first record of a real file starts with a fragment header and a
+  // template instance whose definition follows inline. The definition's
+  // first element is overwritten with an instance of the definition itself.
+  std::vector<std::uint8_t> bytes = original_;
+  const std::size_t chunk = kEvtxFileHeaderSize;
+  const std::size_t binxml = chunk + kEvtxChunkHeaderSize + 24;
+  ASSERT_EQ(bytes[binxml], 0x0f) << "the first record does not start with a fragment header";
+  ASSERT_EQ(bytes[binxml + 4], 0x0c) << "the first record does not start with a template instance";
+  std::uint32_t definition = 0;
+  std::memcpy(&definition, &bytes[binxml + 4 + 6], 4);
+  ASSERT_EQ(definition, kEvtxChunkHeaderSize + 24 + 4 + 10) << "the template definition is not inline";
+  std::size_t body = chunk + definition + 24 + 4;  // after the definition header and its fragment header
+  const std::uint8_t loop[10] = {0x0c, 0x01, 0, 0, 0, 0, static_cast<std::uint8_t>(definition),
+                                 static_cast<std::uint8_t>(definition >> 8), 0, 0};
+  std::memcpy(&bytes[body], loop, sizeof loop);
+
+  OurRead result;
+  auto started = std::chrono::steady_clock::now();
+  read_mutated(bytes, result);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  EXPECT_LT(seconds, 5.0);
+  EXPECT_TRUE(any_message_contains(result.diagnostics, "contains an instance of itself"));
+  EXPECT_TRUE(any_message_contains(result.diagnostics, "chunk 0 at offset 0x1000: record 1"));
+  EXPECT_GE(result.stats.skipped_records, 1u);
+  // Records of the other chunks use their own template tables and are all read.
+  std::size_t first_chunk = clean_records_in_chunk(0);
+  EXPECT_GE(result.records.size(), clean_.records.size() - first_chunk);
+  EXPECT_EQ(result.records.size() + result.stats.skipped_records, clean_.records.size());
+}
+
+TEST_F(EvtxDamage, TruncatedChunkIsCountedInTheHuntSummary) {
+  std::vector<std::uint8_t> bytes(original_.begin(),
+                                  original_.begin() + kEvtxFileHeaderSize + kEvtxChunkSize + 30000);
+  fs::path path = dir_ / "truncated.evtx";
+  write_bytes(path, bytes);
+  fs::path rules = dir_ / "rule.yml";
+  write_bytes(rules, std::vector<std::uint8_t>(kAnyEventRule, kAnyEventRule + std::strlen(kAnyEventRule)));
+  auto r = testing::run_cli({"hunt", "-r", rules.string(), "-f", "jsonl", "-q", path.string()});
+  EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 3) << r.err;
+  auto verbose = testing::run_cli({"hunt", "-r", rules.string(), "-f", "jsonl", path.string()});
+  EXPECT_NE(verbose.err.find("chunk is truncated"), std::string::npos) << verbose.err;
+  EXPECT_NE(verbose.err.find("truncated EVTX chunk 1"), std::string::npos) << verbose.err;
+}
+
+TEST_F(EvtxDamage, ChecksumMismatchIsCountedInTheHuntSummary) {
+  std::vector<std::uint8_t> bytes = original_;
+  bytes[kEvtxFileHeaderSize + 124] ^= 0xff;  // stored header CRC32 of chunk 0
+  fs::path path = dir_ / "checksum.evtx";
+  write_bytes(path, bytes);
+  fs::path rules = dir_ / "rule.yml";
+  write_bytes(rules, std::vector<std::uint8_t>(kAnyEventRule, kAnyEventRule + std::strlen(kAnyEventRule)));
+  auto r = testing::run_cli({"hunt", "-r", rules.string(), "-f", "jsonl", path.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;  // every record is still read
+  EXPECT_NE(r.err.find("chunk 0 at offset 0x1000: chunk header checksum mismatch"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("EVTX checksum mismatch 1"), std::string::npos) << r.err;
+}
+
+TEST(EvtxBinXml, UnpairedSurrogateIsReadAndReported) {
+  EvtxBuilder b;
+  b.begin_record();
+  b.fragment_header();
+  b.open("Event");
+  b.close_start();
+  b.open("EventData");
+  b.close_start();
+  b.open("Data");
+  b.close_start();
+  b.bytes({0x05, 0x01});
+  b.u16(3);
+  b.u16('a');
+  b.u16(0xD800);  // a high surrogate without its low half
+  b.u16('b');
+  b.end_element();
+  b.end_element();
+  b.end_element();
+  b.end_of_fragment();
+  b.end_record();
+
+  OurRead result;
+  read_built(b.file(), result);
+  ASSERT_EQ(result.records.size(), 1u);
+  EXPECT_EQ(values_of(result.records[0], "Data"), Values{"a\xEF\xBF\xBD" "b"});
+  EXPECT_EQ(result.stats.repaired_records, 1u);
+  EXPECT_TRUE(any_message_contains(result.diagnostics, "1 records hold unpaired UTF-16 surrogates"));
+  EXPECT_TRUE(any_message_contains(result.diagnostics, "the first is record 1 at offset 0x1200"));
+}
+
 }  // namespace
 }  // namespace sigscope

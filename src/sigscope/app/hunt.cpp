@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -64,8 +66,9 @@ constexpr std::size_t kChunksPerTask = 32;
 // per block, so memory stays constant whatever the input size. Blocks are
 // small because a block's detections can be larger than the block itself.
 constexpr std::size_t kJsonBlockBytes = 1 << 20;
-// Longest JSON line read; longer lines are skipped and reported.
-constexpr std::size_t kMaxJsonLine = 64 << 20;
+// Longest JSON line read (as JsonEventReader's limit); longer lines are
+// skipped and reported.
+constexpr std::size_t kMaxJsonLine = kMaxJsonLineBytes;
 
 // An input opened once and shared by its jobs (whole inputs and EVTX files).
 struct InputState {
@@ -159,8 +162,9 @@ class Worker {
       for (const auto& [line, offset] : block.oversized) {
         result.stats.reject("line too long");
         diagnostics.error(name, static_cast<int>(line), 0, "",
-                          fmt::format("line at byte offset {} is longer than {} MiB and was skipped", offset,
-                                      kMaxJsonLine >> 20),
+                          fmt::format("the line at byte offset {} is longer than the maximum of {} MiB; it was "
+                                      "not parsed",
+                                      offset, kMaxJsonLine >> 20),
                           "split the record, or check that the input really is JSON lines");
       }
       ReadStats stats = json_.read_lines(block.text(), 0, block.size, block.first_line, name, sink, diagnostics,
@@ -188,7 +192,12 @@ class Worker {
         if (job.first) result.stats.bytes = file.size();
         for (std::uint64_t k = 0; k < chunks.skipped_records; ++k) result.stats.reject("corrupt EVTX record");
         for (std::uint64_t k = 0; k < chunks.bad_chunks; ++k) result.stats.reject("corrupt EVTX chunk");
+        if (chunks.checksum_errors > 0) result.stats.repair("EVTX checksum mismatch", chunks.checksum_errors);
+        if (chunks.truncated_chunks > 0) result.stats.repair("truncated EVTX chunk", chunks.truncated_chunks);
+        if (chunks.repaired_records > 0) result.stats.repair("unpaired UTF-16 surrogates", chunks.repaired_records);
       }
+      if (job.first && state.loaded->replaced_surrogates > 0)
+        result.stats.repair("unpaired UTF-16 surrogates", state.loaded->replaced_surrogates);
     }
     result.regex_limit_hits = matcher_->regex_limit_hits() - limit_before;
     result.channel_less = matcher_->channel_less_events() - channel_less_before;
@@ -289,9 +298,9 @@ class BlockPool {
 // Turns the inputs into jobs: EVTX files into chunk ranges, JSON lines into
 // blocks read as a stream, anything else into one job per input.
 void produce_jobs(const std::vector<InputFile>& inputs, JobQueue& queue, BlockPool& pool, Progress& progress,
-                  DiagnosticList& diagnostics) {
+                  const std::atomic<bool>& stop, DiagnosticList& diagnostics) {
   JsonEventReader sniffer;
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
+  for (std::size_t i = 0; i < inputs.size() && !stop; ++i) {
     const InputFile& input = inputs[i];
     Job job;
     job.input = i;
@@ -338,7 +347,7 @@ void produce_jobs(const std::vector<InputFile>& inputs, JobQueue& queue, BlockPo
       bool any = reader.next(*block);
       if (any && sniffer.is_json_lines(block->text())) {
         bool first = true;
-        while (any) {
+        while (any && !stop) {
           Job part;
           part.kind = Job::Kind::JsonBlock;
           part.input = i;
@@ -484,6 +493,9 @@ class OutputSink {
     if (failed_ || text.empty()) return;
     if (std::fwrite(text.data(), 1, text.size(), file_) != text.size()) fail();
   }
+  // True when standard output was a pipe that its reader closed (`| head`):
+  // the reader wants no more, so this is no error.
+  bool closed_by_reader() const { return closed_by_reader_; }
   // Flushes and closes; returns false when anything failed.
   bool close() {
     if (!file_) return !failed_;
@@ -500,6 +512,10 @@ class OutputSink {
   void fail() {
     if (failed_) return;
     failed_ = true;
+    if (errno == EPIPE && file_ == stdout) {
+      closed_by_reader_ = true;
+      return;
+    }
     error_ = std::strerror(errno);
     spdlog::error("cannot write detections to {}: {}; stopping output (fix the destination and run again)", name(),
                   error_);
@@ -508,6 +524,7 @@ class OutputSink {
   std::string path_;
   std::FILE* file_ = nullptr;
   bool failed_ = false;
+  bool closed_by_reader_ = false;
   std::string error_;
 };
 
@@ -602,7 +619,8 @@ int run_hunt(const HuntOptions& options) {
   for (const auto& u : engine.unsupported()) {
     ++unsupported_reasons[u.category];
     if (unsupported_shown++ < options.max_warnings)
-      spdlog::get("diagnostics")->warn("{}: warning: [rule {}] not run: {}", u.path, u.id, u.reason);
+      spdlog::get("diagnostics")->warn("{}", escape_control_characters(fmt::format("{}: warning: [rule {}] not run: {}",
+                                                                                     u.path, u.id, u.reason)));
   }
   if (unsupported_shown > options.max_warnings)
     spdlog::info("{} more rules that cannot run are not listed (raise --max-warnings)",
@@ -645,7 +663,10 @@ int run_hunt(const HuntOptions& options) {
   // for the oldest; each JSON block is kJsonBlockBytes.
   JobQueue queue(2 * static_cast<std::size_t>(threads) + 2);
   BlockPool blocks;
-  std::thread reader([&] { produce_jobs(inputs, queue, blocks, progress, input_diagnostics); });
+  // Set when the output fails (or its reader closes it), so the reader and
+  // the workers stop.
+  std::atomic<bool> stop{false};
+  std::thread reader([&] { produce_jobs(inputs, queue, blocks, progress, stop, input_diagnostics); });
   std::vector<std::thread> pool;
   for (unsigned t = 0; t < threads; ++t) {
     pool.emplace_back([&] {
@@ -654,7 +675,7 @@ int run_hunt(const HuntOptions& options) {
       Job job;
       while (queue.pop(seq, job)) {
         TaskResult result;
-        worker.run(inputs[job.input], job, result, input_diagnostics);
+        if (!stop.load(std::memory_order_relaxed)) worker.run(inputs[job.input], job, result, input_diagnostics);
         job = Job();  // return the block to the pool before the result is written
         queue.finish(seq, std::move(result));
       }
@@ -666,8 +687,15 @@ int run_hunt(const HuntOptions& options) {
   std::map<std::string, std::uint64_t> skipped;
   std::uint64_t regex_limit_hits = 0, channel_less = 0;
   std::size_t inputs_read = 0, unreadable = 0;
+  std::size_t jobs_done = 0;
   TaskResult result;
   while (queue.next_result(result)) {
+    if (out.failed()) {
+      // The output is gone: the remaining jobs are drained, not run.
+      stop = true;
+      continue;
+    }
+    ++jobs_done;
     out.write(result.output);
     if (!result.skip_reason.empty()) {
       ++skipped[result.skip_reason];
@@ -708,9 +736,12 @@ int run_hunt(const HuntOptions& options) {
     spdlog::info("matching took {:.3f} s: {:.0f} events/s, {:.1f} MB/s of input", hunt_seconds,
                  static_cast<double>(totals.events) / hunt_seconds,
                  static_cast<double>(total_bytes) / (1 << 20) / hunt_seconds);
-  if (totals.repaired > 0)
-    spdlog::info("{} held invalid UTF-8 and were read with U+FFFD in place of the bad bytes",
-                 plural(totals.repaired, "record or input", "records or inputs"));
+  if (totals.repaired > 0) {
+    std::vector<std::string> parts;
+    for (const auto& [reason, n] : totals.repaired_by_reason) parts.push_back(fmt::format("{} {}", reason, n));
+    spdlog::info("read around damage (U+FFFD for bad text; records of damaged chunks still read): {}",
+                 join(parts, ", "));
+  }
   if (totals.rejected > 0) {
     std::vector<std::string> parts;
     for (const auto& [reason, n] : totals.rejected_by_reason) parts.push_back(fmt::format("{} {}", reason, n));
@@ -738,16 +769,28 @@ int run_hunt(const HuntOptions& options) {
     spdlog::warn("{} regex evaluations stopped at the backtracking match limit and counted as no match", regex_limit_hits);
   spdlog::info("{} detections by {}", total_detections, plural(by_rule.size(), "rule", "rules"));
   for (const auto& [count, r] : by_rule)
-    spdlog::info("  {:>8}  {}  {}", count, engine.rules()[r]->rule.id, engine.rules()[r]->rule.title);
+    spdlog::info("  {:>8}  {}  {}", count, escape_control_characters(engine.rules()[r]->rule.id),
+                 escape_control_characters(engine.rules()[r]->rule.title));
+  if (out.closed_by_reader()) {
+    spdlog::info("standard output was closed by its reader; stopped after {} of the input's jobs", jobs_done);
+    return kHuntOk;
+  }
   if (!written) {
     spdlog::error("detections were lost: writing to {} failed ({})", out.name(), out.error());
-    return 2;
+    return kHuntFailed;
   }
-  if (missing_inputs + unreadable > 0) {
-    spdlog::error("{} could not be read (see the messages above)", plural(missing_inputs + unreadable, "input", "inputs"));
-    return 2;
+  if (missing_inputs + unreadable > 0 || totals.rejected > 0) {
+    std::string what = plural(missing_inputs + unreadable, "input", "inputs");
+    if (totals.rejected > 0) what += fmt::format(" and {}", plural(totals.rejected, "record", "records"));
+    if (inputs_read == 0 && totals.events == 0) {
+      spdlog::error("no input could be read: {} could not be read (see the messages above)", what);
+      return kHuntFailed;
+    }
+    spdlog::error("{} could not be read (see the messages above); everything else was hunted", what);
+    return kHuntPartlyUnreadable;
   }
-  return 0;
+  if (options.fail_on_detections && total_detections > 0) return kHuntDetections;
+  return kHuntOk;
 }
 
 }  // namespace sigscope

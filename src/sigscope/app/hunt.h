@@ -21,8 +21,18 @@ struct HuntOptions {
   std::size_t max_warnings = 20;
   std::string explain_rule;            // rule id for --explain
   std::uint64_t explain_record = 1;    // record to explain
+  bool fail_on_detections = false;     // exit with kHuntDetections when a rule fired
 };
 
+// Exit statuses of run_hunt. When several apply, the first in this order
+// wins: kHuntFailed, kHuntPartlyUnreadable, kHuntDetections.
+inline constexpr int kHuntOk = 0;                // every input read, with or without detections
+inline constexpr int kHuntDetections = 1;        // detections, with fail_on_detections set
+inline constexpr int kHuntFailed = 2;            // usage error, no rule can run, no input readable, output lost
+inline constexpr int kHuntPartlyUnreadable = 3;  // some inputs or records unreadable; the rest was hunted
+
+// Runs the hunt (or --explain) and returns one of the exit statuses above.
+// Standard output closed by its reader ends the hunt early with kHuntOk.
 int run_hunt(const HuntOptions& options);
 
 }  // namespace sigscope

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "sigscope/common/text.h"
+
 namespace sigscope {
 
 std::string Diagnostic::format() const {
@@ -21,7 +23,8 @@ std::string Diagnostic::format() const {
   if (!rule_id.empty()) out += fmt::format("[rule {}] ", rule_id);
   out += message;
   if (!hint.empty()) out += fmt::format(" ({})", hint);
-  return out;
+  // Messages quote rule and log text, which may hold terminal escape sequences.
+  return escape_control_characters(out);
 }
 
 void DiagnosticList::add(Diagnostic d) {

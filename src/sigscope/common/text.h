@@ -28,7 +28,8 @@ std::string ascii_lower(std::string_view s);
 char32_t decode_utf8(std::string_view s, std::size_t& i);
 void append_utf8(char32_t cp, std::string& out);
 
-// Escapes &, <, >, " and ' for HTML text and attribute values.
+// Escapes &, <, >, " and ' for HTML text and attribute values, and replaces
+// control characters other than tab, CR and LF with U+FFFD.
 std::string html_escape(std::string_view s);
 
 // Escapes a string for Markdown table cells (| and newlines).
@@ -38,6 +39,16 @@ std::string_view trim(std::string_view s);
 bool starts_with_ci(std::string_view s, std::string_view prefix);
 std::vector<std::string> split(std::string_view s, char sep);
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
+
+// Returns `s` with control characters (C0 other than tab, DEL and the C1
+// range) written as \xHH or \u00HH, so text from rules and logs cannot send
+// escape sequences to a terminal.
+std::string escape_control_characters(std::string_view s);
+
+// Returns `s` for quoting in a message: text longer than `max_bytes` is cut
+// at a UTF-8 boundary and ends with "... (N bytes)", so hostile input cannot
+// flood the terminal.
+std::string quote_for_message(std::string_view s, std::size_t max_bytes = 200);
 
 // Appends `s` as a JSON string literal (quotes included). Bytes that are not
 // valid UTF-8 are written as \u00XX escapes so the output stays valid JSON.

@@ -265,7 +265,7 @@ std::optional<std::string> check_regex(RegexSpec& spec) {
   }
   PCRE2_UCHAR buffer[256];
   pcre2_get_error_message(error_code, buffer, sizeof buffer);
-  return fmt::format("invalid regular expression '{}': {} at offset {}", spec.source,
+  return fmt::format("invalid regular expression '{}': {} at offset {}", quote_for_message(spec.source),
                      reinterpret_cast<const char*>(buffer), error_offset);
 }
 
@@ -722,7 +722,7 @@ bool compile_detection(const YamlNode& detection, CompiledRule& out, Context& ct
     auto parsed = parse_condition(t->text);
     if (auto* err = std::get_if<ConditionParseError>(&parsed)) {
       ctx.error(line, pos.column_of(err->offset),
-                fmt::format("invalid condition '{}': {}", t->text, err->message),
+                fmt::format("invalid condition '{}': {}", quote_for_message(t->text), err->message),
                 "use and, or, not, parentheses, '1 of x*', 'all of x*' and selection names");
       return false;
     }

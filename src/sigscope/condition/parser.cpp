@@ -126,13 +126,24 @@ class Parser {
     return node;
   }
 
+  // Counts one level of "not" or parentheses; false, with an error, past
+  // kMaxConditionDepth, so hostile conditions cannot exhaust the stack.
+  bool enter(int offset) {
+    if (++depth_ <= kMaxConditionDepth) return true;
+    fail(fmt::format("the condition nests 'not' and parentheses deeper than {} levels", kMaxConditionDepth),
+         offset);
+    return false;
+  }
+
   ConditionAst parse_not() {
     if (peek_word("not")) {
       int offset = next().offset;
       ConditionAst node;
       node.op = ConditionAst::Op::Not;
       node.offset = offset;
+      if (!enter(offset)) return node;
       node.children.push_back(parse_not());
+      --depth_;
       return node;
     }
     return parse_primary();
@@ -144,7 +155,9 @@ class Parser {
     node.offset = t.offset;
     if (t.kind == TokenKind::LParen) {
       next();
+      if (!enter(node.offset)) return node;
       node = parse_or();
+      --depth_;
       if (error_) return node;
       if (peek().kind != TokenKind::RParen) {
         fail(peek().kind == TokenKind::End
@@ -199,6 +212,7 @@ class Parser {
 
   std::vector<Token> tokens_;
   std::size_t pos_ = 0;
+  int depth_ = 0;  // open "not" and parenthesis levels
   std::optional<ConditionParseError> error_;
 };
 

@@ -29,6 +29,10 @@ struct ParsedCondition {
   std::optional<LegacyAggregation> aggregation;
 };
 
+// Maximum nesting of "not" and parentheses in a condition. SigmaHQ rules use
+// fewer than ten levels; the parser and the AST walks recurse per level.
+inline constexpr int kMaxConditionDepth = 64;
+
 // Parses one condition string. Returns the error position and reason when the
 // text is not a valid condition.
 std::variant<ParsedCondition, ConditionParseError> parse_condition(std::string_view text);

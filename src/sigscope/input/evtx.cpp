@@ -119,6 +119,8 @@ ChunkStats& ChunkStats::operator+=(const ChunkStats& other) {
   skipped_records += other.skipped_records;
   bad_chunks += other.bad_chunks;
   checksum_errors += other.checksum_errors;
+  truncated_chunks += other.truncated_chunks;
+  repaired_records += other.repaired_records;
   return *this;
 }
 
@@ -304,6 +306,7 @@ ChunkStats EvtxChunkParser::parse_chunk(const EvtxFile& file, std::size_t index,
   const std::uint8_t* header = chunk.data();
   bool truncated = chunk.size() < kEvtxChunkSize;
   if (truncated) {
+    ++stats.truncated_chunks;
     diagnostics.warning(file.path(), 0, 0, kRuleId,
                         fmt::format("{}: chunk is truncated to {} of {} bytes; reading the "
                                     "records that fit",
@@ -341,6 +344,7 @@ ChunkStats EvtxChunkParser::parse_chunk(const EvtxFile& file, std::size_t index,
   decoder.begin_chunk(chunk);
   std::uint64_t record_number = file.first_record_number(index);
   RawEvent event;
+  std::uint64_t first_repaired_record = 0, first_repaired_offset = 0;
   frame_records(
       chunk, end,
       [&](std::uint32_t pos, std::uint32_t size) {
@@ -352,6 +356,10 @@ ChunkStats EvtxChunkParser::parse_chunk(const EvtxFile& file, std::size_t index,
           event.timestamp = decoder.timestamp();
           event.source_offset = chunk_offset + pos;
           ++stats.records;
+          if (decoder.replaced_units() > 0 && stats.repaired_records++ == 0) {
+            first_repaired_record = record_number;
+            first_repaired_offset = event.source_offset;
+          }
           sink(event);
         } else {
           ++stats.skipped_records;
@@ -371,6 +379,14 @@ ChunkStats EvtxChunkParser::parse_chunk(const EvtxFile& file, std::size_t index,
                           fmt::format("{}: {} at offset {:#x}; skipped to the next record",
                                       chunk_location(index), reason, chunk_offset + pos));
       });
+  if (stats.repaired_records > 0) {
+    // One message per chunk: hostile files can hold thousands of such records.
+    diagnostics.warning(file.path(), 0, 0, kRuleId,
+                        fmt::format("{}: {} records hold unpaired UTF-16 surrogates, read as U+FFFD; the first "
+                                    "is record {} at offset {:#x}",
+                                    chunk_location(index), stats.repaired_records, first_repaired_record,
+                                    first_repaired_offset));
+  }
   return stats;
 }
 

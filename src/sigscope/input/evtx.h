@@ -62,6 +62,8 @@ struct ChunkStats {
   std::uint64_t skipped_records = 0;  // records reported as bad and not passed on
   std::uint64_t bad_chunks = 0;       // chunks skipped whole (bad signature, too short)
   std::uint64_t checksum_errors = 0;  // header or record-data CRC32 mismatches (still parsed)
+  std::uint64_t truncated_chunks = 0;  // a last chunk cut short; the records that fit are read
+  std::uint64_t repaired_records = 0;  // records read with unpaired UTF-16 surrogates as U+FFFD
 
   ChunkStats& operator+=(const ChunkStats& other);
 };

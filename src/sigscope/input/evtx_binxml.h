@@ -55,6 +55,9 @@ class BinXmlDecoder {
   // Returns the fields of the last decoded record, valid until the next call.
   std::span<const FieldValue> fields() const { return fields_; }
   std::string_view timestamp() const { return timestamp_; }
+  // Returns the unpaired UTF-16 surrogates in the values of the last decoded
+  // record, each read as U+FFFD.
+  std::size_t replaced_units() const { return text_.replaced_units(); }
 
  private:
   enum class OpCode : std::uint8_t {

@@ -220,7 +220,10 @@ void append_utf16(TextBuffer& out, const std::uint8_t* p, std::size_t units) {
         continue;
       }
     }
-    if (unit >= 0xd800 && unit <= 0xdfff) unit = 0xfffd;
+    if (unit >= 0xd800 && unit <= 0xdfff) {
+      unit = 0xfffd;
+      out.count_replaced_unit();
+    }
     n += encode_utf8(q + n, unit);
   }
   out.commit(n);

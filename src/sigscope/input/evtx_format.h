@@ -55,6 +55,8 @@ class TextBuffer {
   void commit(std::size_t n) { size_ += n; }
 
   void append(std::string_view text) {
+    // An empty view may have a null data(), which memcpy must not get.
+    if (text.empty()) return;
     std::memcpy(reserve_tail(text.size()), text.data(), text.size());
     size_ += text.size();
   }
@@ -65,7 +67,15 @@ class TextBuffer {
 
   // Shrinks the content to its first `n` bytes (n <= size()).
   void truncate(std::size_t n) { size_ = n; }
-  void clear() { size_ = 0; }
+  // Empties the buffer and resets replaced_units().
+  void clear() {
+    size_ = 0;
+    replaced_units_ = 0;
+  }
+  // Unpaired UTF-16 surrogates that append_utf16 wrote as U+FFFD since the
+  // last clear().
+  std::size_t replaced_units() const { return replaced_units_; }
+  void count_replaced_unit() { ++replaced_units_; }
   std::size_t size() const { return size_; }
   const char* data() const { return data_.get(); }
   std::string_view view(std::size_t offset, std::size_t length) const {
@@ -78,6 +88,7 @@ class TextBuffer {
   std::unique_ptr<char[]> data_;
   std::size_t size_ = 0;
   std::size_t capacity_ = 0;
+  std::size_t replaced_units_ = 0;
 };
 
 inline std::uint16_t load_u16(const std::uint8_t* p) {
@@ -95,7 +106,7 @@ inline std::uint64_t load_u64(const std::uint8_t* p) {
 }
 
 // Appends `units` UTF-16LE code units from `p` as UTF-8. Unpaired
-// surrogates become U+FFFD.
+// surrogates become U+FFFD and are counted in out.replaced_units().
 void append_utf16(TextBuffer& out, const std::uint8_t* p, std::size_t units);
 
 // Appends a Unicode code point as UTF-8 (invalid ones as U+FFFD).

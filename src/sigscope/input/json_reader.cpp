@@ -314,6 +314,7 @@ void ReadStats::add(const ReadStats& other) {
   repaired += other.repaired;
   bytes += other.bytes;
   for (const auto& [reason, n] : other.rejected_by_reason) rejected_by_reason[reason] += n;
+  for (const auto& [reason, n] : other.repaired_by_reason) repaired_by_reason[reason] += n;
 }
 
 JsonEventReader::JsonEventReader() : impl_(std::make_unique<Impl>()) {}
@@ -342,16 +343,33 @@ bool JsonEventReader::is_json_lines(std::string_view text) {
   std::size_t start = text.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
   start = skip_space(text, start);
   if (start >= text.size() || text[start] != '{') return false;
-  std::size_t end = text.find('\n', start);
-  if (end == std::string_view::npos) end = text.size();
-  simdjson::dom::element probe;
-  auto err = impl_->parser.parse(text.data() + start, end - start, false).get(probe);
-  if (err == simdjson::UTF8_ERROR) {
-    // Judge the structure, not the encoding, which read_lines repairs.
-    simdjson::padded_string repaired(Impl::repair_utf8(text.substr(start, end - start)));
-    err = impl_->parser.parse(repaired).get(probe);
+  // The first line decides, unless it is broken: then any of the next lines
+  // that starts with '{' in its first column and holds one whole object
+  // shows JSON lines. Pretty-printed JSON indents the objects it nests.
+  std::size_t pos = start;
+  for (int lines = 0; lines < 16 && pos < text.size(); ++lines) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    // read_lines ends a record at a NUL byte as well.
+    if (const void* nul = std::memchr(text.data() + pos, '\0', end - pos))
+      end = static_cast<std::size_t>(static_cast<const char*>(nul) - text.data());
+    if (pos == start || text[pos] == '{') {
+      // A line too long to parse is judged by its start; read_lines rejects it.
+      if (end - pos > kMaxJsonLineBytes) return true;
+      simdjson::dom::element probe;
+      auto err = impl_->parser.parse(text.data() + pos, end - pos, false).get(probe);
+      if (err == simdjson::UTF8_ERROR) {
+        // Judge the structure, not the encoding, which read_lines repairs.
+        simdjson::padded_string repaired(Impl::repair_utf8(text.substr(pos, end - pos)));
+        err = impl_->parser.parse(repaired).get(probe);
+      }
+      if (err == simdjson::SUCCESS) return pos == start || probe.is_object();
+    }
+    std::size_t next = text.find('\n', pos);
+    if (next == std::string_view::npos) break;
+    pos = next + 1;
   }
-  return err == simdjson::SUCCESS;
+  return false;
 }
 
 ReadStats JsonEventReader::read_lines(std::string_view text, std::size_t begin, std::size_t end,
@@ -368,34 +386,71 @@ ReadStats JsonEventReader::read_lines(std::string_view text, std::size_t begin, 
     else if (stats.rejected == 21)
       diagnostics.warning(name, static_cast<int>(line), 0, "", "more unreadable records follow; only their number is reported", "");
   };
+  // Reads one record in text[b, e), which contains no line break or NUL byte.
+  auto read_record = [&](std::uint64_t line, std::size_t b, std::size_t e) {
+    while (b < e && (text[b] == ' ' || text[b] == '\t' || text[b] == '\r')) ++b;
+    while (e > b && (text[e - 1] == ' ' || text[e - 1] == '\t' || text[e - 1] == '\r')) --e;
+    if (b == e) return;
+    if (e - b > kMaxJsonLineBytes) {
+      reject(line, "line too long",
+             fmt::format("the line at byte offset {} is {} bytes long, more than the maximum of {} MiB; it was not "
+                         "parsed",
+                         text_offset + b, e - b, kMaxJsonLineBytes >> 20));
+      return;
+    }
+    simdjson::dom::element doc;
+    auto err = m.parser.parse(text.data() + b, e - b, false).get(doc);
+    if (err == simdjson::UTF8_ERROR) {
+      m.repaired = simdjson::padded_string(Impl::repair_utf8(text.substr(b, e - b)));
+      err = m.parser.parse(m.repaired).get(doc);
+      if (!err) {
+        stats.repair("invalid UTF-8");
+        if (stats.repaired <= 20)
+          diagnostics.warning(name, static_cast<int>(line), 0, "",
+                              fmt::format("the record at byte offset {} holds invalid UTF-8; those bytes were read "
+                                          "as U+FFFD",
+                                          text_offset + b),
+                              "fix the encoding at the source if the exact bytes matter");
+      }
+    }
+    bool not_object = false;
+    if (err) {
+      reject(line, "invalid JSON",
+             fmt::format("invalid JSON in the record at byte offset {}: {}", text_offset + b, simdjson::error_message(err)));
+    } else if (std::uint64_t n = m.emit_document(doc, line, text_offset + b, sink, not_object); not_object) {
+      reject(line, "not a JSON object",
+             fmt::format("the record at byte offset {} is a JSON value that is not an object", text_offset + b));
+    } else {
+      stats.events += n;
+    }
+  };
+
   std::uint64_t line = first_line;
   std::size_t pos = begin;
   while (pos < end) {
     std::size_t stop = text.find('\n', pos);
     if (stop == std::string_view::npos || stop > end) stop = end;
-    std::size_t b = pos, e = stop;
-    while (b < e && (text[b] == ' ' || text[b] == '\t' || text[b] == '\r')) ++b;
-    while (e > b && (text[e - 1] == ' ' || text[e - 1] == '\t' || text[e - 1] == '\r')) --e;
-    if (b < e) {
-      simdjson::dom::element doc;
-      auto err = m.parser.parse(text.data() + b, e - b, false).get(doc);
-      if (err == simdjson::UTF8_ERROR) {
-        m.repaired = simdjson::padded_string(Impl::repair_utf8(text.substr(b, e - b)));
-        err = m.parser.parse(m.repaired).get(doc);
-        if (!err) {
-          if (++stats.repaired <= 20)
-            diagnostics.warning(name, static_cast<int>(line), 0, "",
-                                "the record holds invalid UTF-8; those bytes were read as U+FFFD",
-                                "fix the encoding at the source if the exact bytes matter");
-        }
-      }
-      bool not_object = false;
-      if (err) {
-        reject(line, "invalid JSON", fmt::format("invalid JSON: {}", simdjson::error_message(err)));
-      } else if (std::uint64_t n = m.emit_document(doc, line, text_offset + b, sink, not_object); not_object) {
-        reject(line, "not a JSON object", "the line holds a JSON value that is not an object");
-      } else {
-        stats.events += n;
+    const void* nul = std::memchr(text.data() + pos, '\0', stop - pos);
+    if (nul == nullptr) {
+      read_record(line, pos, stop);
+    } else {
+      // Runs of NUL bytes separate records; each run is reported and skipped.
+      std::size_t b = pos;
+      while (b < stop) {
+        std::size_t z = b;
+        while (z < stop && text[z] != '\0') ++z;
+        read_record(line, b, z);
+        if (z == stop) break;
+        std::size_t run = z;
+        while (run < stop && text[run] == '\0') ++run;
+        stats.repair("NUL bytes");
+        if (stats.repaired <= 20)
+          diagnostics.warning(name, static_cast<int>(line), 0, "",
+                              fmt::format("{} NUL bytes at byte offset {} were skipped; the records around them "
+                                          "were read",
+                                          run - z, text_offset + z),
+                              "the log was probably cut short by a crash or preallocated; check it is complete");
+        b = run;
       }
     }
     ++line;
@@ -410,7 +465,7 @@ void JsonEventReader::repair_whole_input(std::string_view& text, std::size_t& st
   impl_->repaired = simdjson::padded_string(Impl::repair_utf8(text.substr(start)));
   text = std::string_view(impl_->repaired.data(), impl_->repaired.size());
   start = 0;
-  ++stats.repaired;
+  stats.repair("invalid UTF-8");
   diagnostics.warning(name, 0, 0, "", "the input holds invalid UTF-8; those bytes were read as U+FFFD",
                       "fix the encoding at the source if the exact bytes matter");
 }

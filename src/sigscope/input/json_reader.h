@@ -23,12 +23,19 @@ struct ReadStats {
   std::uint64_t events = 0;
   std::uint64_t rejected = 0;  // records that could not be read (reported one by one)
   std::uint64_t bytes = 0;
-  std::uint64_t repaired = 0;  // records read after replacing invalid UTF-8 with U+FFFD
+  std::uint64_t repaired = 0;  // records or inputs read around damage (see repaired_by_reason)
   std::map<std::string, std::uint64_t> rejected_by_reason;  // e.g. "invalid JSON" -> 2
+  // Damage that was read around, e.g. "invalid UTF-8" -> 3: the records are
+  // still read, with U+FFFD in place of bad text or despite a bad checksum.
+  std::map<std::string, std::uint64_t> repaired_by_reason;
 
   void reject(const std::string& reason) {
     ++rejected;
     ++rejected_by_reason[reason];
+  }
+  void repair(const std::string& reason, std::uint64_t count = 1) {
+    repaired += count;
+    repaired_by_reason[reason] += count;
   }
   void add(const ReadStats& other);
 };
@@ -36,6 +43,11 @@ struct ReadStats {
 using EventSink = std::function<void(const RawEvent&)>;
 
 // Reusable JSON reader; one per thread.
+// Maximum length of one JSON line. Longer lines are rejected unparsed, because
+// parsing takes about 14 bytes of memory per input byte. Event lines are at
+// most a few hundred KB; the largest Windows event record is 64 KiB.
+inline constexpr std::size_t kMaxJsonLineBytes = 16u << 20;
+
 class JsonEventReader {
  public:
   JsonEventReader();
@@ -50,13 +62,17 @@ class JsonEventReader {
   ReadStats read(std::string_view text, const std::string& name, const EventSink& sink,
                  DiagnosticList& diagnostics);
 
-  // True when the first non-blank line of `text` (padded like read()) is one
-  // complete JSON value, that is, the input is JSON lines.
+  // True when `text` (padded like read()) is JSON lines: its first non-blank
+  // line is one complete JSON value or, when that line is broken, one of the
+  // next 15 lines is a whole object starting in the first column.
   bool is_json_lines(std::string_view text);
 
   // Reads the JSON lines in text[begin, end), where `begin` starts a line
   // and that line is number `first_line` of the input. read() uses this for
   // JSON-lines inputs; callers use it to split one input across threads.
+  // Lines longer than kMaxJsonLineBytes are rejected. NUL bytes end a record
+  // like a line break does: they are skipped with a warning, so a run of
+  // NULs left by a crash loses no record around it.
   // `text` starts at byte `text_offset` of the input (see RawEvent::source_offset).
   ReadStats read_lines(std::string_view text, std::size_t begin, std::size_t end, std::uint64_t first_line,
                        const std::string& name, const EventSink& sink, DiagnosticList& diagnostics,

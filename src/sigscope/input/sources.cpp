@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -21,8 +22,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void walk_folder(const fs::path& folder, std::vector<InputFile>& found, DiagnosticList& diagnostics, int depth) {
+// `visited` holds the canonical path of every folder walked, so a folder that
+// symbolic links reach several times (`a -> .`) is read once, not once per path.
+void walk_folder(const fs::path& folder, std::vector<InputFile>& found, DiagnosticList& diagnostics, int depth,
+                 std::set<fs::path>& visited) {
   std::error_code ec;
+  fs::path real = fs::canonical(folder, ec);
+  if (!ec && !visited.insert(real).second) return;
   fs::directory_iterator it(folder, ec);
   if (ec) {
     diagnostics.error(folder.string(), 0, 0, "", fmt::format("cannot list folder: {}", ec.message()),
@@ -39,7 +45,7 @@ void walk_folder(const fs::path& folder, std::vector<InputFile>& found, Diagnost
     auto status = it->status(status_ec);
     if (status_ec) continue;  // a dangling link
     if (fs::is_directory(status)) {
-      if (depth < 64) walk_folder(it->path(), found, diagnostics, depth + 1);
+      if (depth < 64) walk_folder(it->path(), found, diagnostics, depth + 1, visited);
     } else if (fs::is_regular_file(status)) {
       found.push_back({it->path().string(), static_cast<std::uint64_t>(it->file_size(status_ec)), false});
     }
@@ -75,7 +81,8 @@ std::vector<InputFile> find_inputs(const std::vector<std::string>& paths, Diagno
       continue;
     }
     std::vector<InputFile> found;
-    walk_folder(p, found, diagnostics, 0);
+    std::set<fs::path> visited;
+    walk_folder(p, found, diagnostics, 0, visited);
     std::sort(found.begin(), found.end(), [](const InputFile& a, const InputFile& b) { return a.path < b.path; });
     out.insert(out.end(), found.begin(), found.end());
   }
@@ -117,6 +124,12 @@ bool read_all(const InputFile& input, std::string& out, DiagnosticList& diagnost
   return true;
 }
 
+std::string expansion_error(const char* format, std::uint64_t compressed, std::uint64_t limit, std::uint64_t consumed) {
+  return fmt::format("{} data expands to more than {} MiB, {} times its compressed size of {} bytes (stopped after "
+                     "reading {} compressed bytes); this looks like a compression bomb and the input is not read",
+                     format, limit >> 20, limit / std::max<std::uint64_t>(compressed, 1), compressed, consumed);
+}
+
 bool gunzip(const std::string& in, std::string& out, std::string& error) {
   z_stream z{};
   // 16 + MAX_WBITS: gzip framing; concatenated members are handled by the loop.
@@ -128,11 +141,17 @@ bool gunzip(const std::string& in, std::string& out, std::string& error) {
   z.avail_in = static_cast<uInt>(in.size());
   char buffer[1 << 16];
   int rc = Z_OK;
+  const std::uint64_t limit = expansion_limit(in.size());
   while (true) {
     z.next_out = reinterpret_cast<Bytef*>(buffer);
     z.avail_out = sizeof buffer;
     rc = inflate(&z, Z_NO_FLUSH);
     out.append(buffer, sizeof buffer - z.avail_out);
+    if (out.size() > limit) {
+      inflateEnd(&z);
+      error = expansion_error("gzip", in.size(), limit, z.total_in);
+      return false;
+    }
     if (rc == Z_STREAM_END) {
       if (z.avail_in == 0) break;
       inflateReset(&z);  // next gzip member
@@ -153,7 +172,11 @@ bool unzstd(const std::string& in, std::string& out, std::string& error) {
   ZSTD_inBuffer input{in.data(), in.size(), 0};
   std::string buffer(ZSTD_DStreamOutSize(), '\0');
   std::size_t rc = 0;
-  while (input.pos < input.size) {
+  const std::uint64_t limit = expansion_limit(in.size());
+  // The loop also runs while the last call filled the output buffer, because
+  // the decoder may still hold output after it has consumed all input.
+  bool more_output = true;
+  while (input.pos < input.size || more_output) {
     ZSTD_outBuffer output{buffer.data(), buffer.size(), 0};
     rc = ZSTD_decompressStream(ctx, &output, &input);
     if (ZSTD_isError(rc)) {
@@ -162,6 +185,12 @@ bool unzstd(const std::string& in, std::string& out, std::string& error) {
       return false;
     }
     out.append(buffer.data(), output.pos);
+    if (out.size() > limit) {
+      error = expansion_error("zstd", in.size(), limit, input.pos);
+      ZSTD_freeDCtx(ctx);
+      return false;
+    }
+    more_output = output.pos == output.size;
   }
   ZSTD_freeDCtx(ctx);
   if (rc != 0) {
@@ -195,8 +224,9 @@ bool has_utf16_bom(std::string_view b) {
 }
 
 // Converts UTF-16 text that starts with a byte order mark to UTF-8, replacing
-// unpaired surrogates with U+FFFD.
-std::string utf16_to_utf8(std::string_view b) {
+// unpaired surrogates with U+FFFD. Counts them in `replaced` and sets
+// `first_offset` to the byte offset of the first.
+std::string utf16_to_utf8(std::string_view b, std::uint64_t& replaced, std::size_t& first_offset) {
   const bool big_endian = static_cast<unsigned char>(b[0]) == 0xFE;
   std::string out;
   out.reserve(b.size());
@@ -214,7 +244,11 @@ std::string utf16_to_utf8(std::string_view b) {
         continue;
       }
     }
-    append_utf8(u >= 0xD800 && u <= 0xDFFF ? 0xFFFD : u, out);
+    if (u >= 0xD800 && u <= 0xDFFF) {
+      if (replaced++ == 0) first_offset = i;
+      u = 0xFFFD;
+    }
+    append_utf8(u, out);
   }
   return out;
 }
@@ -328,7 +362,16 @@ std::optional<LoadedInput> load_from_bytes(const InputFile& input, std::string r
   if (has_utf16_bom(raw)) {
     // Windows PowerShell 5.1 writes UTF-16LE with a byte order mark by default.
     loaded.compression += loaded.compression.empty() ? "utf-16" : "+utf-16";
-    raw = utf16_to_utf8(raw);
+    std::size_t first_offset = 0;
+    raw = utf16_to_utf8(raw, loaded.replaced_surrogates, first_offset);
+    if (loaded.replaced_surrogates > 0)
+      diagnostics.warning(input.path, 0, 0, "",
+                          fmt::format("the UTF-16 text holds {} unpaired surrogates, read as U+FFFD; the first is at "
+                                      "byte offset {}{}",
+                                      loaded.replaced_surrogates, first_offset,
+                                      loaded.compression.find('+') != std::string::npos ? " of the decompressed data"
+                                                                                        : ""),
+                          "fix the encoding at the source if the exact text matters");
   }
   auto format = detect(raw, skip_reason);
   if (!format) return not_a_log(input, diagnostics, skip_reason);

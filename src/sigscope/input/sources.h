@@ -4,6 +4,8 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,9 +28,24 @@ struct InputFile {
 // folders that cannot be listed and devices are reported as errors.
 std::vector<InputFile> find_inputs(const std::vector<std::string>& paths, DiagnosticList& diagnostics);
 
+// Limit on decompression, against compression bombs: data may expand to at
+// most kMaxExpansionRatio times its compressed size, or to
+// kMinExpansionLimit bytes when that is more. Logs compress by about 5 to 50
+// times; gzip cannot exceed about 1032 and zstd reaches millions.
+inline constexpr std::uint64_t kMaxExpansionRatio = 250;
+inline constexpr std::uint64_t kMinExpansionLimit = 64ull << 20;
+
+// Returns the maximum decompressed size allowed for `compressed_bytes` of input.
+inline std::uint64_t expansion_limit(std::uint64_t compressed_bytes) {
+  return std::max(kMinExpansionLimit, kMaxExpansionRatio * compressed_bytes);
+}
+
 struct LoadedInput {
   InputFormat format = InputFormat::Json;
   std::string compression;        // "", "gzip" or "zstd"
+  // Unpaired surrogates in UTF-16 text, read as U+FFFD (reported to the
+  // diagnostics with the offset of the first).
+  std::uint64_t replaced_surrogates = 0;
   simdjson::padded_string json;   // JSON content with simdjson padding
   // EVTX content that had to be read into memory (stdin or compressed);
   // null when the EVTX file can be mapped from its path.
@@ -44,7 +61,8 @@ bool looks_like_evtx(const std::string& path);
 // read here: the EVTX reader maps them. Returns nullopt with `skip_reason`
 // set when the content is neither. Such a file is also reported as an error
 // when its name says it is a log (.evtx, .json, .jsonl, .ndjson). Read errors
-// are reported to `diagnostics` and set skip_reason to "unreadable".
+// are reported to `diagnostics` and set skip_reason to "unreadable", and so
+// is compressed data that expands past expansion_limit().
 std::optional<LoadedInput> load_input(const InputFile& input, DiagnosticList& diagnostics, std::string& skip_reason);
 
 // Like load_input, for content already read (and decompressed) from `input`:

@@ -75,9 +75,31 @@ class FdStream final : public ByteStream {
 };
 
 // gzip members one after another, as `gzip -c a b` or log rotation writes them.
+// Stops a compression bomb: the output may not exceed expansion_limit() of
+// the file size, or, for a pipe, of the compressed bytes read so far.
+class ExpansionGuard {
+ public:
+  explicit ExpansionGuard(std::uint64_t file_size) : file_size_(file_size) {}
+  // Counts `bytes` more output; returns an error message once over the limit.
+  std::string add(std::uint64_t bytes, std::uint64_t compressed_read, const char* format) {
+    produced_ += bytes;
+    const std::uint64_t basis = file_size_ > 0 ? file_size_ : compressed_read;
+    const std::uint64_t limit = expansion_limit(basis);
+    if (produced_ <= limit) return {};
+    return fmt::format("{} data expands to more than {} MiB, over {} times its compressed size (after {} compressed "
+                       "bytes); this looks like a compression bomb, so the rest of the input is not read",
+                       format, limit >> 20, kMaxExpansionRatio, compressed_read);
+  }
+
+ private:
+  std::uint64_t file_size_;
+  std::uint64_t produced_ = 0;
+};
+
 class GzipStream final : public ByteStream {
  public:
-  explicit GzipStream(std::unique_ptr<FdStream> in) : in_(std::move(in)), buffer_(1 << 16) {
+  GzipStream(std::unique_ptr<FdStream> in, std::uint64_t file_size)
+      : in_(std::move(in)), buffer_(1 << 16), guard_(file_size) {
     compression_ = "gzip";
     // 16 + MAX_WBITS selects gzip framing.
     if (inflateInit2(&z_, 16 + MAX_WBITS) != Z_OK) error_ = "cannot start the gzip decoder";
@@ -107,6 +129,10 @@ class GzipStream final : public ByteStream {
       in_member_ = true;
       int rc = inflate(&z_, Z_NO_FLUSH);
       done += before - z_.avail_out;
+      if (std::string bomb = guard_.add(before - z_.avail_out, in_->raw_bytes(), "gzip"); !bomb.empty()) {
+        error_ = std::move(bomb);
+        break;
+      }
       if (rc == Z_STREAM_END) {
         in_member_ = false;
         inflateReset(&z_);  // a next member may follow
@@ -122,6 +148,7 @@ class GzipStream final : public ByteStream {
  private:
   std::unique_ptr<FdStream> in_;
   std::vector<char> buffer_;
+  ExpansionGuard guard_;
   z_stream z_{};
   bool in_member_ = false;
   bool finished_ = false;
@@ -129,8 +156,8 @@ class GzipStream final : public ByteStream {
 
 class ZstdStream final : public ByteStream {
  public:
-  explicit ZstdStream(std::unique_ptr<FdStream> in)
-      : in_(std::move(in)), ctx_(ZSTD_createDCtx()), buffer_(ZSTD_DStreamInSize()) {
+  ZstdStream(std::unique_ptr<FdStream> in, std::uint64_t file_size)
+      : in_(std::move(in)), ctx_(ZSTD_createDCtx()), buffer_(ZSTD_DStreamInSize()), guard_(file_size) {
     compression_ = "zstd";
   }
   ~ZstdStream() override { ZSTD_freeDCtx(ctx_); }
@@ -151,8 +178,13 @@ class ZstdStream final : public ByteStream {
         }
         input_ = ZSTD_inBuffer{buffer_.data(), got, 0};
       }
+      const std::size_t before = output.pos;
       pending_ = ZSTD_decompressStream(ctx_, &output, &input_);
-      if (ZSTD_isError(pending_)) error_ = fmt::format("zstd data is corrupt ({})", ZSTD_getErrorName(pending_));
+      if (ZSTD_isError(pending_)) {
+        error_ = fmt::format("zstd data is corrupt ({})", ZSTD_getErrorName(pending_));
+        break;
+      }
+      if (std::string bomb = guard_.add(output.pos - before, in_->raw_bytes(), "zstd"); !bomb.empty()) error_ = std::move(bomb);
     }
     return output.pos;
   }
@@ -163,6 +195,7 @@ class ZstdStream final : public ByteStream {
   std::unique_ptr<FdStream> in_;
   ZSTD_DCtx* ctx_;
   std::vector<char> buffer_;
+  ExpansionGuard guard_;
   ZSTD_inBuffer input_{nullptr, 0, 0};
   std::size_t pending_ = 0;  // ZSTD_decompressStream's hint: 0 when a frame is complete
   bool finished_ = false;
@@ -201,9 +234,9 @@ std::unique_ptr<ByteStream> ByteStream::open(const InputFile& input, std::string
     return nullptr;
   }
   auto byte = [&](std::size_t i) { return static_cast<unsigned char>(head[i]); };
-  if (head.size() >= 2 && byte(0) == 0x1F && byte(1) == 0x8B) return std::make_unique<GzipStream>(std::move(plain));
+  if (head.size() >= 2 && byte(0) == 0x1F && byte(1) == 0x8B) return std::make_unique<GzipStream>(std::move(plain), input.size);
   if (head.size() >= 4 && byte(0) == 0x28 && byte(1) == 0xB5 && byte(2) == 0x2F && byte(3) == 0xFD)
-    return std::make_unique<ZstdStream>(std::move(plain));
+    return std::make_unique<ZstdStream>(std::move(plain), input.size);
   return plain;
 }
 

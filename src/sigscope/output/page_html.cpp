@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "sigscope/common/text.h"
@@ -21,6 +23,14 @@ std::string search_link(const std::string& root, std::string_view query, std::st
     }
   }
   return fmt::format("<a href=\"{}index.html#q={}\">{}</a>", root, esc(encoded), esc(text));
+}
+
+// True when `id` can name a page of the site: letters, digits, '-' and '_'.
+bool is_page_slug(std::string_view id) {
+  if (id.empty() || id.size() > 100) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
 }
 
 std::string level_badge(const std::string& level) {
@@ -90,12 +100,18 @@ std::string highlight_yaml(std::string_view yaml) {
   return out;
 }
 
+std::string content_security_policy_meta() {
+  return "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src 'self'; "
+         "style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; object-src 'none'\">\n";
+}
+
 std::string rule_page_html(const RulePage& page, const std::string& root, const Catalog* catalog) {
   const CompiledRule& compiled = *page.rule;
   const Rule& r = compiled.rule;
   std::string out;
   out.reserve(16384);
   out += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
+  out += content_security_policy_meta();
   out += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
   out += fmt::format("<title>{} · sigscope catalog</title>\n", esc(r.title));
   out += fmt::format("<link rel=\"stylesheet\" href=\"{}assets/catalog.css\">\n", root);

@@ -1,5 +1,7 @@
 #include "sigscope/output/site_html.h"
 
+#include "sigscope/output/page_text.h"
+
 #include <cctype>
 #include <tuple>
 #include <vector>
@@ -12,10 +14,10 @@ namespace sigscope {
 
 std::string site_page_head(std::string_view title, std::string_view root, std::string_view body_class) {
   return fmt::format(
-      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n{}"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
       "<title>{}</title>\n<link rel=\"stylesheet\" href=\"{}assets/catalog.css\">\n</head>\n<body class=\"{}\">\n",
-      html_escape(title), root, body_class);
+      content_security_policy_meta(), html_escape(title), root, body_class);
 }
 
 std::string site_nav(std::string_view root, std::string_view current) {

@@ -543,9 +543,15 @@ std::vector<RuleFile> find_rule_files_unsorted(const std::vector<std::string>& p
       continue;
     }
     std::vector<RuleFile> found;
+    // Canonical paths of the folders walked: a folder that symbolic links
+    // reach several times (`a -> .`) is searched once.
+    std::set<fs::path> visited;
     // Walked by hand so that a folder that cannot be listed is reported and
     // its siblings are still searched.
     std::function<void(const fs::path&, int)> walk = [&](const fs::path& folder, int depth) {
+      std::error_code canonical_ec;
+      fs::path real = fs::canonical(folder, canonical_ec);
+      if (!canonical_ec && !visited.insert(real).second) return;
       std::error_code list_ec;
       fs::directory_iterator it(folder, list_ec);
       for (; !list_ec && it != fs::directory_iterator(); it.increment(list_ec)) {

@@ -95,17 +95,39 @@ void set_position_from_token(fy_token* token, int& line, int& column) {
   column = mark->column + 1;
 }
 
+// Limits on the tree built from one YAML stream. libfyaml keeps an alias as a
+// reference, but the tree copies the aliased node at every use, so nine
+// levels of nine aliases ("billion laughs") would expand to 10^9 nodes.
+struct ConvertBudget {
+  std::size_t nodes_left = 0;  // nodes the tree may still hold
+  bool exhausted = false;
+  bool too_deep = false;
+  int line = 0;                // position of the node where a limit was hit
+  int column = 0;
+};
+
 // Converts a libfyaml node. `duplicates` collects keys that appear twice in one
 // mapping (checked here because libfyaml's generic check costs a tenth of the
-// corpus load time). Aliases are followed; `depth` guards against cycles.
+// corpus load time). Aliases are followed; `depth` counts nesting through
+// aliases as well, which also stops alias cycles. A node past a limit of
+// `budget` converts to null and sets the budget's flags.
 YamlNode convert(fy_node* node, int fallback_line, int fallback_column,
-                 std::vector<YamlEntry>& duplicates, int depth = 0) {
+                 std::vector<YamlEntry>& duplicates, ConvertBudget& budget, int depth = 0) {
   YamlNode out;
   out.line = fallback_line;
   out.column = fallback_column;
+  if (budget.exhausted || budget.too_deep) return out;
+  if (budget.nodes_left == 0 || depth > kMaxYamlDepth) {
+    if (node) set_position_from_token(fy_node_get_scalar_token(node), out.line, out.column);
+    (budget.nodes_left == 0 ? budget.exhausted : budget.too_deep) = true;
+    budget.line = out.line;
+    budget.column = out.column;
+    return out;
+  }
+  --budget.nodes_left;
   if (node && fy_node_is_alias(node)) {
     set_position_from_token(fy_node_get_scalar_token(node), out.line, out.column);
-    node = depth < 64 ? fy_node_resolve_alias(node) : nullptr;
+    node = fy_node_resolve_alias(node);
     if (!node) return out;
     ++depth;
   }
@@ -131,7 +153,7 @@ YamlNode convert(fy_node* node, int fallback_line, int fallback_column,
       void* iter = nullptr;
       fy_node* item;
       while ((item = fy_node_sequence_iterate(node, &iter)) != nullptr) {
-        out.items.push_back(convert(item, out.line, out.column, duplicates, depth + 1));
+        out.items.push_back(convert(item, out.line, out.column, duplicates, budget, depth + 1));
       }
       if (!out.items.empty()) {
         out.line = out.items.front().line;
@@ -155,9 +177,9 @@ YamlNode convert(fy_node* node, int fallback_line, int fallback_column,
           entry.key.assign(s ? s : "", s ? len : 0);
           set_position_from_token(fy_node_get_scalar_token(key), entry.line, entry.column);
         } else if (key) {
-          entry.key = yaml_to_flow(convert(key, out.line, out.column, duplicates, depth + 1));
+          entry.key = yaml_to_flow(convert(key, out.line, out.column, duplicates, budget, depth + 1));
         }
-        entry.value = convert(fy_node_pair_value(pair), entry.line, entry.column, duplicates, depth + 1);
+        entry.value = convert(fy_node_pair_value(pair), entry.line, entry.column, duplicates, budget, depth + 1);
         for (const auto& existing : out.entries) {
           if (existing.key == entry.key) {
             duplicates.push_back(YamlEntry{entry.key, entry.line, entry.column, {}});
@@ -243,6 +265,8 @@ std::vector<YamlDocument> parse_yaml_stream(std::string_view text, const std::st
     std::vector<YamlEntry> duplicates;
   };
   std::vector<Pending> pending;
+  ConvertBudget budget;
+  budget.nodes_left = text.size() + kMaxYamlAliasNodes;
   fy_document* fyd;
   while ((fyd = fy_parse_load_document(parser.get())) != nullptr) {
     std::size_t begin = 0;
@@ -251,9 +275,23 @@ std::vector<YamlDocument> parse_yaml_stream(std::string_view text, const std::st
       begin = mark ? std::min(mark->input_pos, text.size()) : text.size();
     }
     std::vector<YamlEntry> duplicates;
-    YamlNode root = convert(fy_document_root(fyd), 1, 1, duplicates);
-    pending.push_back({std::move(root), begin, std::move(duplicates)});
+    YamlNode root = convert(fy_document_root(fyd), 1, 1, duplicates, budget);
     fy_parse_document_destroy(parser.get(), fyd);
+    if (budget.exhausted || budget.too_deep) {
+      // The stream is hostile or broken; documents before this one are kept.
+      diagnostics.error(
+          path, budget.line, budget.column, "",
+          budget.exhausted
+              ? fmt::format("the YAML expands to more than {} nodes through aliases; the document "
+                            "and the rest of the file are not loaded",
+                            text.size() + kMaxYamlAliasNodes)
+              : fmt::format("the YAML nests deeper than {} levels (counting aliases); the document and the "
+                            "rest of the file are not loaded",
+                            kMaxYamlDepth),
+          "remove the aliases (*name) or the nesting; Sigma rules need neither at this scale");
+      break;
+    }
+    pending.push_back({std::move(root), begin, std::move(duplicates)});
   }
   for (std::size_t i = 0; i < pending.size(); ++i) {
     std::size_t begin = pending[i].begin;

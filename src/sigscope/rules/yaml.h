@@ -63,8 +63,18 @@ struct YamlDocument {
   std::vector<YamlEntry> duplicate_keys;
 };
 
+// Maximum nesting of the tree built from a YAML document, counting each alias
+// use as a level. libfyaml 0.7 rejects flow and block nesting deeper than 64
+// itself; aliases can nest further.
+inline constexpr int kMaxYamlDepth = 128;
+// Nodes that alias uses may add to the tree beyond the size of the text (the
+// text alone cannot hold more nodes than it has bytes).
+inline constexpr std::size_t kMaxYamlAliasNodes = 100'000;
+
 // Parses every document of a YAML stream. A syntax error is reported with its
-// line and column; documents before it are returned.
+// line and column; documents before it are returned. Streams whose aliases
+// expand past kMaxYamlAliasNodes or nest past kMaxYamlDepth are rejected from
+// that document on, with an error.
 std::vector<YamlDocument> parse_yaml_stream(std::string_view text, const std::string& path,
                                             DiagnosticList& diagnostics);
 

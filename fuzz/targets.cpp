@@ -1,0 +1,166 @@
+#include "targets.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "sigscope/analysis/catalog.h"
+#include "sigscope/common/text.h"
+#include "sigscope/compile/compiler.h"
+#include "sigscope/condition/parser.h"
+#include "sigscope/input/evtx.h"
+#include "sigscope/input/json_reader.h"
+#include "sigscope/match/engine.h"
+#include "sigscope/output/page_json.h"
+#include "sigscope/output/page_text.h"
+#include "sigscope/rules/loader.h"
+
+namespace sigscope::fuzz {
+
+namespace {
+
+void abort_on_violation(const char* what) {
+  std::fprintf(stderr, "fuzz invariant violated: %s\n", what);
+  std::abort();
+}
+
+ViolationHandler violation_handler = abort_on_violation;
+
+void check(bool holds, const char* what) {
+  if (!holds) violation_handler(what);
+}
+
+std::string_view as_text(const std::uint8_t* data, std::size_t size) {
+  return {reinterpret_cast<const char*>(data), size};
+}
+
+// True when `html` links to a javascript: URL or contains a script element.
+bool has_active_content(const std::string& html) {
+  std::string lower = ascii_lower(html);
+  return lower.find("<script") != std::string::npos || lower.find("href=\"javascript:") != std::string::npos;
+}
+
+}  // namespace
+
+void set_violation_handler(ViolationHandler handler) {
+  violation_handler = handler ? handler : abort_on_violation;
+}
+
+int rule_loader(const std::uint8_t* data, std::size_t size) {
+  DiagnosticList diagnostics;
+  std::size_t rejected = 0;
+  std::vector<Rule> rules = load_rules_from_text(as_text(data, size), "fuzz.yml", diagnostics, &rejected);
+  CompileResult compiled = compile_rules(std::move(rules), diagnostics, 1);
+  check(rejected + compiled.failed == 0 || diagnostics.error_count() > 0, "a rule was rejected without an error");
+  for (const CompiledRule& rule : compiled.rules) {
+    RulePage page = analyse_rule(rule, nullptr, diagnostics);
+    std::string html = rule_page_html(page, "../");
+    check(!has_active_content(html), "a rule page holds a script or a javascript: link");
+    // nlohmann::json throws on invalid UTF-8, which the loader must have rejected.
+    std::string json = rule_page_json(page).dump();
+    check(!json.empty(), "a rule page has no JSON");
+    rule_page_markdown(page);
+  }
+  return 0;
+}
+
+int condition(const std::uint8_t* data, std::size_t size) {
+  std::string_view text = as_text(data, size);
+  auto result = parse_condition(text);
+  if (auto* error = std::get_if<ConditionParseError>(&result)) {
+    check(!error->message.empty(), "a condition error has no message");
+    check(error->offset >= 0 && static_cast<std::size_t>(error->offset) <= text.size(),
+          "a condition error offset is outside the text");
+  }
+  return 0;
+}
+
+int json(const std::uint8_t* data, std::size_t size) {
+  static JsonEventReader reader;
+  simdjson::padded_string text(reinterpret_cast<const char*>(data), size);
+  DiagnosticList diagnostics;
+  std::uint64_t events = 0;
+  ReadStats stats = reader.read(std::string_view(text.data(), text.size()), "fuzz.json",
+                                [&](const RawEvent& event) {
+                                  ++events;
+                                  for (const FieldValue& field : event.fields) check(field.name.size() < (1u << 30), "a field name is garbage");
+                                },
+                                diagnostics);
+  check(stats.rejected == 0 || diagnostics.error_count() > 0, "a JSON record was rejected without an error");
+  check(stats.events == events, "the event count differs from the events passed on");
+  return 0;
+}
+
+int evtx(const std::uint8_t* data, std::size_t size) {
+  if (size > kEvtxChunkSize) return -1;
+  auto bytes = std::make_shared<std::string>(kEvtxFileHeaderSize, '\0');
+  std::memcpy(bytes->data(), "ElfFile", 8);
+  (*bytes)[38] = 3;  // major version
+  bytes->append(reinterpret_cast<const char*>(data), size);
+  DiagnosticList diagnostics;
+  std::optional<EvtxFile> file = EvtxFile::from_memory("fuzz.evtx", bytes, diagnostics);
+  check(file.has_value(), "a file with a valid header was not opened");
+  EvtxChunkParser parser;
+  ChunkStats stats;
+  std::uint64_t records = 0;
+  for (std::size_t c = 0; c < file->chunk_count(); ++c) {
+    stats += parser.parse_chunk(*file, c, [&](const RawEvent& event) {
+      ++records;
+      check(event.record >= 1 && event.record <= file->framed_record_count(), "a record number is out of range");
+      for (const FieldValue& field : event.fields)
+        check(simdjson::validate_utf8(field.name.data(), field.name.size()), "a field name is not UTF-8");
+    }, diagnostics);
+  }
+  check(stats.records == records, "the record count differs from the records passed on");
+  check(stats.skipped_records + stats.bad_chunks == 0 || diagnostics.error_count() > 0,
+        "an EVTX record was skipped without an error");
+  return 0;
+}
+
+int match(const std::uint8_t* data, std::size_t size) {
+  std::string_view input = as_text(data, size);
+  std::size_t split = input.find('\0');
+  if (split == std::string_view::npos) return -1;
+  std::string_view rule_text = input.substr(0, split), event_text = input.substr(split + 1);
+
+  DiagnosticList diagnostics;
+  std::vector<Rule> rules = load_rules_from_text(rule_text, "fuzz.yml", diagnostics);
+  if (rules.empty()) return 0;
+  CompileResult compiled = compile_rules(std::move(rules), diagnostics, 1);
+  if (compiled.rules.empty()) return 0;
+
+  EngineOptions options;
+  options.logsource_routing = false;  // every event reaches every rule
+  options.cache_dir.clear();
+  Engine with_prefilter(compiled.rules, options, diagnostics);
+  options.prefilter = false;
+  Engine direct(std::move(compiled.rules), options, diagnostics);
+  if (with_prefilter.rules().empty()) return 0;
+
+  static JsonEventReader reader;
+  std::vector<std::uint32_t> fired[2];
+  int which = 0;
+  for (const Engine* engine : {&with_prefilter, &direct}) {
+    auto matcher = engine->matcher();
+    std::vector<Detection> detections;
+    std::string error;
+    reader.read_object(event_text, 1, [&](const RawEvent& event) {
+      matcher->match(event, detections);
+      for (const Detection& d : detections) fired[which].push_back(d.rule);
+    }, error);
+    ++which;
+  }
+  std::sort(fired[0].begin(), fired[0].end());
+  std::sort(fired[1].begin(), fired[1].end());
+  check(fired[0] == fired[1], "the prefilter changed which rules fired");
+  return 0;
+}
+
+}  // namespace sigscope::fuzz

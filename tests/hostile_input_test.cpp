@@ -1,0 +1,456 @@
+// Hostile inputs. Rule files and logs crafted to exhaust time, memory or the
+// stack (deep nesting, alias expansion, huge lines, compression bombs) are
+// rejected with an error in bounded time. Damaged logs (NUL bytes, unpaired
+// UTF-16 surrogates, broken lines) lose only the damaged records.
+// docs/reliability.md lists each class with the test that covers it.
+#include <gtest/gtest.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <sys/wait.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <variant>
+
+#include <simdjson.h>
+
+#include "sigscope/condition/parser.h"
+#include "sigscope/input/json_reader.h"
+#include "sigscope/input/sources.h"
+#include "sigscope/rules/loader.h"
+#include "sigscope/rules/yaml.h"
+#include "test_support.h"
+
+namespace sigscope {
+namespace {
+
+using testing::run_cli;
+using testing::TempDir;
+
+// Measures the wall time of `body` in seconds.
+template <typename Body>
+double timed(Body body) {
+  auto start = std::chrono::steady_clock::now();
+  body();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+bool any_message_contains(const DiagnosticList& diagnostics, const std::string& text) {
+  for (const auto& d : diagnostics.items())
+    if (d.message.find(text) != std::string::npos) return true;
+  return false;
+}
+
+std::string repeat(const std::string& text, std::size_t times) {
+  std::string out;
+  out.reserve(text.size() * times);
+  for (std::size_t i = 0; i < times; ++i) out += text;
+  return out;
+}
+
+const char* kRuleHead = "title: Hostile\nid: 6d1e8f4a-3c2b-4a5d-9e7f-0a1b2c3d4e5f\nlogsource:\n  product: windows\n";
+
+// ---------------------------------------------------------------------------
+// Rules
+
+TEST(HostileYaml, BillionLaughsIsRejected) {
+  std::string text = kRuleHead;
+  text += "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n";
+  for (int i = 1; i < 10; ++i) {
+    text += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int k = 0; k < 9; ++k) text += (k ? ", *a" : "*a") + std::to_string(i - 1);
+    text += "]\n";
+  }
+  text += "detection:\n  sel:\n    Image: *a9\n  condition: sel\n";
+  DiagnosticList diagnostics;
+  std::size_t rejected = 0;
+  double seconds = timed([&] { load_rules_from_text(text, "laughs.yml", diagnostics, &rejected); });
+  EXPECT_EQ(rejected, 1u);
+  EXPECT_TRUE(any_message_contains(diagnostics, "expands to more than")) << diagnostics.items().front().format();
+  EXPECT_LT(seconds, 2.0);
+}
+
+TEST(HostileYaml, DeepFlowNestingIsRejected) {
+  const std::size_t depth = 100000;
+  std::string text = std::string(kRuleHead) + "detection:\n  sel:\n    Image: " + std::string(depth, '[') +
+                     std::string(depth, ']') + "\n  condition: sel\n";
+  DiagnosticList diagnostics;
+  std::size_t rejected = 0;
+  double seconds = timed([&] { load_rules_from_text(text, "deep.yml", diagnostics, &rejected); });
+  EXPECT_EQ(rejected, 1u);
+  EXPECT_GT(diagnostics.error_count(), 0u);
+  EXPECT_TRUE(any_message_contains(diagnostics, "depth")) << diagnostics.items().front().format();
+  EXPECT_LT(seconds, 2.0);
+}
+
+TEST(HostileYaml, DeepBlockNestingIsRejected) {
+  // "- - - ... x" nests block sequences on one line.
+  std::string text = std::string(kRuleHead) + "detection:\n  sel:\n    Image:\n      " + repeat("- ", 100000) +
+                     "x\n  condition: sel\n";
+  DiagnosticList diagnostics;
+  std::size_t rejected = 0;
+  double seconds = timed([&] { load_rules_from_text(text, "deep.yml", diagnostics, &rejected); });
+  EXPECT_EQ(rejected, 1u);
+  EXPECT_GT(diagnostics.error_count(), 0u);
+  EXPECT_LT(seconds, 2.0);
+}
+
+TEST(HostileYaml, DeepAliasChainIsRejected) {
+  // Each alias adds a level the text does not show: a1 contains a0, a2 contains a1, up to a199.
+  std::string text;
+  text += "a0: &a0 [x]\n";
+  for (int i = 1; i < 200; ++i) text += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [*a" + std::to_string(i - 1) + "]\n";
+  DiagnosticList diagnostics;
+  auto docs = parse_yaml_stream(text, "chain.yml", diagnostics);
+  EXPECT_TRUE(docs.empty());
+  EXPECT_TRUE(any_message_contains(diagnostics, "nests deeper than")) << diagnostics.items().front().format();
+}
+
+TEST(HostileYaml, DocumentsBeforeTheBombAreKept) {
+  std::string good = std::string(kRuleHead) + "detection:\n  sel:\n    Image: x\n  condition: sel\n";
+  std::string bomb = "a0: &a0 [" + repeat("lol, ", 50) + "lol]\na1: &a1 [" + repeat("*a0, ", 50) + "*a0]\na2: &a2 [" +
+                     repeat("*a1, ", 50) + "*a1]\na3: [" + repeat("*a2, ", 50) + "*a2]\n";
+  DiagnosticList diagnostics;
+  auto docs = parse_yaml_stream(good + "---\n" + bomb, "two.yml", diagnostics);
+  ASSERT_EQ(docs.size(), 1u);
+  EXPECT_EQ(docs[0].root.find("title")->text, "Hostile");
+  EXPECT_EQ(diagnostics.error_count(), 1u);
+}
+
+TEST(HostileCondition, DeepNotIsRejected) {
+  std::string text = repeat("not ", 100000) + "sel";
+  ConditionParseError error;
+  double seconds = timed([&] {
+    auto result = parse_condition(text);
+    ASSERT_TRUE(std::holds_alternative<ConditionParseError>(result));
+    error = std::get<ConditionParseError>(result);
+  });
+  EXPECT_NE(error.message.find("deeper than 64 levels"), std::string::npos) << error.message;
+  EXPECT_EQ(error.offset, 4 * 64);  // the 65th "not"
+  EXPECT_LT(seconds, 2.0);
+}
+
+TEST(HostileCondition, DeepParenthesesAreRejected) {
+  std::string text = std::string(100000, '(') + "sel" + std::string(100000, ')');
+  auto result = parse_condition(text);
+  ASSERT_TRUE(std::holds_alternative<ConditionParseError>(result));
+  EXPECT_NE(std::get<ConditionParseError>(result).message.find("deeper than 64 levels"), std::string::npos);
+}
+
+TEST(HostileCondition, NestingAtTheLimitIsAccepted) {
+  std::string text = std::string(32, '(') + repeat("not ", 32) + "sel" + std::string(32, ')');
+  EXPECT_TRUE(std::holds_alternative<ParsedCondition>(parse_condition(text)));
+}
+
+TEST(HostileCondition, HugeConditionIsQuotedShortInMessages) {
+  TempDir dir;
+  auto rule = dir.write("r.yml", std::string(kRuleHead) + "detection:\n  sel:\n    Image: x\n  condition: " +
+                                     repeat("not ", 100000) + "sel\n");
+  auto r = run_cli({"check", rule.string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("deeper than 64 levels"), std::string::npos);
+  EXPECT_NE(r.err.find("... (400003 bytes)"), std::string::npos) << r.err.substr(0, 2000);
+  EXPECT_LT(r.err.size(), 4000u);
+}
+
+TEST(HostileTerminal, EscapeSequencesInRulesAreNotPrinted) {
+  // A rule whose title sets the terminal title and whose condition clears the screen.
+  TempDir dir;
+  auto rules = dir.write("r.yml", "title: \"pwned \\e]0;owned\\a\"\nid: 9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a\n"
+                                  "level: low\nlogsource:\n  product: windows\ndetection:\n  sel:\n"
+                                  "    CommandLine: whoami\n  condition: \"sel and \\e[2J\"\n");
+  auto r = run_cli({"check", rules.string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("\\x1b[2J"), std::string::npos) << r.err;
+}
+
+// ---------------------------------------------------------------------------
+// JSON
+
+struct JsonRead {
+  ReadStats stats;
+  DiagnosticList diagnostics;
+  std::vector<std::uint64_t> records;
+  double seconds = 0;
+};
+
+void read_json(const std::string& text, JsonRead& out) {
+  JsonEventReader reader;
+  simdjson::padded_string padded(text);
+  out.seconds = timed([&] {
+    out.stats = reader.read(std::string_view(padded.data(), padded.size()), "hostile.jsonl",
+                            [&](const RawEvent& e) { out.records.push_back(e.record); }, out.diagnostics);
+  });
+}
+
+TEST(HostileJson, DeepNestingIsRejectedAndOtherLinesRead) {
+  std::string text = "{\"a\": 1}\n{\"deep\": " + std::string(100000, '[') + std::string(100000, ']') + "}\n{\"b\": 2}\n";
+  JsonRead r;
+  read_json(text, r);
+  EXPECT_EQ(r.records, (std::vector<std::uint64_t>{1, 3}));
+  EXPECT_EQ(r.stats.rejected_by_reason["invalid JSON"], 1u);
+  ASSERT_EQ(r.diagnostics.error_count(), 1u);
+  EXPECT_EQ(r.diagnostics.items()[0].line, 2);
+  EXPECT_NE(r.diagnostics.items()[0].message.find("byte offset 9"), std::string::npos) << r.diagnostics.items()[0].message;
+  EXPECT_LT(r.seconds, 2.0);
+}
+
+TEST(HostileJson, HundredMegabyteLineIsRejected) {
+  std::string text = "{\"a\": 1}\n{\"big\": \"";
+  text.append(100u << 20, 'x');
+  text += "\"}\n{\"b\": 2}\n";
+  JsonRead r;
+  read_json(text, r);
+  EXPECT_EQ(r.records, (std::vector<std::uint64_t>{1, 3}));
+  EXPECT_EQ(r.stats.rejected_by_reason["line too long"], 1u);
+  ASSERT_EQ(r.diagnostics.error_count(), 1u);
+  EXPECT_EQ(r.diagnostics.items()[0].line, 2);
+  EXPECT_NE(r.diagnostics.items()[0].message.find("more than the maximum of 16 MiB"), std::string::npos);
+  EXPECT_LT(r.seconds, 5.0);
+}
+
+TEST(HostileJson, LongFirstLineIsStillJsonLines) {
+  std::string text = "{\"big\": \"" + std::string(kMaxJsonLineBytes, 'x') + "\"}\n{\"b\": 2}\n";
+  JsonRead r;
+  read_json(text, r);
+  EXPECT_EQ(r.records, (std::vector<std::uint64_t>{2}));
+  EXPECT_EQ(r.stats.rejected_by_reason["line too long"], 1u);
+}
+
+TEST(HostileJson, NulBytesSplitRecords) {
+  std::string text = "{\"a\": 1}\n{\"b\": 2}" + std::string(300, '\0') + "{\"c\": 3}\n" + std::string(50, '\0') + "\n{\"d\": 4}\n";
+  JsonRead r;
+  read_json(text, r);
+  EXPECT_EQ(r.records, (std::vector<std::uint64_t>{1, 2, 2, 4}));
+  EXPECT_EQ(r.stats.rejected, 0u);
+  EXPECT_EQ(r.stats.repaired_by_reason["NUL bytes"], 2u);
+  ASSERT_EQ(r.diagnostics.warning_count(), 2u);
+  EXPECT_NE(r.diagnostics.items()[0].message.find("300 NUL bytes at byte offset 17"), std::string::npos)
+      << r.diagnostics.items()[0].message;
+}
+
+TEST(HostileJson, NulByteInsideStringIsReported) {
+  std::string text = std::string("{\"a\": \"x") + '\0' + "y\"}\n{\"b\": 2}\n";
+  JsonRead r;
+  read_json(text, r);
+  EXPECT_EQ(r.records, (std::vector<std::uint64_t>{2}));
+  // Both halves of the broken record are reported, with the line.
+  EXPECT_EQ(r.stats.rejected_by_reason["invalid JSON"], 2u);
+  for (const auto& d : r.diagnostics.items()) {
+    if (d.severity == Severity::Error) EXPECT_EQ(d.line, 1);
+  }
+}
+
+TEST(HostileJson, BrokenLinesAreCountedAndReported) {
+  std::string text;
+  for (int i = 0; i < 100; ++i) text += i % 2 ? "{\"ok\": 1}\n" : "{\"broken\": \n";
+  JsonRead r;
+  read_json(text, r);
+  EXPECT_EQ(r.records.size(), 50u);
+  EXPECT_EQ(r.stats.rejected, 50u);
+  // Messages stop after 20 per input; the count stays exact.
+  EXPECT_EQ(r.diagnostics.error_count(), 20u);
+}
+
+// ---------------------------------------------------------------------------
+// Compressed and UTF-16 inputs
+
+std::string gzip_member(const std::string& data) {
+  z_stream z{};
+  deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 9, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&z, data.size()) + 64, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+// Compresses `blocks` copies of `block` into one zstd frame without holding the whole input.
+std::string zstd_stream(const std::string& block, std::size_t blocks) {
+  ZSTD_CCtx* ctx = ZSTD_createCCtx();
+  std::string out, buffer(ZSTD_CStreamOutSize(), '\0');
+  for (std::size_t i = 0; i < blocks; ++i) {
+    ZSTD_inBuffer in{block.data(), block.size(), 0};
+    ZSTD_EndDirective mode = i + 1 == blocks ? ZSTD_e_end : ZSTD_e_continue;
+    bool done = false;
+    while (!done) {
+      ZSTD_outBuffer o{buffer.data(), buffer.size(), 0};
+      std::size_t left = ZSTD_compressStream2(ctx, &o, &in, mode);
+      out.append(buffer.data(), o.pos);
+      done = mode == ZSTD_e_end ? left == 0 : in.pos == in.size;
+    }
+  }
+  ZSTD_freeCCtx(ctx);
+  return out;
+}
+
+struct Loaded {
+  std::optional<LoadedInput> input;
+  DiagnosticList diagnostics;
+  std::string skip_reason;
+  double seconds = 0;
+};
+
+void load(const std::filesystem::path& path, Loaded& out) {
+  InputFile file{path.string(), std::filesystem::file_size(path), false};
+  out.seconds = timed([&] { out.input = load_input(file, out.diagnostics, out.skip_reason); });
+}
+
+TEST(HostileCompression, GzipBombStopsAtTheLimit) {
+  // 256 gzip members of 1 MiB of spaces each: about 256 KB that expand to
+  // 256 MiB. A single gzip layer cannot expand more than about 1032 times.
+  std::string member = gzip_member(std::string(1u << 20, ' '));
+  TempDir dir;
+  auto path = dir.write("bomb.json.gz", repeat(member, 256));
+  Loaded r;
+  load(path, r);
+  EXPECT_FALSE(r.input.has_value());
+  EXPECT_EQ(r.skip_reason, "unreadable");
+  EXPECT_TRUE(any_message_contains(r.diagnostics, "looks like a compression bomb")) << r.diagnostics.items().front().format();
+  EXPECT_LT(r.seconds, 10.0);
+}
+
+TEST(HostileCompression, ZstdBombStopsAtTheLimit) {
+  // One frame of 1 GiB of zeros compresses to about 32 KB.
+  std::string bomb = zstd_stream(std::string(1u << 20, '\0'), 1024);
+  ASSERT_LT(bomb.size(), 100u << 10);
+  TempDir dir;
+  auto path = dir.write("bomb.jsonl.zst", bomb);
+  Loaded r;
+  load(path, r);
+  EXPECT_FALSE(r.input.has_value());
+  EXPECT_TRUE(any_message_contains(r.diagnostics, "zstd data expands to more than"));
+  EXPECT_LT(r.seconds, 10.0);
+}
+
+TEST(HostileCompression, ZstdFrameLargerThanOneBufferIsRead) {
+  // The expansion check must not cut a genuine frame that is many times
+  // larger than the decoder's output buffer.
+  std::string line = "{\"CommandLine\": \"whoami\"}\n";
+  std::string data = zstd_stream(repeat(line, 40000), 1);
+  TempDir dir;
+  auto path = dir.write("many.jsonl.zst", data);
+  Loaded r;
+  load(path, r);
+  ASSERT_TRUE(r.input.has_value()) << r.diagnostics.items().front().format();
+  EXPECT_EQ(r.input->json.size(), line.size() * 40000);
+}
+
+TEST(HostileCompression, HuntReportsBombAndReadsTheRest) {
+  TempDir dir;
+  auto rules = dir.write("rules/r.yml", std::string(kRuleHead) + "level: low\ndetection:\n  sel:\n    CommandLine: whoami\n  condition: sel\n");
+  dir.write("logs/bomb.jsonl.zst", zstd_stream(std::string(1u << 20, ' '), 1024));
+  dir.write("logs/good.jsonl", "{\"CommandLine\": \"whoami\"}\n");
+  auto r = run_cli({"hunt", "-r", rules.string(), "-f", "jsonl", (dir.path() / "logs").string()});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.out.find("\"rule_id\""), std::string::npos);
+  EXPECT_NE(r.err.find("compression bomb"), std::string::npos) << r.err;
+}
+
+TEST(HostileUtf16, UnpairedSurrogatesAreReportedAndCounted) {
+  // UTF-16LE with a byte order mark; the first value contains a lone high
+  // surrogate, 20 characters after the 2-byte mark.
+  std::u16string text = u"{\"CommandLine\": \"who\xD800mi\"}\n{\"CommandLine\": \"whoami\"}\n";
+  std::string bytes = "\xFF\xFE";
+  for (char16_t c : text) {
+    bytes.push_back(static_cast<char>(c & 0xFF));
+    bytes.push_back(static_cast<char>(c >> 8));
+  }
+  TempDir dir;
+  auto rules = dir.write("rules/r.yml", std::string(kRuleHead) + "level: low\ndetection:\n  sel:\n    CommandLine|startswith: who\n  condition: sel\n");
+  auto log = dir.write("utf16.json", bytes);
+  auto r = run_cli({"hunt", "-r", rules.string(), "-f", "jsonl", log.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("1 unpaired surrogates, read as U+FFFD; the first is at byte offset 42"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("unpaired UTF-16 surrogates 1"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("who\xEF\xBF\xBDmi"), std::string::npos) << r.out;  // both events are read
+  EXPECT_NE(r.out.find("\"whoami\""), std::string::npos) << r.out;
+}
+
+// ---------------------------------------------------------------------------
+// Exit status and output
+
+const char* kWhoamiRule = R"(title: Whoami
+id: 11111111-2222-4333-8444-555555555555
+level: low
+logsource:
+  product: windows
+detection:
+  sel:
+    CommandLine|contains: whoami
+  condition: sel
+)";
+
+TEST(HostileFolders, SymbolicLinkLoopsAreWalkedOnce) {
+  // Two links back to their own folder would give 2^40 paths before the
+  // kernel's symbolic link limit stops the walk.
+  TempDir dir;
+  auto rule = dir.write("rules/r.yml", kWhoamiRule);
+  dir.write("logs/e.jsonl", "{\"CommandLine\": \"whoami\"}\n");
+  for (const char* folder : {"rules", "logs"}) {
+    std::filesystem::create_directory_symlink(".", dir.path() / folder / "a");
+    std::filesystem::create_directory_symlink(".", dir.path() / folder / "b");
+  }
+  testing::CommandResult r;
+  double seconds = timed([&] {
+    r = run_cli({"hunt", "-r", (dir.path() / "rules").string(), "-f", "jsonl", (dir.path() / "logs").string()});
+  });
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("loaded 1 rule from 1 file"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("read 1 events from 1 inputs"), std::string::npos) << r.err;
+  EXPECT_LT(seconds, 10.0);
+}
+
+TEST(HuntExitStatus, FailOnDetections) {
+  TempDir dir;
+  auto rules = dir.write("r.yml", kWhoamiRule);
+  auto hit = dir.write("hit.jsonl", "{\"CommandLine\": \"whoami\"}\n");
+  auto miss = dir.write("miss.jsonl", "{\"CommandLine\": \"dir\"}\n");
+  EXPECT_EQ(run_cli({"hunt", "-r", rules.string(), "-f", "jsonl", hit.string()}).exit_code, 0);
+  EXPECT_EQ(run_cli({"hunt", "-r", rules.string(), "-f", "jsonl", "--fail-on-detections", hit.string()}).exit_code, 1);
+  EXPECT_EQ(run_cli({"hunt", "-r", rules.string(), "-f", "jsonl", "--fail-on-detections", miss.string()}).exit_code, 0);
+}
+
+TEST(HuntExitStatus, UnreadableRecordsWinOverDetections) {
+  TempDir dir;
+  auto rules = dir.write("r.yml", kWhoamiRule);
+  auto log = dir.write("mixed.jsonl", "{\"CommandLine\": \"whoami\"}\n{broken\n");
+  auto r = run_cli({"hunt", "-r", rules.string(), "-f", "jsonl", "--fail-on-detections", log.string()});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("1 record could not be read"), std::string::npos) << r.err;
+}
+
+TEST(HuntExitStatus, UsageErrorsGiveTwo) {
+  TempDir dir;
+  auto rules = dir.write("r.yml", kWhoamiRule);
+  auto log = dir.write("a.jsonl", "{}\n");
+  EXPECT_EQ(run_cli({"hunt", "-r", rules.string(), "--no-such-option", log.string()}).exit_code, 2);
+  EXPECT_EQ(run_cli({"hunt", "-r", rules.string(), "--min-level", "severe", log.string()}).exit_code, 2);
+  EXPECT_EQ(run_cli({"hunt", "-r", rules.string(), (dir.path() / "absent.jsonl").string()}).exit_code, 2);
+}
+
+TEST(HuntExitStatus, ClosedStandardOutputEndsCleanly) {
+  TempDir dir;
+  auto rules = dir.write("r.yml", kWhoamiRule);
+  // Enough detections to fill a pipe buffer many times over, in several inputs.
+  std::string lines = repeat("{\"CommandLine\": \"whoami /all\"}\n", 20000);
+  for (int i = 0; i < 4; ++i) dir.write("logs/" + std::to_string(i) + ".jsonl", lines);
+  auto err = dir.path() / "err.txt";
+  std::string command = "set -o pipefail; '" SIGSCOPE_CLI "' hunt -r '" + rules.string() + "' -f jsonl -j 1 '" +
+                        (dir.path() / "logs").string() + "' 2>'" + err.string() + "' | head -n 1 >/dev/null";
+  int status = std::system(("bash -c \"" + command + "\"").c_str());
+  std::string messages = testing::read_file(err);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << messages;
+  EXPECT_EQ(messages.find("error:"), std::string::npos) << messages;
+  EXPECT_NE(messages.find("standard output was closed by its reader"), std::string::npos) << messages;
+}
+
+}  // namespace
+}  // namespace sigscope
