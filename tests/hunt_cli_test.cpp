@@ -376,3 +376,25 @@ TEST(HuntStream, OutputOrderIsTheSameForAnyThreadCount) {
 
 }  // namespace
 }  // namespace sigscope
+
+namespace sigscope {
+namespace {
+
+TEST(HuntStream, StreamedCompressionBombIsStopped) {
+  // 100 MB of 10 KB JSON lines compress about 1000 times: the stream stops
+  // at the 64 MiB floor of the expansion limit instead of reading on.
+  HuntFiles s;
+  auto gz = s.dir.path() / "bomb.jsonl.gz";
+  const std::string line = "{\"Channel\":\"x\",\"pad\":\"" + std::string(10000, 'a') + "\"}";
+  std::string command = "yes '" + line + "' | head -n 10000 | gzip -c > '" + gz.string() + "'";
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  auto r = testing::run_cli({"hunt", "-r", s.rules, "-o", "/dev/null", gz.string()});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("looks like a compression bomb"), std::string::npos) << r.err;
+  const long long read = testing::number_after(r.err, "info: read ");
+  EXPECT_GT(read, 1000) << r.err;
+  EXPECT_LT(read, 10000) << r.err;
+}
+
+}  // namespace
+}  // namespace sigscope
