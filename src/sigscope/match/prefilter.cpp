@@ -231,8 +231,8 @@ Prefilter::Prefilter(const std::vector<PredicateMatcher>& predicates, const Fiel
   for (std::uint32_t k = 0; k < keyword_sets.size(); ++k)
     for (std::uint32_t p : keyword_sets[k]) keyword_sets_of.at(p).push_back(k);
   // A route gets its own databases for a field only when it needs at most
-  // half of the field's values; otherwise it shares the databases of all
-  // rules, so memory stays near one copy of every pattern.
+  // half of the field's values. Otherwise it shares the databases of all
+  // rules, which keeps memory near one copy of every pattern.
   std::vector<std::uint32_t> field_values(field_count_, 0);
   std::vector<std::map<FieldId, std::uint32_t>> set_values(field_sets.size());
   for (std::uint32_t id = 0; id < predicates.size(); ++id) {
