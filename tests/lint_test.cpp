@@ -470,3 +470,28 @@ TEST(LintTrial, ControlAndBidiCharactersInMetadata) {
 
 }  // namespace
 }  // namespace sigscope
+
+namespace sigscope {
+namespace {
+
+TEST(LintTrial, TerminalOutputCarriesNoEscapeSequences) {
+  // Found by a trial: check's text report and explain printed ESC sequences
+  // from a rule's id, title and tags, which a terminal would act on.
+  testing::TempDir dir;
+  auto rule = dir.write("proc_creation_win_term_escape.yml",
+                        "title: \"Red \\e[31m title\"\nid: \"red-\\e[31m-id\"\nstatus: test\n"
+                        "description: x\nauthor: Trial User\ndate: 2025-01-01\n"
+                        "tags:\n    - \"attack.\\e[41mexecution\"\n"
+                        "logsource:\n    product: windows\n    category: process_creation\n"
+                        "detection:\n    sel:\n        Image|endswith: '\\x.exe'\n    condition: sel\nlevel: high\n");
+  auto check = testing::run_cli({"check", rule.string()});
+  EXPECT_EQ(check.out.find('\x1b'), std::string::npos) << check.out;
+  EXPECT_EQ(check.err.find('\x1b'), std::string::npos) << check.err;
+  EXPECT_NE(check.out.find("control-character"), std::string::npos) << check.out;
+  auto explain = testing::run_cli({"explain", rule.string()});
+  EXPECT_EQ(explain.out.find('\x1b'), std::string::npos) << explain.out;
+  EXPECT_NE(explain.out.find("Red \\x1b[31m title"), std::string::npos) << explain.out;
+}
+
+}  // namespace
+}  // namespace sigscope

@@ -1805,13 +1805,14 @@ std::map<std::string, std::size_t> lint_counts(const std::vector<LintFinding>& f
 std::string lint_report_text(const std::vector<LintFinding>& findings) {
   std::string out;
   for (const auto& f : findings) {
-    out += f.file;
-    if (f.line > 0) out += fmt::format(":{}", f.line);
-    if (f.line > 0 && f.column > 0) out += fmt::format(":{}", f.column);
-    out += fmt::format(": {}[{}]: {}", lint_severity_name(f.severity), f.check, f.message);
-    if (!f.rule_id.empty()) out += fmt::format(" [rule {}]", f.rule_id);
-    out += "\n";
-    if (!f.hint.empty()) out += fmt::format("  fix: {}\n", f.hint);
+    // The report goes to terminals: rule text in it may not carry escape sequences.
+    std::string line = f.file;
+    if (f.line > 0) line += fmt::format(":{}", f.line);
+    if (f.line > 0 && f.column > 0) line += fmt::format(":{}", f.column);
+    line += fmt::format(": {}[{}]: {}", lint_severity_name(f.severity), f.check, f.message);
+    if (!f.rule_id.empty()) line += fmt::format(" [rule {}]", f.rule_id);
+    out += escape_control_characters(line) + "\n";
+    if (!f.hint.empty()) out += "  fix: " + escape_control_characters(f.hint) + "\n";
   }
   return out;
 }

@@ -13,6 +13,7 @@
 #include "sigscope/app/rule_corpus.h"
 #include "sigscope/catalog/layer.h"
 #include "sigscope/catalog/site.h"
+#include "sigscope/common/text.h"
 #include "sigscope/compile/compiler.h"
 #include "sigscope/output/page_json.h"
 #include "sigscope/output/page_text.h"
@@ -105,7 +106,11 @@ int run_explain(const ExplainOptions& options) {
       pages.push_back(rule_page_json(page));
     } else {
       if (!first) std::cout << "\n---\n\n";
-      std::cout << rule_page_markdown(page);
+      // Line by line, so line breaks stay while escape sequences from the
+      // rule cannot reach the terminal.
+      std::vector<std::string> lines = split(rule_page_markdown(page), '\n');
+      if (!lines.empty() && lines.back().empty()) lines.pop_back();
+      for (const auto& line : lines) std::cout << escape_control_characters(line) << '\n';
     }
     first = false;
   }
