@@ -150,3 +150,25 @@ TEST(JsonReader, BrokenArraySaysNothingIsRead) {
 
 }  // namespace
 }  // namespace sigscope
+
+#include "sigscope/output/detections.h"
+
+namespace sigscope {
+namespace {
+
+TEST(EventJson, RepeatedNamesBecomeArraysAtTheFirstOccurrence) {
+  std::vector<FieldValue> fields = {
+      {"Data", "a", ValueType::String},     {"Image", "C:\\x.exe", ValueType::String},
+      {"Data", "b", ValueType::String},     {"EventID", "1", ValueType::Number},
+      {"Data", "c\"d", ValueType::String},  {"Flag", "true", ValueType::Bool},
+      {"Gone", "", ValueType::Null},
+  };
+  RawEvent event;
+  event.fields = fields;
+  std::string out;
+  append_event_json(event, out);
+  EXPECT_EQ(out, R"({"Data":["a","b","c\"d"],"Image":"C:\\x.exe","EventID":1,"Flag":true,"Gone":null})");
+}
+
+}  // namespace
+}  // namespace sigscope

@@ -1,5 +1,7 @@
 #include "sigscope/common/text.h"
 
+#include <array>
+
 #include <unicode/uchar.h>
 
 #include <cstring>
@@ -231,13 +233,15 @@ void append_json_string(std::string& out, std::string_view s) {
   out.push_back('"');
   std::size_t i = 0;
   while (i < s.size()) {
-    // Copy the run of bytes that need no escaping in one append.
+    // Copy the run of bytes that need no escaping in one append; a table
+    // lookup per byte finds the end of the run.
+    static constexpr auto kPlain = [] {
+      std::array<bool, 256> plain{};
+      for (int c = 0x20; c < 0x7F; ++c) plain[static_cast<std::size_t>(c)] = c != '"' && c != '\\';
+      return plain;
+    }();
     std::size_t run = i;
-    while (run < s.size()) {
-      unsigned char c = static_cast<unsigned char>(s[run]);
-      if (c < 0x20 || c == '"' || c == '\\' || c >= 0x7F) break;
-      ++run;
-    }
+    while (run < s.size() && kPlain[static_cast<unsigned char>(s[run])]) ++run;
     out.append(s.data() + i, run - i);
     i = run;
     if (i >= s.size()) break;

@@ -1,6 +1,9 @@
 #include "sigscope/output/detections.h"
 
 #include <algorithm>
+#include <functional>
+#include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -98,31 +101,59 @@ std::string details(const DetectionContext& c) {
 }  // namespace
 
 void append_event_json(const RawEvent& event, std::string& out) {
+  // Names that repeat become one key with an array of their values, at the
+  // first occurrence. Sorting the name hashes finds repeats in n log n; the
+  // pairwise comparison it replaces cost more than the rest of the output.
+  struct Scratch {
+    std::vector<std::pair<std::size_t, std::uint32_t>> by_hash;  // (hash of name, index)
+    std::vector<std::int32_t> next;                              // next index with the same name, or -1
+    std::vector<std::uint8_t> repeat;                            // 1 when an earlier field has the name
+  };
+  thread_local Scratch scratch;
+  const auto& fields = event.fields;
+  const std::size_t n = fields.size();
+  scratch.by_hash.clear();
+  scratch.next.assign(n, -1);
+  scratch.repeat.assign(n, 0);
+  for (std::uint32_t i = 0; i < n; ++i)
+    scratch.by_hash.emplace_back(std::hash<std::string_view>{}(fields[i].name), i);
+  std::sort(scratch.by_hash.begin(), scratch.by_hash.end());
+  for (std::size_t a = 0; a < n;) {
+    std::size_t b = a + 1;
+    while (b < n && scratch.by_hash[b].first == scratch.by_hash[a].first) ++b;
+    // Within a run of equal hashes (indices ascending), link each field to
+    // the next one of the same name.
+    for (std::size_t x = a; x < b; ++x) {
+      const std::uint32_t i = scratch.by_hash[x].second;
+      if (scratch.repeat[i]) continue;
+      std::uint32_t last = i;
+      for (std::size_t y = x + 1; y < b; ++y) {
+        const std::uint32_t j = scratch.by_hash[y].second;
+        if (scratch.repeat[j] || fields[j].name != fields[i].name) continue;
+        scratch.repeat[j] = 1;
+        scratch.next[last] = static_cast<std::int32_t>(j);
+        last = j;
+      }
+    }
+    a = b;
+  }
+
   out.push_back('{');
   bool first = true;
-  const auto& fields = event.fields;
-  for (std::size_t i = 0; i < fields.size(); ++i) {
-    // Emit each name once, at its first occurrence, gathering repeats into an array.
-    bool earlier = false;
-    for (std::size_t k = 0; k < i && !earlier; ++k) earlier = fields[k].name == fields[i].name;
-    if (earlier) continue;
-    std::size_t repeats = 0;
-    for (std::size_t k = i; k < fields.size(); ++k) repeats += fields[k].name == fields[i].name;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (scratch.repeat[i]) continue;
     if (!first) out.push_back(',');
     first = false;
     append_json_string(out, fields[i].name);
     out.push_back(':');
-    if (repeats == 1) {
+    if (scratch.next[i] < 0) {
       append_value(fields[i], out);
       continue;
     }
     out.push_back('[');
-    bool first_item = true;
-    for (std::size_t k = i; k < fields.size(); ++k) {
-      if (fields[k].name != fields[i].name) continue;
-      if (!first_item) out.push_back(',');
-      first_item = false;
-      append_value(fields[k], out);
+    for (std::int32_t k = static_cast<std::int32_t>(i); k >= 0; k = scratch.next[static_cast<std::size_t>(k)]) {
+      if (k != static_cast<std::int32_t>(i)) out.push_back(',');
+      append_value(fields[static_cast<std::size_t>(k)], out);
     }
     out.push_back(']');
   }
