@@ -37,3 +37,31 @@ TEST(Text, HtmlEscape) { EXPECT_EQ(html_escape("<a href=\"x\">'&'</a>"), "&lt;a 
 
 }  // namespace
 }  // namespace sigscope
+
+#include "sigscope/rules/yaml.h"
+
+namespace sigscope {
+namespace {
+
+// libfyaml 0.7.12 misreads single-quoted scalars with runs of '' escapes:
+// SigmaHQ's proc_creation_win_hktl_crackmapexec_powershell_obfuscation.yml
+// writes '( $env:ComSpec[4,*,25]-Join'''')' and got "-Join'''" instead of
+// "-Join'')". Fuzzing found the same bug returning bytes past the scalar.
+TEST(YamlSingleQuoted, RunsOfEscapedQuotes) {
+  DiagnosticList diagnostics;
+  auto docs = parse_yaml_stream(
+      "a: '( $env:ComSpec[4,*,25]-Join'''')'\n"
+      "b: 'Rem''''''''ove-cimInstance -Option ReadOnly'\n"
+      "c: 'it''s'\n"
+      "d: 'two\n  lines'\n",
+      "t.yml", diagnostics);
+  ASSERT_EQ(docs.size(), 1u);
+  const YamlNode& root = docs[0].root;
+  EXPECT_EQ(root.find("a")->text, "( $env:ComSpec[4,*,25]-Join'')");
+  EXPECT_EQ(root.find("b")->text, "Rem''''ove-cimInstance -Option ReadOnly");
+  EXPECT_EQ(root.find("c")->text, "it's");
+  EXPECT_EQ(root.find("d")->text, "two lines");  // folded by libfyaml
+}
+
+}  // namespace
+}  // namespace sigscope
