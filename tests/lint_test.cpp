@@ -419,7 +419,7 @@ namespace sigscope {
 namespace {
 
 TEST(LintTrial, DeadBranchOfALiveRuleIsAWarning) {
-  // Found by a trial: the rule matches '-s' and '\' in either argument; only
+  // Found by a trial: the rule matches '-s' and '\' in either argument. Only
   // the combinations that test one argument twice are dead, so the rule must
   // not fail CI.
   testing::TempDir dir;

@@ -151,26 +151,6 @@ const std::vector<LintCheck> kChecks = {
 
 std::string lower(std::string_view s) { return ascii_lower(s); }
 
-bool glob(std::string_view pattern, std::string_view name) {
-  std::size_t p = 0, n = 0, star = std::string_view::npos, mark = 0;
-  while (n < name.size()) {
-    if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      mark = n;
-    } else if (p < pattern.size() && pattern[p] == name[n]) {
-      ++p;
-      ++n;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      n = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
-}
-
 std::string file_name(const std::string& path) {
   auto pos = path.find_last_of("/\\");
   return pos == std::string::npos ? path : path.substr(pos + 1);
@@ -228,7 +208,7 @@ bool LintConfig::excluded(std::string_view check, const Rule& rule) const {
       if (!rule.title.empty() && entry == rule.title) return true;
       if (entry == file_name(rule.path) || entry == rule.path || entry == rule.relative_path) return true;
       if (entry.find('*') != std::string::npos &&
-          (glob(entry, rule.path) || glob(entry, rule.relative_path) || glob(entry, file_name(rule.path))))
+          (glob_match(entry, rule.path) || glob_match(entry, rule.relative_path) || glob_match(entry, file_name(rule.path))))
         return true;
     }
   }
@@ -719,7 +699,7 @@ void check_dangling_condition(RuleLinter& l) {
           l.report("dangling-condition", pos,
                    fmt::format("the condition names '{}', which the detection does not define", leaf->name));
       } else if (leaf->name != "them") {
-        bool any = std::any_of(names.begin(), names.end(), [&](const std::string& n) { return glob(leaf->name, n); });
+        bool any = std::any_of(names.begin(), names.end(), [&](const std::string& n) { return glob_match(leaf->name, n); });
         if (!any)
           l.report("dangling-condition", pos,
                    fmt::format("the pattern '{}' in the condition matches no selection", leaf->name));

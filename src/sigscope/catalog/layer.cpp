@@ -37,8 +37,8 @@ nlohmann::json navigator_layer(const Catalog& catalog, const LayerOptions& optio
     for (const auto& id : ids) pages_by_technique[id].push_back(i);
   }
   // Ids newer than the bundled ATT&CK data (v19's T1685, say) stay in the
-  // layer as tagged; the description says so, since a Navigator loaded with
-  // older ATT&CK data does not show them.
+  // layer as tagged. The description lists them, because a Navigator loaded
+  // with older ATT&CK data does not show them.
   std::vector<std::string> newer;
   for (const auto& [id, pages] : pages_by_technique)
     if (!attack.technique(id)) newer.push_back(id);

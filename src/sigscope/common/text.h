@@ -45,6 +45,10 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep);
 // escape sequences to a terminal.
 std::string escape_control_characters(std::string_view s);
 
+// Returns true when `name` matches `pattern`, where `*` stands for any run of
+// characters and every other character for itself (case-sensitive).
+bool glob_match(std::string_view pattern, std::string_view name);
+
 // Returns `s` for quoting in a message: text longer than `max_bytes` is cut
 // at a UTF-8 boundary and ends with "... (N bytes)", so hostile input cannot
 // flood the terminal.

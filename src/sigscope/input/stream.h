@@ -58,13 +58,13 @@ struct LineBlock {
   std::string_view text() const { return std::string_view(buffer.data(), size); }
 };
 
-// Cuts a byte stream into blocks of whole lines, counting lines so every
-// block knows its first line number. Memory use is one block at a time plus
+// Cuts a byte stream into blocks of whole lines, counting lines so that each
+// block records its first line number. Memory use is one block at a time plus
 // the longest line, up to `max_line` bytes; longer lines are skipped and
 // listed in LineBlock::oversized.
 class LineBlockReader {
  public:
-  // `prefix` holds bytes already taken from `stream` (a format sniff); they
+  // `prefix` contains bytes already taken from `stream` (a format sniff); they
   // come first. A UTF-8 byte order mark at the very start is dropped.
   LineBlockReader(ByteStream& stream, std::string prefix, std::size_t block_size, std::size_t max_line);
 

@@ -409,9 +409,9 @@ Prefilter::Prefilter(const std::vector<PredicateMatcher>& predicates, const Fiel
   // Compiled databases are cached on disk, keyed by everything that went
   // into them, so running the same rules again skips the compile.
   std::string key_material = hs_version();
-  // Databases are compiled for this CPU's features; a process that sees
+  // Databases are compiled for this CPU's features. A process that detects
   // other features (under valgrind, say) keeps its own cache file instead of
-  // failing to load, recompiling and overwriting this one.
+  // failing to load this one, recompiling and overwriting it.
   hs_platform_info_t platform{};
   if (hs_populate_platform(&platform) == HS_SUCCESS)
     key_material += fmt::format("\x1c{}:{}", platform.cpu_features, platform.tune);

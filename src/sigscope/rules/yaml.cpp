@@ -111,7 +111,7 @@ struct ConvertBudget {
 
 // Returns the value of a single-quoted scalar that fits on one line, read
 // from the source: the text between the quotes with each '' made '. libfyaml
-// 0.7.12 can return bytes past the end of such a scalar when it holds many
+// 0.7.12 can return bytes past the end of such a scalar when it contains many
 // '' escapes (found by fuzzing), so the source is the safer reading. Returns
 // nullopt for multi-line scalars, where YAML folds lines, and when the
 // quotes are not where the marks say.

@@ -12,7 +12,7 @@
 namespace sigscope {
 
 struct KnownFields {
-  // False when the tables say nothing about this logsource, so no field can
+  // False when the tables list no fields for this logsource, so no field can
   // be called unknown.
   bool known = false;
   std::set<std::string> log_fields;    // fields the log itself carries
