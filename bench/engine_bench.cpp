@@ -96,8 +96,10 @@ int main(int argc, char** argv) {
       hits += detections.size();
     });
     CALLGRIND_STOP_INSTRUMENTATION;
-    std::printf("once: %llu events, %llu detections\n", static_cast<unsigned long long>(events),
-                static_cast<unsigned long long>(hits));
+    std::printf("once: %llu events, %llu detections; %llu field values scanned, %llu of them answered by the scan memo\n",
+                static_cast<unsigned long long>(events), static_cast<unsigned long long>(hits),
+                static_cast<unsigned long long>(matcher->scanned_values()),
+                static_cast<unsigned long long>(matcher->memo_hits()));
     return 0;
   }
   double best_read = 1e9, best_match = 1e9;
@@ -121,5 +123,8 @@ int main(int argc, char** argv) {
   std::printf("read and match:  %.3f s  %.0f events/s%s\n", best_match, events / best_match,
               mb > 0 ? (", " + std::to_string(mb / best_match) + " MB/s").c_str() : "");
   std::printf("matching alone:  %.2f us/event\n", (best_match - best_read) / events * 1e6);
+  std::printf("scan memo: %llu of %llu field values scanned were answered without scanning\n",
+              static_cast<unsigned long long>(matcher->memo_hits()),
+              static_cast<unsigned long long>(matcher->scanned_values()));
   return 0;
 }

@@ -421,3 +421,37 @@ TEST(EngineRouting, EmptyChannelIsStillWindows) {
 
 }  // namespace
 }  // namespace sigscope
+
+namespace sigscope {
+namespace {
+
+// The scan memo answers a field value seen before from the result of its
+// first scan. Results must stay those of a fresh scan: the same value again,
+// another value, a list-valued field, a value too long for the memo, and one
+// value under two fields whose databases differ.
+TEST(EngineScanMemo, RepeatedValuesKeepTheirResults) {
+  constexpr const char* kParentRule = "00000000-0000-4000-8000-000000000002";
+  std::string yaml = rule("    Image|endswith: '\\cmd.exe'\n    CommandLine|contains: 'whoami'\n") + "---\n" +
+                     rule("    ParentImage|endswith: '\\cmd.exe'\n", "product: test", "sel", kParentRule);
+  EngineFixture f(yaml);
+  const std::string image = R"("Image": "C:\\Windows\\cmd.exe")";
+  const std::string long_line = std::string(600, 'x') + " whoami";
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round);
+    EXPECT_TRUE(f.hits("{" + image + R"(, "CommandLine": "whoami /all"})"));
+    EXPECT_FALSE(f.hits("{" + image + R"(, "CommandLine": "dir"})"));
+    EXPECT_FALSE(f.hits(R"({"Image": "C:\\Windows\\cmd.exe.bak", "CommandLine": "whoami"})"));
+    EXPECT_TRUE(f.hits(R"({"Image": ["C:\\x.exe", "C:\\Windows\\cmd.exe"], "CommandLine": "whoami"})"));
+    EXPECT_TRUE(f.hits("{" + image + R"(, "CommandLine": ")" + long_line + "\"}"));
+    // The same path as Image and as ParentImage fires only the rule of its field.
+    EXPECT_EQ(f.fired(R"({"Image": "C:\\Windows\\cmd.exe", "ParentImage": "C:\\p.exe", "CommandLine": "whoami"})"),
+              std::set<std::string>{kId});
+    EXPECT_EQ(f.fired(R"({"Image": "C:\\p.exe", "ParentImage": "C:\\Windows\\cmd.exe", "CommandLine": "whoami"})"),
+              std::set<std::string>{kParentRule});
+  }
+  EXPECT_GT(f.matcher->memo_hits(), 5u);
+  EXPECT_LT(f.matcher->memo_hits(), f.matcher->scanned_values());
+}
+
+}  // namespace
+}  // namespace sigscope

@@ -213,28 +213,39 @@ class Worker {
 };
 
 // Jobs flow from one reader thread through the workers to the writer (the
-// calling thread), which takes results in job order. At most `max_in_flight`
-// jobs are read but not yet written, which bounds memory.
+// calling thread), which takes results in job order. Two limits bound memory:
+// at most `max_jobs` jobs are read but not yet written, and at most
+// `max_data_jobs` of them hold input data (a JSON-lines block, or a piped
+// input read whole). EVTX jobs map their file instead, so many may wait
+// while one long job holds the writer up.
+// Each party waits on its own condition variable, so finishing one small job
+// wakes only the thread that can use it.
 class JobQueue {
  public:
-  explicit JobQueue(std::size_t max_in_flight) : max_in_flight_(max_in_flight) {}
+  JobQueue(std::size_t max_jobs, std::size_t max_data_jobs) : max_jobs_(max_jobs), max_data_jobs_(max_data_jobs) {}
 
   // Reader: adds a job, waiting while too many are in flight.
   void push(Job job) {
+    const bool holds_data = job.block != nullptr || (job.state && job.state->preloaded);
     std::unique_lock lock(mutex_);
-    changed_.wait(lock, [&] { return pushed_ - written_ < max_in_flight_; });
+    space_.wait(lock, [&] {
+      return pushed_ - written_ < max_jobs_ && (!holds_data || data_jobs_ < max_data_jobs_);
+    });
+    holds_data_.push_back(holds_data);
+    data_jobs_ += holds_data;
     jobs_.push_back({pushed_++, std::move(job)});
-    changed_.notify_all();
+    work_.notify_one();
   }
   void close() {
     std::lock_guard lock(mutex_);
     closed_ = true;
-    changed_.notify_all();
+    work_.notify_all();
+    done_.notify_all();
   }
   // Worker: takes the next job; false when the reader is done and none is left.
   bool pop(std::size_t& seq, Job& job) {
     std::unique_lock lock(mutex_);
-    changed_.wait(lock, [&] { return !jobs_.empty() || closed_; });
+    work_.wait(lock, [&] { return !jobs_.empty() || closed_; });
     if (jobs_.empty()) return false;
     seq = jobs_.front().first;
     job = std::move(jobs_.front().second);
@@ -244,28 +255,31 @@ class JobQueue {
   void finish(std::size_t seq, TaskResult result) {
     std::lock_guard lock(mutex_);
     results_.emplace(seq, std::move(result));
-    changed_.notify_all();
+    if (seq == written_) done_.notify_one();  // only the oldest job unblocks the writer
   }
   // Writer: the result of the next job in order; false when all are written.
   bool next_result(TaskResult& result) {
     std::unique_lock lock(mutex_);
-    changed_.wait(lock, [&] { return results_.count(written_) > 0 || (closed_ && written_ == pushed_); });
+    done_.wait(lock, [&] { return results_.count(written_) > 0 || (closed_ && written_ == pushed_); });
     auto it = results_.find(written_);
     if (it == results_.end()) return false;
     result = std::move(it->second);
     results_.erase(it);
     ++written_;
-    changed_.notify_all();
+    data_jobs_ -= holds_data_.front();
+    holds_data_.pop_front();
+    space_.notify_one();
     return true;
   }
 
  private:
   std::mutex mutex_;
-  std::condition_variable changed_;
+  std::condition_variable space_, work_, done_;
   std::deque<std::pair<std::size_t, Job>> jobs_;
   std::map<std::size_t, TaskResult> results_;
-  std::size_t pushed_ = 0, written_ = 0;
-  std::size_t max_in_flight_;
+  std::deque<bool> holds_data_;  // per job not yet written, oldest first
+  std::size_t pushed_ = 0, written_ = 0, data_jobs_ = 0;
+  std::size_t max_jobs_, max_data_jobs_;
   bool closed_ = false;
 };
 
@@ -660,8 +674,11 @@ int run_hunt(const HuntOptions& options) {
   Progress progress("hunting", format == DetectionFormat::Table && stdout_is_terminal ? 0 : total_bytes);
   unsigned threads = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
   // Enough jobs in flight to keep every worker busy while the writer waits
-  // for the oldest; each JSON block is kJsonBlockBytes.
-  JobQueue queue(2 * static_cast<std::size_t>(threads) + 2);
+  // for the oldest. Each JSON block is kJsonBlockBytes; an EVTX job is at
+  // most kChunksPerTask chunks, so 32 one-chunk files per worker can pass a
+  // long job.
+  const auto workers = static_cast<std::size_t>(threads);
+  JobQueue queue(32 * workers + 8, 2 * workers + 2);
   BlockPool blocks;
   // Set when the output fails (or its reader closes it), so the reader and
   // the workers stop.

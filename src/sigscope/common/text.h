@@ -3,11 +3,49 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace sigscope {
+
+// A fast 64-bit hash for short strings such as field names and values, for
+// in-memory tables only (not stable across versions, not collision-resistant).
+// It reads eight bytes per step with fixed-size loads only, since a
+// variable-length memcpy becomes a library call.
+inline std::uint64_t short_hash(std::string_view s) {
+  constexpr std::uint64_t kMul = 0x9E3779B97F4A7C15ull;
+  const char* p = s.data();
+  const std::size_t n = s.size();
+  auto load64 = [](const char* q) {
+    std::uint64_t w;
+    std::memcpy(&w, q, 8);
+    return w;
+  };
+  auto load32 = [](const char* q) {
+    std::uint32_t w;
+    std::memcpy(&w, q, 4);
+    return static_cast<std::uint64_t>(w);
+  };
+  auto mix = [&](std::uint64_t h, std::uint64_t word) {
+    h = (h ^ word) * kMul;
+    return h ^ (h >> 29);
+  };
+  std::uint64_t h = (n + 1) * kMul;
+  if (n >= 8) {
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) h = mix(h, load64(p + i));
+    if (i < n) h = mix(h, load64(p + n - 8));  // the last eight bytes, overlapping
+  } else if (n >= 4) {
+    h = mix(h, load32(p) << 32 | load32(p + n - 4));
+  } else if (n > 0) {
+    h = mix(h, static_cast<std::uint64_t>(static_cast<unsigned char>(p[0])) << 16 |
+                   static_cast<std::uint64_t>(static_cast<unsigned char>(p[n / 2])) << 8 |
+                   static_cast<unsigned char>(p[n - 1]));
+  }
+  return h ^ (h >> 32);
+}
 
 // Returns true when every byte of `s` is below 0x80.
 bool is_ascii(std::string_view s);

@@ -100,7 +100,15 @@ struct CallbackContext {
   std::vector<std::uint32_t>* hit_predicates;
   std::uint32_t event;
   unsigned long long length;  // of the scanned value
+  std::vector<std::uint32_t>* record;  // accepted slots are appended here when set
 };
+
+// Scan memo size. 4,096 entries keep the distinct Image, ImageLoaded and
+// TargetObject values of a busy host; longer values (command lines) rarely
+// repeat and cost little to copy next to the scan of a large database.
+constexpr std::size_t kMemoEntries = 4096;
+constexpr std::size_t kMemoMaxValue = 512;
+constexpr std::size_t kMemoMaxSlots = 128;
 
 // Two FNV-1a hashes with different offsets, as 32 hex digits.
 std::string cache_key(const std::string& material) {
@@ -473,6 +481,7 @@ Prefilter::Scratch::Scratch(const Prefilter& prefilter) : owner(&prefilter) {
   for (const auto& s : prefilter.keyword_sets_) add(s);
   slot_hit.assign(prefilter.predicate_of_slot_.size(), 0);
   predicate_hit.assign(prefilter.handled_.size(), 0);
+  memo.resize(kMemoEntries);
 }
 
 Prefilter::Scratch::~Scratch() { hs_free_scratch(hs); }
@@ -496,6 +505,7 @@ int on_match(unsigned int id, unsigned long long, unsigned long long to, unsigne
       default: break;
     }
   }
+  if (c.record && (c.record->empty() || c.record->back() != info.slot)) c.record->push_back(info.slot);
   (*c.slot_hit)[info.slot] = c.event;
   std::uint32_t predicate = (*c.predicate_of_slot)[info.slot];
   if ((*c.predicate_hit)[predicate] != c.event) {
@@ -508,11 +518,56 @@ int on_match(unsigned int id, unsigned long long, unsigned long long to, unsigne
 
 void Prefilter::scan_value(const hs_database* db, std::string_view value, Scratch& scratch) const {
   CallbackContext context{&predicate_of_slot_, &patterns_, &scratch.slot_hit, &scratch.predicate_hit,
-                          &scratch.hit_predicates, scratch.event, value.size()};
+                          &scratch.hit_predicates, scratch.event, value.size(), scratch.recording};
   hs_scan(db, value.data(), static_cast<unsigned int>(value.size()), 0, scratch.hs, on_match, &context);
 }
 
+void Prefilter::mark_slot(std::uint32_t slot, Scratch& scratch) const {
+  scratch.slot_hit[slot] = scratch.event;
+  const std::uint32_t predicate = predicate_of_slot_[slot];
+  if (scratch.predicate_hit[predicate] != scratch.event) {
+    scratch.predicate_hit[predicate] = scratch.event;
+    scratch.hit_predicates.push_back(predicate);
+  }
+}
+
 void Prefilter::scan_set(const DatabaseSet& set, const EventView& event, std::uint32_t index, Scratch& scratch) const {
+  const std::string_view value = event.value(index).value;
+  if (value.size() > kMemoMaxValue) {
+    scan_set_uncached(set, event, index, scratch);
+    return;
+  }
+  // Sets that share databases (aliased routes) share memo entries: the
+  // first database of the set names them.
+  const void* databases = set.caseless_literal  ? static_cast<const void*>(set.caseless_literal)
+                          : set.caseless_regex  ? static_cast<const void*>(set.caseless_regex)
+                          : set.cased_literal   ? static_cast<const void*>(set.cased_literal)
+                                                : static_cast<const void*>(set.cased_regex);
+  const std::uint64_t key = short_hash(value) ^ (reinterpret_cast<std::uintptr_t>(databases) * 0x9E3779B97F4A7C15ull);
+  Scratch::MemoEntry& entry = scratch.memo[(key ^ (key >> 29)) & (kMemoEntries - 1)];
+  if (entry.databases == databases && entry.key == key && entry.value == value) {
+    ++scratch.memo_hits;
+    for (std::uint32_t slot : entry.slots) mark_slot(slot, scratch);
+    return;
+  }
+  ++scratch.memo_misses;
+  entry.databases = nullptr;
+  entry.slots.clear();
+  scratch.recording = &entry.slots;
+  scan_set_uncached(set, event, index, scratch);
+  scratch.recording = nullptr;
+  if (entry.slots.size() <= kMemoMaxSlots) {
+    entry.databases = databases;
+    entry.key = key;
+    entry.value.assign(value);
+  } else {
+    entry.slots.clear();
+    entry.slots.shrink_to_fit();
+  }
+}
+
+void Prefilter::scan_set_uncached(const DatabaseSet& set, const EventView& event, std::uint32_t index,
+                                  Scratch& scratch) const {
   const FieldValue& v = event.value(index);
   if (set.caseless_literal || set.caseless_regex) {
     std::string_view folded = is_ascii(v.value) ? v.value : event.folded(index);

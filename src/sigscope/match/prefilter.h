@@ -63,7 +63,26 @@ class Prefilter {
     std::string joined, joined_folded;         // keyword scan input: values joined by NUL bytes
     std::uint32_t event = 0;
     const Prefilter* owner = nullptr;
+
+    // Results of earlier scans, so a value that comes again (the same Image
+    // or ImageLoaded path in thousands of events) is not scanned again.
+    // Direct-mapped by a hash of the databases and the value; an entry holds
+    // the value and the slots its scan hit. Bounded: kMemoEntries entries of
+    // values up to kMemoMaxValue bytes and up to kMemoMaxSlots slots.
+    struct MemoEntry {
+      std::uint64_t key = 0;
+      const void* databases = nullptr;  // nullptr: empty
+      std::string value;
+      std::vector<std::uint32_t> slots;
+    };
+    std::vector<MemoEntry> memo;
+    std::vector<std::uint32_t>* recording = nullptr;  // where on_match records slots, if anywhere
+    std::uint64_t memo_hits = 0, memo_misses = 0;
   };
+
+  // Field values scanned and how many of them the memo answered, for this scratch.
+  static std::uint64_t memo_hits(const Scratch& scratch) { return scratch.memo_hits; }
+  static std::uint64_t memo_misses(const Scratch& scratch) { return scratch.memo_misses; }
 
   // Scans every value of the event's fields with the databases of field set
   // `field_set`, and all string and number values with keyword set
@@ -103,6 +122,9 @@ class Prefilter {
   };
 
   void scan_set(const DatabaseSet& set, const EventView& event, std::uint32_t index, Scratch& scratch) const;
+  void scan_set_uncached(const DatabaseSet& set, const EventView& event, std::uint32_t index,
+                         Scratch& scratch) const;
+  void mark_slot(std::uint32_t slot, Scratch& scratch) const;
   void scan_value(const hs_database* db, std::string_view value, Scratch& scratch) const;
 
   std::vector<bool> handled_;
