@@ -3,6 +3,8 @@
 // engines, logsource routing and filters.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "sigscope/compile/compiler.h"
@@ -387,6 +389,31 @@ TEST(EngineCache, CorruptCacheFileIsRebuilt) {
   for (const auto& e : std::filesystem::directory_iterator(cache.path())) testing::TempDir::overwrite(e.path(), "SSHS1garbage");
   EngineFixture f(yaml, options);
   EXPECT_TRUE(f.hits(R"({"F": "needle"})"));
+}
+
+// The cache is read database by database; a file cut short or with bytes
+// after the last database is rejected and rebuilt, never half used.
+TEST(EngineCache, TruncatedOrExtendedCacheFileIsRebuilt) {
+  for (int damage = 0; damage < 2; ++damage) {
+    testing::TempDir cache;
+    EngineOptions options;
+    options.cache_dir = cache.path().string();
+    const std::string yaml = rule("    F|contains: 'needle'\n    G|re: 'a[0-9]+b'\n");
+    { EngineFixture f(yaml, options); }
+    std::filesystem::path file;
+    for (const auto& e : std::filesystem::directory_iterator(cache.path())) file = e.path();
+    ASSERT_FALSE(file.empty());
+    const auto size = std::filesystem::file_size(file);
+    if (damage == 0) {
+      std::filesystem::resize_file(file, size - 3);
+    } else {
+      std::ofstream(file, std::ios::binary | std::ios::app) << 'x';
+    }
+    EngineFixture f(yaml, options);
+    EXPECT_EQ(f.engine->prefiltered_predicates(), 2u);
+    EXPECT_TRUE(f.hits(R"({"F": "needle", "G": "a1b"})"));
+    EXPECT_EQ(std::filesystem::file_size(file), size) << "the rebuilt cache replaces the damaged file";
+  }
 }
 
 }  // namespace

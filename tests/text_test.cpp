@@ -26,6 +26,26 @@ TEST(Text, JsonStringEscapes) {
   EXPECT_EQ(out, "\"a\\\"b\\\\c\\n\\u0001\\u007f\xc3\xa4\\u00ffz\"");
 }
 
+// The escaper skips eight clean bytes at a time; every byte that needs
+// escaping must be found wherever it falls in a word.
+TEST(Text, JsonStringEscapesAtEveryWordPosition) {
+  const std::string specials[] = {"\"", "\\", "\n", std::string(1, '\0'), "\x1f", "\x7f", "\xc3\xa4", "\xff"};
+  const std::string escaped[] = {"\\\"", "\\\\", "\\n", "\\u0000", "\\u001f", "\\u007f", "\xc3\xa4", "\\u00ff"};
+  for (std::size_t k = 0; k < std::size(specials); ++k) {
+    for (std::size_t at = 0; at < 20; ++at) {
+      const std::string text = std::string(at, 'a') + specials[k] + std::string(19 - at, 'b');
+      std::string out;
+      append_json_string(out, text);
+      EXPECT_EQ(out, "\"" + std::string(at, 'a') + escaped[k] + std::string(19 - at, 'b') + "\"")
+          << "special " << k << " at " << at;
+    }
+  }
+  // Bytes next to the class limits stay plain.
+  std::string out;
+  append_json_string(out, " !#[]~ !#[]~ !#[]~");
+  EXPECT_EQ(out, "\" !#[]~ !#[]~ !#[]~\"");
+}
+
 TEST(Text, Base64) {
   EXPECT_EQ(base64_encode(""), "");
   EXPECT_EQ(base64_encode("f"), "Zg==");

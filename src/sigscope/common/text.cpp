@@ -241,6 +241,18 @@ void append_json_string(std::string& out, std::string_view s) {
       return plain;
     }();
     std::size_t run = i;
+    // Eight bytes at a time while none needs escaping: no byte below 0x20,
+    // at or above 0x7F, a quote or a backslash (bit tricks on a 64-bit word).
+    constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+    auto has_zero = [](std::uint64_t w) { return (w - kOnes) & ~w & kHigh; };
+    while (run + 8 <= s.size()) {
+      std::uint64_t w;
+      std::memcpy(&w, s.data() + run, 8);
+      if (((w - kOnes * 0x20) | w | has_zero(w ^ (kOnes * 0x7F)) | has_zero(w ^ (kOnes * '"')) |
+           has_zero(w ^ (kOnes * '\\'))) & kHigh)
+        break;
+      run += 8;
+    }
     while (run < s.size() && kPlain[static_cast<unsigned char>(s[run])]) ++run;
     out.append(s.data() + i, run - i);
     i = run;

@@ -514,16 +514,22 @@ std::uint32_t Matcher::route_of(const RawEvent& event) const {
   const FieldValue* channel_field = find_field(event, "Channel");
   if (!channel_field || channel_field->type == ValueType::Null) return route_id;
   route_id = router.other_channels;
-  // Channel names are ASCII in practice; fold to be safe about case.
-  thread_local std::string folded;
-  folded.clear();
-  fold_case_append(channel_field->value, folded);
-  auto it = router.channels.find(folded);
-  if (it != router.channels.end()) {
-    route_id = it->second.any;
+  using ChannelEntry = Engine::Router::ChannelEntry;
+  if (!last_channel_set_ || channel_field->value != last_channel_) {
+    // Channel names are ASCII in practice; fold to be safe about case.
+    thread_local std::string folded;
+    folded.clear();
+    fold_case_append(channel_field->value, folded);
+    auto it = router.channels.find(folded);
+    last_channel_.assign(channel_field->value);
+    last_channel_entry_ = it != router.channels.end() ? &it->second : nullptr;
+    last_channel_set_ = true;
+  }
+  if (const auto* entry = static_cast<const ChannelEntry*>(last_channel_entry_)) {
+    route_id = entry->any;
     long id = parse_event_id(find_value(event, "EventID"));
-    auto eid = it->second.by_event_id.find(id);
-    if (eid != it->second.by_event_id.end()) route_id = eid->second;
+    auto eid = entry->by_event_id.find(id);
+    if (eid != entry->by_event_id.end()) route_id = eid->second;
   }
   return route_id;
 }

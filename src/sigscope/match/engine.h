@@ -162,6 +162,12 @@ class Matcher {
   std::vector<std::uint16_t> stage_buffer_;
   std::uint64_t unrouted_events_ = 0;
   std::uint64_t channel_less_events_ = 0;
+  // The last Channel value routed and its router entry (nullptr: no rule
+  // names it). Events come in runs of one channel, so most events skip the
+  // case folding and hash lookup of the channel name.
+  mutable std::string last_channel_;
+  mutable const void* last_channel_entry_ = nullptr;
+  mutable bool last_channel_set_ = false;
 };
 
 }  // namespace sigscope

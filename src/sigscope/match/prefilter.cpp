@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -127,18 +128,14 @@ std::string cache_key(const std::string& material) {
 // the bytes. All integers are 64-bit little-endian.
 template <typename Group>
 bool load_cache(const std::string& path, std::vector<Group>& groups, std::vector<std::uint32_t>& rejected) {
-  std::ifstream in(path, std::ios::binary);
+  // Read database by database into one buffer, so the peak memory is the
+  // databases plus the largest one serialized, not plus the whole file.
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> in(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!in) return false;
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::size_t pos = 0;
-  auto read_u64 = [&](std::uint64_t& v) {
-    if (pos + 8 > data.size()) return false;
-    std::memcpy(&v, data.data() + pos, 8);
-    pos += 8;
-    return true;
-  };
-  if (data.compare(0, 5, "SSHS1") != 0) return false;
-  pos = 5;
+  auto read_bytes = [&](void* to, std::size_t n) { return std::fread(to, 1, n, in.get()) == n; };
+  auto read_u64 = [&](std::uint64_t& v) { return read_bytes(&v, 8); };
+  char magic[5];
+  if (!read_bytes(magic, 5) || std::memcmp(magic, "SSHS1", 5) != 0) return false;
   std::uint64_t count = 0;
   if (!read_u64(count) || count > (1u << 24)) return false;
   std::vector<std::uint32_t> ids;
@@ -148,16 +145,21 @@ bool load_cache(const std::string& path, std::vector<Group>& groups, std::vector
     ids.push_back(static_cast<std::uint32_t>(id));
   }
   std::vector<hs_database*> databases;
+  std::string buffer;
   bool ok = true;
   for (std::size_t g = 0; g < groups.size() && ok; ++g) {
     std::uint64_t size = 0;
-    ok = read_u64(size) && pos + size <= data.size();
+    ok = read_u64(size) && size <= (1ull << 32);
     hs_database* db = nullptr;
-    if (ok && size > 0) ok = hs_deserialize_database(data.data() + pos, size, &db) == HS_SUCCESS;
-    pos += ok ? size : 0;
+    if (ok && size > 0) {
+      buffer.resize(static_cast<std::size_t>(size));
+      ok = read_bytes(buffer.data(), buffer.size()) &&
+           hs_deserialize_database(buffer.data(), buffer.size(), &db) == HS_SUCCESS;
+    }
     databases.push_back(db);
   }
-  if (!ok || pos != data.size()) {
+  char extra;
+  if (!ok || std::fread(&extra, 1, 1, in.get()) != 0) {  // damaged, or not the end of the file
     for (auto* db : databases) hs_free_database(db);
     return false;
   }
