@@ -172,3 +172,28 @@ TEST(EventJson, RepeatedNamesBecomeArraysAtTheFirstOccurrence) {
 
 }  // namespace
 }  // namespace sigscope
+
+namespace sigscope {
+namespace {
+
+// The output timestamp comes from the most preferred timestamp key that
+// holds a string or a number, wherever the keys stand in the object.
+TEST(JsonReaderTimestamp, PreferredKeyWins) {
+  auto timestamp_of = [](const std::string& line) {
+    JsonEventReader reader;
+    DiagnosticList diagnostics;
+    simdjson::padded_string padded(line);
+    std::string got = "<none>";
+    reader.read(std::string_view(padded.data(), padded.size()), "t.jsonl",
+                [&](const RawEvent& e) { got = std::string(e.timestamp); }, diagnostics);
+    return got;
+  };
+  EXPECT_EQ(timestamp_of(R"({"time": "A", "UtcTime": "B", "@timestamp": "C"})"), "C");
+  EXPECT_EQ(timestamp_of(R"({"ts": 1.5, "EventTime": "E", "eventTime": "e"})"), "E");
+  EXPECT_EQ(timestamp_of(R"({"time": {"nested": 1}, "ts": 1.5})"), "1.5");
+  EXPECT_EQ(timestamp_of(R"({"UtcTime": "first", "UtcTime": "second"})"), "first");
+  EXPECT_EQ(timestamp_of(R"({"Image": "x"})"), "");
+}
+
+}  // namespace
+}  // namespace sigscope

@@ -153,7 +153,7 @@ struct JsonEventReader::Impl {
             if (name.empty()) continue;
             add_element(name, attr_value, false, 1);
             if (name == "TimeCreated" && attr_value.is_string())
-              timestamp = std::string(attr_value.get_string().value_unsafe());
+              timestamp.assign(attr_value.get_string().value_unsafe());
           }
         }
         continue;
@@ -219,20 +219,47 @@ struct JsonEventReader::Impl {
         return;
       }
     }
-    for (auto [key, value] : root) add_element(key, value, false, 0);
-    // A timestamp for the output, from the usual keys.
-    for (const char* key : {"@timestamp", "timestamp", "TimeCreated", "TimeGenerated", "EventTime", "eventTime",
-                            "UtcTime", "time", "ts"}) {
-      simdjson::dom::element t;
-      if (root[key].get(t) != simdjson::SUCCESS) continue;
+    // A timestamp for the output, from the usual keys in this order of
+    // preference; they are noted while the fields are added, so the object
+    // is walked once.
+    constexpr int kTimeKeys = 9;
+    simdjson::dom::element time_values[kTimeKeys];
+    bool time_found[kTimeKeys] = {};
+    for (auto [key, value] : root) {
+      add_element(key, value, false, 0);
+      const int rank = time_key_rank(key);
+      if (rank >= 0 && !time_found[rank]) {
+        time_found[rank] = true;
+        time_values[rank] = value;
+      }
+    }
+    for (int rank = 0; rank < kTimeKeys; ++rank) {
+      if (!time_found[rank]) continue;
+      const simdjson::dom::element t = time_values[rank];
       if (t.is_string()) {
-        timestamp = std::string(t.get_string().value_unsafe());
+        timestamp.assign(t.get_string().value_unsafe());
         break;
       }
       if (t.is_number()) {  // Zeek's ts: seconds since the epoch
         timestamp = fmt::format("{}", t.get_double().value_unsafe());
         break;
       }
+    }
+  }
+
+  // Preference of a timestamp key: 0 for @timestamp, then timestamp,
+  // TimeCreated, TimeGenerated, EventTime, eventTime, UtcTime, time and ts;
+  // -1 for other keys.
+  static int time_key_rank(std::string_view key) {
+    switch (key.size()) {
+      case 10: return key == "@timestamp" ? 0 : -1;
+      case 9: return key == "timestamp" ? 1 : key == "EventTime" ? 4 : key == "eventTime" ? 5 : -1;
+      case 11: return key == "TimeCreated" ? 2 : -1;
+      case 13: return key == "TimeGenerated" ? 3 : -1;
+      case 7: return key == "UtcTime" ? 6 : -1;
+      case 4: return key == "time" ? 7 : -1;
+      case 2: return key == "ts" ? 8 : -1;
+      default: return -1;
     }
   }
 
