@@ -233,27 +233,37 @@ void append_json_string(std::string& out, std::string_view s) {
   out.push_back('"');
   std::size_t i = 0;
   while (i < s.size()) {
-    // Copy the run of bytes that need no escaping in one append; a table
-    // lookup per byte finds the end of the run.
+    // Copy the run of bytes that need no escaping in one append; a word test
+    // finds the end of the run, and a table lookup per byte in the last
+    // bytes of the text.
     static constexpr auto kPlain = [] {
       std::array<bool, 256> plain{};
       for (int c = 0x20; c < 0x7F; ++c) plain[static_cast<std::size_t>(c)] = c != '"' && c != '\\';
       return plain;
     }();
     std::size_t run = i;
-    // Eight bytes at a time while none needs escaping: no byte below 0x20,
-    // at or above 0x7F, a quote or a backslash (bit tricks on a 64-bit word).
+    // Eight bytes at a time: a 64-bit word test flags the bytes that need
+    // escaping (below 0x20, 0x7F and above, a quote, a backslash). A flag can
+    // be wrong only above a true one, so the lowest flag is the first such
+    // byte.
     constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
     auto has_zero = [](std::uint64_t w) { return (w - kOnes) & ~w & kHigh; };
+    bool found = false;
     while (run + 8 <= s.size()) {
       std::uint64_t w;
       std::memcpy(&w, s.data() + run, 8);
-      if (((w - kOnes * 0x20) | w | has_zero(w ^ (kOnes * 0x7F)) | has_zero(w ^ (kOnes * '"')) |
-           has_zero(w ^ (kOnes * '\\'))) & kHigh)
+      const std::uint64_t flags = ((w - kOnes * 0x20) | w | has_zero(w ^ (kOnes * 0x7F)) |
+                                   has_zero(w ^ (kOnes * '"')) | has_zero(w ^ (kOnes * '\\'))) &
+                                  kHigh;
+      if (flags) {
+        run += static_cast<std::size_t>(__builtin_ctzll(flags)) >> 3;
+        found = true;
         break;
+      }
       run += 8;
     }
-    while (run < s.size() && kPlain[static_cast<unsigned char>(s[run])]) ++run;
+    if (!found)
+      while (run < s.size() && kPlain[static_cast<unsigned char>(s[run])]) ++run;
     out.append(s.data() + i, run - i);
     i = run;
     if (i >= s.size()) break;
