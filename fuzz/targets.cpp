@@ -17,6 +17,7 @@
 #include "sigscope/condition/parser.h"
 #include "sigscope/input/evtx.h"
 #include "sigscope/input/json_reader.h"
+#include "sigscope/input/stream.h"
 #include "sigscope/match/engine.h"
 #include "sigscope/output/page_json.h"
 #include "sigscope/output/page_text.h"
@@ -82,6 +83,23 @@ int condition(const std::uint8_t* data, std::size_t size) {
   return 0;
 }
 
+// A ByteStream over bytes in memory.
+class MemoryStream : public ByteStream {
+ public:
+  explicit MemoryStream(std::string_view bytes) : bytes_(bytes) {}
+  std::size_t read(char* buffer, std::size_t size) override {
+    const std::size_t n = std::min(size, bytes_.size() - pos_);
+    std::memcpy(buffer, bytes_.data() + pos_, n);
+    pos_ += n;
+    return n;
+  }
+  std::uint64_t raw_bytes() const override { return pos_; }
+
+ private:
+  std::string_view bytes_;
+  std::size_t pos_ = 0;
+};
+
 int json(const std::uint8_t* data, std::size_t size) {
   static JsonEventReader reader;
   simdjson::padded_string text(reinterpret_cast<const char*>(data), size);
@@ -95,6 +113,29 @@ int json(const std::uint8_t* data, std::size_t size) {
                                 diagnostics);
   check(stats.rejected == 0 || diagnostics.error_count() > 0, "a JSON record was rejected without an error");
   check(stats.events == events, "the event count differs from the events passed on");
+
+  // The same bytes as a stream of JSON values in small blocks, as hunt reads
+  // arrays and objects spread over lines: every value is the input's own
+  // bytes at its offset, and each is parsed on its own.
+  MemoryStream stream(std::string_view(reinterpret_cast<const char*>(data), size));
+  JsonValueBlockReader values(stream, "", 64, 4096);
+  LineBlock block;
+  std::uint64_t last_record = 0;
+  while (values.next(block)) {
+    for (const JsonValueRef& v : block.values) {
+      check(v.begin + v.length <= block.size, "a value lies outside its block");
+      check(v.offset + v.length <= size, "a value lies outside the input");
+      check(v.record > last_record, "value numbers do not increase");
+      last_record = v.record;
+      const auto* at = data + v.offset;
+      check(std::memcmp(at, block.buffer.data() + v.begin, v.length) == 0,
+            "a value's offset does not point at its bytes");
+    }
+    DiagnosticList value_diagnostics;
+    ReadStats value_stats = reader.read_values(block.text(), block.values, "fuzz.json", [](const RawEvent&) {},
+                                               value_diagnostics);
+    check(value_stats.rejected == 0 || value_diagnostics.error_count() > 0, "a JSON value was rejected without an error");
+  }
   return 0;
 }
 

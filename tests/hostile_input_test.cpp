@@ -454,3 +454,69 @@ TEST(HuntExitStatus, ClosedStandardOutputEndsCleanly) {
 
 }  // namespace
 }  // namespace sigscope
+
+namespace sigscope {
+namespace {
+
+// JSON that is not JSON lines (an array of events, objects spread over
+// lines) is read value by value as a stream: memory stays flat, and a bad
+// value loses only itself.
+TEST(HostileJsonValues, BadElementLosesOnlyItself) {
+  TempDir dir;
+  auto rules = dir.write("r.yml", kWhoamiRule);
+  const std::string array =
+      "[\n  {\"CommandLine\": \"whoami\"},\n  {\"CommandLine\": whoami},\n  {\"CommandLine\": \"whoami\"}\n]\n";
+  auto file = dir.write("events.json", array);
+  for (bool piped : {false, true}) {
+    auto r = piped ? run_cli({"hunt", "-r", rules.string(), "-"}, array) : run_cli({"hunt", "-r", rules.string(), file.string()});
+    EXPECT_EQ(r.exit_code, 3) << r.err;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2) << r.out;
+    EXPECT_NE(r.err.find(":3: error: invalid JSON in value 2 at byte offset 33"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("read 2 events"), std::string::npos) << r.err;
+  }
+}
+
+TEST(HostileJsonValues, OversizedElementIsSkippedAndTheRestRead) {
+  TempDir dir;
+  auto rules = dir.write("r.yml", kWhoamiRule);
+  std::string array = "[{\"CommandLine\": \"whoami\"}, {\"big\": \"";
+  array.append(kMaxJsonLineBytes + 10, 'x');
+  array += "\"}, {\"CommandLine\": \"whoami\"}]";
+  auto file = dir.write("big.json", array);
+  auto r = run_cli({"hunt", "-r", rules.string(), file.string()});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2) << r.out;
+  EXPECT_NE(r.err.find("value 2 at byte offset 28 is 16777237 bytes long, more than the maximum of 16 MiB"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST(HostileJsonValues, LargeArrayKeepsMemoryFlat) {
+  // 64 MB in one JSON array: parsed whole it would take about 900 MiB.
+  TempDir dir;
+  auto rules = dir.write("r.yml", kWhoamiRule);
+  const std::string element = "{\"CommandLine\": \"dir " + std::string(200, 'x') + "\", \"Image\": \"C:\\\\x.exe\"}";
+  std::string array = "[";
+  while (array.size() < (64u << 20)) array += element + ",\n";
+  array += "{\"CommandLine\": \"whoami\"}]";
+  auto file = dir.write("large.json", array);
+  auto r = run_cli({"hunt", "-r", rules.string(), "-j", "2", file.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out.substr(0, 200);
+  auto at = r.err.find("peak memory ");
+  ASSERT_NE(at, std::string::npos) << r.err;
+  EXPECT_LT(std::stoi(r.err.substr(at + 12)), 100) << r.err;
+}
+
+TEST(HostileJsonValues, TextStartingWithABracketIsReportedOnce) {
+  TempDir dir;
+  auto rules = dir.write("r.yml", kWhoamiRule);
+  auto file = dir.write("app.json", "[2024-05-01 12:00:00] started\n[2024-05-01 12:00:01] whoami\n");
+  auto r = run_cli({"hunt", "-r", rules.string(), file.string()});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n') < 12, true) << r.err;
+  EXPECT_NE(r.err.find("invalid JSON array"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace sigscope

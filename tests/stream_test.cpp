@@ -160,3 +160,113 @@ TEST(ByteStream, MissingFileFailsToOpen) {
 
 }  // namespace
 }  // namespace sigscope
+
+namespace sigscope {
+namespace {
+
+struct Value {
+  std::uint64_t record, line, offset;
+  std::string text;
+};
+
+// Reads `content` with JsonValueBlockReader in blocks of `block_size` and
+// returns every value with its number, line and offset.
+std::vector<Value> read_values(const std::string& content, std::size_t block_size, std::size_t max_value,
+                               std::vector<SkippedValue>* skipped = nullptr) {
+  testing::TempDir dir;
+  auto path = dir.write("input", content);
+  std::string error;
+  auto stream = ByteStream::open(InputFile{path.string(), 0, false}, error);
+  EXPECT_TRUE(stream) << error;
+  std::vector<Value> out;
+  JsonValueBlockReader reader(*stream, "", block_size, max_value);
+  LineBlock block;
+  while (reader.next(block)) {
+    EXPECT_TRUE(block.holds_values);
+    if (skipped) skipped->insert(skipped->end(), block.skipped_values.begin(), block.skipped_values.end());
+    for (const auto& v : block.values) {
+      EXPECT_LE(v.begin + v.length, block.size);
+      out.push_back({v.record, v.line, v.offset, std::string(block.buffer.data() + v.begin, v.length)});
+    }
+  }
+  return out;
+}
+
+// Every value must be the exact bytes at its offset in the input.
+void expect_true_offsets(const std::string& content, const std::vector<Value>& values) {
+  for (const auto& v : values) EXPECT_EQ(content.substr(v.offset, v.text.size()), v.text) << v.record;
+}
+
+TEST(JsonValueBlockReader, ArrayElementsAcrossSmallBlocks) {
+  std::string content = "[\n";
+  for (int i = 1; i <= 200; ++i)
+    content += "  {\"n\": " + std::to_string(i) + ", \"s\": \"a,]}\\\"[{\"}" + (i < 200 ? ",\n" : "\n");
+  content += "]\n";
+  auto values = read_values(content, 64, 4096);
+  ASSERT_EQ(values.size(), 200u);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    EXPECT_EQ(values[i].record, i + 1);
+    EXPECT_EQ(values[i].line, i + 2);
+    EXPECT_EQ(values[i].text, "{\"n\": " + std::to_string(i + 1) + ", \"s\": \"a,]}\\\"[{\"}");
+  }
+  expect_true_offsets(content, values);
+}
+
+TEST(JsonValueBlockReader, PrettyPrintedObjectsOneAfterAnother) {
+  const std::string content = "{\n  \"a\": 1\n}\n{\n  \"b\": {\"c\": [1, 2]}\n}{\"d\": \"}\"}";
+  auto values = read_values(content, 8, 1024);
+  ASSERT_EQ(values.size(), 3u);
+  EXPECT_EQ(values[0].line, 1u);
+  EXPECT_EQ(values[1].line, 4u);
+  EXPECT_EQ(values[2].line, 6u);
+  EXPECT_EQ(values[2].text, "{\"d\": \"}\"}");
+  expect_true_offsets(content, values);
+}
+
+TEST(JsonValueBlockReader, CloudTrailRecordsAreElements) {
+  const std::string content = "{\"Records\": [{\"eventName\": \"A\"}, {\"eventName\": \"B\"}]}\n";
+  auto values = read_values(content, 16, 1024);
+  ASSERT_EQ(values.size(), 2u);
+  EXPECT_EQ(values[0].text, "{\"eventName\": \"A\"}");
+  EXPECT_EQ(values[1].record, 2u);
+  expect_true_offsets(content, values);
+}
+
+TEST(JsonValueBlockReader, OversizedValueIsSkippedAndTheRestRead) {
+  const std::string big = "{\"x\": \"" + std::string(5000, 'a') + "\", \"y\": [[[[]]]]}";
+  const std::string content = "[{\"a\": 1}, " + big + ", {\"b\": 2}]";
+  std::vector<SkippedValue> skipped;
+  auto values = read_values(content, 64, 1024, &skipped);
+  ASSERT_EQ(values.size(), 2u);
+  EXPECT_EQ(values[0].text, "{\"a\": 1}");
+  EXPECT_EQ(values[1].text, "{\"b\": 2}");
+  EXPECT_EQ(values[1].record, 3u);
+  ASSERT_EQ(skipped.size(), 1u);
+  EXPECT_EQ(skipped[0].record, 2u);
+  EXPECT_EQ(skipped[0].offset, content.find(big));
+  EXPECT_EQ(skipped[0].bytes, big.size());
+  expect_true_offsets(content, values);
+}
+
+TEST(JsonValueBlockReader, DeepNestingStaysBounded) {
+  // 100,000 open brackets never close: the value is skipped at the limit
+  // and the input ends; nothing grows past the limit.
+  const std::string content = "[{\"a\": 1}, " + std::string(100000, '[');
+  std::vector<SkippedValue> skipped;
+  auto values = read_values(content, 64, 4096, &skipped);
+  ASSERT_EQ(values.size(), 1u);
+  ASSERT_EQ(skipped.size(), 1u);
+  EXPECT_EQ(skipped[0].bytes, 100000u);
+}
+
+TEST(JsonValueBlockReader, UnterminatedAndStrayValuesAreListedForTheParser) {
+  auto values = read_values("[{\"a\": 1}, nul, {\"b\": \"never closed", 16, 1024);
+  ASSERT_EQ(values.size(), 3u);
+  EXPECT_EQ(values[1].text, "nul");
+  EXPECT_EQ(values[2].text, "{\"b\": \"never closed");
+  EXPECT_TRUE(read_values("[]", 16, 1024).empty());
+  EXPECT_TRUE(read_values("\xEF\xBB\xBF  [ ]  ", 16, 1024).empty());
+}
+
+}  // namespace
+}  // namespace sigscope

@@ -167,8 +167,18 @@ class Worker {
                                       offset, kMaxJsonLine >> 20),
                           "split the record, or check that the input really is JSON lines");
       }
-      ReadStats stats = json_.read_lines(block.text(), 0, block.size, block.first_line, name, sink, diagnostics,
-                                         block.offset);
+      for (const SkippedValue& skipped : block.skipped_values) {
+        result.stats.reject("value too long");
+        diagnostics.error(name, static_cast<int>(skipped.line), 0, "",
+                          fmt::format("value {} at byte offset {} is {} bytes long, more than the maximum of {} MiB; "
+                                      "it was not parsed",
+                                      skipped.record, skipped.offset, skipped.bytes, kMaxJsonLine >> 20),
+                          "split the value into smaller events, or check that the input really holds events");
+      }
+      ReadStats stats = block.holds_values
+                            ? json_.read_values(block.text(), block.values, name, sink, diagnostics)
+                            : json_.read_lines(block.text(), 0, block.size, block.first_line, name, sink, diagnostics,
+                                               block.offset);
       result.stats.add(stats);
     } else {
       InputState& state = *job.state;
@@ -353,51 +363,110 @@ void produce_jobs(const std::vector<InputFile>& inputs, JobQueue& queue, BlockPo
     std::size_t start = std::string_view(head).substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
     while (start < head.size() && (head[start] == ' ' || head[start] == '\t' || head[start] == '\r' || head[start] == '\n'))
       ++start;
-    const bool maybe_lines = stream->error().empty() && start < head.size() && head[start] == '{';
+    const bool readable = stream->error().empty() && start < head.size();
     std::uint64_t accounted = 0;
-    if (maybe_lines) {
+    // Sends the blocks of `reader` as jobs, then notes a stream error.
+    auto stream_blocks = [&](auto& reader, std::shared_ptr<LineBlock> block, bool any) {
+      bool first = true;
+      while (any && !stop) {
+        Job part;
+        part.kind = Job::Kind::JsonBlock;
+        part.input = i;
+        part.first = first;
+        part.block = std::move(block);
+        std::uint64_t raw = stream->raw_bytes();
+        progress.advance(raw - accounted);
+        accounted = raw;
+        queue.push(std::move(part));
+        first = false;
+        block = pool.get();
+        any = reader.next(*block);
+      }
+      if (!stream->error().empty()) {
+        diagnostics.error(display_name(input), 0, 0, "", fmt::format("input ends early: {}", stream->error()),
+                          "the events before this point were read; recompress or copy the input again");
+        Job tail;
+        tail.kind = Job::Kind::Skip;
+        tail.input = i;
+        tail.first = false;
+        tail.skip_reason = "partly unreadable";
+        queue.push(std::move(tail));
+      }
+    };
+    // JSON that is not JSON lines (an array of events, CloudTrail's Records,
+    // objects spread over lines) is cut into whole values, also streamed.
+    auto stream_values = [&](std::string prefix) {
+      JsonValueBlockReader reader(*stream, std::move(prefix), kJsonBlockBytes, kMaxJsonLine);
+      auto block = pool.get();
+      reader.next(*block);
+      // An input without values ("[]") still gets its job, so it counts as read.
+      stream_blocks(reader, std::move(block), true);
+    };
+    // The second token must fit too: an object starts with a key or ends,
+    // an array of events starts with an object or ends. Text logs that start
+    // with a bracket ("[2024-05-01 ...") are left to the whole-input path,
+    // which reports them once.
+    auto second_token = [&](std::size_t at) {
+      std::size_t k = at + 1;
+      while (k < head.size() && (head[k] == ' ' || head[k] == '\t' || head[k] == '\r' || head[k] == '\n')) ++k;
+      return k < head.size() ? head[k] : '\0';
+    };
+    const char second = readable ? second_token(start) : '\0';
+    if (readable && head[start] == '{') {
       LineBlockReader reader(*stream, std::move(head), kJsonBlockBytes, kMaxJsonLine);
       auto block = pool.get();
       bool any = reader.next(*block);
       if (any && sniffer.is_json_lines(block->text())) {
-        bool first = true;
-        while (any && !stop) {
-          Job part;
-          part.kind = Job::Kind::JsonBlock;
-          part.input = i;
-          part.first = first;
-          part.block = std::move(block);
-          std::uint64_t raw = stream->raw_bytes();
-          progress.advance(raw - accounted);
-          accounted = raw;
-          queue.push(std::move(part));
-          first = false;
-          block = pool.get();
-          any = reader.next(*block);
-        }
-        if (!stream->error().empty()) {
-          diagnostics.error(display_name(input), 0, 0, "", fmt::format("input ends early: {}", stream->error()),
-                            "the events before this point were read; recompress or copy the input again");
-          Job tail;
-          tail.kind = Job::Kind::Skip;
-          tail.input = i;
-          tail.first = false;
-          tail.skip_reason = "partly unreadable";
-          queue.push(std::move(tail));
-        }
+        stream_blocks(reader, std::move(block), any);
         continue;
       }
-      if (!input.stream) {
-        // Not JSON lines: the worker reads the whole file (in parallel with others).
-        job.state = std::make_shared<InputState>();
-        progress.advance(input.size);
+      if (second != '"' && second != '}') {
+        // Not JSON: the whole-input path reports it.
+        if (!input.stream) {
+          job.state = std::make_shared<InputState>();
+          progress.advance(input.size);
+          queue.push(std::move(job));
+          continue;
+        }
+        std::string content(block->text());
+        reader.read_rest(content);
+        head = std::move(content);
+      } else if (!input.stream) {
+        // Start again from the first byte: the line reader may have skipped
+        // an overlong first line.
+        block.reset();
+        stream = ByteStream::open(input, error);
+        if (!stream) {
+          diagnostics.error(display_name(input), 0, 0, "", error, "check that the input exists and is readable");
+          job.kind = Job::Kind::Skip;
+          job.skip_reason = "unreadable";
+          queue.push(std::move(job));
+          continue;
+        }
+        stream_values(std::string());
+        continue;
+      } else if (block->oversized.empty()) {
+        std::string prefix(block->text());
+        prefix += reader.take_carry();
+        block.reset();
+        stream_values(std::move(prefix));
+        continue;
+      } else {
+        // A pipe whose first line is too long to judge, and is not JSON
+        // lines: its start is gone.
+        diagnostics.error(display_name(input), 0, 0, "",
+                          fmt::format("the first line is longer than {} MiB and the input is not JSON lines; it "
+                                      "cannot be read from a pipe",
+                                      kMaxJsonLine >> 20),
+                          "save the input to a file and pass the file");
+        job.kind = Job::Kind::Skip;
+        job.skip_reason = "unreadable";
         queue.push(std::move(job));
         continue;
       }
-      // A stream cannot be read twice: keep what was read.
-      std::string content(block->text());
-      reader.read_rest(content);
-      head = std::move(content);
+    } else if (readable && head[start] == '[' && (second == '{' || second == ']')) {
+      stream_values(std::move(head));
+      continue;
     } else if (!input.stream) {
       job.state = std::make_shared<InputState>();
       progress.advance(input.size);

@@ -486,6 +486,50 @@ ReadStats JsonEventReader::read_lines(std::string_view text, std::size_t begin, 
   return stats;
 }
 
+ReadStats JsonEventReader::read_values(std::string_view text, std::span<const JsonValueRef> values,
+                                       const std::string& name, const EventSink& sink, DiagnosticList& diagnostics) {
+  Impl& m = *impl_;
+  ReadStats stats;
+  auto reject = [&](const JsonValueRef& v, const char* reason, std::string message) {
+    stats.reject(reason);
+    // Cap the messages per input part; the count in the summary stays exact.
+    if (stats.rejected <= 20)
+      diagnostics.error(name, static_cast<int>(v.line), 0, "", std::move(message),
+                        "fix or remove the value; the rest of the input is read");
+    else if (stats.rejected == 21)
+      diagnostics.warning(name, static_cast<int>(v.line), 0, "", "more unreadable values follow; only their number is reported", "");
+  };
+  for (const JsonValueRef& v : values) {
+    stats.bytes += v.length;
+    const char* data = text.data() + v.begin;
+    simdjson::dom::element doc;
+    auto err = m.parser.parse(data, v.length, false).get(doc);
+    if (err == simdjson::UTF8_ERROR) {
+      m.repaired = simdjson::padded_string(Impl::repair_utf8(std::string_view(data, v.length)));
+      err = m.parser.parse(m.repaired).get(doc);
+      if (!err) {
+        stats.repair("invalid UTF-8");
+        if (stats.repaired <= 20)
+          diagnostics.warning(name, static_cast<int>(v.line), 0, "",
+                              fmt::format("value {} at byte offset {} holds invalid UTF-8; those bytes were read as U+FFFD",
+                                          v.record, v.offset),
+                              "fix the encoding at the source if the exact bytes matter");
+      }
+    }
+    bool not_object = false;
+    if (err) {
+      reject(v, "invalid JSON",
+             fmt::format("invalid JSON in value {} at byte offset {}: {}", v.record, v.offset, simdjson::error_message(err)));
+    } else if (std::uint64_t n = m.emit_document(doc, v.record, v.offset, sink, not_object); not_object) {
+      reject(v, "not a JSON object",
+             fmt::format("value {} at byte offset {} is a JSON value that is not an object", v.record, v.offset));
+    } else {
+      stats.events += n;
+    }
+  }
+  return stats;
+}
+
 void JsonEventReader::repair_whole_input(std::string_view& text, std::size_t& start, ReadStats& stats,
                                          const std::string& name, DiagnosticList& diagnostics) {
   if (simdjson::validate_utf8(text.data() + start, text.size() - start)) return;

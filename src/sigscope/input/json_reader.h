@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,17 @@ struct ReadStats {
 };
 
 using EventSink = std::function<void(const RawEvent&)>;
+
+// One JSON value found by JsonValueBlockReader (input/stream.h): its place in the block and
+// in the input.
+struct JsonValueRef {
+  std::uint32_t begin = 0;   // offset in LineBlock::buffer
+  std::uint32_t length = 0;
+  std::uint64_t record = 0;  // 1-based number of the array element or value
+  std::uint64_t line = 0;    // line of the value's first byte
+  std::uint64_t offset = 0;  // byte offset in the decompressed input
+};
+
 
 // Reusable JSON reader; one per thread.
 // Maximum length of one JSON line. Longer lines are rejected unparsed, because
@@ -77,6 +89,13 @@ class JsonEventReader {
   ReadStats read_lines(std::string_view text, std::size_t begin, std::size_t end, std::uint64_t first_line,
                        const std::string& name, const EventSink& sink, DiagnosticList& diagnostics,
                        std::uint64_t text_offset = 0);
+
+  // Reads the JSON values `values` of `text`, each on its own: a value that
+  // fails to parse is reported with its number, line and offset and skipped.
+  // Each value must be followed by simdjson::SIMDJSON_PADDING readable bytes
+  // within or after `text`.
+  ReadStats read_values(std::string_view text, std::span<const JsonValueRef> values, const std::string& name,
+                        const EventSink& sink, DiagnosticList& diagnostics);
 
   // Parses one JSON object (no padding required) into an event with record
   // number `record`. Returns false and sets `error` when it is not an object.

@@ -256,6 +256,9 @@ LineBlockReader::LineBlockReader(ByteStream& stream, std::string prefix, std::si
 bool LineBlockReader::next(LineBlock& block) {
   block.size = 0;
   block.oversized.clear();
+  block.holds_values = false;
+  block.values.clear();
+  block.skipped_values.clear();
   block.first_line = line_;
   block.offset = offset_;
   if (end_ && carry_.empty()) return false;
@@ -344,6 +347,250 @@ void LineBlockReader::read_rest(std::string& out) {
   char buffer[1 << 16];
   while (std::size_t got = stream_.read(buffer, sizeof buffer)) out.append(buffer, got);
   end_ = true;
+}
+
+}  // namespace sigscope
+
+namespace sigscope {
+
+namespace {
+
+bool is_json_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+// Blanks CloudTrail's `{"Records": [` opening at the start of text[0, n)
+// (after blanks), keeping line breaks so offsets and line numbers stay true.
+// Returns whether it was there.
+bool blank_records_opening(char* text, std::size_t n) {
+  std::size_t i = 0;
+  auto skip = [&] {
+    while (i < n && is_json_space(text[i])) ++i;
+  };
+  skip();
+  const std::size_t start = i;
+  if (i >= n || text[i] != '{') return false;
+  ++i;
+  skip();
+  constexpr std::string_view kKey = "\"Records\"";
+  if (std::string_view(text + i, n - i).substr(0, kKey.size()) != kKey) return false;
+  i += kKey.size();
+  skip();
+  if (i >= n || text[i] != ':') return false;
+  ++i;
+  skip();
+  if (i >= n || text[i] != '[') return false;
+  ++i;
+  for (std::size_t k = start; k < i; ++k)
+    if (text[k] != '\n') text[k] = ' ';
+  return true;
+}
+
+}  // namespace
+
+JsonValueBlockReader::JsonValueBlockReader(ByteStream& stream, std::string prefix, std::size_t block_size,
+                                           std::size_t max_value)
+    : stream_(stream), carry_(std::move(prefix)), block_size_(block_size), max_value_(std::max(max_value, block_size)) {}
+
+bool JsonValueBlockReader::scan_value(const char* text, std::size_t& pos, std::size_t n, Scan& scan,
+                                      std::uint64_t& lines) {
+  switch (scan.kind) {
+    case Scan::Kind::Scalar:
+      // true, false, null, a number, or stray bytes: up to the next blank or
+      // structural character, and at least one byte.
+      if (!scan.started && pos < n) {
+        scan.started = true;
+        ++pos;
+      }
+      while (pos < n) {
+        const char c = text[pos];
+        if (is_json_space(c) || c == ',' || c == ']' || c == '}' || c == '[' || c == '{' || c == '"') return true;
+        ++pos;
+      }
+      return false;
+    case Scan::Kind::String:
+      if (!scan.started && pos < n) {
+        scan.started = true;
+        scan.in_string = true;
+        ++pos;  // the opening quote
+      }
+      [[fallthrough]];
+    case Scan::Kind::Container:
+      while (pos < n) {
+        const char c = text[pos++];
+        if (c == '\n') ++lines;
+        if (scan.in_string) {
+          if (scan.escape) {
+            scan.escape = false;
+          } else if (c == '\\') {
+            scan.escape = true;
+          } else if (c == '"') {
+            scan.in_string = false;
+            if (scan.kind == Scan::Kind::String) return true;
+          }
+          continue;
+        }
+        if (c == '"') {
+          scan.in_string = true;
+        } else if (c == '{' || c == '[') {
+          ++scan.depth;
+        } else if ((c == '}' || c == ']') && --scan.depth == 0) {
+          return true;
+        }
+      }
+      return false;
+  }
+  return false;
+}
+
+bool JsonValueBlockReader::next(LineBlock& block) {
+  block.size = 0;
+  block.oversized.clear();
+  block.values.clear();
+  block.skipped_values.clear();
+  block.holds_values = true;
+  block.first_line = line_;
+  block.offset = offset_;
+  if (end_ && carry_.empty()) return false;
+
+  std::size_t capacity = std::max(block_size_, carry_.size());
+  auto reserve = [&](std::size_t bytes) {
+    if (block.buffer.size() < bytes + simdjson::SIMDJSON_PADDING) block.buffer.resize(bytes + simdjson::SIMDJSON_PADDING);
+  };
+  reserve(capacity);
+  std::memcpy(block.buffer.data(), carry_.data(), carry_.size());
+  std::size_t filled = carry_.size();
+  carry_.clear();
+  // Offsets below are into block.buffer, whose first byte is input byte offset_.
+  std::size_t pos = in_value_ ? carry_scanned_ : 0;
+  std::size_t value_begin = 0;  // start of the value being scanned, when in_value_
+  std::size_t cut = 0;          // bytes of the buffer that this block takes
+  bool full = false;
+  while (true) {
+    if (!end_ && filled < capacity) {
+      std::size_t got = stream_.read_full(block.buffer.data() + filled, capacity - filled);
+      if (got < capacity - filled) end_ = true;
+      filled += got;
+    }
+    char* data = block.buffer.data();
+    if (!started_ && (filled > 0 || end_)) {
+      // The start of the input: a UTF-8 byte order mark becomes blanks, and
+      // so does CloudTrail's opening, whose Records become the values.
+      started_ = true;
+      if (std::string_view(data, filled).substr(0, 3) == "\xEF\xBB\xBF") std::memset(data, ' ', 3);
+      if (blank_records_opening(data, filled)) {
+        level_ = Level::Array;
+        records_wrapper_ = true;
+      }
+    }
+    while (pos < filled && !full) {
+      if (in_value_) {
+        if (!scan_value(data, pos, filled, scan_, line_)) break;
+        block.values.push_back({static_cast<std::uint32_t>(value_begin), static_cast<std::uint32_t>(pos - value_begin),
+                                record_, value_line_, offset_ + value_begin});
+        in_value_ = false;
+        cut = pos;
+        full = pos >= block_size_;
+        continue;
+      }
+      const char c = data[pos];
+      if (is_json_space(c)) {
+        if (c == '\n') ++line_;
+        cut = ++pos;
+        continue;
+      }
+      if (level_ == Level::Array && (c == ',' || c == ']')) {
+        if (c == ']') {
+          level_ = records_wrapper_ ? Level::RecordsEnd : Level::Top;
+          records_wrapper_ = false;
+        }
+        cut = ++pos;
+        continue;
+      }
+      if ((level_ == Level::RecordsEnd && c == '}') || (level_ == Level::Top && c == '[')) {
+        level_ = c == '[' ? Level::Array : Level::Top;
+        cut = ++pos;
+        continue;
+      }
+      // A value starts here.
+      in_value_ = true;
+      value_begin = pos;
+      value_line_ = line_;
+      ++record_;
+      scan_ = Scan{};
+      scan_.kind = c == '{' || c == '[' ? Scan::Kind::Container : c == '"' ? Scan::Kind::String : Scan::Kind::Scalar;
+    }
+    if (full) break;
+    if (end_) {
+      if (in_value_) {
+        // Cut short by the end of the input: the parser reports it.
+        block.values.push_back({static_cast<std::uint32_t>(value_begin),
+                                static_cast<std::uint32_t>(filled - value_begin), record_, value_line_,
+                                offset_ + value_begin});
+        in_value_ = false;
+      }
+      cut = filled;
+      break;
+    }
+    // The buffer is scanned to its end and more input is needed.
+    if (!in_value_) {
+      if (!block.values.empty()) break;
+      offset_ += filled;  // only blanks and separators: drop them
+      block.offset = offset_;
+      filled = pos = cut = 0;
+      continue;
+    }
+    if (!block.values.empty()) {
+      cut = value_begin;  // the unfinished value goes to the next block
+      break;
+    }
+    if (value_begin > 0) {
+      std::memmove(block.buffer.data(), block.buffer.data() + value_begin, filled - value_begin);
+      filled -= value_begin;
+      pos -= value_begin;
+      offset_ += value_begin;
+      block.offset = offset_;
+      value_begin = cut = 0;
+    }
+    if (filled >= max_value_) {
+      skip_oversized(block, filled);
+      pos = cut = 0;
+      continue;
+    }
+    if (filled >= capacity) {
+      capacity = std::min(max_value_, capacity * 2);
+      reserve(capacity);
+    }
+  }
+  carry_.assign(block.buffer.data() + cut, filled - cut);
+  carry_scanned_ = in_value_ ? pos - cut : 0;
+  offset_ += cut;
+  block.size = cut;
+  return !block.values.empty() || !block.skipped_values.empty();
+}
+
+// The value at the start of the buffer (`filled` bytes of it so far) is longer
+// than max_value_: reads on to its end without keeping it, and lists it.
+void JsonValueBlockReader::skip_oversized(LineBlock& block, std::size_t& filled) {
+  const std::uint64_t value_offset = offset_;
+  std::uint64_t bytes = filled;
+  char* data = block.buffer.data();
+  const std::size_t chunk = block_size_;
+  filled = 0;
+  while (!end_) {
+    const std::size_t got = stream_.read_full(data, chunk);
+    if (got < chunk) end_ = true;
+    std::size_t p = 0;
+    if (scan_value(data, p, got, scan_, line_)) {
+      bytes += p;
+      std::memmove(data, data + p, got - p);
+      filled = got - p;
+      break;
+    }
+    bytes += got;
+  }
+  block.skipped_values.push_back({record_, value_line_, value_offset, bytes});
+  in_value_ = false;
+  offset_ = value_offset + bytes;
+  block.offset = offset_;
 }
 
 }  // namespace sigscope

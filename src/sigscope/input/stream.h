@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "sigscope/input/json_reader.h"
 #include "sigscope/input/sources.h"
 
 namespace sigscope {
@@ -46,7 +47,13 @@ class ByteStream {
 
 namespace sigscope {
 
+// A JSON value longer than the reader's limit, skipped unparsed.
+struct SkippedValue {
+  std::uint64_t record = 0, line = 0, offset = 0, bytes = 0;
+};
+
 // A run of whole lines of a JSON-lines input, followed by simdjson's padding.
+// JsonValueBlockReader fills it with whole JSON values instead, and lists them.
 struct LineBlock {
   std::vector<char> buffer;
   std::size_t size = 0;          // bytes of text at the start of buffer
@@ -54,6 +61,10 @@ struct LineBlock {
   std::uint64_t offset = 0;      // offset of the block in the decompressed input
   // Lines longer than the reader's limit, skipped: (line number, offset).
   std::vector<std::pair<std::uint64_t, std::uint64_t>> oversized;
+  // Set by JsonValueBlockReader: the values in the block, and those skipped.
+  bool holds_values = false;
+  std::vector<JsonValueRef> values;
+  std::vector<SkippedValue> skipped_values;
 
   std::string_view text() const { return std::string_view(buffer.data(), size); }
 };
@@ -74,6 +85,8 @@ class LineBlockReader {
 
   // Appends every byte not yet returned in a block (the rest of the input).
   void read_rest(std::string& out);
+  // Returns the bytes read from the stream but not yet returned in a block.
+  std::string take_carry() { return std::move(carry_); }
 
   std::uint64_t max_line() const { return max_line_; }
 
@@ -84,6 +97,57 @@ class LineBlockReader {
   std::size_t max_line_;
   std::uint64_t line_ = 1;
   std::uint64_t offset_ = 0;
+  bool end_ = false;
+};
+
+// Cuts a byte stream into blocks of whole JSON values, for inputs that are not
+// JSON lines: one JSON array of events, CloudTrail's {"Records": [...]}
+// object, or values one after another (pretty-printed objects). Such inputs
+// are then read with constant memory like JSON lines. Values are found by
+// following strings and bracket depth only; each is parsed on its own later,
+// so a malformed value loses only itself as long as its brackets balance.
+// Values longer than `max_value` bytes are skipped and listed.
+class JsonValueBlockReader {
+ public:
+  // `prefix` holds bytes already taken from `stream`; they come first. A
+  // UTF-8 byte order mark at the very start is dropped.
+  JsonValueBlockReader(ByteStream& stream, std::string prefix, std::size_t block_size, std::size_t max_value);
+
+  // Fills `block` with the next values. Returns false when the input is
+  // exhausted and nothing was added.
+  bool next(LineBlock& block);
+
+  // Progress of the value being scanned; exposed for tests.
+  struct Scan {
+    enum class Kind { Container, String, Scalar } kind = Kind::Container;
+    std::int64_t depth = 0;
+    bool in_string = false;
+    bool escape = false;
+    bool started = false;
+  };
+  // Scans text[pos, n) as part of the value described by `scan`, advancing
+  // `pos`. Returns true when the value ends, with `pos` one past its last
+  // byte; false when it goes on past n. Line breaks seen are added to `lines`.
+  static bool scan_value(const char* text, std::size_t& pos, std::size_t n, Scan& scan, std::uint64_t& lines);
+
+ private:
+  enum class Level { Top, Array, RecordsEnd };
+  void skip_oversized(LineBlock& block, std::size_t& filled);
+
+  ByteStream& stream_;
+  std::string carry_;            // bytes after the last cut
+  std::size_t carry_scanned_ = 0;  // bytes of carry_ already scanned as part of the current value
+  std::size_t block_size_;
+  std::size_t max_value_;
+  Level level_ = Level::Top;
+  bool records_wrapper_ = false;  // the array is CloudTrail's Records
+  bool started_ = false;          // the start of the input was examined
+  bool in_value_ = false;
+  Scan scan_;
+  std::uint64_t value_line_ = 0;
+  std::uint64_t record_ = 0;
+  std::uint64_t line_ = 1;    // line at the scan position
+  std::uint64_t offset_ = 0;  // input offset of the first byte of carry_
   bool end_ = false;
 };
 
