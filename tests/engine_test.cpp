@@ -452,8 +452,8 @@ TEST(EngineRouting, EmptyChannelIsStillWindows) {
 namespace sigscope {
 namespace {
 
-// The scan memo answers a field value seen before from the result of its
-// first scan. Results must stay those of a fresh scan: the same value again,
+// The scan memo returns the result of a field value's first scan when the
+// value comes again. Results must stay those of a fresh scan: the same value again,
 // another value, a list-valued field, a value too long for the memo, and one
 // value under two fields whose databases differ.
 TEST(EngineScanMemo, RepeatedValuesKeepTheirResults) {

@@ -69,7 +69,7 @@ TEST(PrefilterDifferential, SameDetectionsAsDirectEvaluation) {
 
   // Generated events: the mixed and the Sysmon-shaped streams of
   // bench/gen_events, whose varied digits, names and GUIDs reach values that
-  // the real logs do not hold.
+  // the real logs do not contain.
   const std::vector<std::string> folders = {(corpus / "evtx").string(), (corpus / "sigma-regression").string(),
                                             (corpus / "json" / "security-datasets").string()};
   for (bool sysmon : {false, true}) {

@@ -259,7 +259,7 @@ TEST(JsonValueBlockReader, DeepNestingStaysBounded) {
   EXPECT_EQ(skipped[0].bytes, 100000u);
 }
 
-TEST(JsonValueBlockReader, UnterminatedAndStrayValuesAreListedForTheParser) {
+TEST(JsonValueBlockReader, UnclosedAndStrayValuesListed) {
   auto values = read_values("[{\"a\": 1}, nul, {\"b\": \"never closed", 16, 1024);
   ASSERT_EQ(values.size(), 3u);
   EXPECT_EQ(values[1].text, "nul");

@@ -225,9 +225,9 @@ class Worker {
 // Jobs flow from one reader thread through the workers to the writer (the
 // calling thread), which takes results in job order. Two limits bound memory:
 // at most `max_jobs` jobs are read but not yet written, and at most
-// `max_data_jobs` of them hold input data (a JSON-lines block, or a piped
+// `max_data_jobs` of them contain input data (a JSON-lines block, or a piped
 // input read whole). EVTX jobs map their file instead, so many may wait
-// while one long job holds the writer up.
+// while one long job blocks the writer.
 // Each party waits on its own condition variable, so finishing one small job
 // wakes only the thread that can use it.
 class JobQueue {

@@ -233,9 +233,8 @@ void append_json_string(std::string& out, std::string_view s) {
   out.push_back('"');
   std::size_t i = 0;
   while (i < s.size()) {
-    // Copy the run of bytes that need no escaping in one append; a word test
-    // finds the end of the run, and a table lookup per byte in the last
-    // bytes of the text.
+    // Copy the run of bytes that need no escaping in one append. A word test
+    // finds the end of the run, or a table lookup per byte in the last bytes.
     static constexpr auto kPlain = [] {
       std::array<bool, 256> plain{};
       for (int c = 0x20; c < 0x7F; ++c) plain[static_cast<std::size_t>(c)] = c != '"' && c != '\\';

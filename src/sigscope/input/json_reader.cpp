@@ -219,9 +219,9 @@ struct JsonEventReader::Impl {
         return;
       }
     }
-    // A timestamp for the output, from the usual keys in this order of
-    // preference; they are noted while the fields are added, so the object
-    // is walked once.
+    // A timestamp for the output, from the usual keys in time_key_rank's
+    // order. They are noted while the fields are added, so the object is
+    // walked once.
     constexpr int kTimeKeys = 9;
     simdjson::dom::element time_values[kTimeKeys];
     bool time_found[kTimeKeys] = {};
@@ -253,7 +253,11 @@ struct JsonEventReader::Impl {
   static int time_key_rank(std::string_view key) {
     switch (key.size()) {
       case 10: return key == "@timestamp" ? 0 : -1;
-      case 9: return key == "timestamp" ? 1 : key == "EventTime" ? 4 : key == "eventTime" ? 5 : -1;
+      case 9:
+        if (key == "timestamp") return 1;
+        if (key == "EventTime") return 4;
+        if (key == "eventTime") return 5;
+        return -1;
       case 11: return key == "TimeCreated" ? 2 : -1;
       case 13: return key == "TimeGenerated" ? 3 : -1;
       case 7: return key == "UtcTime" ? 6 : -1;
@@ -511,7 +515,7 @@ ReadStats JsonEventReader::read_values(std::string_view text, std::span<const Js
         stats.repair("invalid UTF-8");
         if (stats.repaired <= 20)
           diagnostics.warning(name, static_cast<int>(v.line), 0, "",
-                              fmt::format("value {} at byte offset {} holds invalid UTF-8; those bytes were read as U+FFFD",
+                              fmt::format("value {} at byte offset {} contains invalid UTF-8; those bytes were read as U+FFFD",
                                           v.record, v.offset),
                               "fix the encoding at the source if the exact bytes matter");
       }

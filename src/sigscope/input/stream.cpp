@@ -516,7 +516,13 @@ bool JsonValueBlockReader::next(LineBlock& block) {
       value_line_ = line_;
       ++record_;
       scan_ = Scan{};
-      scan_.kind = c == '{' || c == '[' ? Scan::Kind::Container : c == '"' ? Scan::Kind::String : Scan::Kind::Scalar;
+      if (c == '{' || c == '[') {
+        scan_.kind = Scan::Kind::Container;
+      } else if (c == '"') {
+        scan_.kind = Scan::Kind::String;
+      } else {
+        scan_.kind = Scan::Kind::Scalar;
+      }
     }
     if (full) break;
     if (end_) {

@@ -104,13 +104,13 @@ class LineBlockReader {
 // JSON lines: one JSON array of events, CloudTrail's {"Records": [...]}
 // object, or values one after another (pretty-printed objects). Such inputs
 // are then read with constant memory like JSON lines. Values are found by
-// following strings and bracket depth only; each is parsed on its own later,
+// following strings and bracket depth only. Each is parsed on its own later,
 // so a malformed value loses only itself as long as its brackets balance.
 // Values longer than `max_value` bytes are skipped and listed.
 class JsonValueBlockReader {
  public:
-  // `prefix` holds bytes already taken from `stream`; they come first. A
-  // UTF-8 byte order mark at the very start is dropped.
+  // `prefix` contains bytes already taken from `stream`, which come first. A
+  // UTF-8 byte order mark at the very start is read as blanks.
   JsonValueBlockReader(ByteStream& stream, std::string prefix, std::size_t block_size, std::size_t max_value);
 
   // Fills `block` with the next values. Returns false when the input is

@@ -137,8 +137,8 @@ class Matcher {
   // engine was given an assumed logsource.
   std::uint64_t channel_less_events() const { return channel_less_events_; }
   std::uint64_t regex_limit_hits() const { return scratch_.regex_limit_hits; }
-  // Field values scanned with Hyperscan, and how many of them the scan memo
-  // answered without scanning (see Prefilter::Scratch).
+  // Field values looked up in the scan memo, and how many of them were found
+  // there and so not scanned again (see Prefilter::Scratch).
   std::uint64_t scanned_values() const {
     return prefilter_scratch_ ? Prefilter::memo_hits(*prefilter_scratch_) + Prefilter::memo_misses(*prefilter_scratch_) : 0;
   }

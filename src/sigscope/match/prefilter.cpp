@@ -105,8 +105,8 @@ struct CallbackContext {
 };
 
 // Scan memo size. 4,096 entries keep the distinct Image, ImageLoaded and
-// TargetObject values of a busy host; longer values (command lines) rarely
-// repeat and cost little to copy next to the scan of a large database.
+// TargetObject values of a busy host (an estimate). Longer values, such as
+// command lines, rarely repeat, so they are scanned every time.
 constexpr std::size_t kMemoEntries = 4096;
 constexpr std::size_t kMemoMaxValue = 512;
 constexpr std::size_t kMemoMaxSlots = 128;

@@ -66,7 +66,7 @@ class Prefilter {
 
     // Results of earlier scans, so a value that comes again (the same Image
     // or ImageLoaded path in thousands of events) is not scanned again.
-    // Direct-mapped by a hash of the databases and the value; an entry holds
+    // Direct-mapped by a hash of the databases and the value. An entry contains
     // the value and the slots its scan hit. Bounded: kMemoEntries entries of
     // values up to kMemoMaxValue bytes and up to kMemoMaxSlots slots.
     struct MemoEntry {
@@ -80,7 +80,7 @@ class Prefilter {
     std::uint64_t memo_hits = 0, memo_misses = 0;
   };
 
-  // Field values scanned and how many of them the memo answered, for this scratch.
+  // Field values looked up in the memo of this scratch, and how many of them were found there.
   static std::uint64_t memo_hits(const Scratch& scratch) { return scratch.memo_hits; }
   static std::uint64_t memo_misses(const Scratch& scratch) { return scratch.memo_misses; }
 
