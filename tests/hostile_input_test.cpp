@@ -14,6 +14,7 @@
 #include <sstream>
 #include <variant>
 
+#include <nlohmann/json.hpp>
 #include <simdjson.h>
 
 #include "sigscope/condition/parser.h"
@@ -516,6 +517,55 @@ TEST(HostileJsonValues, TextStartingWithABracketIsReportedOnce) {
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n') < 12, true) << r.err;
   EXPECT_NE(r.err.find("invalid JSON array"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace sigscope
+
+namespace sigscope {
+namespace {
+
+// The same events as JSON lines, as one pretty-printed array, as objects one
+// after another over several lines, and as CloudTrail's Records give the
+// same detections with the same record numbers.
+TEST(HostileJsonValues, AllLayoutsGiveTheSameDetections) {
+  TempDir dir;
+  auto rules = dir.write("r.yml", kWhoamiRule);
+  std::vector<std::string> events;
+  for (int i = 0; i < 60; ++i) {
+    std::string command = i % 3 == 0 ? "whoami /all" : "dir \\\"C:\\\\x [" + std::to_string(i) + "]\\\" {";
+    events.push_back("{\"CommandLine\": \"" + command + "\", \"n\": " + std::to_string(i) +
+                     ", \"nested\": {\"list\": [1, \"]\", {\"k\": \"}\"}]}, \"text\": \"\\u00e9t\\u00e9\"}");
+  }
+  std::string lines, array = "[\n", spread, records = "{\"Records\": [";
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    lines += events[i] + "\n";
+    array += "  " + events[i] + (i + 1 < events.size() ? ",\n" : "\n");
+    std::string pretty = events[i];
+    for (std::size_t at = pretty.find(", \""); at != std::string::npos; at = pretty.find(", \"", at + 3))
+      pretty.replace(at, 2, ",\n  ");
+    spread += pretty + "\n";
+    records += events[i] + (i + 1 < events.size() ? ", " : "");
+  }
+  array += "]\n";
+  records += "]}";
+  auto detections = [&](const std::string& name, const std::string& content) {
+    auto r = run_cli({"hunt", "-r", rules.string(), dir.write(name, content).string()});
+    EXPECT_EQ(r.exit_code, 0) << name << ": " << r.err;
+    std::vector<std::string> out;
+    std::istringstream in(r.out);
+    for (std::string line; std::getline(in, line);) {
+      auto doc = nlohmann::json::parse(line);
+      doc.erase("input");
+      out.push_back(doc.dump());
+    }
+    return out;
+  };
+  auto expected = detections("lines.jsonl", lines);
+  EXPECT_EQ(expected.size(), 20u);
+  EXPECT_EQ(detections("array.json", array), expected);
+  EXPECT_EQ(detections("spread.json", spread), expected);
+  EXPECT_EQ(detections("records.json", records), expected);
 }
 
 }  // namespace
