@@ -197,3 +197,23 @@ TEST(JsonReaderTimestamp, PreferredKeyWins) {
 
 }  // namespace
 }  // namespace sigscope
+
+namespace sigscope {
+namespace {
+
+// A CloudTrail Records element that is not an object is rejected with an
+// error, and only the events passed on are counted (found by fuzzing: the
+// count included such elements).
+TEST(JsonReaderRecords, NonObjectElementIsRejected) {
+  ReadStats stats;
+  DiagnosticList diagnostics;
+  auto c = read_all("{\"Records\": [2, {\"eventName\": \"A\"}, \"x\"]}\n", &stats, &diagnostics);
+  EXPECT_EQ(c.records, (std::vector<std::uint64_t>{2}));
+  EXPECT_EQ(stats.events, 1u);
+  EXPECT_EQ(stats.rejected_by_reason["not a JSON object"], 2u);
+  ASSERT_EQ(diagnostics.error_count(), 2u);
+  EXPECT_NE(diagnostics.items()[0].message.find("a Records element"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sigscope

@@ -51,6 +51,7 @@ struct JsonEventReader::Impl {
   std::vector<FieldValue> fields;
   std::string path;      // current dotted prefix while flattening
   std::string timestamp;
+  std::uint64_t skipped_records = 0;  // of the last emit_document call
   bool in_system = false;           // flattening an evtx_dump System section
   simdjson::padded_string scratch;   // for read_object
   simdjson::padded_string repaired;  // a record or input with invalid UTF-8 replaced
@@ -293,23 +294,29 @@ struct JsonEventReader::Impl {
 
   // Emits one parsed JSON value as one event, or, for CloudTrail's
   // {"Records": [...]} layout, one event per record. Returns the number of
-  // events; `not_object` is set when the value is not a JSON object.
+  // events emitted. `not_object` is set when the value is not a JSON object;
+  // `skipped_records` counts the records that are not objects.
   std::uint64_t emit_document(simdjson::dom::element doc, std::uint64_t record, std::uint64_t offset,
                               const EventSink& sink, bool& not_object) {
+    skipped_records = 0;
     not_object = !doc.is_object();
     if (not_object) return 0;
     simdjson::dom::object obj = as_object(doc);
     simdjson::dom::element records;
     if (obj.size() == 1 && obj["Records"].get(records) == simdjson::SUCCESS && records.is_array()) {
-      std::uint64_t n = 0;
+      std::uint64_t index = 0, emitted = 0;
       for (auto item : as_array(records)) {
-        ++n;
-        if (!item.is_object()) continue;
+        ++index;
+        if (!item.is_object()) {
+          ++skipped_records;
+          continue;
+        }
         reset();
         flatten(as_object(item));
-        emit(n, offset, sink);
+        emit(index, offset, sink);
+        ++emitted;
       }
-      return n;
+      return emitted;
     }
     reset();
     flatten(obj);
@@ -453,6 +460,9 @@ ReadStats JsonEventReader::read_lines(std::string_view text, std::size_t begin, 
              fmt::format("the record at byte offset {} is a JSON value that is not an object", text_offset + b));
     } else {
       stats.events += n;
+      for (std::uint64_t k = 0; k < m.skipped_records; ++k)
+        reject(line, "not a JSON object",
+               fmt::format("a Records element of the record at byte offset {} is not a JSON object", text_offset + b));
     }
   };
 
@@ -529,6 +539,9 @@ ReadStats JsonEventReader::read_values(std::string_view text, std::span<const Js
              fmt::format("value {} at byte offset {} is a JSON value that is not an object", v.record, v.offset));
     } else {
       stats.events += n;
+      for (std::uint64_t k = 0; k < m.skipped_records; ++k)
+        reject(v, "not a JSON object",
+               fmt::format("a Records element of value {} at byte offset {} is not a JSON object", v.record, v.offset));
     }
   }
   return stats;
@@ -588,6 +601,8 @@ ReadStats JsonEventReader::read(std::string_view text, const std::string& name, 
         continue;
       }
       stats.events += n;
+      for (std::uint64_t k = 0; k < m.skipped_records; ++k)
+        reject(0, "not a JSON object", fmt::format("a Records element of array element {} is not a JSON object", index));
     }
     return stats;
   }
@@ -626,6 +641,8 @@ ReadStats JsonEventReader::read(std::string_view text, const std::string& name, 
       continue;
     }
     stats.events += n;
+    for (std::uint64_t k = 0; k < m.skipped_records; ++k)
+      reject(line, "not a JSON object", fmt::format("a Records element of value {} is not a JSON object", index));
   }
   return stats;
 }
