@@ -537,6 +537,7 @@ TEST(HostileJsonValues, AllLayoutsGiveTheSameDetections) {
     events.push_back("{\"CommandLine\": \"" + command + "\", \"n\": " + std::to_string(i) +
                      ", \"nested\": {\"list\": [1, \"]\", {\"k\": \"}\"}]}, \"text\": \"\\u00e9t\\u00e9\"}");
   }
+
   std::string lines, array = "[\n", spread, records = "{\"Records\": [";
   for (std::size_t i = 0; i < events.size(); ++i) {
     lines += events[i] + "\n";
@@ -549,6 +550,7 @@ TEST(HostileJsonValues, AllLayoutsGiveTheSameDetections) {
   }
   array += "]\n";
   records += "]}";
+
   auto detections = [&](const std::string& name, const std::string& content) {
     auto r = run_cli({"hunt", "-r", rules.string(), dir.write(name, content).string()});
     EXPECT_EQ(r.exit_code, 0) << name << ": " << r.err;
@@ -561,6 +563,7 @@ TEST(HostileJsonValues, AllLayoutsGiveTheSameDetections) {
     }
     return out;
   };
+
   auto expected = detections("lines.jsonl", lines);
   EXPECT_EQ(expected.size(), 20u);
   EXPECT_EQ(detections("array.json", array), expected);

@@ -176,8 +176,8 @@ TEST(EventJson, RepeatedNamesBecomeArraysAtTheFirstOccurrence) {
 namespace sigscope {
 namespace {
 
-// The output timestamp comes from the most preferred timestamp key that
-// holds a string or a number, wherever the keys stand in the object.
+// The output timestamp comes from the most preferred timestamp key whose
+// value is a string or a number, wherever the keys are in the object.
 TEST(JsonReaderTimestamp, PreferredKeyWins) {
   auto timestamp_of = [](const std::string& line) {
     JsonEventReader reader;

@@ -348,13 +348,17 @@ void produce_jobs(const std::vector<InputFile>& inputs, JobQueue& queue, BlockPo
       }
       continue;
     }
-    std::string error;
-    auto stream = ByteStream::open(input, error);
-    if (!stream) {
-      diagnostics.error(display_name(input), 0, 0, "", error, "check that the input exists and is readable");
+    // Reports the input as unreadable and sends its Skip job.
+    auto skip_unreadable = [&](const std::string& message, const char* hint) {
+      diagnostics.error(display_name(input), 0, 0, "", message, hint);
       job.kind = Job::Kind::Skip;
       job.skip_reason = "unreadable";
       queue.push(std::move(job));
+    };
+    std::string error;
+    auto stream = ByteStream::open(input, error);
+    if (!stream) {
+      skip_unreadable(error, "check that the input exists and is readable");
       continue;
     }
     // Sniff the decompressed start: only JSON lines are streamed.
@@ -437,10 +441,7 @@ void produce_jobs(const std::vector<InputFile>& inputs, JobQueue& queue, BlockPo
         block.reset();
         stream = ByteStream::open(input, error);
         if (!stream) {
-          diagnostics.error(display_name(input), 0, 0, "", error, "check that the input exists and is readable");
-          job.kind = Job::Kind::Skip;
-          job.skip_reason = "unreadable";
-          queue.push(std::move(job));
+          skip_unreadable(error, "check that the input exists and is readable");
           continue;
         }
         stream_values(std::string());
@@ -454,14 +455,10 @@ void produce_jobs(const std::vector<InputFile>& inputs, JobQueue& queue, BlockPo
       } else {
         // A pipe whose first line is too long to judge, and is not JSON
         // lines: its start is gone.
-        diagnostics.error(display_name(input), 0, 0, "",
-                          fmt::format("the first line is longer than {} MiB and the input is not JSON lines; it "
-                                      "cannot be read from a pipe",
-                                      kMaxJsonLine >> 20),
-                          "save the input to a file and pass the file");
-        job.kind = Job::Kind::Skip;
-        job.skip_reason = "unreadable";
-        queue.push(std::move(job));
+        skip_unreadable(fmt::format("the first line is longer than {} MiB and the input is not JSON lines; it "
+                                    "cannot be read from a pipe",
+                                    kMaxJsonLine >> 20),
+                        "save the input to a file and pass the file");
         continue;
       }
     } else if (readable && head[start] == '[' && (second == '{' || second == ']')) {

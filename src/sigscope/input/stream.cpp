@@ -244,6 +244,13 @@ std::unique_ptr<ByteStream> ByteStream::open(const InputFile& input, std::string
 
 namespace sigscope {
 
+namespace {
+// Grows `block`'s buffer to hold `bytes` of text and simdjson's padding.
+void reserve_padded(LineBlock& block, std::size_t bytes) {
+  if (block.buffer.size() < bytes + simdjson::SIMDJSON_PADDING) block.buffer.resize(bytes + simdjson::SIMDJSON_PADDING);
+}
+}  // namespace
+
 LineBlockReader::LineBlockReader(ByteStream& stream, std::string prefix, std::size_t block_size, std::size_t max_line)
     : stream_(stream), carry_(std::move(prefix)), block_size_(block_size), max_line_(std::max(max_line, block_size)) {
   if (std::string_view(carry_).substr(0, 3) == "\xEF\xBB\xBF") {
@@ -264,9 +271,7 @@ bool LineBlockReader::next(LineBlock& block) {
   if (end_ && carry_.empty()) return false;
 
   std::size_t capacity = std::max(block_size_, carry_.size());
-  auto reserve = [&](std::size_t bytes) {
-    if (block.buffer.size() < bytes + simdjson::SIMDJSON_PADDING) block.buffer.resize(bytes + simdjson::SIMDJSON_PADDING);
-  };
+  auto reserve = [&](std::size_t bytes) { reserve_padded(block, bytes); };
   reserve(capacity);
   std::memcpy(block.buffer.data(), carry_.data(), carry_.size());
   std::size_t filled = carry_.size();
@@ -452,9 +457,7 @@ bool JsonValueBlockReader::next(LineBlock& block) {
   if (end_ && carry_.empty()) return false;
 
   std::size_t capacity = std::max(block_size_, carry_.size());
-  auto reserve = [&](std::size_t bytes) {
-    if (block.buffer.size() < bytes + simdjson::SIMDJSON_PADDING) block.buffer.resize(bytes + simdjson::SIMDJSON_PADDING);
-  };
+  auto reserve = [&](std::size_t bytes) { reserve_padded(block, bytes); };
   reserve(capacity);
   std::memcpy(block.buffer.data(), carry_.data(), carry_.size());
   std::size_t filled = carry_.size();
