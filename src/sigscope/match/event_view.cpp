@@ -17,36 +17,23 @@ FieldId FieldTable::intern(std::string_view name) {
   if (2 * names_.size() > slots_.size()) {
     rebuild(std::max<std::size_t>(64, 4 * names_.size()));
   } else {
-    std::size_t mask = slots_.size() - 1;
-    std::size_t i = hashes_[id] & mask;
-    while (slots_[i] != kNoField) i = (i + 1) & mask;
-    slots_[i] = id;
+    place(id);
   }
   return id;
+}
+
+void FieldTable::place(FieldId id) {
+  const std::size_t mask = slots_.size() - 1;
+  std::size_t i = hashes_[id] & mask;
+  while (slots_[i].id != kNoField) i = (i + 1) & mask;
+  slots_[i] = Slot{id, static_cast<std::uint32_t>(hashes_[id] >> 32)};
 }
 
 void FieldTable::rebuild(std::size_t slot_count) {
   std::size_t size = 1;
   while (size < slot_count) size <<= 1;
-  slots_.assign(size, kNoField);
-  for (FieldId id = 0; id < names_.size(); ++id) {
-    std::size_t i = hashes_[id] & (size - 1);
-    while (slots_[i] != kNoField) i = (i + 1) & (size - 1);
-    slots_[i] = id;
-  }
-}
-
-FieldId FieldTable::find(std::string_view name) const {
-  if (slots_.empty()) return kNoField;
-  const std::uint64_t h = hash(name);
-  const std::size_t mask = slots_.size() - 1;
-  for (std::size_t i = h & mask;; i = (i + 1) & mask) {
-    FieldId id = slots_[i];
-    if (id == kNoField) return kNoField;
-    if (hashes_[id] == h && names_[id].size() == name.size() &&
-        std::memcmp(names_[id].data(), name.data(), name.size()) == 0)
-      return id;
-  }
+  slots_.assign(size, Slot{});
+  for (FieldId id = 0; id < names_.size(); ++id) place(id);
 }
 
 void EventView::add(FieldId field, std::uint32_t value) {
@@ -59,6 +46,18 @@ void EventView::add(FieldId field, std::uint32_t value) {
     entries_[tails_[field]].next = index;
   }
   tails_[field] = index;
+}
+
+FieldId EventView::lookup(const FieldTable& fields, std::string_view name) {
+  FieldId id = fields.find(name);
+  if (id == kNoField && name.find(' ') != std::string_view::npos) {
+    // Windows Defender names its data "Threat Name"; Sigma rules write ThreatName.
+    squeezed_.clear();
+    for (char c : name)
+      if (c != ' ') squeezed_.push_back(c);
+    id = fields.find(squeezed_);
+  }
+  return id;
 }
 
 void EventView::build(const RawEvent& event, const FieldTable& fields, const std::vector<Alias>& aliases) {
@@ -80,43 +79,42 @@ void EventView::build(const RawEvent& event, const FieldTable& fields, const std
   folded_offset_.assign(n, kEnd);
   folded_length_.resize(n);
   folded_text_.clear();
-  // Simple case folding grows UTF-8 text by at most half (two-byte letters
-  // folding to three-byte ones), so twice the input size never reallocates
-  // and views returned by folded() stay valid for the whole event.
-  std::size_t total = 0;
-  for (const auto& v : event.fields) total += v.value.size();
-  folded_text_.reserve(2 * total + 16);
-
   // Literal keys of the event's data first, then System fields not shadowed
   // by one of them, then nested paths not shadowed by a literal key.
+  bool any_system = false, any_nested = false;
+  std::size_t total = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const FieldValue& v = event.fields[i];
-    FieldId id = fields.find(v.name);
-    if (id == kNoField && v.name.find(' ') != std::string_view::npos) {
-      // Windows Defender names its data "Threat Name"; Sigma rules write ThreatName.
-      squeezed_.clear();
-      for (char c : v.name)
-        if (c != ' ') squeezed_.push_back(c);
-      id = fields.find(squeezed_);
-    }
+    total += v.value.size();
+    FieldId id = lookup(fields, v.name);
     value_field_[i] = id;
+    any_system |= v.system;
+    any_nested |= v.nested_path;
     if (id == kNoField || v.nested_path || v.system) continue;
     add(id, static_cast<std::uint32_t>(i));
     has_literal_[id] = true;
   }
-  std::size_t system_start = entries_.size();
-  for (std::size_t i = 0; i < n; ++i) {
-    const FieldValue& v = event.fields[i];
-    FieldId id = value_field_[i];
-    if (id == kNoField || !v.system || has_literal_[id]) continue;
-    add(id, static_cast<std::uint32_t>(i));
+  // Simple case folding grows UTF-8 text by at most half (two-byte letters
+  // folding to three-byte ones), so twice the input size never reallocates
+  // and views returned by folded() stay valid for the whole event.
+  folded_text_.reserve(2 * total + 16);
+  if (any_system) {
+    std::size_t system_start = entries_.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      const FieldValue& v = event.fields[i];
+      FieldId id = value_field_[i];
+      if (id == kNoField || !v.system || has_literal_[id]) continue;
+      add(id, static_cast<std::uint32_t>(i));
+    }
+    for (std::size_t e = system_start; e < entries_.size(); ++e) has_literal_[value_field_[entries_[e].value]] = true;
   }
-  for (std::size_t e = system_start; e < entries_.size(); ++e) has_literal_[value_field_[entries_[e].value]] = true;
-  for (std::size_t i = 0; i < n; ++i) {
-    const FieldValue& v = event.fields[i];
-    FieldId id = value_field_[i];
-    if (id == kNoField || !v.nested_path || has_literal_[id]) continue;
-    add(id, static_cast<std::uint32_t>(i));
+  if (any_nested) {
+    for (std::size_t i = 0; i < n; ++i) {
+      const FieldValue& v = event.fields[i];
+      FieldId id = value_field_[i];
+      if (id == kNoField || !v.nested_path || has_literal_[id]) continue;
+      add(id, static_cast<std::uint32_t>(i));
+    }
   }
   for (const Alias& alias : aliases) {
     if (!has_field(alias.event_field)) continue;

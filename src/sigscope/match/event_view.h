@@ -24,17 +24,38 @@ constexpr FieldId kNoField = 0xFFFFFFFFu;
 class FieldTable {
  public:
   FieldId intern(std::string_view name);
-  FieldId find(std::string_view name) const;
+  FieldId find(std::string_view name) const {
+    if (slots_.empty()) return kNoField;
+    const std::uint64_t h = hash(name);
+    const std::uint32_t tag = static_cast<std::uint32_t>(h >> 32);
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+      const Slot slot = slots_[i];
+      if (slot.id == kNoField) return kNoField;
+      if (slot.tag == tag) {
+        const std::string& candidate = names_[slot.id];
+        if (candidate.size() == name.size() && std::memcmp(candidate.data(), name.data(), name.size()) == 0)
+          return slot.id;
+      }
+    }
+  }
   const std::string& name(FieldId id) const { return names_[id]; }
   std::size_t size() const { return names_.size(); }
 
  private:
   static std::uint64_t hash(std::string_view s) { return short_hash(s); }
   void rebuild(std::size_t slot_count);
+  void place(FieldId id);
 
+  // A slot holds the id and the high half of the name's hash, so most
+  // probes that miss are settled without reading the name.
+  struct Slot {
+    FieldId id = kNoField;
+    std::uint32_t tag = 0;
+  };
   std::vector<std::string> names_;
   std::vector<std::uint64_t> hashes_;  // per id
-  std::vector<FieldId> slots_;         // kNoField when empty; size is a power of two
+  std::vector<Slot> slots_;            // id kNoField when empty; size is a power of two
 };
 
 class EventView {
@@ -81,6 +102,8 @@ class EventView {
     std::uint32_t next;
   };
   void add(FieldId field, std::uint32_t value);
+  // Field id of `name`, also trying the name without its spaces.
+  FieldId lookup(const FieldTable& fields, std::string_view name);
 
   const RawEvent* raw_ = nullptr;
   std::vector<std::uint32_t> heads_;  // per field id: first entry or kEnd
@@ -88,7 +111,7 @@ class EventView {
   std::vector<Entry> entries_;
   std::vector<FieldId> touched_;
   std::vector<FieldId> value_field_;  // field id of each raw value (kNoField when unknown)
-  std::vector<bool> has_literal_;
+  std::vector<std::uint8_t> has_literal_;  // per field id: 1 when a literal key gave it a value
   std::string squeezed_;  // a field name with its spaces removed
 
   // Lazily folded copies of values: offset and length into folded_text_.
