@@ -170,6 +170,30 @@ TEST(EventJson, RepeatedNamesBecomeArraysAtTheFirstOccurrence) {
   EXPECT_EQ(out, R"({"Data":["a","b","c\"d"],"Image":"C:\\x.exe","EventID":1,"Flag":true,"Gone":null})");
 }
 
+// Many names, repeated in turn, so the table of first occurrences probes
+// past collisions; each name's values keep their order.
+TEST(EventJson, ManyRepeatedNamesKeepTheirOrder) {
+  std::vector<std::string> names, values;
+  for (int i = 0; i < 300; ++i) {
+    names.push_back("F" + std::to_string(i % 70));
+    values.push_back(std::to_string(i));
+  }
+  std::vector<FieldValue> fields;
+  for (int i = 0; i < 300; ++i) fields.push_back({names[i], values[i], ValueType::String});
+  RawEvent event;
+  event.fields = fields;
+  std::string out;
+  append_event_json(event, out);
+  std::string expected = "{";
+  for (int first = 0; first < 70; ++first) {
+    if (first) expected += ",";
+    expected += "\"F" + std::to_string(first) + "\":[";
+    for (int i = first; i < 300; i += 70) expected += (i == first ? "\"" : ",\"") + std::to_string(i) + "\"";
+    expected += "]";
+  }
+  EXPECT_EQ(out, expected + "}");
+}
+
 }  // namespace
 }  // namespace sigscope
 

@@ -46,6 +46,54 @@ TEST(Text, JsonStringEscapesAtEveryWordPosition) {
   EXPECT_EQ(out, "\" !#[]~ !#[]~ !#[]~\"");
 }
 
+// The escaper against a plain byte-by-byte one, on random strings built
+// from the bytes and sequences where escaping changes.
+TEST(Text, JsonStringMatchesByteByByteEscaping) {
+  auto reference = [](std::string_view s) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out = "\"";
+    std::size_t i = 0;
+    while (i < s.size()) {
+      const unsigned char c = static_cast<unsigned char>(s[i]);
+      if (c >= 0x80) {
+        const std::size_t start = i;
+        const char32_t cp = decode_utf8(s, i);
+        if (cp == 0xFFFD && i == start + 1) out += std::string("\\u00") + kHex[c >> 4] + kHex[c & 15];
+        else out.append(s.substr(start, i - start));
+        continue;
+      }
+      ++i;
+      if (c == '"') out += "\\\"";
+      else if (c == '\\') out += "\\\\";
+      else if (c == '\n') out += "\\n";
+      else if (c == '\r') out += "\\r";
+      else if (c == '\t') out += "\\t";
+      else if (c < 0x20 || c == 0x7F) out += std::string("\\u00") + kHex[c >> 4] + kHex[c & 15];
+      else out.push_back(static_cast<char>(c));
+    }
+    return out + "\"";
+  };
+  const std::string pieces[] = {"a", "Z", "~", " ", "\"", "\\", "\n", "\r", "\t", std::string(1, '\0'), "\x1f", "\x7f",
+                                "\xc3\xa4", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xff", "\xc3", "\xe2\x82", "\x80",
+                                "C:\\Windows\\System32", "abcdefghijklmnop"};
+  std::uint64_t state = 0x9E3779B97F4A7C15ull;
+  auto next = [&] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  std::string out;
+  for (int round = 0; round < 5000; ++round) {
+    std::string text;
+    const std::size_t count = next() % 24;
+    for (std::size_t k = 0; k < count; ++k) text += pieces[next() % std::size(pieces)];
+    out = "prefix";
+    append_json_string(out, text);
+    ASSERT_EQ(out, "prefix" + reference(text)) << "round " << round;
+  }
+}
+
 TEST(Text, Base64) {
   EXPECT_EQ(base64_encode(""), "");
   EXPECT_EQ(base64_encode("f"), "Zg==");

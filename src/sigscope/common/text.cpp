@@ -228,72 +228,117 @@ std::string quote_for_message(std::string_view s, std::size_t max_bytes) {
   return fmt::format("{}... ({} bytes)", s.substr(0, cut), s.size());
 }
 
-void append_json_string(std::string& out, std::string_view s) {
+char* write_json_string(char* p, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
+  static constexpr auto kPlain = [] {
+    std::array<bool, 256> plain{};
+    for (int c = 0x20; c < 0x7F; ++c) plain[static_cast<std::size_t>(c)] = c != '"' && c != '\\';
+    return plain;
+  }();
+  const char* in = s.data();
+  const std::size_t n = s.size();
+  *p++ = '"';
   std::size_t i = 0;
-  while (i < s.size()) {
-    // Copy the run of bytes that need no escaping in one append. A word test
-    // finds the end of the run, or a table lookup per byte in the last bytes.
-    static constexpr auto kPlain = [] {
-      std::array<bool, 256> plain{};
-      for (int c = 0x20; c < 0x7F; ++c) plain[static_cast<std::size_t>(c)] = c != '"' && c != '\\';
-      return plain;
-    }();
-    std::size_t run = i;
-    // Eight bytes at a time: a 64-bit word test flags the bytes that need
-    // escaping (below 0x20, 0x7F and above, a quote, a backslash). A flag can
-    // be wrong only above a true one, so the lowest flag is the first such
-    // byte.
+  while (i < n) {
+    // Copy the run of bytes that need no escaping. Eight bytes at a time, a
+    // 64-bit word test flags the bytes that need escaping (below 0x20, 0x7F
+    // and above, a quote, a backslash). A flag can be wrong only above a true
+    // one, so the lowest flag is the first such byte. The whole word is
+    // stored and only its clean part kept: there is room, since every byte
+    // still to come may take six.
     constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
     auto has_zero = [](std::uint64_t w) { return (w - kOnes) & ~w & kHigh; };
     bool found = false;
-    while (run + 8 <= s.size()) {
+    while (i + 8 <= n) {
       std::uint64_t w;
-      std::memcpy(&w, s.data() + run, 8);
+      std::memcpy(&w, in + i, 8);
       const std::uint64_t flags = ((w - kOnes * 0x20) | w | has_zero(w ^ (kOnes * 0x7F)) |
                                    has_zero(w ^ (kOnes * '"')) | has_zero(w ^ (kOnes * '\\'))) &
                                   kHigh;
+      std::memcpy(p, in + i, 8);
       if (flags) {
-        run += static_cast<std::size_t>(__builtin_ctzll(flags)) >> 3;
+        const std::size_t clean = static_cast<std::size_t>(__builtin_ctzll(flags)) >> 3;
+        p += clean;
+        i += clean;
         found = true;
         break;
       }
-      run += 8;
+      p += 8;
+      i += 8;
     }
-    if (!found)
-      while (run < s.size() && kPlain[static_cast<unsigned char>(s[run])]) ++run;
-    out.append(s.data() + i, run - i);
-    i = run;
-    if (i >= s.size()) break;
-    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (!found && i < n && n >= 8 && n - i >= 2) {
+      // The last 2 to 7 bytes: the string's last word, shifted so they come
+      // first, is tested the same way, ignoring its empty top bytes. All
+      // eight bytes are stored: two bytes still to write have room for twelve.
+      const std::size_t rest = n - i;
+      std::uint64_t w;
+      std::memcpy(&w, in + n - 8, 8);
+      w >>= 8 * (8 - rest);
+      const std::uint64_t flags = ((w - kOnes * 0x20) | w | has_zero(w ^ (kOnes * 0x7F)) |
+                                   has_zero(w ^ (kOnes * '"')) | has_zero(w ^ (kOnes * '\\'))) &
+                                  kHigh & ((1ull << (8 * rest)) - 1);
+      std::memcpy(p, &w, 8);
+      const std::size_t clean = flags ? static_cast<std::size_t>(__builtin_ctzll(flags)) >> 3 : rest;
+      p += clean;
+      i += clean;
+    } else if (!found) {
+      while (i < n && kPlain[static_cast<unsigned char>(in[i])]) *p++ = in[i++];
+    }
+    if (i >= n) break;
+    const unsigned char c = static_cast<unsigned char>(in[i]);
+    auto write_u00 = [&](unsigned char byte) {
+      std::memcpy(p, "\\u00", 4);
+      p[4] = kHex[byte >> 4];
+      p[5] = kHex[byte & 15];
+      p += 6;
+    };
     if (c < 0x80) {
+      char escape = 0;
       switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default:
-          out += "\\u00";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 15]);
+        case '"': escape = '"'; break;
+        case '\\': escape = '\\'; break;
+        case '\n': escape = 'n'; break;
+        case '\r': escape = 'r'; break;
+        case '\t': escape = 't'; break;
+        default: break;
+      }
+      if (escape) {
+        p[0] = '\\';
+        p[1] = escape;
+        p += 2;
+      } else {
+        write_u00(c);
       }
       ++i;
       continue;
     }
-    std::size_t start = i;
-    char32_t cp = decode_utf8(s, i);
+    const std::size_t start = i;
+    const char32_t cp = decode_utf8(s, i);
     if (cp == 0xFFFD && i == start + 1) {
       // Not valid UTF-8: keep the byte's value visible without breaking JSON.
-      out += "\\u00";
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
+      write_u00(c);
       continue;
     }
-    out.append(s.substr(start, i - start));
+    std::memcpy(p, in + start, i - start);
+    p += i - start;
   }
-  out.push_back('"');
+  *p++ = '"';
+  return p;
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  // Short strings are written on the stack and appended; longer ones in
+  // place, after growing `out` to the bound.
+  constexpr std::size_t kShort = 64;
+  if (s.size() <= kShort) {
+    char buffer[json_string_bound(kShort)];
+    out.append(buffer, static_cast<std::size_t>(write_json_string(buffer, s) - buffer));
+    return;
+  }
+  const std::size_t old = out.size();
+  out.resize(old + json_string_bound(s.size()));
+  char* end = write_json_string(out.data() + old, s);
+  out.resize(static_cast<std::size_t>(end - out.data()));
 }
 
 std::string base64_encode(std::string_view bytes) {

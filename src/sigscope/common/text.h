@@ -96,6 +96,12 @@ std::string quote_for_message(std::string_view s, std::size_t max_bytes = 200);
 // valid UTF-8 are written as \u00XX escapes so the output stays valid JSON.
 void append_json_string(std::string& out, std::string_view s);
 
+// The most bytes write_json_string writes for a string of `size` bytes.
+constexpr std::size_t json_string_bound(std::size_t size) { return 6 * size + 2; }
+// Writes `s` as append_json_string does at `p`, which must have room for
+// json_string_bound(s.size()) bytes, and returns the end of what it wrote.
+char* write_json_string(char* p, std::string_view s);
+
 // Standard Base64 (RFC 4648) with padding.
 std::string base64_encode(std::string_view bytes);
 

@@ -1,7 +1,10 @@
 #include "sigscope/output/detections.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cstring>
 #include <functional>
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -26,19 +29,23 @@ bool is_json_number(std::string_view s) {
   return digits && !(s.size() > 1 && s[0] == '0' && s[1] != '.');
 }
 
-void append_value(const FieldValue& v, std::string& out) {
+// Writes the JSON form of a value at `p`, which has room for
+// json_string_bound(v.value.size()) bytes and at least five: numbers as
+// written when they are valid JSON numbers, other text as a string.
+char* write_value(char* p, const FieldValue& v) {
+  auto put = [&](std::string_view text) {
+    std::memcpy(p, text.data(), text.size());
+    return p + text.size();
+  };
   switch (v.type) {
-    case ValueType::Null: out += "null"; return;
-    case ValueType::Bool: out += v.value == "true" ? "true" : "false"; return;
+    case ValueType::Null: return put("null");
+    case ValueType::Bool: return put(v.value == "true" ? "true" : "false");
     case ValueType::Number:
-      if (is_json_number(v.value)) {
-        out += v.value;
-        return;
-      }
+      if (is_json_number(v.value)) return put(v.value);
       break;
     case ValueType::String: break;
   }
-  append_json_string(out, v.value);
+  return write_json_string(p, v.value);
 }
 
 void csv_field(std::string_view s, std::string& out) {
@@ -102,62 +109,76 @@ std::string details(const DetectionContext& c) {
 
 void append_event_json(const RawEvent& event, std::string& out) {
   // Names that repeat become one key with an array of their values, at the
-  // first occurrence. Sorting the name hashes finds repeats in n log n; the
-  // pairwise comparison it replaces cost more than the rest of the output.
+  // first occurrence. A small hash table of first occurrences finds the
+  // repeats in one pass.
   struct Scratch {
-    std::vector<std::pair<std::size_t, std::uint32_t>> by_hash;  // (hash of name, index)
-    std::vector<std::int32_t> next;                              // next index with the same name, or -1
-    std::vector<std::uint8_t> repeat;                            // 1 when an earlier field has the name
+    std::vector<std::uint32_t> table;  // index of a name's first field, or kEmpty
+    std::vector<std::int32_t> next;    // next index with the same name, or -1
+    std::vector<std::uint32_t> last;   // per first field: the last field with its name
+    std::vector<std::uint8_t> repeat;  // 1 when an earlier field has the name
   };
+  constexpr std::uint32_t kEmpty = 0xFFFFFFFFu;
   thread_local Scratch scratch;
   const auto& fields = event.fields;
   const std::size_t n = fields.size();
-  scratch.by_hash.clear();
+  std::size_t table_size = 16;
+  while (table_size < 2 * n) table_size <<= 1;
+  scratch.table.assign(table_size, kEmpty);
   scratch.next.assign(n, -1);
+  scratch.last.resize(n);
   scratch.repeat.assign(n, 0);
-  for (std::uint32_t i = 0; i < n; ++i)
-    scratch.by_hash.emplace_back(std::hash<std::string_view>{}(fields[i].name), i);
-  std::sort(scratch.by_hash.begin(), scratch.by_hash.end());
-  for (std::size_t a = 0; a < n;) {
-    std::size_t b = a + 1;
-    while (b < n && scratch.by_hash[b].first == scratch.by_hash[a].first) ++b;
-    // Within a run of equal hashes (indices ascending), link each field to
-    // the next one of the same name.
-    for (std::size_t x = a; x < b; ++x) {
-      const std::uint32_t i = scratch.by_hash[x].second;
-      if (scratch.repeat[i]) continue;
-      std::uint32_t last = i;
-      for (std::size_t y = x + 1; y < b; ++y) {
-        const std::uint32_t j = scratch.by_hash[y].second;
-        if (scratch.repeat[j] || fields[j].name != fields[i].name) continue;
-        scratch.repeat[j] = 1;
-        scratch.next[last] = static_cast<std::int32_t>(j);
-        last = j;
+  // Room for the whole object: every name and value at its longest, with
+  // quotes, colon, comma and array brackets.
+  std::size_t bound = 2;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    bound += json_string_bound(fields[i].name.size()) + json_string_bound(fields[i].value.size()) + 8;
+    const std::string_view name = fields[i].name;
+    for (std::size_t slot = short_hash(name) & (table_size - 1);; slot = (slot + 1) & (table_size - 1)) {
+      const std::uint32_t first = scratch.table[slot];
+      if (first == kEmpty) {
+        scratch.table[slot] = i;
+        scratch.last[i] = i;
+        break;
+      }
+      if (fields[first].name == name) {
+        scratch.repeat[i] = 1;
+        scratch.next[scratch.last[first]] = static_cast<std::int32_t>(i);
+        scratch.last[first] = i;
+        break;
       }
     }
-    a = b;
   }
 
-  out.push_back('{');
+  // Written to a buffer kept between events, then appended: growing `out`
+  // to the bound would zero six times the event's size.
+  thread_local std::unique_ptr<char[]> buffer;
+  thread_local std::size_t capacity = 0;
+  if (capacity < bound) {
+    capacity = std::max(bound, 2 * capacity);
+    buffer = std::make_unique<char[]>(capacity);
+  }
+  char* p = buffer.get();
+  *p++ = '{';
   bool first = true;
   for (std::size_t i = 0; i < n; ++i) {
     if (scratch.repeat[i]) continue;
-    if (!first) out.push_back(',');
+    if (!first) *p++ = ',';
     first = false;
-    append_json_string(out, fields[i].name);
-    out.push_back(':');
+    p = write_json_string(p, fields[i].name);
+    *p++ = ':';
     if (scratch.next[i] < 0) {
-      append_value(fields[i], out);
+      p = write_value(p, fields[i]);
       continue;
     }
-    out.push_back('[');
+    *p++ = '[';
     for (std::int32_t k = static_cast<std::int32_t>(i); k >= 0; k = scratch.next[static_cast<std::size_t>(k)]) {
-      if (k != static_cast<std::int32_t>(i)) out.push_back(',');
-      append_value(fields[static_cast<std::size_t>(k)], out);
+      if (k != static_cast<std::int32_t>(i)) *p++ = ',';
+      p = write_value(p, fields[static_cast<std::size_t>(k)]);
     }
-    out.push_back(']');
+    *p++ = ']';
   }
-  out.push_back('}');
+  *p++ = '}';
+  out.append(buffer.get(), static_cast<std::size_t>(p - buffer.get()));
 }
 
 std::string csv_header() { return "rule_id,title,level,input,record,timestamp,stages,event\n"; }
@@ -169,8 +190,7 @@ std::string table_header() {
 void format_detection(DetectionFormat format, const DetectionContext& c, std::string& out) {
   const CompiledRule& rule = *c.engine.rules()[c.detection.rule];
   const auto& names = c.engine.stage_names(c.detection.rule);
-  std::vector<std::string> stages;
-  for (std::uint16_t s : c.matcher.stages(c.detection)) stages.push_back(names[s]);
+  const auto matched = c.matcher.stages(c.detection);
 
   switch (format) {
     case DetectionFormat::Jsonl: {
@@ -187,15 +207,17 @@ void format_detection(DetectionFormat format, const DetectionContext& c, std::st
       }
       out += "],\"input\":";
       append_json_string(out, c.input);
-      out += fmt::format(",\"record\":{}", c.event.record);
+      out += ",\"record\":";
+      char number[24];
+      out.append(number, static_cast<std::size_t>(std::to_chars(number, number + sizeof number, c.event.record).ptr - number));
       if (!c.event.timestamp.empty()) {
         out += ",\"timestamp\":";
         append_json_string(out, c.event.timestamp);
       }
       out += ",\"stages\":[";
-      for (std::size_t i = 0; i < stages.size(); ++i) {
+      for (std::size_t i = 0; i < matched.size(); ++i) {
         if (i) out.push_back(',');
-        append_json_string(out, stages[i]);
+        append_json_string(out, names[matched[i]]);
       }
       out += "],\"event\":";
       append_event_json(c.event, out);
@@ -213,7 +235,12 @@ void format_detection(DetectionFormat format, const DetectionContext& c, std::st
       out += fmt::format(",{},", c.event.record);
       csv_field(c.event.timestamp, out);
       out.push_back(',');
-      csv_field(join(stages, ";"), out);
+      std::string stage_list;
+      for (std::size_t i = 0; i < matched.size(); ++i) {
+        if (i) stage_list.push_back(';');
+        stage_list += names[matched[i]];
+      }
+      csv_field(stage_list, out);
       out.push_back(',');
       std::string event;
       append_event_json(c.event, event);
