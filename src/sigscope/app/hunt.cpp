@@ -97,7 +97,9 @@ struct Job {
 struct TaskResult {
   std::string output;
   ReadStats stats;
-  std::vector<std::uint64_t> detections;  // per runnable rule
+  // (runnable rule, detections) for the rules that fired in this job. Most
+  // jobs fire few of the thousands of rules, so the writer adds only those.
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> detections;
   std::string skip_reason;                // set when the input was not read
   bool first = true;
   bool input_read = false;                // the input was opened and read
@@ -140,7 +142,19 @@ class Worker {
   Worker(const Engine& engine, DetectionFormat format) : engine_(engine), format_(format), matcher_(engine.matcher()) {}
 
   void run(const InputFile& input, const Job& job, TaskResult& result, DiagnosticList& diagnostics) {
-    result.detections.assign(engine_.rules().size(), 0);
+    if (counts_.size() != engine_.rules().size()) counts_.assign(engine_.rules().size(), 0);
+    struct Collect {  // moves this job's counts to the result, also on early returns
+      std::vector<std::uint64_t>& counts;
+      std::vector<std::uint32_t>& fired;
+      TaskResult& result;
+      ~Collect() {
+        for (std::uint32_t rule : fired) {
+          result.detections.emplace_back(rule, counts[rule]);
+          counts[rule] = 0;
+        }
+        fired.clear();
+      }
+    } collect{counts_, fired_, result};
     result.first = job.first;
     if (job.kind == Job::Kind::Skip) {
       result.skip_reason = job.skip_reason;
@@ -150,7 +164,7 @@ class Worker {
     auto sink = [&](const RawEvent& event) {
       matcher_->match(event, detections_);
       for (const auto& d : detections_) {
-        ++result.detections[d.rule];
+        if (counts_[d.rule]++ == 0) fired_.push_back(d.rule);
         format_detection(format_, DetectionContext{engine_, *matcher_, d, name, event}, result.output);
       }
     };
@@ -220,6 +234,8 @@ class Worker {
   JsonEventReader json_;
   EvtxChunkParser evtx_;
   std::vector<Detection> detections_;
+  std::vector<std::uint64_t> counts_;  // per runnable rule: detections in the current job
+  std::vector<std::uint32_t> fired_;   // rules with a count above zero
 };
 
 // Jobs flow from one reader thread through the workers to the writer (the
@@ -791,7 +807,7 @@ int run_hunt(const HuntOptions& options) {
     totals.add(result.stats);
     regex_limit_hits += result.regex_limit_hits;
     channel_less += result.channel_less;
-    for (std::size_t r = 0; r < detections.size(); ++r) detections[r] += result.detections[r];
+    for (const auto& [rule, count] : result.detections) detections[rule] += count;
   }
   reader.join();
   for (auto& t : pool) t.join();
