@@ -91,10 +91,15 @@ struct PendingPattern {
   MatchOp op;
   bool literal;
   unsigned int flags = 0;  // extra Hyperscan flags of a Sigma regex (i, m, s)
+  // Slots and predicates of the same pattern in other predicates of the
+  // database, merged into this one (see the deduplication in Prefilter).
+  std::vector<std::uint32_t> more_slots;
+  std::vector<std::uint32_t> more_predicates;
 };
 
 struct CallbackContext {
   const std::vector<std::uint32_t>* predicate_of_slot;
+  const std::vector<std::uint32_t>* pattern_slots;
   const void* patterns;  // const std::vector<Prefilter::PatternInfo>*
   std::vector<std::uint32_t>* slot_hit;
   std::vector<std::uint32_t>* predicate_hit;
@@ -347,12 +352,47 @@ Prefilter::Prefilter(const std::vector<PredicateMatcher>& predicates, const Fiel
     }
   }
 
+  // Predicates of different rules often test the same value ("contains
+  // .exe" on Image). Within a database, each distinct pattern is compiled
+  // once and its match marks the slots of all of them, so Hyperscan reports
+  // it once instead of once per predicate.
+  for (auto& g : groups) {
+    // First the index of each pattern's first copy, while the texts stay put.
+    std::map<std::tuple<std::string_view, MatchOp, unsigned int>, std::size_t> first_of;
+    std::vector<std::size_t> first(g.patterns.size());
+    for (std::size_t k = 0; k < g.patterns.size(); ++k) {
+      const PendingPattern& p = g.patterns[k];
+      first[k] = first_of.emplace(std::make_tuple(std::string_view(p.text), p.op, p.flags), k).first->second;
+    }
+    std::vector<PendingPattern> unique;
+    std::vector<std::size_t> position(g.patterns.size());
+    for (std::size_t k = 0; k < g.patterns.size(); ++k) {
+      if (first[k] == k) {
+        position[k] = unique.size();
+        unique.push_back(std::move(g.patterns[k]));
+      } else {
+        PendingPattern& kept = unique[position[first[k]]];
+        kept.more_slots.push_back(g.patterns[k].slot);
+        kept.more_predicates.push_back(g.patterns[k].predicate);
+      }
+    }
+    g.patterns = std::move(unique);
+  }
+
   // Pattern ids are assigned group by group so they index patterns_ directly.
   std::vector<std::uint32_t> first_id(groups.size());
   for (std::size_t g = 0; g < groups.size(); ++g) {
     first_id[g] = static_cast<std::uint32_t>(patterns_.size());
-    for (const auto& p : groups[g].patterns)
-      patterns_.push_back({p.slot, p.op, p.literal ? static_cast<std::uint32_t>(p.text.size()) : 0});
+    for (const auto& p : groups[g].patterns) {
+      PatternInfo info;
+      info.first_slot = static_cast<std::uint32_t>(pattern_slots_.size());
+      info.slot_count = static_cast<std::uint32_t>(1 + p.more_slots.size());
+      info.op = p.op;
+      info.length = p.literal ? static_cast<std::uint32_t>(p.text.size()) : 0;
+      pattern_slots_.push_back(p.slot);
+      pattern_slots_.insert(pattern_slots_.end(), p.more_slots.begin(), p.more_slots.end());
+      patterns_.push_back(info);
+    }
   }
 
   // Compiling is the slow part of building an engine, so the databases are
@@ -402,15 +442,17 @@ Prefilter::Prefilter(const std::vector<PredicateMatcher>& predicates, const Fiel
         for (const auto& p : group.patterns) rejected.push_back(p.predicate);
         return;
       }
-      // Map the index among compiled expressions back to the group's pattern.
+      // Map the index among compiled expressions back to the group's
+      // pattern. Its predicates go to the direct path; their other patterns
+      // may stay, as results of unhandled predicates are not read.
       std::size_t seen = 0;
       for (std::size_t k = 0; k < group.patterns.size(); ++k) {
         if (skip[k]) continue;
         if (seen++ == static_cast<std::size_t>(bad)) {
-          std::uint32_t predicate = group.patterns[k].predicate;
-          rejected.push_back(predicate);
-          for (std::size_t j = 0; j < group.patterns.size(); ++j)
-            if (group.patterns[j].predicate == predicate) skip[j] = true;
+          const PendingPattern& p = group.patterns[k];
+          rejected.push_back(p.predicate);
+          rejected.insert(rejected.end(), p.more_predicates.begin(), p.more_predicates.end());
+          skip[k] = true;
           break;
         }
       }
@@ -430,7 +472,9 @@ Prefilter::Prefilter(const std::vector<PredicateMatcher>& predicates, const Fiel
     key_material += g.literal ? "\x01" : "\x02";
     for (const auto& p : g.patterns) {
       key_material += p.text;
-      key_material += fmt::format("\x1f{}\x1f{}\x1f{}\x1e", static_cast<int>(p.op), p.flags, p.predicate);
+      key_material += fmt::format("\x1f{}\x1f{}\x1f{}", static_cast<int>(p.op), p.flags, p.predicate);
+      for (std::uint32_t more : p.more_predicates) key_material += fmt::format("\x1f{}", more);
+      key_material += "\x1e";
     }
     key_material += "\x1d";
   }
@@ -507,19 +551,24 @@ int on_match(unsigned int id, unsigned long long, unsigned long long to, unsigne
       default: break;
     }
   }
-  if (c.record && (c.record->empty() || c.record->back() != info.slot)) c.record->push_back(info.slot);
-  (*c.slot_hit)[info.slot] = c.event;
-  std::uint32_t predicate = (*c.predicate_of_slot)[info.slot];
-  if ((*c.predicate_hit)[predicate] != c.event) {
-    (*c.predicate_hit)[predicate] = c.event;
-    c.hit_predicates->push_back(predicate);
+  // A pattern stands for the value slots of every predicate that has it.
+  const std::uint32_t* slots = c.pattern_slots->data() + info.first_slot;
+  for (std::uint32_t k = 0; k < info.slot_count; ++k) {
+    const std::uint32_t slot = slots[k];
+    if (c.record) c.record->push_back(slot);
+    (*c.slot_hit)[slot] = c.event;
+    const std::uint32_t predicate = (*c.predicate_of_slot)[slot];
+    if ((*c.predicate_hit)[predicate] != c.event) {
+      (*c.predicate_hit)[predicate] = c.event;
+      c.hit_predicates->push_back(predicate);
+    }
   }
   return 0;
 }
 }  // namespace
 
 void Prefilter::scan_value(const hs_database* db, std::string_view value, Scratch& scratch) const {
-  CallbackContext context{&predicate_of_slot_, &patterns_, &scratch.slot_hit, &scratch.predicate_hit,
+  CallbackContext context{&predicate_of_slot_, &pattern_slots_, &patterns_, &scratch.slot_hit, &scratch.predicate_hit,
                           &scratch.hit_predicates, scratch.event, value.size(), scratch.recording};
   hs_scan(db, value.data(), static_cast<unsigned int>(value.size()), 0, scratch.hs, on_match, &context);
 }

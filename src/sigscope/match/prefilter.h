@@ -98,9 +98,10 @@ class Prefilter {
  public:
   // Meaning of a Hyperscan match of one pattern.
   struct PatternInfo {
-    std::uint32_t slot;
-    MatchOp op;            // literal patterns check their anchoring on the match offset
-    std::uint32_t length;  // literal length in bytes; 0 for regex patterns (anchored in the expression)
+    std::uint32_t first_slot = 0;  // the pattern's value slots: pattern_slots_[first_slot...]
+    std::uint32_t slot_count = 0;
+    MatchOp op = MatchOp::Contains;  // literal patterns check their anchoring on the match offset
+    std::uint32_t length = 0;  // literal length in bytes; 0 for regex patterns (anchored in the expression)
   };
 
  private:
@@ -131,6 +132,7 @@ class Prefilter {
   std::vector<PredicateSlots> predicate_slots_;  // per predicate
   std::vector<std::uint32_t> predicate_of_slot_;
   std::vector<PatternInfo> patterns_;             // Hyperscan pattern id -> meaning
+  std::vector<std::uint32_t> pattern_slots_;      // value slots of each pattern, see PatternInfo
   std::size_t field_count_ = 0;
   std::vector<DatabaseSet> route_fields_;         // [field set * field_count_ + field id]
   std::vector<std::uint8_t> aliased_;             // per entry: shares another entry's databases
