@@ -455,7 +455,13 @@ void BinXmlDecoder::finish_record(std::uint64_t written_time) {
     std::string_view value = text_.view(field.value_offset, field.value_length);
     while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == '\t'))
       value.remove_suffix(1);
-    fields_.push_back({name, value, field.type, false, field.system});
+    // Filled in place, as JsonEventReader does: a braced temporary is
+    // copied through the stack with a store-forwarding stall.
+    FieldValue& f = fields_.emplace_back();
+    f.name = name;
+    f.value = value;
+    f.type = field.type;
+    f.system = field.system;
   }
   timestamp_ = text_.view(timestamp_offset_, timestamp_length_);
 }

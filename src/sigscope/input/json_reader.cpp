@@ -71,7 +71,10 @@ struct JsonEventReader::Impl {
   // arena and its view set by finish().
   void add_field(std::string_view name, bool name_stable, std::string_view value, bool value_stable, ValueType type,
                  bool nested) {
-    FieldValue f;
+    // Filled in place: copying a FieldValue built on the stack made GCC
+    // store it in 8-byte halves and load it back in 16-byte ones, which
+    // stalls on every field.
+    FieldValue& f = fields.emplace_back();
     f.name = name;
     f.value = value;
     f.type = type;
@@ -79,7 +82,7 @@ struct JsonEventReader::Impl {
     f.system = in_system;
     if (!name_stable || !value_stable) {
       OwnedText o{};
-      o.index = static_cast<std::uint32_t>(fields.size());
+      o.index = static_cast<std::uint32_t>(fields.size() - 1);
       if (!name_stable) {
         o.name_owned = true;
         o.name_offset = static_cast<std::uint32_t>(names.size());
@@ -94,7 +97,6 @@ struct JsonEventReader::Impl {
       }
       owned.push_back(o);
     }
-    fields.push_back(f);
   }
 
   // Points the fields with arena text at the arenas, which no longer grow.
