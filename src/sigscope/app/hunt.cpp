@@ -74,6 +74,7 @@ constexpr std::size_t kMaxJsonLine = kMaxJsonLineBytes;
 struct InputState {
   std::once_flag once;
   bool preloaded = false;  // `loaded` was read by the reader thread
+  bool evtx_file = false;  // the reader found the EVTX signature: map the file, no second look
   bool ok = false;
   std::string skip_reason;
   std::optional<LoadedInput> loaded;
@@ -116,7 +117,12 @@ std::string shipped_pipeline_names() {
 std::string display_name(const InputFile& input) { return input.path == "-" ? "<stdin>" : input.path; }
 
 void open_input(const InputFile& input, InputState& state, DiagnosticList& diagnostics) {
-  if (!state.preloaded) state.loaded = load_input(input, diagnostics, state.skip_reason);
+  if (state.evtx_file) {
+    state.loaded.emplace();
+    state.loaded->format = InputFormat::Evtx;
+  } else if (!state.preloaded) {
+    state.loaded = load_input(input, diagnostics, state.skip_reason);
+  }
   if (!state.loaded) {
     if (state.skip_reason.empty()) state.skip_reason = "unreadable";
     return;
@@ -212,6 +218,8 @@ class Worker {
         std::size_t end = std::min(file.chunk_count(), begin + per_part);
         ChunkStats chunks;
         for (std::size_t c = begin; c < end; ++c) chunks += evtx_.parse_chunk(file, c, sink, diagnostics);
+        // Memory stays flat whatever the file's size: read chunks give their pages back.
+        file.release_chunks(begin, end);
         result.stats.events = chunks.records;
         if (job.first) result.stats.bytes = file.size();
         for (std::uint64_t k = 0; k < chunks.skipped_records; ++k) result.stats.reject("corrupt EVTX record");
@@ -351,6 +359,7 @@ void produce_jobs(const std::vector<InputFile>& inputs, JobQueue& queue, BlockPo
         parts = (chunks + kChunksPerTask - 1) / kChunksPerTask;
       }
       auto state = std::make_shared<InputState>();
+      state->evtx_file = true;
       for (std::size_t p = 0; p < parts; ++p) {
         Job part;
         part.kind = Job::Kind::EvtxPart;

@@ -223,6 +223,9 @@ std::optional<EvtxFile> EvtxFile::finish_open(EvtxFile file, DiagnosticList& dia
         data, records_end(data, offset_valid),
         [&](std::uint32_t, std::uint32_t) { ++framed; },
         [](std::uint32_t, const std::string&) {});
+    // A large file is framed chunk by chunk without keeping its pages, so
+    // opening it does not map all of it at once.
+    file.release_chunks(i, i + 1);
   }
   file.framed_records_ = framed;
   return file;
@@ -258,6 +261,15 @@ void EvtxFile::release() noexcept {
   else if (data_ != nullptr) ::munmap(const_cast<std::uint8_t*>(data_), size_);
   data_ = nullptr;
   size_ = 0;
+}
+
+void EvtxFile::release_chunks(std::size_t first, std::size_t end) const {
+  if (owner_ || data_ == nullptr || size_ < kReleaseMinBytes || first >= end) return;
+  // Chunks start at 4 KiB + k x 64 KiB, so their ranges are page aligned.
+  const std::size_t begin = kEvtxFileHeaderSize + first * kEvtxChunkSize;
+  if (begin >= size_) return;
+  const std::size_t stop = std::min(size_, kEvtxFileHeaderSize + end * kEvtxChunkSize);
+  ::madvise(const_cast<std::uint8_t*>(data_) + begin, stop - begin, MADV_DONTNEED);
 }
 
 std::span<const std::uint8_t> EvtxFile::chunk(std::size_t index) const {

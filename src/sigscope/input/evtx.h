@@ -118,6 +118,14 @@ class EvtxFile {
   // Returns the number of framed records in the whole file.
   std::uint64_t framed_record_count() const { return framed_records_; }
 
+  // Tells the kernel that chunks [first, end) will not be read soon, so a
+  // mapped file's pages stop counting toward the process's memory. The
+  // bytes stay readable (the kernel reads them again on access). Does
+  // nothing for files held in memory or smaller than kReleaseMinBytes.
+  void release_chunks(std::size_t first, std::size_t end) const;
+  // Mapped files at least this large give their pages back as they are read.
+  static constexpr std::size_t kReleaseMinBytes = 16u << 20;
+
   bool dirty() const { return (header_flags_ & 1u) != 0; }
 
  private:
