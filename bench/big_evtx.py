@@ -29,7 +29,7 @@ def main() -> int:
         chunks += [data[at:at + CHUNK] for at in range(HEADER, len(data) - CHUNK + 1, CHUNK)
                    if data[at:at + 8] == b"ElfChnk\0"]
     if not chunks:
-        print(f"big_evtx.py: no EVTX chunks found under {' '.join(sys.argv[3:])}", file=sys.stderr)
+        print(f"big_evtx.py: no EVTX chunks found under {' '.join(sys.argv[3:])}; pass folders that hold .evtx files", file=sys.stderr)
         return 1
     written = 0
     with out.open("wb") as f:

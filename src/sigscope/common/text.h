@@ -96,7 +96,7 @@ std::string quote_for_message(std::string_view s, std::size_t max_bytes = 200);
 // valid UTF-8 are written as \u00XX escapes so the output stays valid JSON.
 void append_json_string(std::string& out, std::string_view s);
 
-// The most bytes write_json_string writes for a string of `size` bytes.
+// The maximum number of bytes write_json_string writes for a string of `size` bytes.
 constexpr std::size_t json_string_bound(std::size_t size) { return 6 * size + 2; }
 // Writes `s` as append_json_string does at `p`, which must have room for
 // json_string_bound(s.size()) bytes, and returns the end of what it wrote.

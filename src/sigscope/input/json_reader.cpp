@@ -14,7 +14,7 @@ namespace sigscope {
 namespace {
 
 // A field of the event being built whose name or value text lives in one of
-// the reader's arenas. FieldValue holds string_views, and an arena may move
+// the reader's arenas. FieldValue contains string_views, and an arena may move
 // while it grows, so these views are set once the event is complete.
 struct OwnedText {
   std::uint32_t index;         // into Impl::fields

@@ -207,7 +207,7 @@ bool unzstd(const std::string& in, std::string& out, std::string& error) {
 bool looks_like_evtx(const std::string& path) {
   if (path == "-") return false;
   // A plain read: an ifstream costs more to set up than the read, and hunt
-  // asks this of every input.
+  // checks every input.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   char header[8] = {};

@@ -47,7 +47,7 @@ class FieldTable {
   void rebuild(std::size_t slot_count);
   void place(FieldId id);
 
-  // A slot holds the id and the high half of the name's hash, so most
+  // A slot contains the id and the high half of the name's hash, so most
   // probes that miss are settled without reading the name.
   struct Slot {
     FieldId id = kNoField;

@@ -371,9 +371,9 @@ Prefilter::Prefilter(const std::vector<PredicateMatcher>& predicates, const Fiel
         position[k] = unique.size();
         unique.push_back(std::move(g.patterns[k]));
       } else {
-        PendingPattern& kept = unique[position[first[k]]];
-        kept.more_slots.push_back(g.patterns[k].slot);
-        kept.more_predicates.push_back(g.patterns[k].predicate);
+        PendingPattern& merged = unique[position[first[k]]];
+        merged.more_slots.push_back(g.patterns[k].slot);
+        merged.more_predicates.push_back(g.patterns[k].predicate);
       }
     }
     g.patterns = std::move(unique);
