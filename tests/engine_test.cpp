@@ -251,6 +251,21 @@ TEST(EngineKeywords, SearchEveryStringValue) {
   EXPECT_FALSE(f.hits(R"({"A": "mimi katz"})"));
 }
 
+// Keyword search folds non-ASCII text as field matching does. Only the
+// Kelvin sign (U+212A) and the long s (U+017F) fold to ASCII letters, so an
+// ASCII keyword can match text that holds one of them.
+TEST(EngineKeywords, NonAsciiTextIsFolded) {
+  std::string yaml = "title: t\nid: " + std::string(kId) +
+                     "\nlogsource:\n  product: test\ndetection:\n  keywords:\n    - 'mimikatz'\n    - 'sekurlsa'\n"
+                     "  condition: keywords\n";
+  EngineFixture f(yaml);
+  EXPECT_TRUE(f.hits(R"({"A": "run MIMI\u212AATZ now"})"));
+  EXPECT_TRUE(f.hits(R"({"A": "\u017Fekurlsa::logonpasswords"})"));
+  EXPECT_TRUE(f.hits(R"({"A": "Gr\u00F6\u00DFe", "B": "run mimikatz"})"));
+  EXPECT_FALSE(f.hits(R"({"A": "mimik\u00E4tz"})"));
+  EXPECT_FALSE(f.hits(R"({"A": "Gr\u00F6\u00DFe", "B": "sekur lsa"})"));
+}
+
 TEST(EngineFields, NestedPathsAndArrays) {
   EXPECT_TRUE(matches("    a.b.c: 'x'\n", R"({"a": {"b": {"c": "X"}}})"));
   EXPECT_TRUE(matches("    a.b: 'x'\n", R"({"a": [{"b": "y"}, {"b": "x"}]})"));

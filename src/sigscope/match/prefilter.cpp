@@ -381,6 +381,20 @@ Prefilter::Prefilter(const std::vector<PredicateMatcher>& predicates, const Fiel
     g.patterns = std::move(unique);
   }
 
+  // A keyword set whose case-insensitive patterns are all ASCII literals can
+  // skip folding non-ASCII text, which matters for the join of every value
+  // of an event: see scan().
+  keyword_ascii_only_.assign(keyword_sets_.size(), 0);
+  for (std::size_t k = 0; k < keyword_sets_.size(); ++k) {
+    const std::size_t set = route_fields_.size() + k;
+    if (group_of.count(std::make_tuple(set, true, false))) continue;  // a case-insensitive regex
+    auto literal = group_of.find(std::make_tuple(set, true, true));
+    bool ascii = true;
+    if (literal != group_of.end())
+      for (const auto& p : groups[literal->second].patterns) ascii = ascii && is_ascii(p.text);
+    keyword_ascii_only_[k] = ascii ? 1 : 0;
+  }
+
   // Pattern ids are assigned group by group so they index patterns_ directly.
   std::vector<std::uint32_t> first_id(groups.size());
   for (std::size_t g = 0; g < groups.size(); ++g) {
@@ -667,8 +681,16 @@ void Prefilter::scan(const EventView& event, int keyword_set, int field_set, Scr
       scratch.joined.push_back('\0');
     }
     // Caseless databases fold ASCII themselves; other text is folded first.
+    // With only ASCII literals to find, folding can change a match only
+    // where text folds to ASCII letters: U+212A KELVIN SIGN (to k) and U+017F
+    // LATIN SMALL LETTER LONG S (to s) are the only such characters in
+    // Unicode's simple case folding. Other text is scanned as it is.
     std::string_view folded = scratch.joined;
-    if (caseless && !is_ascii(scratch.joined)) {
+    auto folds_to_ascii = [](std::string_view text) {
+      return text.find("\xE2\x84\xAA") != std::string_view::npos || text.find("\xC5\xBF") != std::string_view::npos;
+    };
+    if (caseless && !is_ascii(scratch.joined) &&
+        (!keyword_ascii_only_[static_cast<std::size_t>(keyword_set)] || folds_to_ascii(scratch.joined))) {
       scratch.joined_folded.clear();
       for (std::uint32_t i = 0; i < event.value_count(); ++i) {
         const FieldValue& v = event.value(i);

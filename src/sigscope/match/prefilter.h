@@ -137,6 +137,7 @@ class Prefilter {
   std::vector<DatabaseSet> route_fields_;         // [field set * field_count_ + field id]
   std::vector<std::uint8_t> aliased_;             // per entry: shares another entry's databases
   std::vector<DatabaseSet> keyword_sets_;
+  std::vector<std::uint8_t> keyword_ascii_only_;  // per keyword set: case-insensitive patterns are ASCII literals
 };
 
 }  // namespace sigscope
