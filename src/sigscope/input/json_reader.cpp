@@ -282,19 +282,22 @@ struct JsonEventReader::Impl {
   // Preference of a timestamp key: 0 for @timestamp, then timestamp,
   // TimeCreated, TimeGenerated, EventTime, eventTime, UtcTime, time and ts;
   // -1 for other keys.
+  // Runs for every key, so the first byte is tested before any comparison.
   static int time_key_rank(std::string_view key) {
+    if (key.empty()) return -1;
+    auto is = [&](std::string_view candidate) { return std::memcmp(key.data(), candidate.data(), candidate.size()) == 0; };
     switch (key.size()) {
-      case 10: return key == "@timestamp" ? 0 : -1;
+      case 10: return key[0] == '@' && is("@timestamp") ? 0 : -1;
       case 9:
-        if (key == "timestamp") return 1;
-        if (key == "EventTime") return 4;
-        if (key == "eventTime") return 5;
+        if (key[0] == 't') return is("timestamp") ? 1 : -1;
+        if (key[0] == 'E') return is("EventTime") ? 4 : -1;
+        if (key[0] == 'e') return is("eventTime") ? 5 : -1;
         return -1;
-      case 11: return key == "TimeCreated" ? 2 : -1;
-      case 13: return key == "TimeGenerated" ? 3 : -1;
-      case 7: return key == "UtcTime" ? 6 : -1;
-      case 4: return key == "time" ? 7 : -1;
-      case 2: return key == "ts" ? 8 : -1;
+      case 11: return key[0] == 'T' && is("TimeCreated") ? 2 : -1;
+      case 13: return key[0] == 'T' && is("TimeGenerated") ? 3 : -1;
+      case 7: return key[0] == 'U' && is("UtcTime") ? 6 : -1;
+      case 4: return key[0] == 't' && is("time") ? 7 : -1;
+      case 2: return key[0] == 't' && key[1] == 's' ? 8 : -1;
       default: return -1;
     }
   }
