@@ -94,6 +94,20 @@ TEST(Text, JsonStringMatchesByteByByteEscaping) {
   }
 }
 
+// same_bytes loads fixed-size words; every length and every differing
+// position must give memcmp's answer.
+TEST(Text, SameBytesMatchesMemcmp) {
+  const std::string base = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEF";
+  for (std::size_t n = 0; n <= 40; ++n) {
+    EXPECT_TRUE(same_bytes(base.data(), std::string(base).data(), n)) << n;
+    for (std::size_t at = 0; at < n; ++at) {
+      std::string other = base;
+      other[at] = '#';
+      EXPECT_FALSE(same_bytes(base.data(), other.data(), n)) << n << " " << at;
+    }
+  }
+}
+
 TEST(Text, Base64) {
   EXPECT_EQ(base64_encode(""), "");
   EXPECT_EQ(base64_encode("f"), "Zg==");

@@ -47,6 +47,30 @@ inline std::uint64_t short_hash(std::string_view s) {
   return h ^ (h >> 32);
 }
 
+// Returns true when the `n` bytes at `a` and `b` are equal. Field names and
+// other short keys are compared with one or two fixed-size loads from each
+// side, since memcmp is a library call; longer ones use memcmp.
+inline bool same_bytes(const char* a, const char* b, std::size_t n) {
+  auto load64 = [](const char* q) {
+    std::uint64_t w;
+    std::memcpy(&w, q, 8);
+    return w;
+  };
+  auto load32 = [](const char* q) {
+    std::uint32_t w;
+    std::memcpy(&w, q, 4);
+    return w;
+  };
+  if (n >= 8 && n <= 16) return load64(a) == load64(b) && load64(a + n - 8) == load64(b + n - 8);
+  if (n >= 4 && n < 8) return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
+  if (n < 4) {
+    for (std::size_t i = 0; i < n; ++i)
+      if (a[i] != b[i]) return false;
+    return true;
+  }
+  return std::memcmp(a, b, n) == 0;
+}
+
 // Returns true when every byte of `s` is below 0x80.
 bool is_ascii(std::string_view s);
 

@@ -48,16 +48,12 @@ void EventView::add(FieldId field, std::uint32_t value) {
   tails_[field] = index;
 }
 
-FieldId EventView::lookup(const FieldTable& fields, std::string_view name) {
-  FieldId id = fields.find(name);
-  if (id == kNoField && name.find(' ') != std::string_view::npos) {
-    // Windows Defender names its data "Threat Name"; Sigma rules write ThreatName.
-    squeezed_.clear();
-    for (char c : name)
-      if (c != ' ') squeezed_.push_back(c);
-    id = fields.find(squeezed_);
-  }
-  return id;
+FieldId EventView::lookup_squeezed(const FieldTable& fields, std::string_view name) {
+  // Windows Defender names its data "Threat Name"; Sigma rules write ThreatName.
+  squeezed_.clear();
+  for (char c : name)
+    if (c != ' ') squeezed_.push_back(c);
+  return fields.find(squeezed_);
 }
 
 void EventView::build(const RawEvent& event, const FieldTable& fields, const std::vector<Alias>& aliases) {

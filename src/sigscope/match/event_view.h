@@ -34,8 +34,7 @@ class FieldTable {
       if (slot.id == kNoField) return kNoField;
       if (slot.tag == tag) {
         const std::string& candidate = names_[slot.id];
-        if (candidate.size() == name.size() && std::memcmp(candidate.data(), name.data(), name.size()) == 0)
-          return slot.id;
+        if (candidate.size() == name.size() && same_bytes(candidate.data(), name.data(), name.size())) return slot.id;
       }
     }
   }
@@ -103,7 +102,14 @@ class EventView {
   };
   void add(FieldId field, std::uint32_t value);
   // Field id of `name`, also trying the name without its spaces.
-  FieldId lookup(const FieldTable& fields, std::string_view name);
+  FieldId lookup(const FieldTable& fields, std::string_view name) {
+    const FieldId id = fields.find(name);
+    if (id != kNoField) return id;
+    for (char c : name)
+      if (c == ' ') return lookup_squeezed(fields, name);
+    return kNoField;
+  }
+  FieldId lookup_squeezed(const FieldTable& fields, std::string_view name);
 
   const RawEvent* raw_ = nullptr;
   std::vector<std::uint32_t> heads_;  // per field id: first entry or kEnd
