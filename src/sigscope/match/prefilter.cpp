@@ -93,8 +93,8 @@ struct PendingPattern {
   unsigned int flags = 0;  // extra Hyperscan flags of a Sigma regex (i, m, s)
   // Slots and predicates of the same pattern in other predicates of the
   // database, merged into this one (see the deduplication in Prefilter).
-  std::vector<std::uint32_t> more_slots;
-  std::vector<std::uint32_t> more_predicates;
+  std::vector<std::uint32_t> more_slots{};
+  std::vector<std::uint32_t> more_predicates{};
 };
 
 struct CallbackContext {

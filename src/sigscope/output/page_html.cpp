@@ -25,14 +25,6 @@ std::string search_link(const std::string& root, std::string_view query, std::st
   return fmt::format("<a href=\"{}index.html#q={}\">{}</a>", root, esc(encoded), esc(text));
 }
 
-// True when `id` can name a page of the site: letters, digits, '-' and '_'.
-bool is_page_slug(std::string_view id) {
-  if (id.empty() || id.size() > 100) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
-  });
-}
-
 std::string level_badge(const std::string& level) {
   if (level.empty()) return {};
   return fmt::format("<span class=\"badge level-{}\">{}</span>", esc(level), esc(level));
