@@ -1366,7 +1366,7 @@ TEST_F(EvtxDamage, TruncatedChunkIsCountedInTheHuntSummary) {
   EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 3) << r.err;
   auto verbose = testing::run_cli({"hunt", "-r", rules.string(), "-f", "jsonl", path.string()});
   EXPECT_NE(verbose.err.find("chunk is truncated"), std::string::npos) << verbose.err;
-  EXPECT_NE(verbose.err.find("truncated EVTX chunk 1"), std::string::npos) << verbose.err;
+  EXPECT_NE(verbose.err.find("truncated EVTX chunk: 1"), std::string::npos) << verbose.err;
 }
 
 TEST_F(EvtxDamage, ChecksumMismatchIsCountedInTheHuntSummary) {
@@ -1379,7 +1379,7 @@ TEST_F(EvtxDamage, ChecksumMismatchIsCountedInTheHuntSummary) {
   auto r = testing::run_cli({"hunt", "-r", rules.string(), "-f", "jsonl", path.string()});
   EXPECT_EQ(r.exit_code, 0) << r.err;  // every record is still read
   EXPECT_NE(r.err.find("chunk 0 at offset 0x1000: chunk header checksum mismatch"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("EVTX checksum mismatch 1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("EVTX checksum mismatch: 1"), std::string::npos) << r.err;
 }
 
 TEST(EvtxBinXml, UnpairedSurrogateIsReadAndReported) {

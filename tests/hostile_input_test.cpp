@@ -371,7 +371,7 @@ TEST(HostileUtf16, UnpairedSurrogatesAreReportedAndCounted) {
   auto r = run_cli({"hunt", "-r", rules.string(), "-f", "jsonl", log.string()});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("1 unpaired surrogates, read as U+FFFD; the first is at byte offset 42"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("unpaired UTF-16 surrogates 1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("unpaired UTF-16 surrogates: 1"), std::string::npos) << r.err;
   EXPECT_NE(r.out.find("who\xEF\xBF\xBDmi"), std::string::npos) << r.out;  // both events are read
   EXPECT_NE(r.out.find("\"whoami\""), std::string::npos) << r.out;
 }
@@ -406,7 +406,7 @@ TEST(HostileFolders, SymbolicLinkLoopsAreWalkedOnce) {
   });
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("loaded 1 rule from 1 file"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("read 1 events from 1 inputs"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("read 1 event from 1 input;"), std::string::npos) << r.err;
   EXPECT_LT(seconds, 10.0);
 }
 

@@ -98,8 +98,8 @@ TEST(HuntCli, SummaryCountsRejectedRecords) {
   HuntFiles s;
   auto r = run_cli({"hunt", "-r", s.rules, "-f", "jsonl", s.events});
   ASSERT_EQ(r.exit_code, kPartlyUnreadable);
-  EXPECT_NE(r.err.find("read 3 events from 1 inputs"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("rejected 1 records: invalid JSON 1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("read 3 events from 1 input;"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("rejected 1 record (invalid JSON: 1)"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find(s.events + ":3:"), std::string::npos) << r.err;  // file and line of the bad record
   EXPECT_NE(r.err.find("2 detections by 2 rules"), std::string::npos) << r.err;
 }
@@ -150,7 +150,27 @@ TEST(HuntCli, FolderInputSkipsOtherFiles) {
   auto r = run_cli({"hunt", "-r", s.rules, "-f", "jsonl", (s.dir.path() / "logs").string()});
   ASSERT_EQ(r.exit_code, kPartlyUnreadable);
   EXPECT_EQ(parse_lines(r.out).size(), 2u);
-  EXPECT_NE(r.err.find("skipped 1 inputs: not EVTX or JSON 1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("skipped 1 input (not EVTX or JSON: 1); -v lists them"), std::string::npos) << r.err;
+}
+
+// -v names each skipped input, as the summary states.
+TEST(HuntCli, VerboseListsSkippedInputs) {
+  HuntFiles s;
+  auto text = s.dir.write("logs/readme.txt", "plain text\n");
+  auto r = run_cli({"-v", "hunt", "-r", s.rules, "-f", "jsonl", (s.dir.path() / "logs").string()});
+  EXPECT_NE(r.err.find("skipped " + text.string() + ": not EVTX or JSON"), std::string::npos) << r.err;
+}
+
+// When no input is a log, nothing was hunted: that is a failure, as for
+// unreadable inputs, not a clean run.
+TEST(HuntCli, OnlyNonLogInputsFail) {
+  HuntFiles s;
+  auto text = s.dir.write("notes/readme.txt", "plain text\n");
+  auto license = s.dir.write("notes/LICENSE", "MIT\n");
+  auto r = run_cli({"hunt", "-r", s.rules, text.string(), license.string()});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("no input could be read: none of the 2 inputs is an EVTX or JSON log"), std::string::npos)
+      << r.err;
 }
 
 TEST(HuntCli, ArrayAndConcatenatedObjects) {
@@ -326,7 +346,7 @@ TEST(HuntStream, PipedInputKeepsMemoryFlat) {
   ASSERT_GT(peak, 0) << r.err;
   EXPECT_LT(peak, 100) << "peak memory in MiB; the input alone is 300 MiB";
   // The last line is cut short by head: it is rejected, not lost silently.
-  EXPECT_NE(r.err.find("rejected 1 records: invalid JSON 1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("rejected 1 record (invalid JSON: 1)"), std::string::npos) << r.err;
 }
 
 TEST(HuntStream, TruncatedGzipKeepsEventsBeforeTheDamage) {

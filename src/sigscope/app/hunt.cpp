@@ -97,6 +97,7 @@ struct Job {
 
 // Results of one job, written in job order.
 struct TaskResult {
+  std::size_t input = 0;  // index of the job's input
   std::string output;
   ReadStats stats;
   // (runnable rule, detections) for the rules that fired in this job. Most
@@ -163,6 +164,7 @@ class Worker {
       }
     } collect{counts_, fired_, result};
     result.first = job.first;
+    result.input = job.input;
     if (job.kind == Job::Kind::Skip) {
       result.skip_reason = job.skip_reason;
       return;
@@ -814,6 +816,7 @@ int run_hunt(const HuntOptions& options) {
     out.write(result.output);
     if (!result.skip_reason.empty()) {
       ++skipped[result.skip_reason];
+      spdlog::debug("skipped {}: {}", escape_control_characters(display_name(inputs[result.input])), result.skip_reason);
       if (result.skip_reason == "unreadable" || result.skip_reason == "partly unreadable" ||
           result.skip_reason.rfind("named like a log", 0) == 0)
         ++unreadable;
@@ -845,31 +848,35 @@ int run_hunt(const HuntOptions& options) {
   std::sort(by_rule.begin(), by_rule.end(), [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
   struct rusage usage {};
   getrusage(RUSAGE_SELF, &usage);
-  spdlog::info("read {} events from {} inputs; finished in {:.2f} s, peak memory {} MiB", totals.events, inputs_read,
-               seconds, usage.ru_maxrss / 1024);
-  if (hunt_seconds > 0.001 && totals.events > 0)
+  spdlog::info("read {} from {}; finished in {:.2f} s, peak memory {} MiB", plural(totals.events, "event", "events"),
+               plural(inputs_read, "input", "inputs"), seconds, usage.ru_maxrss / 1024);
+  // Pipes and stdin have no size on disk, so their rate is not known.
+  if (hunt_seconds > 0.001 && totals.events > 0 && total_bytes > 0)
     spdlog::info("matching took {:.3f} s: {:.0f} events/s, {:.1f} MB/s of input", hunt_seconds,
                  static_cast<double>(totals.events) / hunt_seconds,
                  static_cast<double>(total_bytes) / (1 << 20) / hunt_seconds);
+  else if (hunt_seconds > 0.001 && totals.events > 0)
+    spdlog::info("matching took {:.3f} s: {:.0f} events/s", hunt_seconds,
+                 static_cast<double>(totals.events) / hunt_seconds);
   if (totals.repaired > 0) {
     std::vector<std::string> parts;
-    for (const auto& [reason, n] : totals.repaired_by_reason) parts.push_back(fmt::format("{} {}", reason, n));
+    for (const auto& [reason, n] : totals.repaired_by_reason) parts.push_back(fmt::format("{}: {}", reason, n));
     spdlog::info("read around damage (U+FFFD for bad text; records of damaged chunks still read): {}",
                  join(parts, ", "));
   }
   if (totals.rejected > 0) {
     std::vector<std::string> parts;
-    for (const auto& [reason, n] : totals.rejected_by_reason) parts.push_back(fmt::format("{} {}", reason, n));
-    spdlog::info("rejected {} records: {}", totals.rejected, join(parts, ", "));
+    for (const auto& [reason, n] : totals.rejected_by_reason) parts.push_back(fmt::format("{}: {}", reason, n));
+    spdlog::info("rejected {} ({})", plural(totals.rejected, "record", "records"), join(parts, ", "));
   }
   if (!skipped.empty()) {
     std::vector<std::string> parts;
     std::size_t n = 0;
     for (const auto& [reason, count] : skipped) {
-      parts.push_back(fmt::format("{} {}", reason, count));
+      parts.push_back(fmt::format("{}: {}", reason, count));
       n += count;
     }
-    spdlog::info("skipped {} inputs: {} (list them with -v)", n, join(parts, ", "));
+    spdlog::info("skipped {} ({}); -v lists them", plural(n, "input", "inputs"), join(parts, ", "));
   }
   if (channel_less > 0 && !assumed && !options.no_routing)
     spdlog::warn("{} without a Channel field went to every rule, including rules for other products; say what "
@@ -903,6 +910,11 @@ int run_hunt(const HuntOptions& options) {
     }
     spdlog::error("{} could not be read (see the messages above); everything else was hunted", what);
     return kHuntPartlyUnreadable;
+  }
+  if (inputs_read == 0 && totals.events == 0 && !skipped.empty()) {
+    spdlog::error("no input could be read: none of the {} is an EVTX or JSON log (-v lists them)",
+                  plural(inputs.size(), "input", "inputs"));
+    return kHuntFailed;
   }
   if (options.fail_on_detections && total_detections > 0) return kHuntDetections;
   return kHuntOk;
