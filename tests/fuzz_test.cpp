@@ -67,7 +67,9 @@ TEST(Fuzz, DamagedRulesAreReported) {
     auto compiled = compile_rules(std::move(loaded), diagnostics, 1);
     failed += rejected + compiled.failed;
     // Every rejected document comes with at least one error.
-    if (rejected + compiled.failed > 0) ASSERT_GT(diagnostics.error_count(), 0u) << text;
+    if (rejected + compiled.failed > 0) {
+      ASSERT_GT(diagnostics.error_count(), 0u) << text;
+    }
   }
   EXPECT_GT(failed, 0u);
 }
@@ -84,7 +86,9 @@ TEST(Fuzz, DamagedRulesInValidTextAreReported) {
     std::size_t rejected = 0;
     auto loaded = load_rules_from_text(text, "fuzz.yml", diagnostics, &rejected);
     auto compiled = compile_rules(std::move(loaded), diagnostics, 1);
-    if (rejected + compiled.failed > 0) ASSERT_GT(diagnostics.error_count(), 0u) << text;
+    if (rejected + compiled.failed > 0) {
+      ASSERT_GT(diagnostics.error_count(), 0u) << text;
+    }
   }
 }
 
@@ -117,7 +121,9 @@ TEST(Fuzz, DamagedJsonIsReadOrRejected) {
     ReadStats stats = reader.read(std::string_view(text.data(), text.size()), "fuzz.json",
                                   [&](const RawEvent& e) { events += e.fields.size() > 0 ? 1 : 0; }, diagnostics);
     rejected += stats.rejected;
-    if (stats.rejected > 0) ASSERT_GT(diagnostics.error_count(), 0u);
+    if (stats.rejected > 0) {
+      ASSERT_GT(diagnostics.error_count(), 0u);
+    }
   }
   EXPECT_GT(events, 0u);
   EXPECT_GT(rejected, 0u);

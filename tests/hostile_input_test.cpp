@@ -242,7 +242,9 @@ TEST(HostileJson, NulByteInsideStringIsReported) {
   // Both halves of the broken record are reported, with the line.
   EXPECT_EQ(r.stats.rejected_by_reason["invalid JSON"], 2u);
   for (const auto& d : r.diagnostics.items()) {
-    if (d.severity == Severity::Error) EXPECT_EQ(d.line, 1);
+    if (d.severity == Severity::Error) {
+      EXPECT_EQ(d.line, 1);
+    }
   }
 }
 

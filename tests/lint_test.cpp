@@ -278,7 +278,9 @@ TEST(Lint, SemanticAnalysis) {
   auto eq = lint(det("  sel_a:\n    EventID: 1\n  sel_b:\n    EventID: 4688\n  condition: sel_a and sel_b\n"));
   ASSERT_EQ(count(eq, "contradictory-equality"), 1u) << dump(eq);
   for (const auto& f : eq)
-    if (f.check == "contradictory-equality") EXPECT_GT(f.line, 1);
+    if (f.check == "contradictory-equality") {
+      EXPECT_GT(f.line, 1);
+    }
 }
 
 TEST(Lint, Config) {
@@ -293,7 +295,9 @@ TEST(Lint, Config) {
   EXPECT_EQ(count(f, "dangling-detection"), 0u);
   ASSERT_EQ(count(f, "technique-without-tactic"), 1u);
   for (const auto& x : f)
-    if (x.check == "technique-without-tactic") EXPECT_EQ(x.severity, LintSeverity::Error);
+    if (x.check == "technique-without-tactic") {
+      EXPECT_EQ(x.severity, LintSeverity::Error);
+    }
   auto defaults = lint(r);
   EXPECT_EQ(count(defaults, "unknown-field"), 1u);
   EXPECT_EQ(count(defaults, "dangling-detection"), 1u);
@@ -408,7 +412,9 @@ TEST_F(LintCli, Sarif) {
     const auto& loc = res["locations"][0]["physicalLocation"];
     EXPECT_TRUE(loc["artifactLocation"]["uri"].is_string());
     EXPECT_GE(loc["region"]["startLine"].get<int>(), 1);
-    if (loc["region"].contains("startColumn")) EXPECT_GE(loc["region"]["startColumn"].get<int>(), 1);
+    if (loc["region"].contains("startColumn")) {
+      EXPECT_GE(loc["region"]["startColumn"].get<int>(), 1);
+    }
   }
 }
 
