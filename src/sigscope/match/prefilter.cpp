@@ -530,17 +530,24 @@ Prefilter::~Prefilter() {
   for (std::size_t i = 0; i < route_fields_.size(); ++i)
     if (!aliased_[i]) free_set(route_fields_[i]);
   for (auto& s : keyword_sets_) free_set(s);
+  hs_free_scratch(prototype_);
 }
 
 std::size_t Prefilter::handled_count() const { return static_cast<std::size_t>(std::count(handled_.begin(), handled_.end(), true)); }
 
 Prefilter::Scratch::Scratch(const Prefilter& prefilter) : owner(&prefilter) {
-  auto add = [&](const DatabaseSet& s) {
-    for (const hs_database* db : {s.caseless_literal, s.caseless_regex, s.cased_literal, s.cased_regex})
-      if (db) hs_alloc_scratch(db, &hs);
-  };
-  for (const auto& s : prefilter.route_fields_) add(s);
-  for (const auto& s : prefilter.keyword_sets_) add(s);
+  // One scratch fitting every database is sized once per prefilter, by
+  // visiting each database; each thread then clones it, which is a copy.
+  std::call_once(prefilter.prototype_once_, [&] {
+    auto add = [&](const DatabaseSet& s) {
+      for (const hs_database* db : {s.caseless_literal, s.caseless_regex, s.cased_literal, s.cased_regex})
+        if (db) hs_alloc_scratch(db, &prefilter.prototype_);
+    };
+    for (std::size_t i = 0; i < prefilter.route_fields_.size(); ++i)
+      if (!prefilter.aliased_[i]) add(prefilter.route_fields_[i]);
+    for (const auto& s : prefilter.keyword_sets_) add(s);
+  });
+  if (prefilter.prototype_) hs_clone_scratch(prefilter.prototype_, &hs);
   slot_hit.assign(prefilter.predicate_of_slot_.size(), 0);
   predicate_hit.assign(prefilter.handled_.size(), 0);
   memo.resize(kMemoEntries);

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -138,6 +139,9 @@ class Prefilter {
   std::vector<std::uint8_t> aliased_;             // per entry: shares another entry's databases
   std::vector<DatabaseSet> keyword_sets_;
   std::vector<std::uint8_t> keyword_ascii_only_;  // per keyword set: case-insensitive patterns are ASCII literals
+  // Scratch space sized for every database, cloned by each Scratch.
+  mutable std::once_flag prototype_once_;
+  mutable hs_scratch* prototype_ = nullptr;
 };
 
 }  // namespace sigscope
