@@ -108,6 +108,21 @@ TEST(Text, SameBytesMatchesMemcmp) {
   }
 }
 
+// has_space tests words; a space at any position of any length is found,
+// and bytes that differ from a space by one bit are not taken for one.
+TEST(Text, HasSpaceAtEveryPosition) {
+  for (std::size_t n = 0; n <= 40; ++n) {
+    const std::string plain(n, '!');
+    EXPECT_FALSE(has_space(plain)) << n;
+    EXPECT_FALSE(has_space(std::string(n, '0'))) << n;
+    for (std::size_t at = 0; at < n; ++at) {
+      std::string text = plain;
+      text[at] = ' ';
+      EXPECT_TRUE(has_space(text)) << n << " " << at;
+    }
+  }
+}
+
 TEST(Text, Base64) {
   EXPECT_EQ(base64_encode(""), "");
   EXPECT_EQ(base64_encode("f"), "Zg==");

@@ -71,6 +71,35 @@ inline bool same_bytes(const char* a, const char* b, std::size_t n) {
   return std::memcmp(a, b, n) == 0;
 }
 
+// Returns true when `s` contains a space. Short strings such as field names
+// are tested a word at a time with fixed-size loads, as in same_bytes.
+inline bool has_space(std::string_view s) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+  auto zero_byte = [](std::uint64_t w) { return ((w - kOnes) & ~w & kHigh) != 0; };
+  const char* p = s.data();
+  const std::size_t n = s.size();
+  if (n >= 8) {
+    std::uint64_t w;
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      std::memcpy(&w, p + i, 8);
+      if (zero_byte(w ^ (kOnes * ' '))) return true;
+    }
+    if (i == n) return false;
+    std::memcpy(&w, p + n - 8, 8);  // the last eight bytes, overlapping
+    return zero_byte(w ^ (kOnes * ' '));
+  }
+  if (n >= 4) {
+    std::uint32_t a, b;
+    std::memcpy(&a, p, 4);
+    std::memcpy(&b, p + n - 4, 4);
+    return zero_byte((static_cast<std::uint64_t>(a) << 32 | b) ^ (kOnes * ' '));
+  }
+  for (std::size_t i = 0; i < n; ++i)
+    if (p[i] == ' ') return true;
+  return false;
+}
+
 // Returns true when every byte of `s` is below 0x80.
 bool is_ascii(std::string_view s);
 

@@ -105,9 +105,7 @@ class EventView {
   FieldId lookup(const FieldTable& fields, std::string_view name) {
     const FieldId id = fields.find(name);
     if (id != kNoField) return id;
-    for (char c : name)
-      if (c == ' ') return lookup_squeezed(fields, name);
-    return kNoField;
+    return has_space(name) ? lookup_squeezed(fields, name) : kNoField;
   }
   FieldId lookup_squeezed(const FieldTable& fields, std::string_view name);
 
