@@ -92,6 +92,16 @@ TEST(Text, JsonStringMatchesByteByByteEscaping) {
     append_json_string(out, text);
     ASSERT_EQ(out, "prefix" + reference(text)) << "round " << round;
   }
+  // Short strings, which take their own word paths: every piece at every
+  // position of every length up to 9 bytes around it.
+  for (std::size_t length = 0; length <= 9; ++length)
+    for (const std::string& piece : pieces)
+      for (std::size_t at = 0; at <= length; ++at) {
+        const std::string text = std::string(at, 'x') + piece + std::string(length - at, 'y');
+        out.clear();
+        append_json_string(out, text);
+        ASSERT_EQ(out, reference(text)) << length << " " << at;
+      }
 }
 
 // same_bytes loads fixed-size words; every length and every differing

@@ -281,6 +281,22 @@ char* write_json_string(char* p, std::string_view s) {
       const std::size_t clean = flags ? static_cast<std::size_t>(__builtin_ctzll(flags)) >> 3 : rest;
       p += clean;
       i += clean;
+    } else if (!found && n - i >= 4 && n - i < 8) {
+      // 4 to 7 bytes left in a short string (most field names): two 4-byte
+      // loads, overlapping, build them into one word that is tested the same
+      // way. Storing eight bytes is safe, as four bytes have room for 24.
+      const std::size_t rest = n - i;
+      std::uint32_t low, high;
+      std::memcpy(&low, in + i, 4);
+      std::memcpy(&high, in + n - 4, 4);
+      const std::uint64_t w = low | static_cast<std::uint64_t>(high) << (8 * (rest - 4));
+      const std::uint64_t flags = ((w - kOnes * 0x20) | w | has_zero(w ^ (kOnes * 0x7F)) |
+                                   has_zero(w ^ (kOnes * '"')) | has_zero(w ^ (kOnes * '\\'))) &
+                                  kHigh & ((1ull << (8 * rest)) - 1);
+      std::memcpy(p, &w, 8);
+      const std::size_t clean = flags ? static_cast<std::size_t>(__builtin_ctzll(flags)) >> 3 : rest;
+      p += clean;
+      i += clean;
     } else if (!found) {
       while (i < n && kPlain[static_cast<unsigned char>(in[i])]) *p++ = in[i++];
     }
