@@ -253,7 +253,7 @@ TEST(EngineKeywords, SearchEveryStringValue) {
 
 // Keyword search folds non-ASCII text as field matching does. Only the
 // Kelvin sign (U+212A) and the long s (U+017F) fold to ASCII letters, so an
-// ASCII keyword can match text that holds one of them.
+// ASCII keyword can match text that contains one of them.
 TEST(EngineKeywords, NonAsciiTextIsFolded) {
   std::string yaml = "title: t\nid: " + std::string(kId) +
                      "\nlogsource:\n  product: test\ndetection:\n  keywords:\n    - 'mimikatz'\n    - 'sekurlsa'\n"

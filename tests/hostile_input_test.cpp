@@ -588,11 +588,13 @@ namespace fs = std::filesystem;
 TEST(HostileEvtx, LargeFileKeepsMemoryFlat) {
   const fs::path corpus = testing::shared_dir() / "corpus" / "evtx";
   if (!fs::exists(corpus)) GTEST_SKIP() << corpus << " not found; the shared corpus is needed for EVTX chunks";
+
   std::vector<fs::path> sources;
   for (const auto& entry : fs::recursive_directory_iterator(corpus))
     if (entry.is_regular_file() && entry.path().extension() == ".evtx") sources.push_back(entry.path());
   std::sort(sources.begin(), sources.end());
   ASSERT_FALSE(sources.empty());
+
   // One file header, then whole chunks of the sample files until 96 MiB.
   std::string big;
   std::size_t chunks = 0;
@@ -610,11 +612,13 @@ TEST(HostileEvtx, LargeFileKeepsMemoryFlat) {
       if (big.size() >= (96u << 20)) break;
     }
   }
+
   TempDir dir;
   auto rules = dir.write("r.yml", kWhoamiRule);
   auto file = dir.write("big.evtx", big);
   big.clear();
   big.shrink_to_fit();
+
   auto r = run_cli({"hunt", "-r", rules.string(), "-j", "2", "-o", (dir.path() / "out.jsonl").string(), file.string()});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("read "), std::string::npos) << r.err;

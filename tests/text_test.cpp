@@ -104,8 +104,8 @@ TEST(Text, JsonStringMatchesByteByByteEscaping) {
       }
 }
 
-// same_bytes loads fixed-size words; every length and every differing
-// position must give memcmp's answer.
+// same_bytes loads fixed-size words, so it is checked against memcmp's
+// result at every length and every differing position.
 TEST(Text, SameBytesMatchesMemcmp) {
   const std::string base = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEF";
   for (std::size_t n = 0; n <= 40; ++n) {
@@ -118,8 +118,8 @@ TEST(Text, SameBytesMatchesMemcmp) {
   }
 }
 
-// has_space tests words; a space at any position of any length is found,
-// and bytes that differ from a space by one bit are not taken for one.
+// has_space tests words, so a space must be found at any position of any
+// length. Bytes that differ from a space by one bit must not count as one.
 TEST(Text, HasSpaceAtEveryPosition) {
   for (std::size_t n = 0; n <= 40; ++n) {
     const std::string plain(n, '!');

@@ -248,13 +248,15 @@ char* write_json_string(char* p, std::string_view s) {
     // still to come may take six.
     constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
     auto has_zero = [](std::uint64_t w) { return (w - kOnes) & ~w & kHigh; };
+    auto escape_flags = [&](std::uint64_t w) {
+      return ((w - kOnes * 0x20) | w | has_zero(w ^ (kOnes * 0x7F)) | has_zero(w ^ (kOnes * '"')) |
+              has_zero(w ^ (kOnes * '\\'))) &
+             kHigh;
+    };
     bool found = false;
     while (i + 8 <= n) {
-      std::uint64_t w;
-      std::memcpy(&w, in + i, 8);
-      const std::uint64_t flags = ((w - kOnes * 0x20) | w | has_zero(w ^ (kOnes * 0x7F)) |
-                                   has_zero(w ^ (kOnes * '"')) | has_zero(w ^ (kOnes * '\\'))) &
-                                  kHigh;
+      const std::uint64_t w = unaligned_load64(in + i);
+      const std::uint64_t flags = escape_flags(w);
       std::memcpy(p, in + i, 8);
       if (flags) {
         const std::size_t clean = static_cast<std::size_t>(__builtin_ctzll(flags)) >> 3;
@@ -266,33 +268,20 @@ char* write_json_string(char* p, std::string_view s) {
       p += 8;
       i += 8;
     }
-    if (!found && i < n && n >= 8 && n - i >= 2) {
-      // The last 2 to 7 bytes: the string's last word, shifted so they come
-      // first, is tested the same way, ignoring its empty top bytes. All
-      // eight bytes are stored: two bytes still to write have room for twelve.
-      const std::size_t rest = n - i;
+    const std::size_t rest = n - i;
+    if (!found && rest >= 2 && (n >= 8 || rest >= 4)) {
+      // The last 2 to 7 bytes are tested as one word too, ignoring its empty
+      // top bytes. The word is the string's last eight bytes, shifted so they
+      // come first, or for a string under 8 bytes two overlapping 4-byte
+      // loads. All eight bytes are stored: two bytes still to write have room
+      // for twelve.
       std::uint64_t w;
-      std::memcpy(&w, in + n - 8, 8);
-      w >>= 8 * (8 - rest);
-      const std::uint64_t flags = ((w - kOnes * 0x20) | w | has_zero(w ^ (kOnes * 0x7F)) |
-                                   has_zero(w ^ (kOnes * '"')) | has_zero(w ^ (kOnes * '\\'))) &
-                                  kHigh & ((1ull << (8 * rest)) - 1);
-      std::memcpy(p, &w, 8);
-      const std::size_t clean = flags ? static_cast<std::size_t>(__builtin_ctzll(flags)) >> 3 : rest;
-      p += clean;
-      i += clean;
-    } else if (!found && n - i >= 4 && n - i < 8) {
-      // 4 to 7 bytes left in a short string (most field names): two 4-byte
-      // loads, overlapping, build them into one word that is tested the same
-      // way. Storing eight bytes is safe, as four bytes have room for 24.
-      const std::size_t rest = n - i;
-      std::uint32_t low, high;
-      std::memcpy(&low, in + i, 4);
-      std::memcpy(&high, in + n - 4, 4);
-      const std::uint64_t w = low | static_cast<std::uint64_t>(high) << (8 * (rest - 4));
-      const std::uint64_t flags = ((w - kOnes * 0x20) | w | has_zero(w ^ (kOnes * 0x7F)) |
-                                   has_zero(w ^ (kOnes * '"')) | has_zero(w ^ (kOnes * '\\'))) &
-                                  kHigh & ((1ull << (8 * rest)) - 1);
+      if (n >= 8) {
+        w = unaligned_load64(in + n - 8) >> (8 * (8 - rest));
+      } else {
+        w = unaligned_load32(in + i) | static_cast<std::uint64_t>(unaligned_load32(in + n - 4)) << (8 * (rest - 4));
+      }
+      const std::uint64_t flags = escape_flags(w) & ((1ull << (8 * rest)) - 1);
       std::memcpy(p, &w, 8);
       const std::size_t clean = flags ? static_cast<std::size_t>(__builtin_ctzll(flags)) >> 3 : rest;
       p += clean;

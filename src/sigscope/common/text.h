@@ -10,6 +10,19 @@
 
 namespace sigscope {
 
+// Reads 8 or 4 bytes at `p`, which need not be aligned. Fixed-size memcpy
+// compiles to one load, where a variable-length one is a library call.
+inline std::uint64_t unaligned_load64(const char* p) {
+  std::uint64_t w;
+  std::memcpy(&w, p, 8);
+  return w;
+}
+inline std::uint32_t unaligned_load32(const char* p) {
+  std::uint32_t w;
+  std::memcpy(&w, p, 4);
+  return w;
+}
+
 // A fast 64-bit hash for short strings such as field names and values, for
 // in-memory tables only (not stable across versions, not collision-resistant).
 // It reads eight bytes per step with fixed-size loads only, since a
@@ -18,16 +31,7 @@ inline std::uint64_t short_hash(std::string_view s) {
   constexpr std::uint64_t kMul = 0x9E3779B97F4A7C15ull;
   const char* p = s.data();
   const std::size_t n = s.size();
-  auto load64 = [](const char* q) {
-    std::uint64_t w;
-    std::memcpy(&w, q, 8);
-    return w;
-  };
-  auto load32 = [](const char* q) {
-    std::uint32_t w;
-    std::memcpy(&w, q, 4);
-    return static_cast<std::uint64_t>(w);
-  };
+  auto load32 = [](const char* q) { return static_cast<std::uint64_t>(unaligned_load32(q)); };
   auto mix = [&](std::uint64_t h, std::uint64_t word) {
     h = (h ^ word) * kMul;
     return h ^ (h >> 29);
@@ -35,8 +39,8 @@ inline std::uint64_t short_hash(std::string_view s) {
   std::uint64_t h = (n + 1) * kMul;
   if (n >= 8) {
     std::size_t i = 0;
-    for (; i + 8 <= n; i += 8) h = mix(h, load64(p + i));
-    if (i < n) h = mix(h, load64(p + n - 8));  // the last eight bytes, overlapping
+    for (; i + 8 <= n; i += 8) h = mix(h, unaligned_load64(p + i));
+    if (i < n) h = mix(h, unaligned_load64(p + n - 8));  // the last eight bytes, overlapping
   } else if (n >= 4) {
     h = mix(h, load32(p) << 32 | load32(p + n - 4));
   } else if (n > 0) {
@@ -47,22 +51,14 @@ inline std::uint64_t short_hash(std::string_view s) {
   return h ^ (h >> 32);
 }
 
-// Returns true when the `n` bytes at `a` and `b` are equal. Field names and
-// other short keys are compared with one or two fixed-size loads from each
-// side, since memcmp is a library call; longer ones use memcmp.
+// Returns true when the `n` bytes at `a` and `b` are equal. Up to 16 bytes
+// are compared with two fixed-size loads from each side, because memcmp is a
+// library call. Longer runs use memcmp.
 inline bool same_bytes(const char* a, const char* b, std::size_t n) {
-  auto load64 = [](const char* q) {
-    std::uint64_t w;
-    std::memcpy(&w, q, 8);
-    return w;
-  };
-  auto load32 = [](const char* q) {
-    std::uint32_t w;
-    std::memcpy(&w, q, 4);
-    return w;
-  };
-  if (n >= 8 && n <= 16) return load64(a) == load64(b) && load64(a + n - 8) == load64(b + n - 8);
-  if (n >= 4 && n < 8) return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
+  if (n >= 8 && n <= 16)
+    return unaligned_load64(a) == unaligned_load64(b) && unaligned_load64(a + n - 8) == unaligned_load64(b + n - 8);
+  if (n >= 4 && n < 8)
+    return unaligned_load32(a) == unaligned_load32(b) && unaligned_load32(a + n - 4) == unaligned_load32(b + n - 4);
   if (n < 4) {
     for (std::size_t i = 0; i < n; ++i)
       if (a[i] != b[i]) return false;
@@ -79,21 +75,15 @@ inline bool has_space(std::string_view s) {
   const char* p = s.data();
   const std::size_t n = s.size();
   if (n >= 8) {
-    std::uint64_t w;
     std::size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-      std::memcpy(&w, p + i, 8);
-      if (zero_byte(w ^ (kOnes * ' '))) return true;
-    }
-    if (i == n) return false;
-    std::memcpy(&w, p + n - 8, 8);  // the last eight bytes, overlapping
-    return zero_byte(w ^ (kOnes * ' '));
+    for (; i + 8 <= n; i += 8)
+      if (zero_byte(unaligned_load64(p + i) ^ (kOnes * ' '))) return true;
+    // The last eight bytes, overlapping the ones tested.
+    return i < n && zero_byte(unaligned_load64(p + n - 8) ^ (kOnes * ' '));
   }
   if (n >= 4) {
-    std::uint32_t a, b;
-    std::memcpy(&a, p, 4);
-    std::memcpy(&b, p + n - 4, 4);
-    return zero_byte((static_cast<std::uint64_t>(a) << 32 | b) ^ (kOnes * ' '));
+    const std::uint64_t w = static_cast<std::uint64_t>(unaligned_load32(p)) << 32 | unaligned_load32(p + n - 4);
+    return zero_byte(w ^ (kOnes * ' '));
   }
   for (std::size_t i = 0; i < n; ++i)
     if (p[i] == ' ') return true;

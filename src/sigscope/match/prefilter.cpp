@@ -687,11 +687,11 @@ void Prefilter::scan(const EventView& event, int keyword_set, int field_set, Scr
       scratch.joined += v.value;
       scratch.joined.push_back('\0');
     }
-    // Caseless databases fold ASCII themselves; other text is folded first.
-    // With only ASCII literals to find, folding can change a match only
-    // where text folds to ASCII letters: U+212A KELVIN SIGN (to k) and U+017F
-    // LATIN SMALL LETTER LONG S (to s) are the only such characters in
-    // Unicode's simple case folding. Other text is scanned as it is.
+    // Caseless databases fold ASCII themselves, and other text is folded
+    // first. With only ASCII literals to find, folding can change a match
+    // only where text folds to an ASCII letter. In Unicode's simple case
+    // folding only U+212A KELVIN SIGN (to k) and U+017F LATIN SMALL LETTER
+    // LONG S (to s) do, so text without them is scanned as it is.
     std::string_view folded = scratch.joined;
     auto folds_to_ascii = [](std::string_view text) {
       return text.find("\xE2\x84\xAA") != std::string_view::npos || text.find("\xC5\xBF") != std::string_view::npos;

@@ -99,7 +99,7 @@ class Prefilter {
  public:
   // Meaning of a Hyperscan match of one pattern.
   struct PatternInfo {
-    std::uint32_t first_slot = 0;  // the pattern's value slots: pattern_slots_[first_slot...]
+    std::uint32_t first_slot = 0;  // index of the pattern's first value slot in pattern_slots_
     std::uint32_t slot_count = 0;
     MatchOp op = MatchOp::Contains;  // literal patterns check their anchoring on the match offset
     std::uint32_t length = 0;  // literal length in bytes; 0 for regex patterns (anchored in the expression)
