@@ -3,6 +3,7 @@
 // rejected with an error in bounded time. Damaged logs (NUL bytes, unpaired
 // UTF-16 surrogates, broken lines) lose only the damaged records.
 // docs/reliability.md lists each class with the test that covers it.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -61,8 +62,8 @@ TEST(HostileYaml, BillionLaughsIsRejected) {
   std::string text = kRuleHead;
   text += "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n";
   for (int i = 1; i < 10; ++i) {
-    text += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
-    for (int k = 0; k < 9; ++k) text += (k ? ", *a" : "*a") + std::to_string(i - 1);
+    text += fmt::format("a{0}: &a{0} [", i);
+    for (int k = 0; k < 9; ++k) text += fmt::format("{}*a{}", k ? ", " : "", i - 1);
     text += "]\n";
   }
   text += "detection:\n  sel:\n    Image: *a9\n  condition: sel\n";
@@ -103,7 +104,7 @@ TEST(HostileYaml, DeepAliasChainIsRejected) {
   // Each alias adds a level the text does not show: a1 contains a0, a2 contains a1, up to a199.
   std::string text;
   text += "a0: &a0 [x]\n";
-  for (int i = 1; i < 200; ++i) text += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [*a" + std::to_string(i - 1) + "]\n";
+  for (int i = 1; i < 200; ++i) text += fmt::format("a{0}: &a{0} [*a{1}]\n", i, i - 1);
   DiagnosticList diagnostics;
   auto docs = parse_yaml_stream(text, "chain.yml", diagnostics);
   EXPECT_TRUE(docs.empty());

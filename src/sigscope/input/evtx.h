@@ -78,7 +78,8 @@ struct EvtxReadStats : ChunkStats {
 // lives as long as the object. Every chunk view stays within the mapping.
 class EvtxFile {
  public:
-  // Maps the file at `path`, checks its file header and frames the records
+  // Reads the file at `path` (files smaller than kReleaseMinBytes are read
+  // into memory, larger ones are mapped), checks its file header and frames the records
   // of every chunk once to number them. Returns nullopt and reports an
   // error when the file cannot be read or is not EVTX. A bad header
   // checksum or an unknown major version is only a warning, and a dirty
@@ -140,7 +141,8 @@ class EvtxFile {
   std::uint32_t header_flags_ = 0;
   std::vector<std::uint64_t> chunk_record_base_;  // framed records before each chunk
   std::uint64_t framed_records_ = 0;
-  std::shared_ptr<const std::string> owner_;  // set for from_memory(); otherwise data_ is mapped
+  std::shared_ptr<const std::string> owner_;  // set for from_memory()
+  std::unique_ptr<std::uint8_t[]> buffer_;    // set for files read into memory; otherwise data_ is mapped
 };
 
 // Per-thread decoding state, reused across chunks and files: name and
