@@ -1,6 +1,7 @@
 // `sigscope hunt` through the CLI: output formats, inputs (files, folders,
 // stdin, gzip, zstd), level filter, logsource option, pipelines, explain and
 // the closing summary.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <sstream>
@@ -391,6 +392,31 @@ TEST(HuntStream, OutputOrderIgnoresThreadCount) {
     EXPECT_EQ(r.out, one.out) << threads << " threads";
     auto piped = testing::run_cli({"hunt", "-r", s.rules, "-f", "jsonl", "-j", threads, "-"}, many);
     EXPECT_EQ(parse_lines(piped.out).size(), parse_lines(one.out).size());
+  }
+}
+
+TEST(HuntStream, ManySmallInputsKeepOrder) {
+  // One job per input and more inputs than jobs in flight: the reader waits
+  // for the window to empty, and results are written by whichever worker
+  // finishes the oldest job.
+  HuntFiles s;
+  for (int f = 0; f < 300; ++f) {
+    std::string events;
+    for (int i = 0; i < 3; ++i)
+      events += R"({"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":1,"CommandLine":")" +
+                std::string((f + i) % 4 == 0 ? "cmd /c whoami " : "notepad.exe ") + std::to_string(f * 3 + i) + "\"}\n";
+    s.dir.write(fmt::format("many/{:03}.jsonl", f), events);
+  }
+  const std::string logs = (s.dir.path() / "many").string();
+  auto one = testing::run_cli({"hunt", "-r", s.rules, "-f", "jsonl", "-j", "1", logs});
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_EQ(parse_lines(one.out).size(), 225u);
+  EXPECT_NE(one.err.find("read 900 events from 300 inputs"), std::string::npos) << one.err;
+  for (const char* threads : {"2", "3", "8"}) {
+    auto r = testing::run_cli({"hunt", "-r", s.rules, "-f", "jsonl", "-j", threads, logs});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, one.out) << threads << " threads";
+    EXPECT_NE(r.err.find("read 900 events from 300 inputs"), std::string::npos) << r.err;
   }
 }
 

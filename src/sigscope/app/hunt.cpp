@@ -249,14 +249,16 @@ class Worker {
   std::vector<std::uint32_t> fired_;   // rules with a count above zero
 };
 
-// Jobs flow from one reader thread through the workers to the writer (the
-// calling thread), which takes results in job order. Two limits bound memory:
-// at most `max_jobs` jobs are read but not yet written, and at most
-// `max_data_jobs` of them contain input data (a JSON-lines block, or a piped
-// input read whole). EVTX jobs map their file instead, so many may wait
-// while one long job blocks the writer.
-// Each party waits on its own condition variable, so finishing one small job
-// wakes only the thread that can use it.
+// Jobs flow from one reader thread through the workers, and their results
+// are written in job order. Two limits bound memory: at most `max_jobs` jobs
+// are read but not yet written, and at most `max_data_jobs` of them contain
+// input data (a JSON-lines block, or a piped input read whole). EVTX jobs
+// read their file when they run, so many may wait while one long job holds
+// back the writing.
+// There is no writer thread: the worker that finishes the oldest unwritten
+// job writes its result and every later one already finished. With thousands
+// of small jobs (one per EVTX file), waking a writer thread for each took
+// more than 5 % of a two-thread hunt's time, which the workers could not use.
 class JobQueue {
  public:
   JobQueue(std::size_t max_jobs, std::size_t max_data_jobs) : max_jobs_(max_jobs), max_data_jobs_(max_data_jobs) {}
@@ -289,24 +291,37 @@ class JobQueue {
     jobs_.pop_front();
     return true;
   }
-  void finish(std::size_t seq, TaskResult result) {
-    std::lock_guard lock(mutex_);
-    results_.emplace(seq, std::move(result));
-    if (seq == written_) done_.notify_one();  // only the oldest job unblocks the writer
-  }
-  // Writer: the result of the next job in order; false when all are written.
-  bool next_result(TaskResult& result) {
+  // Worker: stores the result of job `seq`. When no other thread is writing,
+  // calls write(result) for each finished result that is next in job order,
+  // outside the lock; so write() runs on one thread at a time, in job order.
+  template <typename Write>
+  void finish(std::size_t seq, TaskResult result, Write&& write) {
     std::unique_lock lock(mutex_);
-    done_.wait(lock, [&] { return results_.count(written_) > 0 || (closed_ && written_ == pushed_); });
-    auto it = results_.find(written_);
-    if (it == results_.end()) return false;
-    result = std::move(it->second);
-    results_.erase(it);
-    ++written_;
-    data_jobs_ -= holds_data_.front();
-    holds_data_.pop_front();
-    space_.notify_one();
-    return true;
+    results_.emplace(seq, std::move(result));
+    if (writing_) return;  // the writing thread finds this result after its current one
+    writing_ = true;
+    for (auto it = results_.find(written_); it != results_.end(); it = results_.find(written_)) {
+      TaskResult next = std::move(it->second);
+      results_.erase(it);
+      lock.unlock();
+      write(next);
+      next = TaskResult();
+      lock.lock();
+      ++written_;
+      const bool held_data = holds_data_.front();
+      data_jobs_ -= held_data;
+      holds_data_.pop_front();
+      // The reader waits only when the window is full, so it is woken once
+      // the window is half empty rather than after every job.
+      if (held_data || pushed_ - written_ == max_jobs_ / 2) space_.notify_one();
+    }
+    writing_ = false;
+    if (closed_ && written_ == pushed_) done_.notify_all();
+  }
+  // Waits until the reader is done and every job's result is written.
+  void wait_written() {
+    std::unique_lock lock(mutex_);
+    done_.wait(lock, [&] { return closed_ && written_ == pushed_ && !writing_; });
   }
 
  private:
@@ -318,6 +333,7 @@ class JobQueue {
   std::size_t pushed_ = 0, written_ = 0, data_jobs_ = 0;
   std::size_t max_jobs_, max_data_jobs_;
   bool closed_ = false;
+  bool writing_ = false;  // a worker is writing results
 };
 
 // Blocks of finished JSON-lines jobs, reused so steady-state reading does not
@@ -783,6 +799,37 @@ int run_hunt(const HuntOptions& options) {
   // Set when the output fails (or its reader closes it), so the reader and
   // the workers stop.
   std::atomic<bool> stop{false};
+  // Totals of the written results, updated by write_result() only.
+  ReadStats totals;
+  std::vector<std::uint64_t> detections(engine.rules().size(), 0);
+  std::map<std::string, std::uint64_t> skipped;
+  std::uint64_t regex_limit_hits = 0, channel_less = 0;
+  std::size_t inputs_read = 0, unreadable = 0;
+  std::size_t jobs_done = 0;
+  // Called by JobQueue::finish() on one worker at a time, in job order.
+  auto write_result = [&](const TaskResult& result) {
+    if (out.failed()) {
+      // The output is gone: the remaining jobs are drained, not run.
+      stop = true;
+      return;
+    }
+    ++jobs_done;
+    out.write(result.output);
+    if (!result.skip_reason.empty()) {
+      ++skipped[result.skip_reason];
+      spdlog::debug("skipped {}: {}", escape_control_characters(display_name(inputs[result.input])), result.skip_reason);
+      if (result.skip_reason == "unreadable" || result.skip_reason == "partly unreadable" ||
+          result.skip_reason.rfind("named like a log", 0) == 0)
+        ++unreadable;
+      return;
+    }
+    if (result.first && result.input_read) ++inputs_read;
+    totals.add(result.stats);
+    regex_limit_hits += result.regex_limit_hits;
+    channel_less += result.channel_less;
+    for (const auto& [rule, count] : result.detections) detections[rule] += count;
+  };
+
   std::thread reader([&] { produce_jobs(inputs, queue, blocks, progress, stop, input_diagnostics); });
   std::vector<std::thread> pool;
   for (unsigned t = 0; t < threads; ++t) {
@@ -794,40 +841,11 @@ int run_hunt(const HuntOptions& options) {
         TaskResult result;
         if (!stop.load(std::memory_order_relaxed)) worker.run(inputs[job.input], job, result, input_diagnostics);
         job = Job();  // return the block to the pool before the result is written
-        queue.finish(seq, std::move(result));
+        queue.finish(seq, std::move(result), write_result);
       }
     });
   }
-
-  ReadStats totals;
-  std::vector<std::uint64_t> detections(engine.rules().size(), 0);
-  std::map<std::string, std::uint64_t> skipped;
-  std::uint64_t regex_limit_hits = 0, channel_less = 0;
-  std::size_t inputs_read = 0, unreadable = 0;
-  std::size_t jobs_done = 0;
-  TaskResult result;
-  while (queue.next_result(result)) {
-    if (out.failed()) {
-      // The output is gone: the remaining jobs are drained, not run.
-      stop = true;
-      continue;
-    }
-    ++jobs_done;
-    out.write(result.output);
-    if (!result.skip_reason.empty()) {
-      ++skipped[result.skip_reason];
-      spdlog::debug("skipped {}: {}", escape_control_characters(display_name(inputs[result.input])), result.skip_reason);
-      if (result.skip_reason == "unreadable" || result.skip_reason == "partly unreadable" ||
-          result.skip_reason.rfind("named like a log", 0) == 0)
-        ++unreadable;
-      continue;
-    }
-    if (result.first && result.input_read) ++inputs_read;
-    totals.add(result.stats);
-    regex_limit_hits += result.regex_limit_hits;
-    channel_less += result.channel_less;
-    for (const auto& [rule, count] : result.detections) detections[rule] += count;
-  }
+  queue.wait_written();
   reader.join();
   for (auto& t : pool) t.join();
   double hunt_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - hunt_start).count();
