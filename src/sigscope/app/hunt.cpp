@@ -292,8 +292,8 @@ class JobQueue {
     return true;
   }
   // Worker: stores the result of job `seq`. When no other thread is writing,
-  // calls write(result) for each finished result that is next in job order,
-  // outside the lock; so write() runs on one thread at a time, in job order.
+  // calls write(result), outside the lock, for each finished result that is
+  // next in job order. So write() runs on one thread at a time, in job order.
   template <typename Write>
   void finish(std::size_t seq, TaskResult result, Write&& write) {
     std::unique_lock lock(mutex_);
