@@ -1,6 +1,8 @@
 // Streamed input: ByteStream decompression and LineBlockReader's blocks of
 // whole lines with their line numbers and offsets.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <random>
 
 #include <cstdlib>
 #include <string>
@@ -210,6 +212,40 @@ TEST(JsonValueBlockReader, ArrayElementsAcrossSmallBlocks) {
     EXPECT_EQ(values[i].text, "{\"n\": " + std::to_string(i + 1) + ", \"s\": \"a,]}\\\"[{\"}");
   }
   expect_true_offsets(content, values);
+}
+
+TEST(JsonValueBlockReader, LongStringsWithEscapesAtAnyByte) {
+  // Strings are skipped a word at a time: quotes, backslashes and brackets
+  // land at every position of a word, and strings span block boundaries.
+  std::mt19937 random(7);
+  const std::string alphabet = "ab{}[],:\"\\ \n";
+  std::vector<std::string> expected;
+  std::string content = "[";
+  std::size_t line = 1;
+  std::vector<std::size_t> lines;
+  for (int i = 0; i < 300; ++i) {
+    std::string raw;
+    const std::size_t length = random() % 40;
+    for (std::size_t k = 0; k < length; ++k) raw += alphabet[random() % alphabet.size()];
+    const std::string value = nlohmann::json{{"s", raw}, {"n", i}}.dump();
+    // One value in five is spread over two lines, so line counting is checked.
+    const std::string separator = i == 0 ? "" : (i % 5 == 0 ? ",\n" : ", ");
+    content += separator;
+    if (separator == ",\n") ++line;
+    lines.push_back(line);
+    content += value;
+    expected.push_back(value);
+  }
+  content += "]\n";
+  for (std::size_t block : {16u, 64u, 1024u}) {
+    auto values = read_values(content, block, 4096);
+    ASSERT_EQ(values.size(), expected.size()) << block;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      EXPECT_EQ(values[i].text, expected[i]) << block << " " << i;
+      EXPECT_EQ(values[i].line, lines[i]) << block << " " << i;
+    }
+    expect_true_offsets(content, values);
+  }
 }
 
 TEST(JsonValueBlockReader, PrettyPrintedObjectsOneAfterAnother) {

@@ -367,6 +367,10 @@ class BlockPool {
 void produce_jobs(const std::vector<InputFile>& inputs, JobQueue& queue, BlockPool& pool, Progress& progress,
                   const std::atomic<bool>& stop, DiagnosticList& diagnostics) {
   JsonEventReader sniffer;
+  // The start of each input is read here, then copied for as many bytes as
+  // it has: most inputs are small, and zeroing 64 KiB for each cost more.
+  constexpr std::size_t kSniffBytes = 64 << 10;
+  auto sniff = std::make_unique_for_overwrite<char[]>(kSniffBytes);
   for (std::size_t i = 0; i < inputs.size() && !stop; ++i) {
     const InputFile& input = inputs[i];
     Job job;
@@ -406,8 +410,7 @@ void produce_jobs(const std::vector<InputFile>& inputs, JobQueue& queue, BlockPo
       continue;
     }
     // Sniff the decompressed start: only JSON lines are streamed.
-    std::string head(64 << 10, '\0');
-    head.resize(stream->read_full(head.data(), head.size()));
+    std::string head(sniff.get(), stream->read_full(sniff.get(), kSniffBytes));
     std::size_t start = std::string_view(head).substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
     while (start < head.size() && (head[start] == ' ' || head[start] == '\t' || head[start] == '\r' || head[start] == '\n'))
       ++start;

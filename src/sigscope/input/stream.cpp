@@ -13,6 +13,8 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "sigscope/common/text.h"
+
 namespace sigscope {
 
 namespace {
@@ -395,6 +397,22 @@ JsonValueBlockReader::JsonValueBlockReader(ByteStream& stream, std::string prefi
                                            std::size_t max_value)
     : stream_(stream), carry_(std::move(prefix)), block_size_(block_size), max_value_(std::max(max_value, block_size)) {}
 
+namespace {
+// Returns the position of the first byte at or after `pos` that can end or
+// escape a string or count a line ('"', '\\', '\n'), or `n`. Strings are most
+// of a JSON value's bytes, so they are skipped eight bytes at a time.
+std::size_t skip_plain_string_bytes(const char* text, std::size_t pos, std::size_t n) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+  auto zero_byte = [](std::uint64_t w) { return (w - kOnes) & ~w & kHigh; };
+  for (; pos + 8 <= n; pos += 8) {
+    const std::uint64_t w = unaligned_load64(text + pos);
+    if (zero_byte(w ^ (kOnes * '"')) | zero_byte(w ^ (kOnes * '\\')) | zero_byte(w ^ (kOnes * '\n'))) break;
+  }
+  while (pos < n && text[pos] != '"' && text[pos] != '\\' && text[pos] != '\n') ++pos;
+  return pos;
+}
+}  // namespace
+
 bool JsonValueBlockReader::scan_value(const char* text, std::size_t& pos, std::size_t n, Scan& scan,
                                       std::uint64_t& lines) {
   switch (scan.kind) {
@@ -420,6 +438,8 @@ bool JsonValueBlockReader::scan_value(const char* text, std::size_t& pos, std::s
       [[fallthrough]];
     case Scan::Kind::Container:
       while (pos < n) {
+        if (scan.in_string && !scan.escape) pos = skip_plain_string_bytes(text, pos, n);
+        if (pos >= n) break;
         const char c = text[pos++];
         if (c == '\n') ++lines;
         if (scan.in_string) {
