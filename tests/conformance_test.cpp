@@ -43,7 +43,10 @@ std::string to_json(const YamlNode& node) {
     }
     case YamlNode::Kind::Sequence: {
       std::string out = "[";
-      for (std::size_t i = 0; i < node.items.size(); ++i) out += (i ? "," : "") + to_json(node.items[i]);
+      for (std::size_t i = 0; i < node.items.size(); ++i) {
+        if (i) out += ',';
+        out += to_json(node.items[i]);
+      }
       return out + "]";
     }
     case YamlNode::Kind::Mapping: {
@@ -51,7 +54,8 @@ std::string to_json(const YamlNode& node) {
       for (std::size_t i = 0; i < node.entries.size(); ++i) {
         if (i) out += ",";
         append_json_string(out, node.entries[i].key);
-        out += ":" + to_json(node.entries[i].value);
+        out += ':';
+        out += to_json(node.entries[i].value);
       }
       return out + "}";
     }

@@ -1,6 +1,7 @@
 // Matching semantics of the engine, one point per test: modifiers, wildcards,
 // case folding, null/empty/missing, keywords, nested fields, arrays, regex
 // engines, logsource routing and filters.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -478,6 +479,7 @@ TEST(EngineScanMemo, RepeatedValuesKeepTheirResults) {
   EngineFixture f(yaml);
   const std::string image = R"("Image": "C:\\Windows\\cmd.exe")";
   const std::string long_line = std::string(600, 'x') + " whoami";
+  const std::string too_long_line = std::string(5000, 'x') + " whoami";
   for (int round = 0; round < 2; ++round) {
     SCOPED_TRACE(round);
     EXPECT_TRUE(f.hits("{" + image + R"(, "CommandLine": "whoami /all"})"));
@@ -485,6 +487,7 @@ TEST(EngineScanMemo, RepeatedValuesKeepTheirResults) {
     EXPECT_FALSE(f.hits(R"({"Image": "C:\\Windows\\cmd.exe.bak", "CommandLine": "whoami"})"));
     EXPECT_TRUE(f.hits(R"({"Image": ["C:\\x.exe", "C:\\Windows\\cmd.exe"], "CommandLine": "whoami"})"));
     EXPECT_TRUE(f.hits("{" + image + R"(, "CommandLine": ")" + long_line + "\"}"));
+    EXPECT_TRUE(f.hits("{" + image + R"(, "CommandLine": ")" + too_long_line + "\"}"));
     // The same path as Image and as ParentImage fires only the rule of its field.
     EXPECT_EQ(f.fired(R"({"Image": "C:\\Windows\\cmd.exe", "ParentImage": "C:\\p.exe", "CommandLine": "whoami"})"),
               std::set<std::string>{kId});
@@ -493,6 +496,19 @@ TEST(EngineScanMemo, RepeatedValuesKeepTheirResults) {
   }
   EXPECT_GT(f.matcher->memo_hits(), 5u);
   EXPECT_LT(f.matcher->memo_hits(), f.matcher->scanned_values());
+}
+
+// Long values are kept too, but the memo's heap stays under its bound
+// (8 MiB) when every value is new, and results stay right past it.
+TEST(EngineScanMemo, LongNewValuesStayBounded) {
+  EngineFixture f(rule("    CommandLine|contains: 'whoami'\n"));
+  for (int i = 0; i < 3000; ++i) {
+    std::string line = fmt::format("{:04}", i) + std::string(4000, 'x');
+    if (i % 2 == 0) line += " whoami";
+    EXPECT_EQ(f.hits(R"({"CommandLine": ")" + line + "\"}"), i % 2 == 0) << i;
+  }
+  EXPECT_GT(f.matcher->memo_bytes(), 4u << 20);
+  EXPECT_LE(f.matcher->memo_bytes(), 8u << 20);
 }
 
 }  // namespace

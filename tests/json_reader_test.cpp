@@ -175,7 +175,7 @@ TEST(EventJson, RepeatedNamesBecomeArraysAtTheFirstOccurrence) {
 TEST(EventJson, ManyRepeatedNamesKeepTheirOrder) {
   std::vector<std::string> names, values;
   for (int i = 0; i < 300; ++i) {
-    names.push_back("F" + std::to_string(i % 70));
+    names.push_back(std::string("F").append(std::to_string(i % 70)));
     values.push_back(std::to_string(i));
   }
   std::vector<FieldValue> fields;

@@ -143,6 +143,8 @@ class Matcher {
     return prefilter_scratch_ ? Prefilter::memo_hits(*prefilter_scratch_) + Prefilter::memo_misses(*prefilter_scratch_) : 0;
   }
   std::uint64_t memo_hits() const { return prefilter_scratch_ ? Prefilter::memo_hits(*prefilter_scratch_) : 0; }
+  // Heap bytes kept by the scan memo.
+  std::size_t memo_bytes() const { return prefilter_scratch_ ? Prefilter::memo_bytes(*prefilter_scratch_) : 0; }
 
  private:
   bool eval(std::uint32_t node);

@@ -69,7 +69,8 @@ class Prefilter {
     // or ImageLoaded path in thousands of events) is not scanned again.
     // Direct-mapped by a hash of the databases and the value. An entry contains
     // the value and the slots its scan hit. Bounded: kMemoEntries entries of
-    // values up to kMemoMaxValue bytes and up to kMemoMaxSlots slots.
+    // values up to kMemoMaxValue bytes and up to kMemoMaxSlots slots, and
+    // kMemoMaxBytes of heap for all of them.
     struct MemoEntry {
       std::uint64_t key = 0;
       const void* databases = nullptr;  // nullptr: empty
@@ -79,11 +80,14 @@ class Prefilter {
     std::vector<MemoEntry> memo;
     std::vector<std::uint32_t>* recording = nullptr;  // where on_match records slots, if anywhere
     std::uint64_t memo_hits = 0, memo_misses = 0;
+    std::size_t memo_bytes = 0;  // heap bytes of the entries' values and slots
   };
 
   // Field values looked up in the memo of this scratch, and how many of them were found there.
   static std::uint64_t memo_hits(const Scratch& scratch) { return scratch.memo_hits; }
   static std::uint64_t memo_misses(const Scratch& scratch) { return scratch.memo_misses; }
+  // Heap bytes the memo of this scratch keeps (values and slots), at most kMemoMaxBytes.
+  static std::size_t memo_bytes(const Scratch& scratch) { return scratch.memo_bytes; }
 
   // Scans every value of the event's fields with the databases of field set
   // `field_set`, and all string and number values with keyword set
