@@ -117,7 +117,7 @@ struct CallbackContext {
 constexpr std::size_t kMemoEntries = 16384;
 constexpr std::size_t kMemoMaxValue = 4096;
 constexpr std::size_t kMemoMaxSlots = 128;
-constexpr std::size_t kMemoMaxBytes = 8u << 20;
+constexpr std::size_t kMemoMaxBytes = 4u << 20;
 
 // Two FNV-1a hashes with different offsets, as 32 hex digits.
 std::string cache_key(const std::string& material) {
