@@ -499,7 +499,7 @@ TEST(EngineScanMemo, RepeatedValuesKeepTheirResults) {
 }
 
 // Long values are kept too, but the memo's heap stays under its bound
-// (4 MiB) when every value is new, and results stay right past it.
+// (2 MiB) when every value is new, and results stay right past it.
 TEST(EngineScanMemo, LongNewValuesStayBounded) {
   EngineFixture f(rule("    CommandLine|contains: 'whoami'\n"));
   for (int i = 0; i < 3000; ++i) {
@@ -507,8 +507,8 @@ TEST(EngineScanMemo, LongNewValuesStayBounded) {
     if (i % 2 == 0) line += " whoami";
     EXPECT_EQ(f.hits(R"({"CommandLine": ")" + line + "\"}"), i % 2 == 0) << i;
   }
-  EXPECT_GT(f.matcher->memo_bytes(), 2u << 20);
-  EXPECT_LE(f.matcher->memo_bytes(), 4u << 20);
+  EXPECT_GT(f.matcher->memo_bytes(), 1u << 20);
+  EXPECT_LE(f.matcher->memo_bytes(), 2u << 20);
 }
 
 }  // namespace

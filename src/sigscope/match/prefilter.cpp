@@ -110,14 +110,15 @@ struct CallbackContext {
 };
 
 // Scan memo size. Values up to 4 KiB are kept because Sysmon's CallTrace
-// (about 700 bytes, three database scans) repeats from event to event. Over the 200 MB Sysmon benchmark input, 16,384
-// entries instead of 4,096 of values up to 512 bytes made one thread 9 %
-// faster. The text and slots kept are bounded by kMemoMaxBytes per thread;
-// past it, new values are scanned without being kept.
+// (about 700 bytes, three database scans) repeats from event to event. Over
+// the 200 MB Sysmon benchmark input, 16,384 entries instead of 4,096 of
+// values up to 512 bytes made one thread 7 % faster. The text and slots kept
+// are bounded by kMemoMaxBytes per thread, and past it new values are scanned
+// without being kept. With the entries, a memo takes at most 3.2 MiB.
 constexpr std::size_t kMemoEntries = 16384;
 constexpr std::size_t kMemoMaxValue = 4096;
 constexpr std::size_t kMemoMaxSlots = 128;
-constexpr std::size_t kMemoMaxBytes = 4u << 20;
+constexpr std::size_t kMemoMaxBytes = 2u << 20;
 
 // Two FNV-1a hashes with different offsets, as 32 hex digits.
 std::string cache_key(const std::string& material) {
