@@ -83,8 +83,10 @@ struct InputState {
 };
 
 // One unit of work, done by one worker; results are written in job order.
+// A Small job is a whole small file, which its worker plans into the other
+// kinds and runs (see InputPlanner).
 struct Job {
-  enum class Kind { Whole, EvtxPart, JsonBlock, Skip };
+  enum class Kind { Whole, EvtxPart, JsonBlock, Skip, Small };
   Kind kind = Kind::Whole;
   std::size_t input = 0;
   bool first = true;                 // first job of its input
@@ -108,6 +110,9 @@ struct TaskResult {
   bool input_read = false;                // the input was opened and read
   std::uint64_t regex_limit_hits = 0;
   std::uint64_t channel_less = 0;         // events without a Channel field
+  // A Small job's input planned by the worker: the results of its jobs, in
+  // order, written in its place.
+  std::vector<TaskResult> parts;
 };
 
 std::string shipped_pipeline_names() {
@@ -362,17 +367,26 @@ class BlockPool {
   std::vector<std::unique_ptr<LineBlock>> free_;
 };
 
-// Turns the inputs into jobs: EVTX files into chunk ranges, JSON lines into
-// blocks read as a stream, anything else into one job per input.
-void produce_jobs(const std::vector<InputFile>& inputs, JobQueue& queue, BlockPool& pool, Progress& progress,
-                  const std::atomic<bool>& stop, DiagnosticList& diagnostics) {
-  JsonEventReader sniffer;
-  // The start of each input is read here, then copied for as many bytes as
-  // it has: most inputs are small, and zeroing 64 KiB for each cost more.
-  constexpr std::size_t kSniffBytes = 64 << 10;
-  auto sniff = std::make_unique_for_overwrite<char[]>(kSniffBytes);
-  for (std::size_t i = 0; i < inputs.size() && !stop; ++i) {
-    const InputFile& input = inputs[i];
+// Turns one input into jobs: an EVTX file into chunk ranges, JSON lines
+// into blocks read as a stream, anything else into one job for the input.
+// The reader plans large inputs and sends their jobs to the queue. A worker
+// plans a small input itself and runs its jobs at once, so the reader does
+// not open the thousands of small files of a log folder one after another.
+class InputPlanner {
+ public:
+  using Emit = std::function<void(Job)>;
+
+  InputPlanner() : sniff_(std::make_unique_for_overwrite<char[]>(kSniffBytes)) {}
+
+  // Sends the jobs of input `i` to `emit`, in order. `progress` (when not
+  // null) advances by the input bytes each job accounts for.
+  void plan(std::size_t i, const InputFile& input, const Emit& emit, BlockPool& pool, Progress* progress,
+            const std::atomic<bool>& stop, DiagnosticList& diagnostics) {
+    auto advance = [&](std::uint64_t bytes) {
+      if (progress) progress->advance(bytes);
+    };
+    char* sniff = sniff_.get();
+    JsonEventReader& sniffer = sniffer_;
     Job job;
     job.input = i;
     if (!input.stream && input.size > kEvtxFileHeaderSize && looks_like_evtx(input.path)) {
@@ -391,26 +405,26 @@ void produce_jobs(const std::vector<InputFile>& inputs, JobQueue& queue, BlockPo
         part.part = p;
         part.parts = parts;
         part.state = state;
-        progress.advance(input.size / parts);
-        queue.push(std::move(part));
+        advance(input.size / parts);
+        emit(std::move(part));
       }
-      continue;
+      return;
     }
     // Reports the input as unreadable and sends its Skip job.
     auto skip_unreadable = [&](const std::string& message, const char* hint) {
       diagnostics.error(display_name(input), 0, 0, "", message, hint);
       job.kind = Job::Kind::Skip;
       job.skip_reason = "unreadable";
-      queue.push(std::move(job));
+      emit(std::move(job));
     };
     std::string error;
     auto stream = ByteStream::open(input, error);
     if (!stream) {
       skip_unreadable(error, "check that the input exists and is readable");
-      continue;
+      return;
     }
     // Sniff the decompressed start: only JSON lines are streamed.
-    std::string head(sniff.get(), stream->read_full(sniff.get(), kSniffBytes));
+    std::string head(sniff, stream->read_full(sniff, kSniffBytes));
     std::size_t start = std::string_view(head).substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
     while (start < head.size() && (head[start] == ' ' || head[start] == '\t' || head[start] == '\r' || head[start] == '\n'))
       ++start;
@@ -426,9 +440,9 @@ void produce_jobs(const std::vector<InputFile>& inputs, JobQueue& queue, BlockPo
         part.first = first;
         part.block = std::move(block);
         std::uint64_t raw = stream->raw_bytes();
-        progress.advance(raw - accounted);
+        advance(raw - accounted);
         accounted = raw;
-        queue.push(std::move(part));
+        emit(std::move(part));
         first = false;
         block = pool.get();
         any = reader.next(*block);
@@ -441,7 +455,7 @@ void produce_jobs(const std::vector<InputFile>& inputs, JobQueue& queue, BlockPo
         tail.input = i;
         tail.first = false;
         tail.skip_reason = "partly unreadable";
-        queue.push(std::move(tail));
+        emit(std::move(tail));
       }
     };
     // JSON that is not JSON lines (an array of events, CloudTrail's Records,
@@ -469,15 +483,15 @@ void produce_jobs(const std::vector<InputFile>& inputs, JobQueue& queue, BlockPo
       bool any = reader.next(*block);
       if (any && sniffer.is_json_lines(block->text())) {
         stream_blocks(reader, std::move(block), any);
-        continue;
+        return;
       }
       if (second != '"' && second != '}') {
         // Not JSON: the whole-input path reports it.
         if (!input.stream) {
           job.state = std::make_shared<InputState>();
-          progress.advance(input.size);
-          queue.push(std::move(job));
-          continue;
+          advance(input.size);
+          emit(std::move(job));
+          return;
         }
         std::string content(block->text());
         reader.read_rest(content);
@@ -489,16 +503,16 @@ void produce_jobs(const std::vector<InputFile>& inputs, JobQueue& queue, BlockPo
         stream = ByteStream::open(input, error);
         if (!stream) {
           skip_unreadable(error, "check that the input exists and is readable");
-          continue;
+          return;
         }
         stream_values(std::string());
-        continue;
+        return;
       } else if (block->oversized.empty()) {
         std::string prefix(block->text());
         prefix += reader.take_carry();
         block.reset();
         stream_values(std::move(prefix));
-        continue;
+        return;
       } else {
         // A pipe whose first line is too long to judge, and is not JSON
         // lines: its start is gone.
@@ -506,16 +520,16 @@ void produce_jobs(const std::vector<InputFile>& inputs, JobQueue& queue, BlockPo
                                     "cannot be read from a pipe",
                                     kMaxJsonLine >> 20),
                         "save the input to a file and pass the file");
-        continue;
+        return;
       }
     } else if (readable && head[start] == '[' && (second == '{' || second == ']')) {
       stream_values(std::move(head));
-      continue;
+      return;
     } else if (!input.stream) {
       job.state = std::make_shared<InputState>();
-      progress.advance(input.size);
-      queue.push(std::move(job));
-      continue;
+      advance(input.size);
+      emit(std::move(job));
+      return;
     } else {
       char buffer[1 << 16];
       while (std::size_t got = stream->read(buffer, sizeof buffer)) head.append(buffer, got);
@@ -530,7 +544,38 @@ void produce_jobs(const std::vector<InputFile>& inputs, JobQueue& queue, BlockPo
       state->loaded = load_from_bytes(input, std::move(head), stream->compression(), diagnostics, state->skip_reason);
     }
     job.state = std::move(state);
-    queue.push(std::move(job));
+    emit(std::move(job));
+  }
+
+ private:
+  // The start of each input is read here, then copied for as many bytes as
+  // it has: most inputs are small, and zeroing 64 KiB for each cost more.
+  static constexpr std::size_t kSniffBytes = 64 << 10;
+  std::unique_ptr<char[]> sniff_;
+  JsonEventReader sniffer_;
+};
+
+// Regular files up to this size are planned by the worker that takes their
+// job (see InputPlanner). An EVTX file of this size is one job anyway.
+constexpr std::uint64_t kSmallInputBytes = kEvtxFileHeaderSize + kChunksPerTask * kEvtxChunkSize;
+
+// Reader thread: sends a Small job for each small regular file and plans
+// the other inputs.
+void produce_jobs(const std::vector<InputFile>& inputs, JobQueue& queue, BlockPool& pool, Progress& progress,
+                  const std::atomic<bool>& stop, DiagnosticList& diagnostics) {
+  InputPlanner planner;
+  const InputPlanner::Emit emit = [&](Job job) { queue.push(std::move(job)); };
+  for (std::size_t i = 0; i < inputs.size() && !stop; ++i) {
+    const InputFile& input = inputs[i];
+    if (!input.stream && input.size <= kSmallInputBytes) {
+      Job job;
+      job.kind = Job::Kind::Small;
+      job.input = i;
+      progress.advance(input.size);
+      queue.push(std::move(job));
+      continue;
+    }
+    planner.plan(i, input, emit, pool, &progress, stop, diagnostics);
   }
   queue.close();
 }
@@ -810,8 +855,7 @@ int run_hunt(const HuntOptions& options) {
   std::uint64_t regex_limit_hits = 0, channel_less = 0;
   std::size_t inputs_read = 0, unreadable = 0;
   std::size_t jobs_done = 0;
-  // Called by JobQueue::finish() on one worker at a time, in job order.
-  auto write_result = [&](const TaskResult& result) {
+  auto write_one = [&](const TaskResult& result) {
     if (out.failed()) {
       // The output is gone: the remaining jobs are drained, not run.
       stop = true;
@@ -833,17 +877,38 @@ int run_hunt(const HuntOptions& options) {
     channel_less += result.channel_less;
     for (const auto& [rule, count] : result.detections) detections[rule] += count;
   };
+  // Called by JobQueue::finish() on one worker at a time, in job order.
+  auto write_result = [&](const TaskResult& result) {
+    if (result.parts.empty()) {
+      write_one(result);
+      return;
+    }
+    for (const TaskResult& part : result.parts) write_one(part);
+  };
 
   std::thread reader([&] { produce_jobs(inputs, queue, blocks, progress, stop, input_diagnostics); });
   std::vector<std::thread> pool;
   for (unsigned t = 0; t < threads; ++t) {
     pool.emplace_back([&] {
       Worker worker(engine, format);
+      InputPlanner planner;
       std::size_t seq = 0;
       Job job;
       while (queue.pop(seq, job)) {
         TaskResult result;
-        if (!stop.load(std::memory_order_relaxed)) worker.run(inputs[job.input], job, result, input_diagnostics);
+        result.input = job.input;
+        if (stop.load(std::memory_order_relaxed)) {
+          // The output failed: drain the job without running it.
+        } else if (job.kind == Job::Kind::Small) {
+          // Plan the input here and run its jobs at once, in order.
+          const InputPlanner::Emit run_now = [&](Job part) {
+            TaskResult& part_result = result.parts.emplace_back();
+            if (!stop.load(std::memory_order_relaxed)) worker.run(inputs[part.input], part, part_result, input_diagnostics);
+          };
+          planner.plan(job.input, inputs[job.input], run_now, blocks, nullptr, stop, input_diagnostics);
+        } else {
+          worker.run(inputs[job.input], job, result, input_diagnostics);
+        }
         job = Job();  // return the block to the pool before the result is written
         queue.finish(seq, std::move(result), write_result);
       }
