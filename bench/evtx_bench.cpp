@@ -127,10 +127,11 @@ int main(int argc, char** argv) {
   }
   std::vector<WorkItem> items;
   std::uint64_t record_bytes = 0;
+  std::vector<std::uint8_t> buffer;
   for (const EvtxFile& file : files) {
     for (std::size_t c = 0; c < file.chunk_count(); ++c) {
       items.push_back({&file, c});
-      auto chunk = file.chunk(c);
+      auto chunk = file.chunk(c, buffer);
       if (chunk.size() >= 512 && std::equal(chunk.begin(), chunk.begin() + 8, "ElfChnk")) {
         std::uint32_t free_space = chunk[48] | (chunk[49] << 8) | (chunk[50] << 16) |
                                    (static_cast<std::uint32_t>(chunk[51]) << 24);

@@ -581,38 +581,40 @@ TEST(HostileJsonValues, AllLayoutsGiveTheSameDetections) {
 namespace sigscope {
 namespace {
 
-// A large EVTX file is mapped, and every page read stayed resident until
-// the file was closed: a 393 MB file peaked at 486 MiB. Chunks now give
-// their pages back once framed and once parsed.
 namespace fs = std::filesystem;
 
-TEST(HostileEvtx, LargeFileKeepsMemoryFlat) {
+// Returns one EVTX file header, then whole chunks of the corpus's sample
+// files, until the file is at least `bytes` long; empty when the shared
+// corpus is absent.
+std::string big_evtx(std::size_t bytes) {
   const fs::path corpus = testing::shared_dir() / "corpus" / "evtx";
-  if (!fs::exists(corpus)) GTEST_SKIP() << corpus << " not found; the shared corpus is needed for EVTX chunks";
-
+  if (!fs::exists(corpus)) return {};
   std::vector<fs::path> sources;
   for (const auto& entry : fs::recursive_directory_iterator(corpus))
     if (entry.is_regular_file() && entry.path().extension() == ".evtx") sources.push_back(entry.path());
   std::sort(sources.begin(), sources.end());
-  ASSERT_FALSE(sources.empty());
-
-  // One file header, then whole chunks of the sample files until 96 MiB.
   std::string big;
-  std::size_t chunks = 0;
-  while (big.size() < (96u << 20)) {
+  while (big.size() < bytes) {
     for (const auto& path : sources) {
       std::ifstream in(path, std::ios::binary);
       const std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
       if (data.size() < kEvtxFileHeaderSize + kEvtxChunkSize) continue;
       if (big.empty()) big = data.substr(0, kEvtxFileHeaderSize);
       for (std::size_t at = kEvtxFileHeaderSize; at + kEvtxChunkSize <= data.size(); at += kEvtxChunkSize)
-        if (data.compare(at, 8, std::string("ElfChnk\0", 8)) == 0) {
-          big.append(data, at, kEvtxChunkSize);
-          ++chunks;
-        }
-      if (big.size() >= (96u << 20)) break;
+        if (data.compare(at, 8, std::string("ElfChnk\0", 8)) == 0) big.append(data, at, kEvtxChunkSize);
+      if (big.size() >= bytes) break;
     }
   }
+  return big;
+}
+
+// A large EVTX file was mapped, and every page read stayed resident until
+// the file was closed: a 393 MB file peaked at 486 MiB. Large files are now
+// read chunk by chunk.
+TEST(HostileEvtx, LargeFileKeepsMemoryFlat) {
+  std::string big = big_evtx(96u << 20);
+  if (big.empty()) GTEST_SKIP() << "the shared corpus is needed for EVTX chunks";
+  const std::size_t chunks = (big.size() - kEvtxFileHeaderSize) / kEvtxChunkSize;
 
   TempDir dir;
   auto rules = dir.write("r.yml", kWhoamiRule);
@@ -625,8 +627,61 @@ TEST(HostileEvtx, LargeFileKeepsMemoryFlat) {
   EXPECT_NE(r.err.find("read "), std::string::npos) << r.err;
   auto at = r.err.find("peak memory ");
   ASSERT_NE(at, std::string::npos) << r.err;
-  // The rule set is one rule; mapped whole, the file alone would be 96 MiB.
+  // The rule set is one rule; held whole, the file alone would be 96 MiB.
   EXPECT_LT(std::stoi(r.err.substr(at + 12)), 60) << chunks << " chunks\n" << r.err;
+}
+
+// A mapped file cut while it was read stopped the hunt with SIGBUS. Chunks
+// past the new end are now reported as lost, and the others are read.
+TEST(HostileEvtx, LargeFileCutWhileReadIsReported) {
+  std::string big = big_evtx(20u << 20);
+  if (big.empty()) GTEST_SKIP() << "the shared corpus is needed for EVTX chunks";
+  ASSERT_GE(big.size(), EvtxFile::kReadWholeMaxBytes);
+  TempDir dir;
+  auto path = dir.write("big.evtx", big);
+  DiagnosticList diagnostics;
+  auto file = EvtxFile::open(path.string(), diagnostics);
+  ASSERT_TRUE(file) << (diagnostics.items().empty() ? "" : diagnostics.items().front().format());
+  const std::size_t kept_chunks = file->chunk_count() / 2;
+  fs::resize_file(path, kEvtxFileHeaderSize + kept_chunks * kEvtxChunkSize + 1000);
+
+  EvtxChunkParser parser;
+  ChunkStats stats;
+  for (std::size_t c = 0; c < file->chunk_count(); ++c)
+    stats += parser.parse_chunk(*file, c, [](const RawEvent&) {}, diagnostics);
+  EXPECT_GT(stats.records, 0u);
+  EXPECT_EQ(stats.lost_chunks, file->chunk_count() - kept_chunks);
+  // One message for the file, not one per lost chunk.
+  std::size_t messages = 0;
+  for (const auto& d : diagnostics.items()) messages += d.message.find("could be read: the file shrank") != std::string::npos;
+  EXPECT_EQ(messages, 1u);
+}
+
+// A file cut exactly at a chunk boundary looked whole: its missing chunks
+// are now found from the file header's chunk count.
+TEST(HostileEvtx, FileCutAtChunkBoundaryIsReported) {
+  const fs::path source = testing::shared_dir() / "corpus" / "evtx" / "DeepBlueCLI" / "evtx" / "metasploit-sysmon.evtx";
+  if (!fs::exists(source)) GTEST_SKIP() << source << " not found";
+  std::ifstream in(source, std::ios::binary);
+  const std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GE(data.size(), kEvtxFileHeaderSize + 2 * kEvtxChunkSize);
+  TempDir dir;
+  auto rules = dir.write("r.yml", kWhoamiRule);
+  auto cut = dir.write("cut.evtx", data.substr(0, kEvtxFileHeaderSize + kEvtxChunkSize));
+
+  DiagnosticList diagnostics;
+  auto file = EvtxFile::open(cut.string(), diagnostics);
+  ASSERT_TRUE(file);
+  EXPECT_EQ(file->chunk_count(), 1u);
+  EXPECT_EQ(file->missing_chunks(), 1u);
+  EXPECT_TRUE(any_message_contains(diagnostics, "the file header lists 2 chunks but the file holds 1"));
+
+  auto r = run_cli({"hunt", "-r", rules.string(), "-o", (dir.path() / "out.jsonl").string(), cut.string()});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("missing EVTX chunk: 1"), std::string::npos) << r.err;
+  // The whole file is read without that error.
+  auto whole = run_cli({"hunt", "-r", rules.string(), "-o", (dir.path() / "out.jsonl").string(), source.string()});
+  EXPECT_EQ(whole.exit_code, 0) << whole.err;
 }
 
 }  // namespace

@@ -174,6 +174,30 @@ TEST(HuntCli, OnlyNonLogInputsFail) {
       << r.err;
 }
 
+// An empty file is a log with no events yet, whatever its name or
+// compression: it is skipped and counted, not an error.
+TEST(HuntCli, EmptyFilesAreSkippedNotErrors) {
+  HuntFiles s;
+  auto json = s.dir.write("empty/a.jsonl", "");
+  auto evtx = s.dir.write("empty/b.evtx", "");
+  auto blank = s.dir.write("empty/c.json", "\n\n");
+  auto good = s.dir.write("good/d.jsonl", R"({"CommandLine": "whoami"})" "\n");
+  auto r = run_cli({"-v", "hunt", "-r", s.rules, "-f", "jsonl", (s.dir.path() / "empty").string(), good.string()});
+  EXPECT_EQ(parse_lines(r.out).size(), 1u);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("skipped 3 inputs (empty: 3)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("skipped " + evtx.string() + ": empty"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("error:"), std::string::npos) << r.err;
+
+  auto alone = run_cli({"hunt", "-r", s.rules, json.string()});
+  EXPECT_EQ(alone.exit_code, 0) << alone.err;
+  EXPECT_NE(alone.err.find("every input is empty"), std::string::npos) << alone.err;
+  auto text = run_cli({"hunt", "-r", s.rules, s.dir.write("notes/readme.txt", "plain text\n").string()});
+  EXPECT_EQ(text.exit_code, 2) << text.err;
+  EXPECT_NE(text.err.find("no input could be read: the input is not an EVTX or JSON log"), std::string::npos)
+      << text.err;
+}
+
 TEST(HuntCli, ArrayAndConcatenatedObjects) {
   HuntFiles s;
   auto array = s.dir.write("logs2/a.json",

@@ -144,7 +144,7 @@ void open_input(const InputFile& input, InputState& state, DiagnosticList& diagn
     }
     if (state.evtx->framed_record_count() == 0)
       diagnostics.warning(display_name(input), 0, 0, "", "the EVTX file holds no event records",
-                          "the log may be empty, or its chunks damaged (see any messages above)");
+                          "the log may be empty, or its chunks damaged (see the other messages about this file)");
   }
   state.ok = true;
 }
@@ -226,12 +226,14 @@ class Worker {
         std::size_t end = std::min(file.chunk_count(), begin + per_part);
         ChunkStats chunks;
         for (std::size_t c = begin; c < end; ++c) chunks += evtx_.parse_chunk(file, c, sink, diagnostics);
-        // Memory stays flat whatever the file's size: read chunks give their pages back.
-        file.release_chunks(begin, end);
         result.stats.events = chunks.records;
+        // Chunks the header lists but a cut file lacks (reported by EvtxFile::open).
+        if (job.first)
+          for (std::size_t k = 0; k < file.missing_chunks(); ++k) result.stats.reject("missing EVTX chunk");
         if (job.first) result.stats.bytes = file.size();
         for (std::uint64_t k = 0; k < chunks.skipped_records; ++k) result.stats.reject("corrupt EVTX record");
         for (std::uint64_t k = 0; k < chunks.bad_chunks; ++k) result.stats.reject("corrupt EVTX chunk");
+        for (std::uint64_t k = 0; k < chunks.lost_chunks; ++k) result.stats.reject("EVTX chunk lost when the file shrank");
         if (chunks.checksum_errors > 0) result.stats.repair("EVTX checksum mismatch", chunks.checksum_errors);
         if (chunks.truncated_chunks > 0) result.stats.repair("truncated EVTX chunk", chunks.truncated_chunks);
         if (chunks.repaired_records > 0) result.stats.repair("unpaired UTF-16 surrogates", chunks.repaired_records);
@@ -938,7 +940,9 @@ int run_hunt(const HuntOptions& options) {
   spdlog::info("read {} from {}; finished in {:.2f} s, peak memory {} MiB", plural(totals.events, "event", "events"),
                plural(inputs_read, "input", "inputs"), seconds, usage.ru_maxrss / 1024);
   // Pipes and stdin have no size on disk, so their rate is not known.
-  if (hunt_seconds > 0.001 && totals.events > 0 && total_bytes > 0)
+  // A run stopped early (its output closed or failed) read only part of the
+  // inputs, so their total size would give a false rate.
+  if (hunt_seconds > 0.001 && totals.events > 0 && total_bytes > 0 && !stop)
     spdlog::info("matching took {:.3f} s: {:.0f} events/s, {:.1f} MB/s of input", hunt_seconds,
                  static_cast<double>(totals.events) / hunt_seconds,
                  static_cast<double>(total_bytes) / (1 << 20) / hunt_seconds);
@@ -976,7 +980,7 @@ int run_hunt(const HuntOptions& options) {
   }
   if (regex_limit_hits > 0)
     spdlog::warn("{} regex evaluations stopped at the backtracking match limit and counted as no match", regex_limit_hits);
-  spdlog::info("{} detections by {}", total_detections, plural(by_rule.size(), "rule", "rules"));
+  spdlog::info("{} by {}", plural(total_detections, "detection", "detections"), plural(by_rule.size(), "rule", "rules"));
   for (const auto& [count, r] : by_rule)
     spdlog::info("  {:>8}  {}  {}", count, escape_control_characters(engine.rules()[r]->rule.id),
                  escape_control_characters(engine.rules()[r]->rule.title));
@@ -999,8 +1003,13 @@ int run_hunt(const HuntOptions& options) {
     return kHuntPartlyUnreadable;
   }
   if (inputs_read == 0 && totals.events == 0 && !skipped.empty()) {
-    spdlog::error("no input could be read: none of the {} is an EVTX or JSON log (-v lists them)",
-                  plural(inputs.size(), "input", "inputs"));
+    // Empty files are logs with no events yet (a log just rotated), not errors.
+    if (skipped.size() == 1 && skipped.count("empty") > 0) {
+      spdlog::warn("every input is empty, so there was nothing to hunt");
+      return kHuntOk;
+    }
+    spdlog::error("no input could be read: {} EVTX or JSON log (-v lists them)",
+                  inputs.size() == 1 ? std::string("the input is not an") : fmt::format("none of the {} inputs is an", inputs.size()));
     return kHuntFailed;
   }
   if (options.fail_on_detections && total_detections > 0) return kHuntDetections;

@@ -38,6 +38,7 @@
 // resolution of FILETIME), ANSI strings decoded as Windows-1252.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -64,6 +65,7 @@ struct ChunkStats {
   std::uint64_t checksum_errors = 0;  // header or record-data CRC32 mismatches (still parsed)
   std::uint64_t truncated_chunks = 0;  // a last chunk cut short; the records that fit are read
   std::uint64_t repaired_records = 0;  // records read with unpaired UTF-16 surrogates as U+FFFD
+  std::uint64_t lost_chunks = 0;  // chunks that could not be read because the file shrank after open
 
   ChunkStats& operator+=(const ChunkStats& other);
 };
@@ -74,16 +76,19 @@ struct EvtxReadStats : ChunkStats {
   bool opened = false;       // false when the file could not be opened as EVTX
 };
 
-// A read-only memory-mapped .evtx file. It is move-only, and the mapping
-// lives as long as the object. Every chunk view stays within the mapping.
+// An .evtx file open for reading. It is move-only. Files smaller than
+// kReadWholeMaxBytes are read into memory at open. Larger ones stay open and
+// each chunk is read when it is needed, so memory stays flat whatever the
+// size. A file that shrinks while it is read then gives an error, where a
+// mapped file would stop the process with SIGBUS.
 class EvtxFile {
  public:
-  // Reads the file at `path` (files smaller than kReleaseMinBytes are read
-  // into memory, larger ones are mapped), checks its file header and frames the records
+  // Opens the file at `path`, checks its file header and frames the records
   // of every chunk once to number them. Returns nullopt and reports an
   // error when the file cannot be read or is not EVTX. A bad header
   // checksum or an unknown major version is only a warning, and a dirty
-  // file (flag 0x1) is read like any other.
+  // file (flag 0x1) is read like any other. A file with fewer chunks than
+  // its header lists (cut short) is read, with an error for the missing ones.
   static std::optional<EvtxFile> open(const std::string& path, DiagnosticList& diagnostics);
   // Like open(), for EVTX bytes already in memory (a decompressed input);
   // `bytes` stays alive as long as the file. `name` is used in messages.
@@ -103,10 +108,21 @@ class EvtxFile {
   // truncated last chunk. This can differ from the header's chunk count,
   // which can be stale in dirty files.
   std::size_t chunk_count() const { return chunk_record_base_.size(); }
+  // Returns how many chunks the file header lists beyond those the file
+  // holds: chunks lost when the file was cut short, 0 for a whole file.
+  std::size_t missing_chunks() const { return missing_chunks_; }
 
-  // Returns the bytes of chunk `index` (shorter than kEvtxChunkSize only
-  // for a truncated last chunk).
-  std::span<const std::uint8_t> chunk(std::size_t index) const;
+  // Returns the bytes of chunk `index`: a view of the file's bytes when it
+  // is held in memory, else the chunk read into `buffer`, valid until the
+  // buffer's next use. The view is shorter than chunk_size(index) only when
+  // the file shrank after open() or cannot be read any more.
+  std::span<const std::uint8_t> chunk(std::size_t index, std::vector<std::uint8_t>& buffer) const;
+  // Returns the size of chunk `index` when the file was opened: kEvtxChunkSize,
+  // or less for a truncated last chunk.
+  std::size_t chunk_size(std::size_t index) const;
+  // Returns true the first time it is called (from any thread), so a file
+  // that shrank after open() is reported once, not once per lost chunk.
+  bool first_shrink_report() const { return !shrink_reported_->exchange(true); }
 
   // Returns the 1-based file-order number of the first record framed in
   // chunk `index`. Numbers count every record with a valid frame
@@ -119,13 +135,8 @@ class EvtxFile {
   // Returns the number of framed records in the whole file.
   std::uint64_t framed_record_count() const { return framed_records_; }
 
-  // Tells the kernel that chunks [first, end) will not be read soon, so a
-  // mapped file's pages stop counting toward the process's memory. The
-  // bytes stay readable (the kernel reads them again on access). Does
-  // nothing for files held in memory or smaller than kReleaseMinBytes.
-  void release_chunks(std::size_t first, std::size_t end) const;
-  // Mapped files at least this large give their pages back as they are read.
-  static constexpr std::size_t kReleaseMinBytes = 16u << 20;
+  // Files smaller than this are read whole into memory at open.
+  static constexpr std::size_t kReadWholeMaxBytes = 16u << 20;
 
   bool dirty() const { return (header_flags_ & 1u) != 0; }
 
@@ -136,13 +147,16 @@ class EvtxFile {
   static std::optional<EvtxFile> finish_open(EvtxFile file, DiagnosticList& diagnostics);
 
   std::string path_;
-  const std::uint8_t* data_ = nullptr;
+  const std::uint8_t* data_ = nullptr;  // the file's bytes when held in memory, else nullptr
   std::size_t size_ = 0;
+  int fd_ = -1;  // open file that is read chunk by chunk, else -1
   std::uint32_t header_flags_ = 0;
   std::vector<std::uint64_t> chunk_record_base_;  // framed records before each chunk
   std::uint64_t framed_records_ = 0;
+  std::size_t missing_chunks_ = 0;
   std::shared_ptr<const std::string> owner_;  // set for from_memory()
-  std::unique_ptr<std::uint8_t[]> buffer_;    // set for files read into memory; otherwise data_ is mapped
+  std::unique_ptr<std::uint8_t[]> buffer_;    // the whole file, or the file header of a file read by chunks
+  std::unique_ptr<std::atomic<bool>> shrink_reported_ = std::make_unique<std::atomic<bool>>(false);
 };
 
 // Per-thread decoding state, reused across chunks and files: name and

@@ -302,6 +302,8 @@ bool read_padded(const std::string& path, simdjson::padded_string& out, Diagnost
 // A file named like a log whose content is neither EVTX nor JSON is an
 // error, not just a skipped file.
 std::optional<LoadedInput> not_a_log(const InputFile& input, DiagnosticList& diagnostics, std::string& skip_reason) {
+  // An empty file (a log just rotated) is skipped and counted, not an error.
+  if (skip_reason == "empty") return std::nullopt;
   std::string ext = ascii_lower(fs::path(input.path).extension().string());
   if (ext == ".evtx" || ext == ".json" || ext == ".jsonl" || ext == ".ndjson") {
     skip_reason = "named like a log but neither EVTX nor JSON";
