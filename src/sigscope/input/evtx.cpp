@@ -260,7 +260,8 @@ std::optional<EvtxFile> EvtxFile::finish_open(EvtxFile file, DiagnosticList& dia
   std::vector<std::uint8_t> buffer;
   for (std::size_t i = 0; i < chunks; ++i) {
     file.chunk_record_base_[i] = framed;
-    std::span<const std::uint8_t> data = file.chunk(i, buffer);
+    std::span<const std::uint8_t> data =
+        file.fd_ >= 0 ? file.chunk_for_framing(i, buffer) : file.chunk(i, buffer);
     if (classify_chunk(data) != ChunkKind::Records) continue;
     bool offset_valid = false;
     frame_records(
@@ -317,6 +318,25 @@ void EvtxFile::release() noexcept {
 std::size_t EvtxFile::chunk_size(std::size_t index) const {
   const std::size_t begin = kEvtxFileHeaderSize + index * kEvtxChunkSize;
   return begin >= size_ ? 0 : std::min(kEvtxChunkSize, size_ - begin);
+}
+
+std::span<const std::uint8_t> EvtxFile::chunk_for_framing(std::size_t index, std::vector<std::uint8_t>& buffer) const {
+  // Framing reads the chunk header and the records before the free space
+  // offset, often a quarter of the chunk. A chunk without the signature, or
+  // with an implausible offset, is read whole as chunk() reads it.
+  const std::size_t begin = kEvtxFileHeaderSize + index * kEvtxChunkSize;
+  const std::size_t length = chunk_size(index);
+  buffer.resize(kEvtxChunkSize);
+  std::string error;
+  std::size_t got = read_at(fd_, buffer.data(), std::min(length, kEvtxChunkHeaderSize), begin, error);
+  std::size_t want = length;
+  if (got == kEvtxChunkHeaderSize && std::memcmp(buffer.data(), "ElfChnk\0", 8) == 0) {
+    const std::uint32_t free_space = load_u32(buffer.data() + 48);
+    if (free_space >= kEvtxChunkHeaderSize && free_space <= length) want = free_space;
+  }
+  if (got < want && got == std::min(length, kEvtxChunkHeaderSize))
+    got += read_at(fd_, buffer.data() + got, want - got, begin + got, error);
+  return {buffer.data(), got};
 }
 
 std::span<const std::uint8_t> EvtxFile::chunk(std::size_t index, std::vector<std::uint8_t>& buffer) const {

@@ -143,6 +143,9 @@ class EvtxFile {
  private:
   EvtxFile() = default;
   void release() noexcept;
+  // Like chunk() for a file read chunk by chunk, but stops at the free space
+  // offset: enough for classify_chunk() and frame_records().
+  std::span<const std::uint8_t> chunk_for_framing(std::size_t index, std::vector<std::uint8_t>& buffer) const;
   // Checks the header and numbers the records of a file whose bytes are set.
   static std::optional<EvtxFile> finish_open(EvtxFile file, DiagnosticList& diagnostics);
 
