@@ -509,6 +509,16 @@ TEST(EngineScanMemo, LongNewValuesStayBounded) {
   }
   EXPECT_GT(f.matcher->memo_bytes(), 1u << 20);
   EXPECT_LE(f.matcher->memo_bytes(), 2u << 20);
+
+  // A smaller budget, as hunt gives each of many workers, bounds it too.
+  f.matcher = f.engine->matcher(512u << 10);
+  for (int i = 0; i < 600; ++i) {
+    std::string line = fmt::format("{:04}", i) + std::string(4000, 'x');
+    if (i % 2 == 0) line += " whoami";
+    EXPECT_EQ(f.hits(R"({"CommandLine": ")" + line + "\"}"), i % 2 == 0) << i;
+  }
+  EXPECT_GT(f.matcher->memo_bytes(), 256u << 10);
+  EXPECT_LE(f.matcher->memo_bytes(), 512u << 10);
 }
 
 }  // namespace

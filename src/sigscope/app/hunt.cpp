@@ -152,7 +152,8 @@ void open_input(const InputFile& input, InputState& state, DiagnosticList& diagn
 // Reads one job's events and matches them; formats detections into the result.
 class Worker {
  public:
-  Worker(const Engine& engine, DetectionFormat format) : engine_(engine), format_(format), matcher_(engine.matcher()) {}
+  Worker(const Engine& engine, DetectionFormat format, std::size_t memo_budget)
+      : engine_(engine), format_(format), matcher_(engine.matcher(memo_budget)) {}
 
   void run(const InputFile& input, const Job& job, TaskResult& result, DiagnosticList& diagnostics) {
     if (counts_.size() != engine_.rules().size()) counts_.assign(engine_.rules().size(), 0);
@@ -845,6 +846,9 @@ int run_hunt(const HuntOptions& options) {
   // kJsonBlockBytes, so one block per worker and two more keep the workers
   // fed (two per worker gave the same speed and 12 MB more at 8 threads).
   const auto workers = static_cast<std::size_t>(threads);
+  // The workers' scan memos share about 6 MiB (2 MiB each up to three
+  // workers), so peak memory grows less with the number of cores.
+  const std::size_t memo_budget = std::clamp<std::size_t>((6u << 20) / workers, 512u << 10, 2u << 20);
   JobQueue queue(32 * workers + 8, workers + 2);
   BlockPool blocks;
   // Set when the output fails (or its reader closes it), so the reader and
@@ -892,7 +896,7 @@ int run_hunt(const HuntOptions& options) {
   std::vector<std::thread> pool;
   for (unsigned t = 0; t < threads; ++t) {
     pool.emplace_back([&] {
-      Worker worker(engine, format);
+      Worker worker(engine, format, memo_budget);
       InputPlanner planner;
       std::size_t seq = 0;
       Job job;

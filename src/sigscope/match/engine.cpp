@@ -438,13 +438,15 @@ bool Engine::reaches_channel_less() const { return !router_->routes[router_->no_
 
 const std::vector<std::string>& Engine::stage_names(std::uint32_t rule) const { return programs_[rule].stage_names; }
 
-std::unique_ptr<Matcher> Engine::matcher() const { return std::make_unique<Matcher>(*this); }
+std::unique_ptr<Matcher> Engine::matcher(std::size_t memo_budget) const {
+  return std::make_unique<Matcher>(*this, memo_budget);
+}
 
-Matcher::Matcher(const Engine& engine) : engine_(engine) {
+Matcher::Matcher(const Engine& engine, std::size_t memo_budget) : engine_(engine) {
   generation_.assign(engine.predicates_.size(), 0);
   cached_.assign(engine.predicates_.size(), 0);
   candidate_mark_.assign(engine.runnable_.size(), 0);
-  if (engine.prefilter_) prefilter_scratch_ = std::make_unique<Prefilter::Scratch>(*engine.prefilter_);
+  if (engine.prefilter_) prefilter_scratch_ = std::make_unique<Prefilter::Scratch>(*engine.prefilter_, memo_budget);
   use_prefilter_ = prefilter_scratch_ != nullptr;
 }
 

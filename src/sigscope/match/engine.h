@@ -76,7 +76,7 @@ class Engine {
   bool reaches_channel_less() const;
 
   // A new matcher for one thread.
-  std::unique_ptr<Matcher> matcher() const;
+  std::unique_ptr<Matcher> matcher(std::size_t memo_budget = Prefilter::kDefaultMemoBudget) const;
 
   // Stage names of rule `rule` in the order Matcher::stages() indexes them:
   // the rule's own stages, then those of applied filters as "filter:<name>".
@@ -117,7 +117,8 @@ class Engine {
 // does not allocate.
 class Matcher {
  public:
-  explicit Matcher(const Engine& engine);
+  // `memo_budget`: see Prefilter::Scratch.
+  explicit Matcher(const Engine& engine, std::size_t memo_budget = Prefilter::kDefaultMemoBudget);
   ~Matcher();
 
   // Runs every rule the event's logsource reaches. `out` is cleared first.

@@ -109,16 +109,14 @@ struct CallbackContext {
   std::vector<std::uint32_t>* record;  // accepted slots are appended here when set
 };
 
-// Scan memo size. Values up to 4 KiB are kept because Sysmon's CallTrace
-// (about 700 bytes, three database scans) repeats from event to event. Over
-// the 200 MB Sysmon benchmark input, 16,384 entries instead of 4,096 of
-// values up to 512 bytes made one thread 7 % faster. The text and slots kept
-// are bounded by kMemoMaxBytes per thread, and past it new values are scanned
-// without being kept. With the entries, a memo takes at most 3.2 MiB.
-constexpr std::size_t kMemoEntries = 16384;
+// Scan memo limits. Values up to 4 KiB are kept because Sysmon's CallTrace
+// (about 700 bytes, three database scans) repeats from event to event. The
+// entries are sized from the memo's byte budget (see Prefilter::Scratch):
+// one entry per 128 bytes, so 16,384 for the default 2 MiB. Over the 200 MB
+// Sysmon benchmark input, that made one thread 7 % faster than 4,096 entries
+// of values up to 512 bytes.
 constexpr std::size_t kMemoMaxValue = 4096;
 constexpr std::size_t kMemoMaxSlots = 128;
-constexpr std::size_t kMemoMaxBytes = 2u << 20;
 
 // Two FNV-1a hashes with different offsets, as 32 hex digits.
 std::string cache_key(const std::string& material) {
@@ -539,7 +537,8 @@ Prefilter::~Prefilter() {
 
 std::size_t Prefilter::handled_count() const { return static_cast<std::size_t>(std::count(handled_.begin(), handled_.end(), true)); }
 
-Prefilter::Scratch::Scratch(const Prefilter& prefilter) : owner(&prefilter) {
+Prefilter::Scratch::Scratch(const Prefilter& prefilter, std::size_t memo_budget) : owner(&prefilter) {
+  memo_max_bytes = memo_budget;
   // One scratch fitting every database is sized once per prefilter, by
   // visiting each database; each thread then clones it, which is a copy.
   std::call_once(prefilter.prototype_once_, [&] {
@@ -554,7 +553,9 @@ Prefilter::Scratch::Scratch(const Prefilter& prefilter) : owner(&prefilter) {
   if (prefilter.prototype_) hs_clone_scratch(prefilter.prototype_, &hs);
   slot_hit.assign(prefilter.predicate_of_slot_.size(), 0);
   predicate_hit.assign(prefilter.handled_.size(), 0);
-  memo.resize(kMemoEntries);
+  std::size_t entries = 1024;
+  while (entries < 16384 && entries * 2 * 128 <= memo_budget) entries *= 2;
+  memo.resize(entries);
 }
 
 Prefilter::Scratch::~Scratch() { hs_free_scratch(hs); }
@@ -622,7 +623,7 @@ void Prefilter::scan_set(const DatabaseSet& set, const EventView& event, std::ui
                           : set.cased_literal   ? static_cast<const void*>(set.cased_literal)
                                                 : static_cast<const void*>(set.cased_regex);
   const std::uint64_t key = short_hash(value) ^ (reinterpret_cast<std::uintptr_t>(databases) * 0x9E3779B97F4A7C15ull);
-  Scratch::MemoEntry& entry = scratch.memo[(key ^ (key >> 29)) & (kMemoEntries - 1)];
+  Scratch::MemoEntry& entry = scratch.memo[(key ^ (key >> 29)) & (scratch.memo.size() - 1)];
   if (entry.databases == databases && entry.key == key && entry.value == value) {
     ++scratch.memo_hits;
     for (std::uint32_t slot : entry.slots) mark_slot(slot, scratch);
@@ -639,7 +640,7 @@ void Prefilter::scan_set(const DatabaseSet& set, const EventView& event, std::ui
   scan_set_uncached(set, event, index, scratch);
   scratch.recording = nullptr;
   if (entry.slots.size() <= kMemoMaxSlots &&
-      scratch.memo_bytes + entry_bytes(entry) + value.size() <= kMemoMaxBytes) {
+      scratch.memo_bytes + entry_bytes(entry) + value.size() <= scratch.memo_max_bytes) {
     entry.databases = databases;
     entry.key = key;
     entry.value.assign(value);

@@ -47,10 +47,16 @@ class Prefilter {
   std::size_t handled_count() const;
   std::size_t pattern_count() const { return patterns_.size(); }
 
+  // Scan memo budget of a Scratch unless the caller gives one: 2 MiB.
+  static constexpr std::size_t kDefaultMemoBudget = 2u << 20;
+
   // Per-thread state: Hyperscan scratch space and the marks of one event.
   class Scratch {
    public:
-    explicit Scratch(const Prefilter& prefilter);
+    // `memo_budget`: heap bytes the scan memo may keep for values and their
+    // slots. The memo's entries come on top: 72 bytes each, one per 128 bytes
+    // of budget, 1,024 to 16,384.
+    explicit Scratch(const Prefilter& prefilter, std::size_t memo_budget = kDefaultMemoBudget);
     ~Scratch();
     Scratch(const Scratch&) = delete;
     Scratch& operator=(const Scratch&) = delete;
@@ -68,9 +74,9 @@ class Prefilter {
     // Results of earlier scans, so a value that comes again (the same Image
     // or ImageLoaded path in thousands of events) is not scanned again.
     // Direct-mapped by a hash of the databases and the value. An entry contains
-    // the value and the slots its scan hit. Bounded: kMemoEntries entries of
-    // values up to kMemoMaxValue bytes and up to kMemoMaxSlots slots, and
-    // kMemoMaxBytes of heap for all of them.
+    // the value and the slots its scan hit. Bounded: values up to
+    // kMemoMaxValue bytes with up to kMemoMaxSlots slots, and memo_max_bytes
+    // of heap for all of them.
     struct MemoEntry {
       std::uint64_t key = 0;
       const void* databases = nullptr;  // nullptr: empty
@@ -81,12 +87,13 @@ class Prefilter {
     std::vector<std::uint32_t>* recording = nullptr;  // where on_match records slots, if anywhere
     std::uint64_t memo_hits = 0, memo_misses = 0;
     std::size_t memo_bytes = 0;  // heap bytes of the entries' values and slots
+    std::size_t memo_max_bytes = 0;
   };
 
   // Field values looked up in the memo of this scratch, and how many of them were found there.
   static std::uint64_t memo_hits(const Scratch& scratch) { return scratch.memo_hits; }
   static std::uint64_t memo_misses(const Scratch& scratch) { return scratch.memo_misses; }
-  // Heap bytes the memo of this scratch keeps (values and slots), at most kMemoMaxBytes.
+  // Heap bytes the memo of this scratch keeps (values and slots), at most its budget.
   static std::size_t memo_bytes(const Scratch& scratch) { return scratch.memo_bytes; }
 
   // Scans every value of the event's fields with the databases of field set
