@@ -3,7 +3,9 @@
 // the closing summary.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
+#include <filesystem>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -196,6 +198,22 @@ TEST(HuntCli, EmptyFilesAreSkippedNotErrors) {
   EXPECT_EQ(text.exit_code, 2) << text.err;
   EXPECT_NE(text.err.find("no input could be read: the input is not an EVTX or JSON log"), std::string::npos)
       << text.err;
+}
+
+// Pipes and links to nothing inside a folder are not read; -v names them
+// and the summary counts them with the other skipped inputs.
+TEST(HuntCli, FolderPipesAndDanglingLinksAreListed) {
+  HuntFiles s;
+  auto good = s.dir.write("odd/a.jsonl", R"({"CommandLine": "whoami"})" "\n");
+  const std::filesystem::path fifo = s.dir.path() / "odd" / "pipe.evtx";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::filesystem::create_symlink(s.dir.path() / "odd" / "gone.jsonl", s.dir.path() / "odd" / "link.jsonl");
+  auto r = run_cli({"-v", "hunt", "-r", s.rules, "-f", "jsonl", (s.dir.path() / "odd").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(parse_lines(r.out).size(), 1u);
+  EXPECT_NE(r.err.find("skipped " + fifo.string() + ": not a regular file"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("link.jsonl: symbolic link to nothing"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("skipped 2 inputs"), std::string::npos) << r.err;
 }
 
 TEST(HuntCli, ArrayAndConcatenatedObjects) {

@@ -826,7 +826,8 @@ int run_hunt(const HuntOptions& options) {
 
   // Inputs.
   DiagnosticList input_diagnostics;
-  std::vector<InputFile> inputs = find_inputs(options.inputs, input_diagnostics);
+  std::vector<SkippedEntry> skipped_entries;
+  std::vector<InputFile> inputs = find_inputs(options.inputs, input_diagnostics, &skipped_entries);
   const std::size_t missing_inputs = input_diagnostics.error_count();
   std::uint64_t total_bytes = 0;
   for (const auto& i : inputs) total_bytes += i.size;
@@ -858,6 +859,10 @@ int run_hunt(const HuntOptions& options) {
   ReadStats totals;
   std::vector<std::uint64_t> detections(engine.rules().size(), 0);
   std::map<std::string, std::uint64_t> skipped;
+  for (const SkippedEntry& entry : skipped_entries) {
+    ++skipped[entry.reason];
+    spdlog::debug("skipped {}: {}", escape_control_characters(entry.path), entry.reason);
+  }
   std::uint64_t regex_limit_hits = 0, channel_less = 0;
   std::size_t inputs_read = 0, unreadable = 0;
   std::size_t jobs_done = 0;
@@ -1012,8 +1017,9 @@ int run_hunt(const HuntOptions& options) {
       spdlog::warn("every input is empty, so there was nothing to hunt");
       return kHuntOk;
     }
+    const std::size_t listed = inputs.size() + skipped_entries.size();
     spdlog::error("no input could be read: {} EVTX or JSON log (-v lists them)",
-                  inputs.size() == 1 ? std::string("the input is not an") : fmt::format("none of the {} inputs is an", inputs.size()));
+                  listed == 1 ? std::string("the input is not an") : fmt::format("none of the {} inputs is an", listed));
     return kHuntFailed;
   }
   if (options.fail_on_detections && total_detections > 0) return kHuntDetections;

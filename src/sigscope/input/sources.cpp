@@ -27,7 +27,7 @@ namespace {
 // `visited` holds the canonical path of every folder walked, so a folder that
 // symbolic links reach several times (`a -> .`) is read once, not once per path.
 void walk_folder(const fs::path& folder, std::vector<InputFile>& found, DiagnosticList& diagnostics, int depth,
-                 std::set<fs::path>& visited) {
+                 std::set<fs::path>& visited, std::vector<SkippedEntry>* skipped) {
   std::error_code ec;
   fs::path real = fs::canonical(folder, ec);
   if (!ec && !visited.insert(real).second) return;
@@ -45,18 +45,24 @@ void walk_folder(const fs::path& folder, std::vector<InputFile>& found, Diagnost
     }
     std::error_code status_ec;
     auto status = it->status(status_ec);
-    if (status_ec) continue;  // a dangling link
+    if (status_ec) {
+      if (skipped) skipped->push_back({it->path().string(), "symbolic link to nothing"});
+      continue;
+    }
     if (fs::is_directory(status)) {
-      if (depth < 64) walk_folder(it->path(), found, diagnostics, depth + 1, visited);
+      if (depth < 64) walk_folder(it->path(), found, diagnostics, depth + 1, visited, skipped);
     } else if (fs::is_regular_file(status)) {
       found.push_back({it->path().string(), static_cast<std::uint64_t>(it->file_size(status_ec)), false});
+    } else if (skipped) {
+      skipped->push_back({it->path().string(), "not a regular file (pipe, socket or device)"});
     }
   }
 }
 
 }  // namespace
 
-std::vector<InputFile> find_inputs(const std::vector<std::string>& paths, DiagnosticList& diagnostics) {
+std::vector<InputFile> find_inputs(const std::vector<std::string>& paths, DiagnosticList& diagnostics,
+                                   std::vector<SkippedEntry>* skipped) {
   std::vector<InputFile> out;
   for (const auto& p : paths) {
     if (p == "-") {
@@ -84,7 +90,7 @@ std::vector<InputFile> find_inputs(const std::vector<std::string>& paths, Diagno
     }
     std::vector<InputFile> found;
     std::set<fs::path> visited;
-    walk_folder(p, found, diagnostics, 0, visited);
+    walk_folder(p, found, diagnostics, 0, visited, skipped);
     std::sort(found.begin(), found.end(), [](const InputFile& a, const InputFile& b) { return a.path < b.path; });
     out.insert(out.end(), found.begin(), found.end());
   }

@@ -23,10 +23,20 @@ struct InputFile {
   bool stream = false;     // stdin or a named pipe: read once, front to back
 };
 
+// An entry of a searched folder that is not read: a pipe, socket or device,
+// or a symbolic link to nothing.
+struct SkippedEntry {
+  std::string path;
+  std::string reason;
+};
+
 // Lists the inputs named by `paths`: files and named pipes as given,
 // folders searched recursively (sorted), "-" for stdin. Missing paths,
-// folders that cannot be listed and devices are reported as errors.
-std::vector<InputFile> find_inputs(const std::vector<std::string>& paths, DiagnosticList& diagnostics);
+// folders that cannot be listed and devices are reported as errors. Entries
+// of folders that are not regular files are left out, and listed in
+// `skipped` when it is given.
+std::vector<InputFile> find_inputs(const std::vector<std::string>& paths, DiagnosticList& diagnostics,
+                                   std::vector<SkippedEntry>* skipped = nullptr);
 
 // Limit on decompression, against compression bombs: data may expand to at
 // most kMaxExpansionRatio times its compressed size, or to
