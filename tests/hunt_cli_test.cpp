@@ -105,6 +105,8 @@ TEST(HuntCli, SummaryCountsRejectedRecords) {
   EXPECT_NE(r.err.find("rejected 1 record (invalid JSON: 1)"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find(s.events + ":3:"), std::string::npos) << r.err;  // file and line of the bad record
   EXPECT_NE(r.err.find("2 detections by 2 rules"), std::string::npos) << r.err;
+  // Only what was lost is named: it said "0 inputs and 1 record".
+  EXPECT_NE(r.err.find("error: 1 record could not be read"), std::string::npos) << r.err;
 }
 
 TEST(HuntCli, CsvAndTableFormats) {

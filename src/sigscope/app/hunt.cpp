@@ -1002,8 +1002,10 @@ int run_hunt(const HuntOptions& options) {
     return kHuntFailed;
   }
   if (missing_inputs + unreadable > 0 || totals.rejected > 0) {
-    std::string what = plural(missing_inputs + unreadable, "input", "inputs");
-    if (totals.rejected > 0) what += fmt::format(" and {}", plural(totals.rejected, "record", "records"));
+    std::vector<std::string> lost;
+    if (missing_inputs + unreadable > 0) lost.push_back(plural(missing_inputs + unreadable, "input", "inputs"));
+    if (totals.rejected > 0) lost.push_back(plural(totals.rejected, "record", "records"));
+    const std::string what = join(lost, " and ");
     if (inputs_read == 0 && totals.events == 0) {
       spdlog::error("no input could be read: {} could not be read (see the messages above)", what);
       return kHuntFailed;
