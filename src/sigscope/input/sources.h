@@ -58,7 +58,7 @@ struct LoadedInput {
   std::uint64_t replaced_surrogates = 0;
   simdjson::padded_string json;   // JSON content with simdjson padding
   // EVTX content that had to be read into memory (stdin or compressed);
-  // null when the EVTX file can be mapped from its path.
+  // null when EvtxFile::open can read the file from its path.
   std::shared_ptr<const std::string> evtx_bytes;
 };
 
