@@ -1414,3 +1414,27 @@ TEST(EvtxBinXml, UnpairedSurrogateIsReadAndReported) {
 
 }  // namespace
 }  // namespace sigscope
+
+namespace sigscope {
+namespace {
+
+// EVTX messages have no line, and the parts of one file are read by several
+// threads, so sorting put them in the order the threads happened to report.
+TEST(DiagnosticOrder, MessagesWithoutLineSortByText) {
+  DiagnosticList diagnostics;
+  diagnostics.error("a.evtx", 0, 0, "", "chunk 2 at offset 0x21000: bad");
+  diagnostics.error("a.evtx", 0, 0, "", "chunk 1 at offset 0x11000: bad");
+  diagnostics.warning("b.jsonl", 5, 0, "", "second on line 5");
+  diagnostics.warning("b.jsonl", 5, 0, "", "first on line 5");
+  diagnostics.sort();
+  const auto& items = diagnostics.items();
+  ASSERT_EQ(items.size(), 4u);
+  EXPECT_EQ(items[0].message, "chunk 1 at offset 0x11000: bad");
+  EXPECT_EQ(items[1].message, "chunk 2 at offset 0x21000: bad");
+  // Messages with a line keep the order in which they were reported.
+  EXPECT_EQ(items[2].message, "second on line 5");
+  EXPECT_EQ(items[3].message, "first on line 5");
+}
+
+}  // namespace
+}  // namespace sigscope

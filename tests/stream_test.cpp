@@ -1,6 +1,7 @@
 // Streamed input: ByteStream decompression and LineBlockReader's blocks of
 // whole lines with their line numbers and offsets.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -8,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "sigscope/input/evtx.h"
+#include "sigscope/input/sources.h"
 #include "sigscope/input/stream.h"
 #include "test_support.h"
 
@@ -152,6 +155,24 @@ TEST(ByteStream, TruncatedGzipReportsAnError) {
   std::size_t got = stream->read_full(all.data(), all.size());
   EXPECT_LT(got, content.size());
   EXPECT_NE(stream->error(), "");
+}
+
+// A file listed as regular but replaced by a named pipe before it is read
+// made open() wait for a writer, so the hunt hung. Every opener now refuses it
+// at once.
+TEST(ByteStream, FileReplacedByPipeIsRefused) {
+  testing::TempDir dir;
+  const std::string fifo = (dir.path() / "swapped.json").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::string error;
+  EXPECT_EQ(ByteStream::open(InputFile{fifo, 100, false}, error), nullptr);
+  EXPECT_NE(error.find("not a regular file any more"), std::string::npos) << error;
+  EXPECT_FALSE(looks_like_evtx(fifo));
+  DiagnosticList diagnostics;
+  EXPECT_FALSE(EvtxFile::open(fifo, diagnostics));
+  std::string skip_reason;
+  EXPECT_FALSE(load_input(InputFile{fifo, 100, false}, diagnostics, skip_reason));
+  EXPECT_GE(diagnostics.error_count(), 2u);
 }
 
 TEST(ByteStream, MissingFileFailsToOpen) {

@@ -56,8 +56,13 @@ void DiagnosticList::append(const DiagnosticList& other) {
 
 void DiagnosticList::sort() {
   std::lock_guard lock(mutex_);
+  // Messages without a line (EVTX chunks and records, whole files) can come
+  // from several threads in any order, so their text decides among them
+  // ("chunk 1 at offset ..." before "chunk 2 at offset ...").
   std::stable_sort(items_.begin(), items_.end(), [](const Diagnostic& a, const Diagnostic& b) {
-    return std::tie(a.file, a.line, a.column) < std::tie(b.file, b.line, b.column);
+    if (std::tie(a.file, a.line, a.column) != std::tie(b.file, b.line, b.column))
+      return std::tie(a.file, a.line, a.column) < std::tie(b.file, b.line, b.column);
+    return a.line == 0 && a.message < b.message;
   });
 }
 

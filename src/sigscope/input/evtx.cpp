@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "sigscope/input/evtx_binxml.h"
+#include "sigscope/input/open_file.h"
 
 namespace sigscope {
 
@@ -146,11 +147,10 @@ std::size_t read_at(int fd, std::uint8_t* out, std::size_t size, std::size_t off
 }  // namespace
 
 std::optional<EvtxFile> EvtxFile::open(const std::string& path, DiagnosticList& diagnostics) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  std::string open_error;
+  int fd = open_regular_file(path, open_error);
   if (fd < 0) {
-    diagnostics.error(path, 0, 0, kRuleId,
-                      fmt::format("cannot open EVTX file: {}", std::strerror(errno)),
-                      "check the path and its read permission");
+    diagnostics.error(path, 0, 0, kRuleId, open_error, "check the path and its read permission");
     return std::nullopt;
   }
   struct stat info {};

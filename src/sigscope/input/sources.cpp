@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "sigscope/common/text.h"
+#include "sigscope/input/open_file.h"
 
 namespace sigscope {
 
@@ -214,7 +215,8 @@ bool looks_like_evtx(const std::string& path) {
   if (path == "-") return false;
   // A plain read: an ifstream costs more to set up than the read, and hunt
   // checks every input.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  std::string error;
+  const int fd = open_regular_file(path, error);
   if (fd < 0) return false;
   char header[8] = {};
   const ssize_t got = ::pread(fd, header, sizeof header, 0);
@@ -283,10 +285,15 @@ std::optional<InputFormat> detect(std::string_view content, std::string& skip_re
 
 // Reads a plain file straight into a padded buffer (one copy, no temporary).
 bool read_padded(const std::string& path, simdjson::padded_string& out, DiagnosticList& diagnostics) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
+  std::string error;
+  const int fd = open_regular_file(path, error);
+  std::FILE* f = fd >= 0 ? ::fdopen(fd, "rb") : nullptr;
   if (!f) {
-    diagnostics.error(path, 0, 0, "", fmt::format("cannot open input: {}", std::strerror(errno)),
-                      "check that the file exists and is readable");
+    if (fd >= 0) {
+      error = fmt::format("cannot open input: {}", std::strerror(errno));
+      ::close(fd);
+    }
+    diagnostics.error(path, 0, 0, "", error, "check that the file exists and is readable");
     return false;
   }
   std::fseek(f, 0, SEEK_END);

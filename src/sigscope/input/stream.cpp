@@ -14,6 +14,7 @@
 #include <simdjson.h>
 
 #include "sigscope/common/text.h"
+#include "sigscope/input/open_file.h"
 
 namespace sigscope {
 
@@ -219,11 +220,13 @@ std::unique_ptr<ByteStream> ByteStream::open(const InputFile& input, std::string
   int fd = 0;
   bool owned = false;
   if (input.path != "-") {
-    fd = ::open(input.path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      error = fmt::format("cannot open input: {}", std::strerror(errno));
-      return nullptr;
+    if (input.stream) {
+      fd = ::open(input.path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) error = fmt::format("cannot open input: {}", std::strerror(errno));
+    } else {
+      fd = open_regular_file(input.path, error);
     }
+    if (fd < 0) return nullptr;
     owned = true;
 #ifdef POSIX_FADV_SEQUENTIAL
     if (!input.stream) ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
