@@ -481,6 +481,33 @@ TEST(HostileJsonValues, BadElementLosesOnlyItself) {
   }
 }
 
+// NUL bytes between the elements of an array started a value that failed to
+// parse, and every later element got the next number. They are now skipped
+// with a warning, as between JSON lines, in arrays and in objects spread over
+// lines, from a file and from a pipe.
+TEST(HostileJsonValues, NulBytesBetweenValuesAreSkipped) {
+  TempDir dir;
+  auto rules = dir.write("r.yml", kWhoamiRule);
+  const std::string array = std::string("[{\"CommandLine\": \"whoami\"},\n\0\0\0{\"CommandLine\": \"x\"},\n", 53) +
+                            "{\"CommandLine\": \"whoami /all\"}]\n";
+  const std::string objects = std::string("{\n \"CommandLine\": \"x\"\n}\n\0\0{\n \"CommandLine\": \"whoami\"\n}\n", 55);
+  // Each input with the record number of its last detection.
+  const std::vector<std::pair<std::string, std::string>> cases = {{array, "\"record\":3"}, {objects, "\"record\":2"}};
+  for (const auto& [text, last_record] : cases) {
+    auto file = dir.write("nul.json", text);
+    for (bool piped : {false, true}) {
+      SCOPED_TRACE(piped);
+      auto r = piped ? run_cli({"hunt", "-r", rules.string(), "-f", "jsonl", "-"}, text)
+                     : run_cli({"hunt", "-r", rules.string(), "-f", "jsonl", file.string()});
+      EXPECT_EQ(r.exit_code, 0) << r.err;
+      EXPECT_NE(r.err.find("NUL bytes at byte offset"), std::string::npos) << r.err;
+      EXPECT_EQ(r.err.find("invalid JSON"), std::string::npos) << r.err;
+      EXPECT_NE(r.out.find(last_record), std::string::npos) << r.out;
+      EXPECT_EQ(r.out.find("\"record\":4"), std::string::npos) << r.out;
+    }
+  }
+}
+
 TEST(HostileJsonValues, OversizedElementIsSkippedAndTheRestRead) {
   TempDir dir;
   auto rules = dir.write("r.yml", kWhoamiRule);

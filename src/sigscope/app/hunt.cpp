@@ -196,6 +196,16 @@ class Worker {
                                       offset, kMaxJsonLine >> 20),
                           "split the record, or check that the input really is JSON lines");
       }
+      for (std::size_t k = 0; k < block.nul_runs.size(); ++k) {
+        const LineBlock::NulRun& nul = block.nul_runs[k];
+        result.stats.repair("NUL bytes");
+        // At most 20 messages per block; the summary counts every run.
+        if (k < 20)
+          diagnostics.warning(name, static_cast<int>(nul.line), 0, "",
+                              fmt::format("{} NUL bytes at byte offset {} were skipped; the records around them were read",
+                                          nul.length, nul.offset),
+                              "the log was probably cut short by a crash or preallocated; check it is complete");
+      }
       for (const SkippedValue& skipped : block.skipped_values) {
         result.stats.reject("value too long");
         diagnostics.error(name, static_cast<int>(skipped.line), 0, "",

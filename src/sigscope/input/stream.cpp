@@ -474,6 +474,7 @@ bool JsonValueBlockReader::next(LineBlock& block) {
   block.oversized.clear();
   block.values.clear();
   block.skipped_values.clear();
+  block.nul_runs.clear();
   block.holds_values = true;
   block.first_line = line_;
   block.offset = offset_;
@@ -521,6 +522,17 @@ bool JsonValueBlockReader::next(LineBlock& block) {
       if (is_json_space(c)) {
         if (c == '\n') ++line_;
         cut = ++pos;
+        continue;
+      }
+      if (c == '\0') {
+        // NUL bytes between values (a log preallocated, or cut by a crash)
+        // separate them like blanks, and are listed for a warning, as in
+        // JSON lines. Before, they started a value that failed to parse and
+        // shifted the numbers of the values after it.
+        std::size_t run = pos;
+        while (run < filled && data[run] == '\0') ++run;
+        block.nul_runs.push_back({line_, offset_ + pos, run - pos});
+        cut = pos = run;
         continue;
       }
       if (level_ == Level::Array && (c == ',' || c == ']')) {
@@ -596,7 +608,7 @@ bool JsonValueBlockReader::next(LineBlock& block) {
   carry_scanned_ = in_value_ ? pos - cut : 0;
   offset_ += cut;
   block.size = cut;
-  return !block.values.empty() || !block.skipped_values.empty();
+  return !block.values.empty() || !block.skipped_values.empty() || !block.nul_runs.empty();
 }
 
 // The value at the start of the buffer (`filled` bytes of it so far) is longer

@@ -65,6 +65,11 @@ struct LineBlock {
   bool holds_values = false;
   std::vector<JsonValueRef> values;
   std::vector<SkippedValue> skipped_values;
+  // Runs of NUL bytes between values, skipped like blanks: (line, offset, length).
+  struct NulRun {
+    std::uint64_t line = 0, offset = 0, length = 0;
+  };
+  std::vector<NulRun> nul_runs;
 
   std::string_view text() const { return std::string_view(buffer.data(), size); }
 };
