@@ -502,21 +502,21 @@ TEST(EngineScanMemo, RepeatedValuesKeepTheirResults) {
 // (2 MiB) when every value is new, and results stay right past it.
 TEST(EngineScanMemo, LongNewValuesStayBounded) {
   EngineFixture f(rule("    CommandLine|contains: 'whoami'\n"));
-  for (int i = 0; i < 3000; ++i) {
-    std::string line = fmt::format("{:04}", i) + std::string(4000, 'x');
-    if (i % 2 == 0) line += " whoami";
-    EXPECT_EQ(f.hits(R"({"CommandLine": ")" + line + "\"}"), i % 2 == 0) << i;
-  }
+  // Sends `count` new 4 KB command lines; every other one contains whoami.
+  auto send_new_lines = [&](int count) {
+    for (int i = 0; i < count; ++i) {
+      std::string line = fmt::format("{:04}", i) + std::string(4000, 'x');
+      if (i % 2 == 0) line += " whoami";
+      EXPECT_EQ(f.hits(R"({"CommandLine": ")" + line + "\"}"), i % 2 == 0) << i;
+    }
+  };
+  send_new_lines(3000);
   EXPECT_GT(f.matcher->memo_bytes(), 1u << 20);
   EXPECT_LE(f.matcher->memo_bytes(), 2u << 20);
 
   // A smaller budget, as hunt gives each of many workers, bounds it too.
   f.matcher = f.engine->matcher(512u << 10);
-  for (int i = 0; i < 600; ++i) {
-    std::string line = fmt::format("{:04}", i) + std::string(4000, 'x');
-    if (i % 2 == 0) line += " whoami";
-    EXPECT_EQ(f.hits(R"({"CommandLine": ")" + line + "\"}"), i % 2 == 0) << i;
-  }
+  send_new_lines(600);
   EXPECT_GT(f.matcher->memo_bytes(), 256u << 10);
   EXPECT_LE(f.matcher->memo_bytes(), 512u << 10);
 }

@@ -611,8 +611,8 @@ namespace {
 namespace fs = std::filesystem;
 
 // Returns one EVTX file header, then whole chunks of the corpus's sample
-// files, until the file is at least `bytes` long; empty when the shared
-// corpus is absent.
+// files, until the file is at least `bytes` long. Returns an empty string
+// when the shared corpus is absent.
 std::string big_evtx(std::size_t bytes) {
   const fs::path corpus = testing::shared_dir() / "corpus" / "evtx";
   if (!fs::exists(corpus)) return {};

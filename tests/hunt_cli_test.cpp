@@ -105,7 +105,7 @@ TEST(HuntCli, SummaryCountsRejectedRecords) {
   EXPECT_NE(r.err.find("rejected 1 record (invalid JSON: 1)"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find(s.events + ":3:"), std::string::npos) << r.err;  // file and line of the bad record
   EXPECT_NE(r.err.find("2 detections by 2 rules"), std::string::npos) << r.err;
-  // Only what was lost is named: it said "0 inputs and 1 record".
+  // Only what was lost is named; the message was "0 inputs and 1 record".
   EXPECT_NE(r.err.find("error: 1 record could not be read"), std::string::npos) << r.err;
 }
 
@@ -206,7 +206,7 @@ TEST(HuntCli, EmptyFilesAreSkippedNotErrors) {
 // and the summary counts them with the other skipped inputs.
 TEST(HuntCli, FolderPipesAndDanglingLinksAreListed) {
   HuntFiles s;
-  auto good = s.dir.write("odd/a.jsonl", R"({"CommandLine": "whoami"})" "\n");
+  s.dir.write("odd/a.jsonl", R"({"CommandLine": "whoami"})" "\n");
   const std::filesystem::path fifo = s.dir.path() / "odd" / "pipe.evtx";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   std::filesystem::create_symlink(s.dir.path() / "odd" / "gone.jsonl", s.dir.path() / "odd" / "link.jsonl");
@@ -452,14 +452,14 @@ TEST(HuntStream, ManySmallInputsKeepOrder) {
     s.dir.write(fmt::format("many/{:03}.jsonl", f), events);
   }
   const std::string logs = (s.dir.path() / "many").string();
-  auto one = testing::run_cli({"hunt", "-r", s.rules, "-f", "jsonl", "-j", "1", logs});
-  ASSERT_EQ(one.exit_code, 0) << one.err;
-  EXPECT_EQ(parse_lines(one.out).size(), 225u);
-  EXPECT_NE(one.err.find("read 900 events from 300 inputs"), std::string::npos) << one.err;
+  auto single_thread = testing::run_cli({"hunt", "-r", s.rules, "-f", "jsonl", "-j", "1", logs});
+  ASSERT_EQ(single_thread.exit_code, 0) << single_thread.err;
+  EXPECT_EQ(parse_lines(single_thread.out).size(), 225u);
+  EXPECT_NE(single_thread.err.find("read 900 events from 300 inputs"), std::string::npos) << single_thread.err;
   for (const char* threads : {"2", "3", "8"}) {
     auto r = testing::run_cli({"hunt", "-r", s.rules, "-f", "jsonl", "-j", threads, logs});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_EQ(r.out, one.out) << threads << " threads";
+    EXPECT_EQ(r.out, single_thread.out) << threads << " threads";
     EXPECT_NE(r.err.find("read 900 events from 300 inputs"), std::string::npos) << r.err;
   }
 }

@@ -246,12 +246,9 @@ char* write_json_string(char* p, std::string_view s) {
     // one, so the lowest flag is the first such byte. The whole word is
     // stored and only its clean part kept: there is room, since every byte
     // still to come may take six.
-    constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
-    auto has_zero = [](std::uint64_t w) { return (w - kOnes) & ~w & kHigh; };
-    auto escape_flags = [&](std::uint64_t w) {
-      return ((w - kOnes * 0x20) | w | has_zero(w ^ (kOnes * 0x7F)) | has_zero(w ^ (kOnes * '"')) |
-              has_zero(w ^ (kOnes * '\\'))) &
-             kHigh;
+    auto escape_flags = [](std::uint64_t w) {
+      return ((w - kEachByte * 0x20) | w | bytes_equal(w, 0x7F) | bytes_equal(w, '"') | bytes_equal(w, '\\')) &
+             (kEachByte * 0x80);
     };
     bool found = false;
     while (i + 8 <= n) {

@@ -67,23 +67,32 @@ inline bool same_bytes(const char* a, const char* b, std::size_t n) {
   return std::memcmp(a, b, n) == 0;
 }
 
+// A 64-bit word with every byte 0x01, for testing eight bytes at a time.
+inline constexpr std::uint64_t kEachByte = 0x0101010101010101ull;
+
+// Returns a mask with the high bit set in each byte of `w` that equals `c`.
+// The lowest flagged byte is exact, but bytes above a match may be flagged
+// too, so test the mask against zero or take its lowest set bit.
+inline std::uint64_t bytes_equal(std::uint64_t w, unsigned char c) {
+  const std::uint64_t x = w ^ (kEachByte * c);
+  return (x - kEachByte) & ~x & (kEachByte * 0x80);
+}
+
 // Returns true when `s` contains a space. Short strings such as field names
 // are tested a word at a time with fixed-size loads, as in same_bytes.
 inline bool has_space(std::string_view s) {
-  constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
-  auto zero_byte = [](std::uint64_t w) { return ((w - kOnes) & ~w & kHigh) != 0; };
   const char* p = s.data();
   const std::size_t n = s.size();
   if (n >= 8) {
     std::size_t i = 0;
     for (; i + 8 <= n; i += 8)
-      if (zero_byte(unaligned_load64(p + i) ^ (kOnes * ' '))) return true;
+      if (bytes_equal(unaligned_load64(p + i), ' ')) return true;
     // The last eight bytes, overlapping the ones tested.
-    return i < n && zero_byte(unaligned_load64(p + n - 8) ^ (kOnes * ' '));
+    return i < n && bytes_equal(unaligned_load64(p + n - 8), ' ');
   }
   if (n >= 4) {
     const std::uint64_t w = static_cast<std::uint64_t>(unaligned_load32(p)) << 32 | unaligned_load32(p + n - 4);
-    return zero_byte(w ^ (kOnes * ' '));
+    return bytes_equal(w, ' ') != 0;
   }
   for (std::size_t i = 0; i < n; ++i)
     if (p[i] == ' ') return true;

@@ -245,7 +245,7 @@ std::optional<EvtxFile> EvtxFile::finish_open(EvtxFile file, DiagnosticList& dia
 
   std::size_t chunks = (size - kEvtxFileHeaderSize + kEvtxChunkSize - 1) / kEvtxChunkSize;
   // The header's chunk count (offset 42) can lag behind the chunks written in
-  // a dirty file. A count above the chunks the file holds means it was cut.
+  // a dirty file. A count above the chunks the file contains means it was cut.
   const std::size_t listed = evtx::load_u16(header + 42);
   if (listed > chunks) {
     file.missing_chunks_ = listed - chunks;
@@ -326,16 +326,17 @@ std::span<const std::uint8_t> EvtxFile::chunk_for_framing(std::size_t index, std
   // with an implausible offset, is read whole as chunk() reads it.
   const std::size_t begin = kEvtxFileHeaderSize + index * kEvtxChunkSize;
   const std::size_t length = chunk_size(index);
+  const std::size_t header = std::min(length, kEvtxChunkHeaderSize);
   buffer.resize(kEvtxChunkSize);
   std::string error;
-  std::size_t got = read_at(fd_, buffer.data(), std::min(length, kEvtxChunkHeaderSize), begin, error);
+  std::size_t got = read_at(fd_, buffer.data(), header, begin, error);
+  if (got < header) return {buffer.data(), got};  // the file shrank
   std::size_t want = length;
-  if (got == kEvtxChunkHeaderSize && std::memcmp(buffer.data(), "ElfChnk\0", 8) == 0) {
+  if (header == kEvtxChunkHeaderSize && std::memcmp(buffer.data(), "ElfChnk\0", 8) == 0) {
     const std::uint32_t free_space = load_u32(buffer.data() + 48);
     if (free_space >= kEvtxChunkHeaderSize && free_space <= length) want = free_space;
   }
-  if (got < want && got == std::min(length, kEvtxChunkHeaderSize))
-    got += read_at(fd_, buffer.data() + got, want - got, begin + got, error);
+  if (want > got) got += read_at(fd_, buffer.data() + got, want - got, begin + got, error);
   return {buffer.data(), got};
 }
 

@@ -405,11 +405,9 @@ namespace {
 // escape a string or count a line ('"', '\\', '\n'), or `n`. Strings are most
 // of a JSON value's bytes, so they are skipped eight bytes at a time.
 std::size_t skip_plain_string_bytes(const char* text, std::size_t pos, std::size_t n) {
-  constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
-  auto zero_byte = [](std::uint64_t w) { return (w - kOnes) & ~w & kHigh; };
   for (; pos + 8 <= n; pos += 8) {
     const std::uint64_t w = unaligned_load64(text + pos);
-    if (zero_byte(w ^ (kOnes * '"')) | zero_byte(w ^ (kOnes * '\\')) | zero_byte(w ^ (kOnes * '\n'))) break;
+    if (bytes_equal(w, '"') | bytes_equal(w, '\\') | bytes_equal(w, '\n')) break;
   }
   while (pos < n && text[pos] != '"' && text[pos] != '\\' && text[pos] != '\n') ++pos;
   return pos;

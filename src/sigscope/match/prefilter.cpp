@@ -116,6 +116,8 @@ struct CallbackContext {
 // Sysmon benchmark input, that made one thread 7 % faster than 4,096 entries
 // of values up to 512 bytes.
 constexpr std::size_t kMemoMaxValue = 4096;
+constexpr std::size_t kMemoBytesPerEntry = 128;
+constexpr std::size_t kMemoMinEntries = 1024, kMemoMaxEntries = 16384;
 constexpr std::size_t kMemoMaxSlots = 128;
 
 // Two FNV-1a hashes with different offsets, as 32 hex digits.
@@ -553,8 +555,9 @@ Prefilter::Scratch::Scratch(const Prefilter& prefilter, std::size_t memo_budget)
   if (prefilter.prototype_) hs_clone_scratch(prefilter.prototype_, &hs);
   slot_hit.assign(prefilter.predicate_of_slot_.size(), 0);
   predicate_hit.assign(prefilter.handled_.size(), 0);
-  std::size_t entries = 1024;
-  while (entries < 16384 && entries * 2 * 128 <= memo_budget) entries *= 2;
+  // A power of two, for masking the hash.
+  std::size_t entries = kMemoMinEntries;
+  while (entries < kMemoMaxEntries && entries * 2 * kMemoBytesPerEntry <= memo_budget) entries *= 2;
   memo.resize(entries);
 }
 
