@@ -334,6 +334,39 @@ TEST(EngineFilters, FilterSuppressesNamedRuleOnly) {
   EXPECT_EQ(f.fired(R"({"Image": "c:\\rar.exe", "User": "bob"})").size(), 2u);
 }
 
+TEST(EngineRuleSources, DroppedSourcesKeepResultsAndDetectionDetails) {
+  std::string other = "00000000-0000-4000-8000-000000000002";
+  std::string yaml = rule("    Image|endswith: '\\rar.exe'\n    CommandLine|contains|all: [' a ', ' -hp']\n") +
+                     "---\n" + rule("    - 'mimikatz'\n    - 'sekurlsa'\n", "product: test", "sel", other) +
+                     "---\ntitle: f\nid: 00000000-0000-4000-8000-000000000003\nlogsource:\n  product: test\n"
+                     "filter:\n  rules:\n    - " + kId + "\n  selection:\n    User|re: '^adm_[0-9]+$'\n"
+                     "  condition: not selection\n";
+  EngineOptions slim;
+  slim.keep_rule_sources = false;
+  EngineFixture kept(yaml), dropped(yaml, slim);
+  for (const char* event : {R"({"Image": "c:\\rar.exe", "CommandLine": "rar a -hpX", "User": "adm_1"})",
+                            R"({"Image": "c:\\rar.exe", "CommandLine": "rar a -hpX", "User": "bob"})",
+                            R"({"Image": "c:\\RAR.exe", "CommandLine": "rar a x", "User": "bob"})",
+                            R"({"Image": "c:\\x.exe", "CommandLine": "SEKURLSA::logonpasswords"})"})
+    EXPECT_EQ(kept.fired(event), dropped.fired(event)) << event;
+  EXPECT_EQ(dropped.fired(R"({"Image": "c:\\rar.exe", "CommandLine": "rar a -hpX", "User": "bob"})"),
+            std::set<std::string>{kId});
+
+  ASSERT_EQ(dropped.engine->rules().size(), 2u);
+  const CompiledRule& slimmed = *dropped.engine->rules()[0];
+  EXPECT_TRUE(slimmed.rule.source_text.empty());
+  EXPECT_FALSE(kept.engine->rules()[0]->rule.source_text.empty());
+  // What detection output reads stays: metadata, stage names, predicate fields.
+  EXPECT_EQ(slimmed.rule.id, kId);
+  EXPECT_EQ(slimmed.rule.title, "t");
+  ASSERT_EQ(slimmed.stages.size(), 1u);
+  EXPECT_EQ(slimmed.stages[0].name, "sel");
+  ASSERT_EQ(slimmed.stages[0].predicates.size(), 2u);
+  EXPECT_EQ(slimmed.stages[0].predicates[0].field, "Image");
+  EXPECT_TRUE(slimmed.stages[0].predicates[0].values.empty());
+  EXPECT_EQ(dropped.engine->stage_names(0), (std::vector<std::string>{"sel", "filter:selection"}));
+}
+
 TEST(EngineUnsupported, CorrelationAndAggregationReported) {
   std::string yaml =
       "title: c\nid: 00000000-0000-4000-8000-000000000009\ncorrelation:\n  type: event_count\n  rules: [x]\n"

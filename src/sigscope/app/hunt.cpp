@@ -795,6 +795,7 @@ int run_hunt(const HuntOptions& options) {
   EngineOptions engine_options;
   engine_options.assumed_logsource = assumed;
   engine_options.logsource_routing = !options.no_routing;
+  engine_options.keep_rule_sources = false;  // nothing below reads them
   DiagnosticList engine_diagnostics;
   // Loading and compiling run on several threads, and glibc keeps what each
   // thread's heap freed. Handing it back before and after building the

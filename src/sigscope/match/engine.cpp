@@ -165,13 +165,54 @@ std::uint32_t Engine::build_condition(const ConditionExpr& expr, const std::vect
   return static_cast<std::uint32_t>(nodes_.size() - 1);
 }
 
+namespace {
+
+// Frees what `x` holds. (Assigning `{}` to a vector keeps its capacity.)
+template <typename T>
+void release(T& x) {
+  T().swap(x);
+}
+
+// See EngineOptions::keep_rule_sources.
+void drop_rule_sources(CompiledRule& r) {
+  Rule& rule = r.rule;
+  release(rule.source_text);
+  release(rule.description);
+  release(rule.references);
+  release(rule.falsepositives);
+  release(rule.custom);
+  rule.detection = YamlNode();
+  r.condition_ast = ConditionAst();
+  r.condition = ConditionExpr();
+  for (Stage& stage : r.stages) {
+    release(stage.yaml);
+    stage.root = StageNode();
+    for (Predicate& p : stage.predicates) {
+      release(p.values);
+      release(p.pipeline_items);
+    }
+  }
+}
+
+}  // namespace
+
 Engine::Engine(std::vector<CompiledRule> rules, const EngineOptions& options, DiagnosticList& diagnostics)
     : rules_(std::move(rules)), router_(std::make_unique<Router>()) {
-  std::vector<const CompiledRule*> filters;
-  for (const auto& r : rules_)
+  // runnable_ points into rules_, so its spare capacity goes now or never.
+  rules_.shrink_to_fit();
+  std::vector<CompiledRule*> filters;
+  for (auto& r : rules_)
     if (r.rule.kind == RuleKind::Filter) filters.push_back(&r);
 
-  for (const auto& r : rules_) {
+  for (auto& r : rules_) {
+    // A rule's sources go as soon as its program is built, so they are not
+    // held beside the engine's copies (filters are read by every rule).
+    struct DropAfter {
+      CompiledRule* rule;
+      ~DropAfter() {
+        if (rule) drop_rule_sources(*rule);
+      }
+    } drop_after{!options.keep_rule_sources && r.rule.kind != RuleKind::Filter ? &r : nullptr};
     auto report = [&](std::string category, std::string reason) {
       unsupported_.push_back({r.rule.id, r.rule.title, r.rule.path, std::move(category), std::move(reason)});
     };
@@ -231,6 +272,8 @@ Engine::Engine(std::vector<CompiledRule> rules, const EngineOptions& options, Di
                           fmt::format("filter names no loaded rule ({})", join(f->rule.filter.rules, ", ")),
                           "check the ids or names under filter.rules");
   }
+  if (!options.keep_rule_sources)
+    for (CompiledRule* f : filters) drop_rule_sources(*f);
   build_routes(options);
 
   // Each route searches only its own rules' keywords.
