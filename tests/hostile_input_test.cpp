@@ -379,6 +379,38 @@ TEST(HostileUtf16, UnpairedSurrogatesAreReportedAndCounted) {
   EXPECT_NE(r.out.find("\"whoami\""), std::string::npos) << r.out;
 }
 
+TEST(HostileUtf16, BadArrayElementLosesOnlyItself) {
+  // UTF-16 inputs were converted and parsed whole, so one bad element of a
+  // JSON array lost every event of the input. They now stream like UTF-8:
+  // the bad element is reported and the others are read. The second file is
+  // over 2 MiB, so it is cut into several blocks by the reader thread.
+  auto utf16 = [](const std::string& ascii) {
+    std::string bytes = "\xFF\xFE";
+    for (char c : ascii) {
+      bytes.push_back(c);
+      bytes.push_back('\0');
+    }
+    return bytes;
+  };
+  TempDir dir;
+  auto rules = dir.write("rules/r.yml", std::string(kRuleHead) + "level: low\ndetection:\n  sel:\n    CommandLine|startswith: who\n  condition: sel\n");
+  auto array = dir.write("array.json", utf16("[{\"CommandLine\": \"whoami /all\"},\n{\"CommandLine\": bad},\n"
+                                             "{\"CommandLine\": \"whoami /priv\"}]\n"));
+  auto r = run_cli({"hunt", "-r", rules.string(), "-f", "jsonl", array.string()});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("invalid JSON in value 2"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("whoami /all"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("whoami /priv"), std::string::npos) << r.out;
+
+  std::string lines;
+  for (int i = 0; lines.size() < (3u << 20) / 2; ++i) lines += "{\"CommandLine\": \"whoami " + std::to_string(i) + "\"}\n";
+  auto big = dir.write("big.jsonl", utf16(lines));
+  r = run_cli({"hunt", "-r", rules.string(), "-f", "jsonl", big.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(static_cast<std::size_t>(std::count(r.out.begin(), r.out.end(), '\n')),
+            static_cast<std::size_t>(std::count(lines.begin(), lines.end(), '\n')));
+}
+
 // ---------------------------------------------------------------------------
 // Exit status and output
 

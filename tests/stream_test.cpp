@@ -327,3 +327,86 @@ TEST(JsonValueBlockReader, UnclosedAndStrayValuesListed) {
 
 }  // namespace
 }  // namespace sigscope
+
+namespace sigscope {
+namespace {
+
+// `text` as UTF-16 code units, little- or big-endian, without a byte order mark.
+std::string utf16_bytes(const std::u16string& text, bool big_endian) {
+  std::string out;
+  for (char16_t c : text) {
+    const char high = static_cast<char>(c >> 8), low = static_cast<char>(c & 0xFF);
+    out.push_back(big_endian ? high : low);
+    out.push_back(big_endian ? low : high);
+  }
+  return out;
+}
+
+TEST(Utf16Decoder, EverySplitGivesTheWholeResult) {
+  // A BMP letter, a surrogate pair (U+1F600), a lone low surrogate, and a
+  // lone high surrogate at the end; then an odd last byte.
+  const std::u16string text = u"a\u00e9\U0001F600b\xDC00" u"c\xD800";
+  for (bool big_endian : {false, true}) {
+    const std::string bytes = utf16_bytes(text, big_endian) + "x";
+    const std::string expected = "a\xC3\xA9\xF0\x9F\x98\x80" "b\xEF\xBF\xBD" "c\xEF\xBF\xBD\xEF\xBF\xBD";
+    for (std::size_t cut = 0; cut <= bytes.size(); ++cut) {
+      for (std::size_t cut2 = cut; cut2 <= bytes.size(); ++cut2) {
+        Utf16Decoder decoder(big_endian);
+        std::string out;
+        decoder.decode(std::string_view(bytes).substr(0, cut), false, out);
+        decoder.decode(std::string_view(bytes).substr(cut, cut2 - cut), false, out);
+        decoder.decode(std::string_view(bytes).substr(cut2), true, out);
+        ASSERT_EQ(out, expected) << "cuts at " << cut << " and " << cut2 << (big_endian ? " (big-endian)" : "");
+        EXPECT_EQ(decoder.replaced(), 3u);
+        EXPECT_EQ(decoder.first_replaced_offset(), 10u);  // the lone low surrogate: the 6th unit
+      }
+    }
+  }
+}
+
+// Reads the whole of `path` through ByteStream::open.
+std::string read_stream(const std::string& path, std::string* compression = nullptr,
+                        std::uint64_t* replaced = nullptr) {
+  std::string error;
+  auto stream = ByteStream::open(InputFile{path, 0, false}, error);
+  EXPECT_TRUE(stream) << error;
+  if (!stream) return {};
+  std::string out;
+  char buffer[7];  // small reads cross every boundary
+  while (std::size_t got = stream->read(buffer, sizeof buffer)) out.append(buffer, got);
+  EXPECT_EQ(stream->error(), "");
+  if (compression) *compression = stream->compression();
+  if (replaced) *replaced = stream->replaced_units();
+  return out;
+}
+
+TEST(ByteStream, Utf16WithByteOrderMarkIsReadAsUtf8) {
+  // Windows PowerShell 5.1 writes UTF-16LE with a byte order mark; the text
+  // is converted as it is read, also inside gzip, and long enough to take
+  // several reads of the decoder's 64 KiB buffer.
+  std::u16string line = u"{\"CommandLine\": \"caf\u00e9 \U0001F600\"}\n";
+  std::u16string text;
+  while (text.size() < 200000) text += line;
+  std::string utf8;
+  for (std::size_t i = 0; i < text.size() / line.size(); ++i) utf8 += "{\"CommandLine\": \"caf\xC3\xA9 \xF0\x9F\x98\x80\"}\n";
+  TempDir dir;
+  auto little = dir.write("le.json", "\xFF\xFE" + utf16_bytes(text, false));
+  auto big = dir.write("be.json", "\xFE\xFF" + utf16_bytes(text, true));
+  ASSERT_EQ(std::system(("gzip -c '" + little.string() + "' > '" + little.string() + ".gz'").c_str()), 0);
+  std::string compression;
+  std::uint64_t replaced = 1;
+  EXPECT_EQ(read_stream(little.string(), &compression, &replaced), utf8);
+  EXPECT_EQ(compression, "utf-16");
+  EXPECT_EQ(replaced, 0u);
+  EXPECT_EQ(read_stream(big.string()), utf8);
+  EXPECT_EQ(read_stream(little.string() + ".gz", &compression), utf8);
+  EXPECT_EQ(compression, "gzip+utf-16");
+  // Other compressed text keeps the bytes taken to look for the mark.
+  auto plain = dir.write("plain.json", utf8);
+  ASSERT_EQ(std::system(("gzip -c '" + plain.string() + "' > '" + plain.string() + ".gz'").c_str()), 0);
+  EXPECT_EQ(read_stream(plain.string() + ".gz", &compression), utf8);
+  EXPECT_EQ(compression, "gzip");
+}
+
+}  // namespace
+}  // namespace sigscope

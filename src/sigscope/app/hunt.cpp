@@ -95,6 +95,7 @@ struct Job {
   std::shared_ptr<LineBlock> block;   // JsonBlock
   std::string skip_reason;            // Skip
   std::uint64_t progress_bytes = 0;   // input bytes this job accounts for
+  std::uint64_t replaced_units = 0;   // JsonBlock: unpaired UTF-16 surrogates read as U+FFFD
 };
 
 // Results of one job, written in job order.
@@ -214,6 +215,7 @@ class Worker {
                                       skipped.record, skipped.offset, skipped.bytes, kMaxJsonLine >> 20),
                           "split the value into smaller events, or check that the input really holds events");
       }
+      if (job.replaced_units > 0) result.stats.repair("unpaired UTF-16 surrogates", job.replaced_units);
       ReadStats stats = block.holds_values
                             ? json_.read_values(block.text(), block.values, name, sink, diagnostics)
                             : json_.read_lines(block.text(), 0, block.size, block.first_line, name, sink, diagnostics,
@@ -441,7 +443,19 @@ class InputPlanner {
     while (start < head.size() && (head[start] == ' ' || head[start] == '\t' || head[start] == '\r' || head[start] == '\n'))
       ++start;
     const bool readable = stream->error().empty() && start < head.size();
-    std::uint64_t accounted = 0;
+    std::uint64_t accounted = 0, replaced = 0;
+    // UTF-16 inputs are converted as they are read (see ByteStream).
+    auto report_replaced = [&] {
+      if (stream->replaced_units() == 0) return;
+      diagnostics.warning(display_name(input), 0, 0, "",
+                          fmt::format("the UTF-16 text holds {} unpaired surrogates, read as U+FFFD; the first is at "
+                                      "byte offset {}{}",
+                                      stream->replaced_units(), stream->first_replaced_offset(),
+                                      stream->compression().find('+') != std::string::npos
+                                          ? " of the decompressed data"
+                                          : ""),
+                          "fix the encoding at the source if the exact text matters");
+    };
     // Sends the blocks of `reader` as jobs, then notes a stream error.
     auto stream_blocks = [&](auto& reader, std::shared_ptr<LineBlock> block, bool any) {
       bool first = true;
@@ -454,11 +468,15 @@ class InputPlanner {
         std::uint64_t raw = stream->raw_bytes();
         advance(raw - accounted);
         accounted = raw;
+        // Every U+FFFD is text, so it lands in a block read after it was decoded.
+        part.replaced_units = stream->replaced_units() - replaced;
+        replaced = stream->replaced_units();
         emit(std::move(part));
         first = false;
         block = pool.get();
         any = reader.next(*block);
       }
+      report_replaced();
       if (!stream->error().empty()) {
         diagnostics.error(display_name(input), 0, 0, "", fmt::format("input ends early: {}", stream->error()),
                           "the events before this point were read; recompress or copy the input again");
@@ -554,6 +572,8 @@ class InputPlanner {
       state->skip_reason = "unreadable";
     } else {
       state->loaded = load_from_bytes(input, std::move(head), stream->compression(), diagnostics, state->skip_reason);
+      if (state->loaded) state->loaded->replaced_surrogates += stream->replaced_units();
+      report_replaced();
     }
     job.state = std::move(state);
     emit(std::move(job));

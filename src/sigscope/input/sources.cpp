@@ -18,6 +18,7 @@
 
 #include "sigscope/common/text.h"
 #include "sigscope/input/open_file.h"
+#include "sigscope/input/stream.h"
 
 namespace sigscope {
 
@@ -232,38 +233,16 @@ bool is_zstd(std::string_view b) {
          static_cast<unsigned char>(b[2]) == 0x2F && static_cast<unsigned char>(b[3]) == 0xFD;
 }
 
-bool has_utf16_bom(std::string_view b) {
-  return b.size() >= 2 && ((static_cast<unsigned char>(b[0]) == 0xFF && static_cast<unsigned char>(b[1]) == 0xFE) ||
-                           (static_cast<unsigned char>(b[0]) == 0xFE && static_cast<unsigned char>(b[1]) == 0xFF));
-}
-
-// Converts UTF-16 text that starts with a byte order mark to UTF-8, replacing
-// unpaired surrogates with U+FFFD. Counts them in `replaced` and sets
+// Converts UTF-16 text that starts with a byte order mark to UTF-8 (see
+// Utf16Decoder). Counts the replaced units in `replaced` and sets
 // `first_offset` to the byte offset of the first.
 std::string utf16_to_utf8(std::string_view b, std::uint64_t& replaced, std::size_t& first_offset) {
-  const bool big_endian = static_cast<unsigned char>(b[0]) == 0xFE;
+  Utf16Decoder decoder(static_cast<unsigned char>(b[0]) == 0xFE);
   std::string out;
   out.reserve(b.size());
-  auto unit = [&](std::size_t i) -> char32_t {
-    auto hi = static_cast<unsigned char>(b[i]), lo = static_cast<unsigned char>(b[i + 1]);
-    return big_endian ? (hi << 8 | lo) : (lo << 8 | hi);
-  };
-  for (std::size_t i = 2; i + 1 < b.size(); i += 2) {
-    char32_t u = unit(i);
-    if (u >= 0xD800 && u <= 0xDBFF && i + 3 < b.size()) {
-      char32_t low = unit(i + 2);
-      if (low >= 0xDC00 && low <= 0xDFFF) {
-        append_utf8(0x10000 + ((u - 0xD800) << 10) + (low - 0xDC00), out);
-        i += 2;
-        continue;
-      }
-    }
-    if (u >= 0xD800 && u <= 0xDFFF) {
-      if (replaced++ == 0) first_offset = i;
-      u = 0xFFFD;
-    }
-    append_utf8(u, out);
-  }
+  decoder.decode(b.substr(2), true, out);
+  replaced += decoder.replaced();
+  if (decoder.replaced() > 0) first_offset = static_cast<std::size_t>(decoder.first_replaced_offset()) + 2;
   return out;
 }
 

@@ -204,7 +204,142 @@ class ZstdStream final : public ByteStream {
   bool finished_ = false;
 };
 
+// UTF-16 text with a byte order mark, converted to UTF-8 as it is read.
+// Windows PowerShell 5.1 writes UTF-16 by default (Out-File, >), so exported
+// logs often come this way; converted piece by piece, they stream like any
+// other input, in bounded memory, and a bad record loses only itself.
+class Utf16Stream final : public ByteStream {
+ public:
+  // `in` is positioned after the byte order mark.
+  Utf16Stream(std::unique_ptr<ByteStream> in, bool big_endian)
+      : in_(std::move(in)), decoder_(big_endian), raw_(1 << 16) {
+    compression_ = in_->compression().empty() ? "utf-16" : in_->compression() + "+utf-16";
+  }
+
+  std::size_t read(char* out, std::size_t size) override {
+    std::size_t done = 0;
+    while (done < size) {
+      if (pos_ < text_.size()) {
+        const std::size_t n = std::min(size - done, text_.size() - pos_);
+        std::memcpy(out + done, text_.data() + pos_, n);
+        pos_ += n;
+        done += n;
+        continue;
+      }
+      if (finished_) break;
+      text_.clear();
+      pos_ = 0;
+      const std::size_t got = in_->read(raw_.data(), raw_.size());
+      if (!in_->error().empty()) error_ = in_->error();
+      finished_ = got == 0;
+      decoder_.decode(std::string_view(raw_.data(), got), finished_, text_);
+    }
+    return done;
+  }
+
+  std::uint64_t raw_bytes() const override { return in_->raw_bytes(); }
+  std::uint64_t replaced_units() const override { return decoder_.replaced(); }
+  std::uint64_t first_replaced_offset() const override { return decoder_.first_replaced_offset() + 2; }
+
+ private:
+  std::unique_ptr<ByteStream> in_;
+  Utf16Decoder decoder_;
+  std::vector<char> raw_;
+  std::string text_;  // converted, not yet handed out from pos_
+  std::size_t pos_ = 0;
+  bool finished_ = false;
+};
+
+// A stream whose first bytes were taken to look for a byte order mark.
+class PrefixStream final : public ByteStream {
+ public:
+  PrefixStream(std::unique_ptr<ByteStream> in, std::string prefix) : in_(std::move(in)), prefix_(std::move(prefix)) {
+    compression_ = in_->compression();
+    error_ = in_->error();
+  }
+
+  std::size_t read(char* out, std::size_t size) override {
+    std::size_t done = std::min(size, prefix_.size() - pos_);
+    std::memcpy(out, prefix_.data() + pos_, done);
+    pos_ += done;
+    if (done < size && error_.empty()) {
+      done += in_->read(out + done, size - done);
+      error_ = in_->error();
+    }
+    return done;
+  }
+
+  std::uint64_t raw_bytes() const override { return in_->raw_bytes(); }
+
+ private:
+  std::unique_ptr<ByteStream> in_;
+  std::string prefix_;
+  std::size_t pos_ = 0;
+};
+
 }  // namespace
+
+bool has_utf16_bom(std::string_view b) {
+  return b.size() >= 2 && ((static_cast<unsigned char>(b[0]) == 0xFF && static_cast<unsigned char>(b[1]) == 0xFE) ||
+                           (static_cast<unsigned char>(b[0]) == 0xFE && static_cast<unsigned char>(b[1]) == 0xFF));
+}
+
+void Utf16Decoder::replace(std::uint64_t offset, std::string& out) {
+  if (replaced_++ == 0) first_offset_ = offset;
+  append_utf8(0xFFFD, out);
+}
+
+void Utf16Decoder::decode(std::string_view bytes, bool last, std::string& out) {
+  auto unit_of = [&](unsigned char first, unsigned char second) -> char32_t {
+    return big_endian_ ? static_cast<char32_t>(first << 8 | second) : static_cast<char32_t>(second << 8 | first);
+  };
+  std::size_t i = 0;
+  while (true) {
+    char32_t unit;
+    std::uint64_t at;
+    if (has_odd_byte_) {
+      if (bytes.empty()) break;
+      unit = unit_of(static_cast<unsigned char>(odd_byte_), static_cast<unsigned char>(bytes[0]));
+      at = offset_ - 1;
+      has_odd_byte_ = false;
+      i = 1;
+    } else if (i + 1 < bytes.size()) {
+      unit = unit_of(static_cast<unsigned char>(bytes[i]), static_cast<unsigned char>(bytes[i + 1]));
+      at = offset_ + i;
+      i += 2;
+    } else {
+      break;
+    }
+    if (high_ != 0) {
+      if (unit >= 0xDC00 && unit <= 0xDFFF) {
+        append_utf8(0x10000 + ((high_ - 0xD800) << 10) + (unit - 0xDC00), out);
+        high_ = 0;
+        continue;
+      }
+      replace(high_offset_, out);
+      high_ = 0;
+    }
+    if (unit >= 0xD800 && unit <= 0xDBFF) {
+      high_ = unit;
+      high_offset_ = at;
+    } else if (unit >= 0xDC00 && unit <= 0xDFFF) {
+      replace(at, out);
+    } else {
+      append_utf8(unit, out);
+    }
+  }
+  if (i < bytes.size()) {
+    odd_byte_ = bytes[i];
+    has_odd_byte_ = true;
+  }
+  offset_ += bytes.size();
+  if (last) {
+    if (high_ != 0) replace(high_offset_, out);
+    high_ = 0;
+    if (has_odd_byte_) replace(offset_ - 1, out);
+    has_odd_byte_ = false;
+  }
+}
 
 std::size_t ByteStream::read_full(char* buffer, std::size_t size) {
   std::size_t done = 0;
@@ -239,10 +374,25 @@ std::unique_ptr<ByteStream> ByteStream::open(const InputFile& input, std::string
     return nullptr;
   }
   auto byte = [&](std::size_t i) { return static_cast<unsigned char>(head[i]); };
-  if (head.size() >= 2 && byte(0) == 0x1F && byte(1) == 0x8B) return std::make_unique<GzipStream>(std::move(plain), input.size);
-  if (head.size() >= 4 && byte(0) == 0x28 && byte(1) == 0xB5 && byte(2) == 0x2F && byte(3) == 0xFD)
-    return std::make_unique<ZstdStream>(std::move(plain), input.size);
-  return plain;
+  std::unique_ptr<ByteStream> decompressed;
+  if (head.size() >= 2 && byte(0) == 0x1F && byte(1) == 0x8B) {
+    decompressed = std::make_unique<GzipStream>(std::move(plain), input.size);
+  } else if (head.size() >= 4 && byte(0) == 0x28 && byte(1) == 0xB5 && byte(2) == 0x2F && byte(3) == 0xFD) {
+    decompressed = std::make_unique<ZstdStream>(std::move(plain), input.size);
+  } else if (has_utf16_bom(head)) {
+    const bool big_endian = byte(0) == 0xFE;
+    char bom[2];
+    plain->read(bom, 2);
+    return std::make_unique<Utf16Stream>(std::move(plain), big_endian);
+  } else {
+    return plain;
+  }
+  // The decompressed text may be UTF-16 too.
+  char bom[2];
+  const std::size_t got = decompressed->read_full(bom, 2);
+  if (has_utf16_bom(std::string_view(bom, got)))
+    return std::make_unique<Utf16Stream>(std::move(decompressed), static_cast<unsigned char>(bom[0]) == 0xFE);
+  return std::make_unique<PrefixStream>(std::move(decompressed), std::string(bom, got));
 }
 
 }  // namespace sigscope

@@ -38,9 +38,45 @@ class ByteStream {
   // Reads until `size` bytes are in `buffer` or the input ends; returns the count.
   std::size_t read_full(char* buffer, std::size_t size);
 
+  // For UTF-16 input: unpaired surrogates (and a last odd byte) read so far
+  // as U+FFFD, and the byte offset of the first in the UTF-16 data.
+  virtual std::uint64_t replaced_units() const { return 0; }
+  virtual std::uint64_t first_replaced_offset() const { return 0; }
+
  protected:
   std::string error_;
   std::string compression_;
+};
+
+// Returns true when `bytes` starts with a UTF-16 byte order mark (FF FE or FE FF).
+bool has_utf16_bom(std::string_view bytes);
+
+// Converts UTF-16 text to UTF-8 piece by piece: a surrogate pair or a code
+// unit split between two pieces is completed by the next. Unpaired
+// surrogates, and an odd last byte, become U+FFFD and are counted.
+class Utf16Decoder {
+ public:
+  explicit Utf16Decoder(bool big_endian) : big_endian_(big_endian) {}
+
+  // Appends the UTF-8 form of `bytes` to `out`. `last` ends the text: a
+  // pending byte or high surrogate is then written as U+FFFD.
+  void decode(std::string_view bytes, bool last, std::string& out);
+
+  std::uint64_t replaced() const { return replaced_; }
+  // Byte offset of the first replaced unit, counted from the first byte
+  // given to decode() (the caller adds what came before, like a BOM).
+  std::uint64_t first_replaced_offset() const { return first_offset_; }
+
+ private:
+  void replace(std::uint64_t offset, std::string& out);
+
+  bool big_endian_;
+  std::uint64_t offset_ = 0;  // bytes decoded before the current piece
+  std::uint64_t replaced_ = 0, first_offset_ = 0;
+  char odd_byte_ = 0;
+  bool has_odd_byte_ = false;
+  char32_t high_ = 0;  // a high surrogate waiting for its low half, else 0
+  std::uint64_t high_offset_ = 0;
 };
 
 }  // namespace sigscope
