@@ -243,11 +243,11 @@ class Worker {
         if (job.first) {
           result.stats.bytes = file.size();
           // Chunks the header lists but a cut file lacks (reported by EvtxFile::open).
-          for (std::size_t k = 0; k < file.missing_chunks(); ++k) result.stats.reject("missing EVTX chunk");
+          if (file.missing_chunks() > 0) result.stats.lose_chunks("missing EVTX chunk", file.missing_chunks());
         }
         for (std::uint64_t k = 0; k < chunks.skipped_records; ++k) result.stats.reject("corrupt EVTX record");
-        for (std::uint64_t k = 0; k < chunks.bad_chunks; ++k) result.stats.reject("corrupt EVTX chunk");
-        for (std::uint64_t k = 0; k < chunks.lost_chunks; ++k) result.stats.reject("EVTX chunk lost when the file shrank");
+        if (chunks.bad_chunks > 0) result.stats.lose_chunks("corrupt EVTX chunk", chunks.bad_chunks);
+        if (chunks.lost_chunks > 0) result.stats.lose_chunks("EVTX chunk lost when the file shrank", chunks.lost_chunks);
         if (chunks.checksum_errors > 0) result.stats.repair("EVTX checksum mismatch", chunks.checksum_errors);
         if (chunks.truncated_chunks > 0) result.stats.repair("truncated EVTX chunk", chunks.truncated_chunks);
         if (chunks.repaired_records > 0) result.stats.repair("unpaired UTF-16 surrogates", chunks.repaired_records);
@@ -1003,6 +1003,12 @@ int run_hunt(const HuntOptions& options) {
     for (const auto& [reason, n] : totals.rejected_by_reason) parts.push_back(fmt::format("{}: {}", reason, n));
     spdlog::info("rejected {} ({})", plural(totals.rejected, "record", "records"), join(parts, ", "));
   }
+  if (totals.lost_chunks > 0) {
+    std::vector<std::string> parts;
+    for (const auto& [reason, n] : totals.lost_chunks_by_reason) parts.push_back(fmt::format("{}: {}", reason, n));
+    spdlog::info("lost the records of {} ({})", plural(totals.lost_chunks, "EVTX chunk", "EVTX chunks"),
+                 join(parts, ", "));
+  }
   if (!skipped.empty()) {
     std::vector<std::string> parts;
     std::size_t n = 0;
@@ -1035,11 +1041,13 @@ int run_hunt(const HuntOptions& options) {
     spdlog::error("detections were lost: writing to {} failed ({})", out.name(), out.error());
     return kHuntFailed;
   }
-  if (missing_inputs + unreadable > 0 || totals.rejected > 0) {
+  if (missing_inputs + unreadable > 0 || totals.rejected > 0 || totals.lost_chunks > 0) {
     std::vector<std::string> lost;
     if (missing_inputs + unreadable > 0) lost.push_back(plural(missing_inputs + unreadable, "input", "inputs"));
     if (totals.rejected > 0) lost.push_back(plural(totals.rejected, "record", "records"));
-    const std::string lost_summary = join(lost, " and ");
+    if (totals.lost_chunks > 0) lost.push_back(plural(totals.lost_chunks, "EVTX chunk", "EVTX chunks"));
+    std::string lost_summary = join(lost, " and ");
+    if (lost.size() == 3) lost_summary = lost[0] + ", " + lost[1] + " and " + lost[2];
     if (inputs_read == 0 && totals.events == 0) {
       spdlog::error("no input could be read: {} could not be read (see the messages above)", lost_summary);
       return kHuntFailed;

@@ -376,6 +376,8 @@ void ReadStats::add(const ReadStats& other) {
   bytes += other.bytes;
   for (const auto& [reason, n] : other.rejected_by_reason) rejected_by_reason[reason] += n;
   for (const auto& [reason, n] : other.repaired_by_reason) repaired_by_reason[reason] += n;
+  lost_chunks += other.lost_chunks;
+  for (const auto& [reason, n] : other.lost_chunks_by_reason) lost_chunks_by_reason[reason] += n;
 }
 
 JsonEventReader::JsonEventReader() : impl_(std::make_unique<Impl>()) {}

@@ -29,6 +29,10 @@ struct ReadStats {
   // Damage that was read around, e.g. "invalid UTF-8" -> 3: the records are
   // still read, with U+FFFD in place of bad text or despite a bad checksum.
   std::map<std::string, std::uint64_t> repaired_by_reason;
+  // Whole EVTX chunks whose records could not be read or counted (a chunk
+  // holds up to 64 KiB of records), e.g. "corrupt EVTX chunk" -> 1.
+  std::uint64_t lost_chunks = 0;
+  std::map<std::string, std::uint64_t> lost_chunks_by_reason;
 
   void reject(const std::string& reason) {
     ++rejected;
@@ -37,6 +41,10 @@ struct ReadStats {
   void repair(const std::string& reason, std::uint64_t count = 1) {
     repaired += count;
     repaired_by_reason[reason] += count;
+  }
+  void lose_chunks(const std::string& reason, std::uint64_t count) {
+    lost_chunks += count;
+    lost_chunks_by_reason[reason] += count;
   }
   void add(const ReadStats& other);
 };
