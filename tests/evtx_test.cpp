@@ -25,6 +25,7 @@
 #include <zlib.h>
 
 #include "sigscope/input/evtx.h"
+#include "sigscope/input/evtx_binxml.h"
 #include "test_support.h"
 
 // Heap allocations counted while g_count_allocations is set, for the test
@@ -1434,6 +1435,30 @@ TEST(DiagnosticOrder, MessagesWithoutLineSortByText) {
   // Messages with a line keep the order in which they were reported.
   EXPECT_EQ(items[2].message, "second on line 5");
   EXPECT_EQ(items[3].message, "first on line 5");
+}
+
+}  // namespace
+}  // namespace sigscope
+
+namespace sigscope {
+namespace {
+
+// The decoder's per-chunk map from name and template offsets to indexes:
+// it grows past its first 256 slots and forgets everything on clear().
+TEST(EvtxOffsetMap, GrowsAndClearsPerChunk) {
+  evtx::OffsetMap map;
+  for (int chunk = 0; chunk < 3; ++chunk) {
+    SCOPED_TRACE(chunk);
+    map.clear();
+    for (std::uint32_t k = 0; k < 2000; ++k) EXPECT_EQ(map.find(k * 31 + chunk), nullptr);
+    for (std::uint32_t k = 0; k < 2000; ++k) map.insert(k * 31 + chunk, k);
+    for (std::uint32_t k = 0; k < 2000; ++k) {
+      const std::uint32_t* index = map.find(k * 31 + chunk);
+      ASSERT_NE(index, nullptr) << k;
+      EXPECT_EQ(*index, k);
+    }
+    EXPECT_EQ(map.find(65535), nullptr);
+  }
 }
 
 }  // namespace

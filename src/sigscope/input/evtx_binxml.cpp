@@ -2,6 +2,7 @@
 // compilation of a fragment into the flat Op list that evtx_walk.cpp walks.
 #include "sigscope/input/evtx_binxml.h"
 
+#include <algorithm>
 #include <array>
 
 namespace sigscope::evtx {
@@ -35,26 +36,42 @@ constexpr std::uint32_t kTemplateHeaderSize = 24;
 
 }  // namespace
 
-BinXmlDecoder::BinXmlDecoder()
-    : name_slots_(std::make_unique<OffsetSlot[]>(65536)),
-      template_slots_(std::make_unique<OffsetSlot[]>(65536)),
-      fragment_ops_(kMaxFragmentNesting + 1) {
-  frames_.reserve(kMaxElementDepth);
+void OffsetMap::clear() {
+  used_ = 0;
+  if (++generation_ == 0) {
+    // After 2^32 chunks the generation counter wraps, so forget every slot.
+    std::fill(slots_.begin(), slots_.end(), Slot{});
+    generation_ = 1;
+  }
 }
+
+void OffsetMap::insert(std::uint32_t offset, std::uint32_t index) {
+  if (2 * (used_ + 1) > slots_.size()) {
+    std::vector<Slot> old(slots_.size() * 2);
+    old.swap(slots_);
+    for (const Slot& slot : old)
+      if (slot.generation == generation_) {
+        std::size_t i = position(slot.offset);
+        while (slots_[i].generation == generation_) i = (i + 1) & (slots_.size() - 1);
+        slots_[i] = slot;
+      }
+  }
+  std::size_t i = position(offset);
+  while (slots_[i].generation == generation_) i = (i + 1) & (slots_.size() - 1);
+  slots_[i] = {generation_, offset, index};
+  ++used_;
+}
+
+BinXmlDecoder::BinXmlDecoder() : fragment_ops_(kMaxFragmentNesting + 1) { frames_.reserve(kMaxElementDepth); }
 
 BinXmlDecoder::~BinXmlDecoder() = default;
 
 void BinXmlDecoder::begin_chunk(std::span<const std::uint8_t> chunk) {
   chunk_ = chunk.data();
-  // Chunks are 64 KiB, so every offset fits the 65536-entry slot tables.
+  // Chunks are 64 KiB; offsets past that are rejected as outside the chunk.
   chunk_size_ = static_cast<std::uint32_t>(std::min<std::size_t>(chunk.size(), 65536));
-  ++generation_;
-  if (generation_ == 0) {
-    // After 2^32 chunks the generation counter wraps, so reset the tables.
-    for (std::size_t i = 0; i < 65536; ++i) name_slots_[i] = {};
-    for (std::size_t i = 0; i < 65536; ++i) template_slots_[i] = {};
-    generation_ = 1;
-  }
+  name_slots_.clear();
+  template_slots_.clear();
   names_.clear();
   name_text_.clear();
   template_count_ = 0;
@@ -67,9 +84,8 @@ bool BinXmlDecoder::intern_name(std::uint32_t offset, std::uint32_t& name_id,
     error = {"name offset is outside the chunk", offset};
     return false;
   }
-  OffsetSlot& slot = name_slots_[offset];
-  if (slot.generation == generation_) {
-    name_id = slot.index;
+  if (const std::uint32_t* known = name_slots_.find(offset)) {
+    name_id = *known;
     return true;
   }
   std::uint32_t units = load_u16(chunk_ + offset + 6);
@@ -114,7 +130,7 @@ bool BinXmlDecoder::intern_name(std::uint32_t offset, std::uint32_t& name_id,
 
   name_id = static_cast<std::uint32_t>(names_.size());
   names_.push_back(entry);
-  slot = {generation_, name_id};
+  name_slots_.insert(offset, name_id);
   return true;
 }
 
@@ -145,11 +161,10 @@ bool BinXmlDecoder::find_template(std::uint32_t definition_offset, int nesting,
     error = {"template definition offset is outside the chunk", definition_offset};
     return false;
   }
-  OffsetSlot& slot = template_slots_[definition_offset];
-  if (slot.generation == generation_) {
-    const Template& known = *templates_[slot.index];
+  if (const std::uint32_t* index = template_slots_.find(definition_offset)) {
+    const Template& known = *templates_[*index];
     if (known.state == Template::State::Ready) {
-      slot_index = slot.index;
+      slot_index = *index;
       return true;
     }
     error = known.state == Template::State::Compiling
@@ -161,7 +176,7 @@ bool BinXmlDecoder::find_template(std::uint32_t definition_offset, int nesting,
 
   if (template_count_ == templates_.size()) templates_.push_back(std::make_unique<Template>());
   slot_index = static_cast<std::uint32_t>(template_count_++);
-  slot = {generation_, slot_index};
+  template_slots_.insert(definition_offset, slot_index);
   // The pool keeps Template objects at fixed addresses, so this reference
   // survives templates_ growing while nested definitions compile.
   Template& definition = *templates_[slot_index];

@@ -36,6 +36,43 @@ inline constexpr std::size_t kMaxWalkedOps = 1u << 20;
 // Maximum decoded text for one record.
 inline constexpr std::size_t kMaxRecordText = 16u << 20;
 
+// Map from chunk offsets to indexes, for one chunk at a time: clear() takes
+// constant time, since an entry belongs to the current chunk only when its
+// generation matches. An open-addressing table that grows with the names or
+// templates of the largest chunk seen: a few KiB, where arrays indexed by
+// offset took 512 KiB each per thread.
+class OffsetMap {
+ public:
+  OffsetMap() : slots_(256) {}
+
+  // Forgets every entry.
+  void clear();
+  // Returns the index stored for `offset`, or nullptr.
+  const std::uint32_t* find(std::uint32_t offset) const {
+    for (std::size_t i = position(offset);; i = (i + 1) & (slots_.size() - 1)) {
+      const Slot& slot = slots_[i];
+      if (slot.generation != generation_) return nullptr;
+      if (slot.offset == offset) return &slot.index;
+    }
+  }
+  // Stores `index` for `offset`, which must not be stored yet.
+  void insert(std::uint32_t offset, std::uint32_t index);
+
+ private:
+  struct Slot {
+    std::uint32_t generation = 0;  // 0: never used
+    std::uint32_t offset = 0;
+    std::uint32_t index = 0;
+  };
+  std::size_t position(std::uint32_t offset) const {
+    return (offset * 0x9E3779B1u) >> 16 & (slots_.size() - 1);
+  }
+
+  std::vector<Slot> slots_;  // size is a power of two, at most half used
+  std::uint32_t generation_ = 1;
+  std::size_t used_ = 0;
+};
+
 class BinXmlDecoder {
  public:
   BinXmlDecoder();
@@ -197,15 +234,9 @@ class BinXmlDecoder {
   const std::uint8_t* chunk_ = nullptr;
   std::uint32_t chunk_size_ = 0;
 
-  // Per-chunk caches, keyed by chunk offset. A slot belongs to the current
-  // chunk only when its generation matches, so no clearing is needed.
-  struct OffsetSlot {
-    std::uint32_t generation = 0;
-    std::uint32_t index = 0;
-  };
-  std::uint32_t generation_ = 0;
-  std::unique_ptr<OffsetSlot[]> name_slots_;
-  std::unique_ptr<OffsetSlot[]> template_slots_;
+  // Per-chunk caches, keyed by chunk offset: indexes into names_ and templates_.
+  OffsetMap name_slots_;
+  OffsetMap template_slots_;
   std::vector<NameEntry> names_;
   TextBuffer name_text_;
   std::vector<std::unique_ptr<Template>> templates_;  // pool, the first template_count_ in use
