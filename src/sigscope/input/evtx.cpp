@@ -180,7 +180,8 @@ std::optional<EvtxFile> EvtxFile::open(const std::string& path, DiagnosticList& 
   // Small files are read whole: the EVTX corpus's thousands of small files
   // hunted with two threads ran about 5 % faster than mapped, since
   // unmapping a file stops the other threads to flush their TLBs. Larger
-  // files are read chunk by chunk, starting with the file header here.
+  // files are read chunk by chunk, starting with the file header here, so a
+  // worker keeps one chunk of them in memory, not the file.
   const std::size_t first_read = size < kReadWholeMaxBytes ? size : kEvtxFileHeaderSize;
   file.buffer_ = std::make_unique_for_overwrite<std::uint8_t[]>(first_read);
   std::string error;
