@@ -136,6 +136,21 @@ int json(const std::uint8_t* data, std::size_t size) {
                                                value_diagnostics);
     check(value_stats.rejected == 0 || value_diagnostics.error_count() > 0, "a JSON value was rejected without an error");
   }
+
+  // The same bytes as UTF-16 text, as hunt converts inputs with a byte order
+  // mark: decoded in two pieces, they give the whole decode, in valid UTF-8.
+  const std::string_view bytes(reinterpret_cast<const char*>(data), size);
+  const std::size_t cut = size > 0 ? data[0] % (size + 1) : 0;
+  for (bool big_endian : {false, true}) {
+    Utf16Decoder whole(big_endian), pieces(big_endian);
+    std::string whole_text, pieces_text;
+    whole.decode(bytes, true, whole_text);
+    pieces.decode(bytes.substr(0, cut), false, pieces_text);
+    pieces.decode(bytes.substr(cut), true, pieces_text);
+    check(whole_text == pieces_text, "UTF-16 decoded in two pieces differs from the whole decode");
+    check(whole.replaced() == pieces.replaced(), "UTF-16 pieces replaced another number of units");
+    check(simdjson::validate_utf8(whole_text.data(), whole_text.size()), "decoded UTF-16 is not valid UTF-8");
+  }
   return 0;
 }
 
