@@ -464,6 +464,33 @@ TEST(HuntStream, ManySmallInputsKeepOrder) {
   }
 }
 
+TEST(HuntStream, DetectionHeavyInputsKeepOrder) {
+  // Every event fires, so the detections outweigh the input: past 8 MiB of
+  // output held for earlier jobs, a worker waits for its job's turn and then
+  // writes its output while the job runs. The last input is large enough to
+  // be cut into blocks by the reader.
+  HuntFiles s;
+  auto events = [](int file, int count) {
+    std::string text;
+    for (int i = 0; i < count; ++i)
+      text += R"({"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":1,"CommandLine":"cmd /c whoami )" +
+              std::to_string(file) + "-" + std::to_string(i) + " " + std::string(200, 'x') + "\"}\n";
+    return text;
+  };
+  for (int f = 0; f < 12; ++f) s.dir.write(fmt::format("heavy/{:02}.jsonl", f), events(f, 4000));
+  s.dir.write("heavy/99-large.jsonl", events(99, 30000));
+  const std::string logs = (s.dir.path() / "heavy").string();
+  auto single_thread = testing::run_cli({"hunt", "-r", s.rules, "-f", "jsonl", "-j", "1", logs});
+  ASSERT_EQ(single_thread.exit_code, 0) << single_thread.err;
+  EXPECT_EQ(parse_lines(single_thread.out).size(), 78000u);
+  EXPECT_GT(single_thread.out.size(), 30u << 20);
+  for (const char* threads : {"2", "3", "8"}) {
+    auto r = testing::run_cli({"hunt", "-r", s.rules, "-f", "jsonl", "-j", threads, logs});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(r.out == single_thread.out) << threads << " threads: the output differs";
+  }
+}
+
 }  // namespace
 }  // namespace sigscope
 

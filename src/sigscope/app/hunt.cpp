@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -150,11 +151,23 @@ void open_input(const InputFile& input, InputState& state, DiagnosticList& diagn
   state.ok = true;
 }
 
+// Detection output kept in memory by jobs that wait for an earlier job to be
+// written, finished or still running. A log where most events fire a rule
+// gives more detection text than input, so past this a worker waits for its
+// job's turn and then writes its output as the job runs.
+constexpr std::size_t kMaxHeldOutput = 8u << 20;
+// A running job reports its output to the queue each time it grows by this.
+constexpr std::size_t kOutputStep = 1u << 20;
+
 // Reads one job's events and matches them; formats detections into the result.
 class Worker {
  public:
   Worker(const Engine& engine, DetectionFormat format, std::size_t memo_budget)
       : engine_(engine), format_(format), matcher_(engine.matcher(memo_budget)) {}
+
+  // Calls `flush(output)` each time a job's output grows by kOutputStep;
+  // flush may write the output and clear it.
+  void on_large_output(std::function<void(std::string&)> flush) { flush_ = std::move(flush); }
 
   void run(const InputFile& input, const Job& job, TaskResult& result, DiagnosticList& diagnostics) {
     if (counts_.size() != engine_.rules().size()) counts_.assign(engine_.rules().size(), 0);
@@ -183,7 +196,12 @@ class Worker {
         if (counts_[d.rule]++ == 0) fired_.push_back(d.rule);
         format_detection(format_, DetectionContext{engine_, *matcher_, d, name, event}, result.output);
       }
+      if (result.output.size() >= next_flush_ && flush_) {
+        flush_(result.output);
+        next_flush_ = result.output.size() + kOutputStep;
+      }
     };
+    next_flush_ = kOutputStep;
     std::uint64_t limit_before = matcher_->regex_limit_hits();
     std::uint64_t channel_less_before = matcher_->channel_less_events();
     if (job.kind == Job::Kind::JsonBlock) {
@@ -268,6 +286,8 @@ class Worker {
   std::vector<Detection> detections_;
   std::vector<std::uint64_t> counts_;  // per runnable rule: detections in the current job
   std::vector<std::uint32_t> fired_;   // rules with a count above zero
+  std::function<void(std::string&)> flush_;
+  std::size_t next_flush_ = kOutputStep;  // output size at which flush_ is called next
 };
 
 // Jobs flow from one reader thread through the workers, and their results
@@ -312,18 +332,49 @@ class JobQueue {
     jobs_.pop_front();
     return true;
   }
+  // Worker: reports that job `seq`, still running, has `job_output` bytes of
+  // output, of which `reported` were counted before. Returns true when the
+  // caller takes the writing role and may write that output now and the
+  // rest as the job runs: at once when its job is the oldest unwritten one,
+  // otherwise only when the unwritten jobs have more than kMaxHeldOutput,
+  // after waiting for its turn. finish() with `writer` releases the role.
+  // The oldest unwritten job never waits, so every wait ends.
+  bool claim_writer(std::size_t seq, std::size_t job_output, std::size_t& reported) {
+    std::unique_lock lock(mutex_);
+    held_bytes_ += job_output - reported;
+    reported = job_output;
+    if (written_ != seq || writing_) {
+      if (held_bytes_ <= kMaxHeldOutput) return false;
+      turn_.wait(lock, [&] { return written_ == seq && !writing_; });
+    }
+    writing_ = true;
+    held_bytes_ -= reported;  // the caller writes it now
+    reported = 0;
+    return true;
+  }
   // Worker: stores the result of job `seq`. When no other thread is writing,
   // calls write(result), outside the lock, for each finished result that is
   // next in job order. So write() runs on one thread at a time, in job order.
+  // When the jobs waiting to be written would hold more than
+  // kMaxHeldOutput, waits for this job's turn instead. `reported`: see
+  // claim_writer().
   template <typename Write>
-  void finish(std::size_t seq, TaskResult result, Write&& write) {
+  void finish(std::size_t seq, TaskResult result, Write&& write, bool writer = false, std::size_t reported = 0) {
     std::unique_lock lock(mutex_);
+    held_bytes_ -= reported;
+    const std::size_t bytes = output_bytes(result);
+    if (!writer && seq != written_ && held_bytes_ + bytes > kMaxHeldOutput)
+      turn_.wait(lock, [&] { return written_ == seq && !writing_; });
     results_.emplace(seq, std::move(result));
-    if (writing_) return;  // the writing thread finds this result after its current one
-    writing_ = true;
+    held_bytes_ += bytes;
+    if (!writer) {
+      if (writing_) return;  // the writing thread finds this result after its current one
+      writing_ = true;
+    }
     for (auto it = results_.find(written_); it != results_.end(); it = results_.find(written_)) {
       TaskResult next = std::move(it->second);
       results_.erase(it);
+      held_bytes_ -= output_bytes(next);
       lock.unlock();
       write(next);
       next = TaskResult();
@@ -337,6 +388,7 @@ class JobQueue {
       if (held_data || pushed_ - written_ == max_jobs_ / 2) space_.notify_one();
     }
     writing_ = false;
+    turn_.notify_all();
     if (closed_ && written_ == pushed_) done_.notify_all();
   }
   // Waits until the reader is done and every job's result is written.
@@ -346,12 +398,20 @@ class JobQueue {
   }
 
  private:
+  static std::size_t output_bytes(const TaskResult& result) {
+    std::size_t bytes = result.output.capacity();
+    for (const TaskResult& part : result.parts) bytes += part.output.capacity();
+    return bytes;
+  }
+
   std::mutex mutex_;
   std::condition_variable space_, work_, done_;
+  std::condition_variable turn_;  // a job's turn to be written may have come
   std::deque<std::pair<std::size_t, Job>> jobs_;
   std::map<std::size_t, TaskResult> results_;
   std::deque<bool> holds_data_;  // per job not yet written, oldest first
   std::size_t pushed_ = 0, written_ = 0, data_jobs_ = 0;
+  std::size_t held_bytes_ = 0;  // output of the results in results_ and reported by running jobs
   std::size_t max_jobs_, max_data_jobs_;
   bool closed_ = false;
   bool writing_ = false;  // a worker is writing results
@@ -882,7 +942,8 @@ int run_hunt(const HuntOptions& options) {
   const std::size_t memo_budget = std::clamp<std::size_t>((6u << 20) / workers, 512u << 10, 2u << 20);
   // NOTE: peak memory still grows by 2 to 7 MB per worker: its scan memo and
   // Hyperscan scratch, the EVTX file or JSON block it reads, and its formatted
-  // detections. With 8 workers the EVTX corpus peaks at about 140 MB.
+  // detections (see kMaxHeldOutput). With 8 workers the EVTX corpus peaks at
+  // about 140 MB.
   JobQueue queue(32 * workers + 8, workers + 2);
   BlockPool blocks;
   // Set when the output fails (or its reader closes it), so the reader and
@@ -939,8 +1000,37 @@ int run_hunt(const HuntOptions& options) {
       InputPlanner planner;
       std::size_t seq = 0;
       Job job;
+      TaskResult result;
+      // A job whose output grows large writes it as it runs, once the jobs
+      // before it are written, so memory does not grow with its detections.
+      bool writer = false;
+      std::size_t reported = 0;       // output of the running job counted in the queue
+      std::size_t flushed_parts = 0;  // parts of a Small job already written whole
+      auto write_output = [&](std::string& output) {
+        if (out.failed()) {
+          stop = true;
+          return;
+        }
+        out.write(output);
+        output.clear();
+      };
+      worker.on_large_output([&](std::string& output) {
+        if (!writer) {
+          std::size_t job_output = 0;
+          for (const TaskResult& part : result.parts) job_output += part.output.capacity();
+          if (result.parts.empty()) job_output = output.capacity();
+          writer = queue.claim_writer(seq, job_output, reported);
+          if (!writer) return;
+        }
+        // The earlier parts of a Small job come first.
+        for (; flushed_parts + 1 < result.parts.size(); ++flushed_parts) write_output(result.parts[flushed_parts].output);
+        write_output(output);
+      });
       while (queue.pop(seq, job)) {
-        TaskResult result;
+        result = TaskResult();
+        writer = false;
+        reported = 0;
+        flushed_parts = 0;
         result.input = job.input;
         if (stop.load(std::memory_order_relaxed)) {
           // The output failed: drain the job without running it.
@@ -955,7 +1045,7 @@ int run_hunt(const HuntOptions& options) {
           worker.run(inputs[job.input], job, result, input_diagnostics);
         }
         job = Job();  // return the block to the pool before the result is written
-        queue.finish(seq, std::move(result), write_result);
+        queue.finish(seq, std::move(result), write_result, writer, reported);
       }
     });
   }
