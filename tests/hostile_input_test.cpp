@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <variant>
@@ -714,6 +715,42 @@ TEST(HostileEvtx, LargeFileCutWhileReadIsReported) {
   std::size_t messages = 0;
   for (const auto& d : diagnostics.items()) messages += d.message.find("could be read: the file shrank") != std::string::npos;
   EXPECT_EQ(messages, 1u);
+}
+
+// A file cut at a record boundary inside its last chunk lost that chunk's
+// later records without a count and exited 0. The chunk header's first and
+// last record numbers now give the number lost.
+TEST(HostileEvtx, ChunkCutAtRecordBoundaryCountsLostRecords) {
+  const fs::path source = testing::shared_dir() / "corpus" / "evtx" / "DeepBlueCLI" / "evtx" / "metasploit-sysmon.evtx";
+  if (!fs::exists(source)) GTEST_SKIP() << source << " not found";
+  std::ifstream in(source, std::ios::binary);
+  const std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GE(data.size(), kEvtxFileHeaderSize + kEvtxChunkSize);
+  // The end of the second record of chunk 0: records follow the 512-byte
+  // chunk header, each with its size at byte 4.
+  auto u32 = [&](std::size_t at) {
+    std::uint32_t v;
+    std::memcpy(&v, data.data() + at, 4);
+    return v;
+  };
+  auto u64 = [&](std::size_t at) {
+    std::uint64_t v;
+    std::memcpy(&v, data.data() + at, 8);
+    return v;
+  };
+  std::size_t cut = kEvtxFileHeaderSize + 512;
+  cut += u32(cut + 4);
+  cut += u32(cut + 4);
+  const std::uint64_t listed = u64(kEvtxFileHeaderSize + 16) - u64(kEvtxFileHeaderSize + 8) + 1;
+  ASSERT_GT(listed, 2u);
+  TempDir dir;
+  auto rules = dir.write("r.yml", kWhoamiRule);
+  auto path = dir.write("cut.evtx", data.substr(0, cut));
+  auto r = run_cli({"hunt", "-r", rules.string(), "-o", (dir.path() / "out.jsonl").string(), path.string()});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("read 2 events"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(fmt::format("the chunk header lists {} records", listed)), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(fmt::format("EVTX record cut off with its chunk: {}", listed - 2)), std::string::npos) << r.err;
 }
 
 // A file cut exactly at a chunk boundary looked whole: its missing chunks

@@ -264,6 +264,7 @@ class Worker {
           if (file.missing_chunks() > 0) result.stats.lose_chunks("missing EVTX chunk", file.missing_chunks());
         }
         for (std::uint64_t k = 0; k < chunks.skipped_records; ++k) result.stats.reject("corrupt EVTX record");
+        for (std::uint64_t k = 0; k < chunks.missing_records; ++k) result.stats.reject("EVTX record cut off with its chunk");
         if (chunks.bad_chunks > 0) result.stats.lose_chunks("corrupt EVTX chunk", chunks.bad_chunks);
         if (chunks.lost_chunks > 0) result.stats.lose_chunks("EVTX chunk lost when the file shrank", chunks.lost_chunks);
         if (chunks.checksum_errors > 0) result.stats.repair("EVTX checksum mismatch", chunks.checksum_errors);

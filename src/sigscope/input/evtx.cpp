@@ -123,6 +123,7 @@ ChunkStats& ChunkStats::operator+=(const ChunkStats& other) {
   truncated_chunks += other.truncated_chunks;
   repaired_records += other.repaired_records;
   lost_chunks += other.lost_chunks;
+  missing_records += other.missing_records;
   return *this;
 }
 
@@ -476,6 +477,23 @@ ChunkStats EvtxChunkParser::parse_chunk(const EvtxFile& file, std::size_t index,
                           fmt::format("{}: {} at offset {:#x}; skipped to the next record",
                                       chunk_location(index), reason, chunk_offset + pos));
       });
+  if (truncated) {
+    // The header gives the numbers of the chunk's first and last records, so
+    // the records cut off with the end of the file can be counted. A record
+    // takes at least 28 bytes, which bounds a plausible count.
+    const std::uint64_t first = load_u64(header + 8), last = load_u64(header + 16);
+    const std::uint64_t framed = stats.records + stats.skipped_records;
+    constexpr std::uint64_t kMaxRecordsPerChunk = kEvtxChunkSize / 28;
+    if (last >= first && last - first < kMaxRecordsPerChunk && last - first + 1 > framed) {
+      stats.missing_records = last - first + 1 - framed;
+      diagnostics.error(file.path(), 0, 0, kRuleId,
+                        fmt::format("{}: the chunk header lists {} records (numbers {} to {}) but the truncated "
+                                    "chunk holds {}; the other {} are lost",
+                                    chunk_location(index), last - first + 1, first, last, framed,
+                                    stats.missing_records),
+                        "copy the log again from its source");
+    }
+  }
   if (stats.repaired_records > 0) {
     // One message per chunk: hostile files can hold thousands of such records.
     diagnostics.warning(file.path(), 0, 0, kRuleId,
