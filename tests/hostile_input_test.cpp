@@ -230,7 +230,7 @@ TEST(HostileJson, NulBytesSplitRecords) {
   read_json(text, r);
   EXPECT_EQ(r.records, (std::vector<std::uint64_t>{1, 2, 2, 4}));
   EXPECT_EQ(r.stats.rejected, 0u);
-  EXPECT_EQ(r.stats.repaired_by_reason["NUL bytes"], 2u);
+  EXPECT_EQ(r.stats.repaired_by_reason["runs of NUL bytes"], 2u);
   ASSERT_EQ(r.diagnostics.warning_count(), 2u);
   EXPECT_NE(r.diagnostics.items()[0].message.find("300 NUL bytes at byte offset 17"), std::string::npos)
       << r.diagnostics.items()[0].message;
@@ -374,7 +374,10 @@ TEST(HostileUtf16, UnpairedSurrogatesAreReportedAndCounted) {
   auto log = dir.write("utf16.json", bytes);
   auto r = run_cli({"hunt", "-r", rules.string(), "-f", "jsonl", log.string()});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("1 unpaired surrogates, read as U+FFFD; the first is at byte offset 42"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("holds 1 invalid code unit (an unpaired surrogate or an odd last byte), read as U+FFFD, at byte "
+                       "offset 42"),
+            std::string::npos)
+      << r.err;
   EXPECT_NE(r.err.find("unpaired UTF-16 surrogates: 1"), std::string::npos) << r.err;
   EXPECT_NE(r.out.find("who\xEF\xBF\xBDmi"), std::string::npos) << r.out;  // both events are read
   EXPECT_NE(r.out.find("\"whoami\""), std::string::npos) << r.out;

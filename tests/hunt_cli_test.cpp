@@ -289,6 +289,24 @@ TEST(HuntCli, TableEscapesControlCharacters) {
   EXPECT_NE(r.out.find("\\x1b[31mRED\\x07"), std::string::npos) << r.out;
 }
 
+TEST(HuntCli, TableCutsWholeCharacters) {
+  // The table cuts values at 80 bytes. After an odd number of ASCII bytes,
+  // the cut fell in the middle of a two-byte letter and wrote invalid UTF-8.
+  // A right-to-left override would reverse the rest of the terminal line,
+  // so it is escaped.
+  HuntFiles s;
+  std::string letters;
+  for (int i = 0; i < 60; ++i) letters += "\u0416";  // Cyrillic capital Zhe, two bytes in UTF-8
+  auto log = s.dir.write("logs5/utf8.jsonl", "{\"CommandLine\": \"whoami   " + letters + "\"}\n" +
+                                                 "{\"CommandLine\": \"whoami \u202e txt.exe\"}\n");
+  auto r = run_cli({"hunt", "-r", s.rules, "-f", "table", log.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\xD0\x96..."), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("\xD0..."), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("whoami \\u202e txt.exe"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("\xE2\x80\xAE"), std::string::npos) << r.out;
+}
+
 TEST(HuntCli, NamedLikeLogButGarbage) {
   HuntFiles s;
   auto garbage = s.dir.write("logs6/x.evtx", "not an event log");

@@ -217,7 +217,7 @@ class Worker {
       }
       for (std::size_t k = 0; k < block.nul_runs.size(); ++k) {
         const LineBlock::NulRun& nul = block.nul_runs[k];
-        result.stats.repair("NUL bytes");
+        result.stats.repair("runs of NUL bytes");
         // At most 20 messages per block; the summary counts every run.
         if (k < 20)
           diagnostics.warning(name, static_cast<int>(nul.line), 0, "",
@@ -509,12 +509,8 @@ class InputPlanner {
     auto report_replaced = [&] {
       if (stream->replaced_units() == 0) return;
       diagnostics.warning(display_name(input), 0, 0, "",
-                          fmt::format("the UTF-16 text holds {} unpaired surrogates, read as U+FFFD; the first is at "
-                                      "byte offset {}{}",
-                                      stream->replaced_units(), stream->first_replaced_offset(),
-                                      stream->compression().find('+') != std::string::npos
-                                          ? " of the decompressed data"
-                                          : ""),
+                          utf16_repair_message(stream->replaced_units(), stream->first_replaced_offset(),
+                                               stream->compression().find('+') != std::string::npos),
                           "fix the encoding at the source if the exact text matters");
     };
     // Sends the blocks of `reader` as jobs, then notes a stream error.

@@ -509,7 +509,7 @@ ReadStats JsonEventReader::read_lines(std::string_view text, std::size_t begin, 
         if (z == stop) break;
         std::size_t run = z;
         while (run < stop && text[run] == '\0') ++run;
-        stats.repair("NUL bytes");
+        stats.repair("runs of NUL bytes");
         if (stats.repaired <= 20)
           diagnostics.warning(name, static_cast<int>(line), 0, "",
                               fmt::format("{} NUL bytes at byte offset {} were skipped; the records around them "

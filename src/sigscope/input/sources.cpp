@@ -246,6 +246,21 @@ std::string utf16_to_utf8(std::string_view b, std::uint64_t& replaced, std::size
   return out;
 }
 
+}  // namespace
+
+std::string utf16_repair_message(std::uint64_t count, std::uint64_t first_offset, bool compressed) {
+  const char* where = compressed ? " of the decompressed data" : "";
+  if (count == 1)
+    return fmt::format("the UTF-16 text holds 1 invalid code unit (an unpaired surrogate or an odd last byte), read as "
+                       "U+FFFD, at byte offset {}{}",
+                       first_offset, where);
+  return fmt::format("the UTF-16 text holds {} invalid code units (unpaired surrogates or an odd last byte), read as "
+                     "U+FFFD; the first is at byte offset {}{}",
+                     count, first_offset, where);
+}
+
+namespace {
+
 // Classifies decoded content; sets skip_reason when it is neither EVTX nor JSON.
 std::optional<InputFormat> detect(std::string_view content, std::string& skip_reason) {
   if (content.size() >= 8 && std::memcmp(content.data(), "ElfFile\0", 8) == 0) return InputFormat::Evtx;
@@ -366,11 +381,8 @@ std::optional<LoadedInput> load_from_bytes(const InputFile& input, std::string r
     raw = utf16_to_utf8(raw, loaded.replaced_surrogates, first_offset);
     if (loaded.replaced_surrogates > 0)
       diagnostics.warning(input.path, 0, 0, "",
-                          fmt::format("the UTF-16 text holds {} unpaired surrogates, read as U+FFFD; the first is at "
-                                      "byte offset {}{}",
-                                      loaded.replaced_surrogates, first_offset,
-                                      loaded.compression.find('+') != std::string::npos ? " of the decompressed data"
-                                                                                        : ""),
+                          utf16_repair_message(loaded.replaced_surrogates, first_offset,
+                                               loaded.compression.find('+') != std::string::npos),
                           "fix the encoding at the source if the exact text matters");
   }
   auto format = detect(raw, skip_reason);

@@ -68,7 +68,7 @@ bool looks_like_evtx(const std::string& path);
 // Loads an input, decompressing gzip or zstd and converting UTF-16 text
 // (with a byte order mark) to UTF-8, and detects EVTX ("ElfFile" header) or
 // JSON (first non-blank byte '{' or '['). Uncompressed EVTX files are not
-// read here: the EVTX reader maps them. Returns nullopt with `skip_reason`
+// read here: the EVTX reader reads them. Returns nullopt with `skip_reason`
 // set when the content is neither. Such a file is also reported as an error
 // when its name says it is a log (.evtx, .json, .jsonl, .ndjson). Read errors
 // are reported to `diagnostics` and set skip_reason to "unreadable", and so
@@ -80,5 +80,10 @@ std::optional<LoadedInput> load_input(const InputFile& input, DiagnosticList& di
 // decompression already done ("", "gzip" or "zstd").
 std::optional<LoadedInput> load_from_bytes(const InputFile& input, std::string content, std::string compression,
                                            DiagnosticList& diagnostics, std::string& skip_reason);
+
+// Warning text for `count` UTF-16 code units read as U+FFFD, the first at
+// byte `first_offset` of the UTF-16 data (of the decompressed data when
+// `compressed`).
+std::string utf16_repair_message(std::uint64_t count, std::uint64_t first_offset, bool compressed);
 
 }  // namespace sigscope

@@ -62,13 +62,21 @@ void csv_field(std::string_view s, std::string& out) {
 // cannot send escape sequences to the terminal.
 std::string one_line(std::string_view s, std::size_t max) {
   std::string out;
+  auto byte = [&](std::size_t k) { return k < s.size() ? static_cast<unsigned char>(s[k]) : 0; };
   for (std::size_t i = 0; i < s.size(); ++i) {
-    if (out.size() >= max) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    // Cut before a character, never inside its UTF-8 bytes.
+    if (out.size() >= max && (c & 0xC0) != 0x80) {
       out += "...";
       break;
     }
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c == '\n' || c == '\r' || c == '\t') {
+    if (c == 0xE2 && ((byte(i + 1) == 0x80 && byte(i + 2) >= 0xAA && byte(i + 2) <= 0xAE) ||
+                      (byte(i + 1) == 0x81 && byte(i + 2) >= 0xA6 && byte(i + 2) <= 0xA9))) {
+      // Bidirectional embeddings, overrides and isolates (U+202A to U+202E,
+      // U+2066 to U+2069) would reorder the rest of the terminal line.
+      out += fmt::format("\\u{:04x}", ((c & 0x0F) << 12) | ((byte(i + 1) & 0x3F) << 6) | (byte(i + 2) & 0x3F));
+      i += 2;
+    } else if (c == '\n' || c == '\r' || c == '\t') {
       out.push_back(' ');
     } else if (c < 0x20 || c == 0x7F) {
       out += fmt::format("\\x{:02x}", c);
