@@ -1437,6 +1437,16 @@ TEST(DiagnosticOrder, MessagesWithoutLineSortByText) {
   EXPECT_EQ(items[3].message, "first on line 5");
 }
 
+TEST(DiagnosticOrder, ChunkNumbersSortByValue) {
+  DiagnosticList diagnostics;
+  for (const char* chunk : {"chunk 300", "chunk 40", "chunk 5", "chunk 41", "chunk 005x", "chunk 5 "})
+    diagnostics.error("a.evtx", 0, 0, "", chunk);
+  diagnostics.sort();
+  std::vector<std::string> order;
+  for (const auto& d : diagnostics.items()) order.push_back(d.message);
+  EXPECT_EQ(order, (std::vector<std::string>{"chunk 5", "chunk 5 ", "chunk 005x", "chunk 40", "chunk 41", "chunk 300"}));
+}
+
 }  // namespace
 }  // namespace sigscope
 

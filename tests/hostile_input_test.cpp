@@ -360,6 +360,26 @@ TEST(HostileCompression, HuntReportsBombAndReadsTheRest) {
   EXPECT_NE(r.err.find("compression bomb"), std::string::npos) << r.err;
 }
 
+TEST(HostileJson, MessagesAreCappedPerInput) {
+  // The reader caps its messages per 1 MiB block, so a large input printed
+  // 20 errors per block. The closing output now prints 20 per input.
+  TempDir dir;
+  auto rules = dir.write("rules/r.yml", std::string(kRuleHead) + "level: low\ndetection:\n  sel:\n    CommandLine|startswith: who\n  condition: sel\n");
+  std::string lines;
+  for (int i = 0; lines.size() < (5u << 20); ++i)
+    lines += i % 50 == 7 ? "{\"CommandLine\": broken}\n" : "{\"CommandLine\": \"whoami " + std::string(100, 'x') + "\"}\n";
+  auto log = dir.write("big.jsonl", lines);
+  auto r = run_cli({"hunt", "-r", rules.string(), "-o", (dir.path() / "out.jsonl").string(), log.string()});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  std::size_t errors = 0;
+  for (std::size_t at = r.err.find(": error: invalid JSON"); at != std::string::npos;
+       at = r.err.find(": error: invalid JSON", at + 1))
+    ++errors;
+  EXPECT_EQ(errors, 20u) << r.err;
+  EXPECT_NE(r.err.find("more messages about this input not shown"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("more unreadable records follow"), std::string::npos) << r.err;
+}
+
 TEST(HostileUtf16, UnpairedSurrogatesAreReportedAndCounted) {
   // UTF-16LE with a byte order mark; the first value contains a lone high
   // surrogate, 20 characters after the 2-byte mark.

@@ -1053,9 +1053,19 @@ int run_hunt(const HuntOptions& options) {
   progress.finish();
   const bool written = out.close();
 
-  // Closing summary.
+  // Closing summary. Each input's messages are capped as one: the readers
+  // cap them per block of a JSON input, and an input has many blocks.
   input_diagnostics.sort();
-  for (const auto& d : input_diagnostics.items()) log_diagnostic(d);
+  constexpr std::size_t kMaxMessagesPerInput = 20;
+  std::map<std::string, std::size_t> messages_per_input, hidden_per_input;
+  for (const auto& d : input_diagnostics.items()) {
+    if (messages_per_input[d.file]++ < kMaxMessagesPerInput) log_diagnostic(d);
+    else ++hidden_per_input[d.file];
+  }
+  for (const auto& [file, hidden] : hidden_per_input)
+    spdlog::get("diagnostics")
+        ->warn("{}: warning: {} more {} about this input not shown; the summary below counts every record",
+               escape_control_characters(file), hidden, hidden == 1 ? "message" : "messages");
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::uint64_t total_detections = 0;
   std::vector<std::pair<std::uint64_t, std::uint32_t>> by_rule;

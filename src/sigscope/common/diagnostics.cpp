@@ -54,15 +54,46 @@ void DiagnosticList::append(const DiagnosticList& other) {
   for (auto& d : copy) items_.push_back(std::move(d));
 }
 
+namespace {
+
+// Orders text with runs of digits compared as numbers, so "chunk 5" comes
+// before "chunk 40" and "chunk 300".
+bool natural_less(std::string_view a, std::string_view b) {
+  std::size_t i = 0, j = 0;
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  while (i < a.size() && j < b.size()) {
+    if (digit(a[i]) && digit(b[j])) {
+      std::size_t i_end = i, j_end = j;
+      while (i_end < a.size() && digit(a[i_end])) ++i_end;
+      while (j_end < b.size() && digit(b[j_end])) ++j_end;
+      // Without leading zeros, the shorter run is the smaller number.
+      std::string_view x = a.substr(i, i_end - i), y = b.substr(j, j_end - j);
+      while (x.size() > 1 && x[0] == '0') x.remove_prefix(1);
+      while (y.size() > 1 && y[0] == '0') y.remove_prefix(1);
+      if (x.size() != y.size()) return x.size() < y.size();
+      if (x != y) return x < y;
+      i = i_end;
+      j = j_end;
+      continue;
+    }
+    if (a[i] != b[j]) return a[i] < b[j];
+    ++i;
+    ++j;
+  }
+  return a.size() - i < b.size() - j;
+}
+
+}  // namespace
+
 void DiagnosticList::sort() {
   std::lock_guard lock(mutex_);
   // Messages without a line (EVTX chunks and records, whole files) can come
-  // from several threads in any order, so their text decides among them
-  // ("chunk 1 at offset ..." before "chunk 2 at offset ...").
+  // from several threads in any order, so their text decides among them,
+  // numbers by value ("chunk 5 at offset ..." before "chunk 40 at offset ...").
   std::stable_sort(items_.begin(), items_.end(), [](const Diagnostic& a, const Diagnostic& b) {
     if (std::tie(a.file, a.line, a.column) != std::tie(b.file, b.line, b.column))
       return std::tie(a.file, a.line, a.column) < std::tie(b.file, b.line, b.column);
-    return a.line == 0 && a.message < b.message;
+    return a.line == 0 && natural_less(a.message, b.message);
   });
 }
 
