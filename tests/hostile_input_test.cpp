@@ -360,6 +360,23 @@ TEST(HostileCompression, HuntReportsBombAndReadsTheRest) {
   EXPECT_NE(r.err.find("compression bomb"), std::string::npos) << r.err;
 }
 
+TEST(HostileJson, UnbalancedQuoteSaysRecordsMayBeJoined) {
+  // Array values are cut by following strings and brackets. A quote missing
+  // in one element joins the next elements to it, and the error says so,
+  // since the summary can count them only as one record.
+  TempDir dir;
+  auto rules = dir.write("rules/r.yml", std::string(kRuleHead) + "level: low\ndetection:\n  sel:\n    CommandLine|startswith: who\n  condition: sel\n");
+  auto log = dir.write("array.json", "[\n  {\n    \"CommandLine\": \"whoami /all\"\n  },\n"
+                                     "  {\n    \"CommandLine\": \"whoami /priv\n  },\n"
+                                     "  {\n    \"CommandLine\": \"whoami /groups\"\n  },\n"
+                                     "  {\n    \"CommandLine\": \"whoami /user\"\n  }\n]\n");
+  auto r = run_cli({"hunt", "-r", rules.string(), "-f", "jsonl", log.string()});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.out.find("whoami /all"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("invalid JSON in value 2"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("may have joined several records into it"), std::string::npos) << r.err;
+}
+
 TEST(HostileJson, MessagesAreCappedPerInput) {
   // The reader caps its messages per 1 MiB block, so a large input printed
   // 20 errors per block. The closing output now prints 20 per input.

@@ -557,8 +557,20 @@ ReadStats JsonEventReader::read_values(std::string_view text, std::span<const Js
     }
     bool not_object = false;
     if (err) {
+      // Values are cut by following strings and brackets, so an unbalanced
+      // quote or bracket can join the following values to this one. A value
+      // over many lines that looks like several objects says so.
+      const std::string_view value(data, v.length);
+      const auto lines = static_cast<std::uint64_t>(std::count(value.begin(), value.end(), '\n'));
+      std::string joined;
+      if (lines > 0 && value.find("},") != std::string_view::npos && value.find('{', 1) != std::string_view::npos)
+        joined = fmt::format("; it spans lines {} to {}, so an unbalanced quote or bracket may have joined several "
+                             "records into it, and they are counted as one",
+                             v.line, v.line + lines);
+      std::string reason = simdjson::error_message(err);
+      if (!joined.empty() && reason.ends_with('.')) reason.pop_back();
       reject(v, "invalid JSON",
-             fmt::format("invalid JSON in value {} at byte offset {}: {}", v.record, v.offset, simdjson::error_message(err)));
+             fmt::format("invalid JSON in value {} at byte offset {}: {}{}", v.record, v.offset, reason, joined));
     } else if (std::uint64_t n = m.emit_document(doc, v.record, v.offset, sink, not_object); not_object) {
       reject(v, "not a JSON object",
              fmt::format("value {} at byte offset {} is a JSON value that is not an object", v.record, v.offset));
