@@ -1454,7 +1454,7 @@ namespace sigscope {
 namespace {
 
 // The decoder's per-chunk map from name and template offsets to indexes:
-// it grows past its first 256 slots and forgets everything on clear().
+// it grows past its first 256 slots and drops every entry on clear().
 TEST(EvtxOffsetMap, GrowsAndClearsPerChunk) {
   evtx::OffsetMap map;
   for (int chunk = 0; chunk < 3; ++chunk) {

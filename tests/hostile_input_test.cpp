@@ -362,7 +362,7 @@ TEST(HostileCompression, HuntReportsBombAndReadsTheRest) {
 
 TEST(HostileJson, UnbalancedQuoteSaysRecordsMayBeJoined) {
   // Array values are cut by following strings and brackets. A quote missing
-  // in one element joins the next elements to it, and the error says so,
+  // in one element joins the next elements to it, and the error reports it,
   // since the summary can count them only as one record.
   TempDir dir;
   auto rules = dir.write("rules/r.yml", std::string(kRuleHead) + "level: low\ndetection:\n  sel:\n    CommandLine|startswith: who\n  condition: sel\n");
@@ -783,6 +783,7 @@ TEST(HostileEvtx, ChunkCutAtRecordBoundaryCountsLostRecords) {
   cut += u32(cut + 4);
   const std::uint64_t listed = u64(kEvtxFileHeaderSize + 16) - u64(kEvtxFileHeaderSize + 8) + 1;
   ASSERT_GT(listed, 2u);
+
   TempDir dir;
   auto rules = dir.write("r.yml", kWhoamiRule);
   auto path = dir.write("cut.evtx", data.substr(0, cut));

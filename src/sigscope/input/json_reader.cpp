@@ -558,8 +558,9 @@ ReadStats JsonEventReader::read_values(std::string_view text, std::span<const Js
     bool not_object = false;
     if (err) {
       // Values are cut by following strings and brackets, so an unbalanced
-      // quote or bracket can join the following values to this one. A value
-      // over many lines that looks like several objects says so.
+      // quote or bracket can join the following values to this one. The
+      // error for a value over many lines that looks like several objects
+      // reports this.
       const std::string_view value(data, v.length);
       const auto lines = static_cast<std::uint64_t>(std::count(value.begin(), value.end(), '\n'));
       std::string joined;
