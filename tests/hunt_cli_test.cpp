@@ -338,6 +338,31 @@ TEST(HuntCli, ExplainAppliesRouting) {
   EXPECT_NE(r.out.find("is not from this rule's logsource"), std::string::npos) << r.out;
 }
 
+TEST(HuntCli, ExplainReadsLikeTheHunt) {
+  // --explain read its input whole: a bad element of a JSON array (here in
+  // UTF-16) made the whole input unreadable, and a large input was held in
+  // memory. It now reads the input as the hunt does, with the same numbers.
+  HuntFiles s;
+  std::string text = "[{\"CommandLine\": \"dir\"},\n{\"CommandLine\": bad},\n"
+                     "{\"Channel\": \"Microsoft-Windows-Sysmon/Operational\", \"EventID\": 1, "
+                     "\"CommandLine\": \"cmd /c whoami\"}]\n";
+  std::string utf16 = "\xFF\xFE";
+  for (char c : text) {
+    utf16.push_back(c);
+    utf16.push_back('\0');
+  }
+  auto path = s.dir.write("logs8/array.json", utf16);
+  auto r = run_cli({"hunt", "-r", s.rules, "--explain", "10000000-0000-4000-8000-000000000002", "--record", "3",
+                    path.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(": MATCH"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("invalid JSON in value 2"), std::string::npos) << r.err;
+  auto missing = run_cli({"hunt", "-r", s.rules, "--explain", "10000000-0000-4000-8000-000000000002", "--record", "9",
+                          path.string()});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("has no record 9"), std::string::npos) << missing.err;
+}
+
 TEST(HuntCli, DuplicateRuleIdsWarned) {
   HuntFiles s;
   auto copy = s.dir.write("rules2/copy.yml", kRules);

@@ -168,6 +168,8 @@ class Worker {
   // Calls `flush(output)` each time a job's output grows by kOutputStep;
   // flush may write the output and clear it.
   void on_large_output(std::function<void(std::string&)> flush) { flush_ = std::move(flush); }
+  // Sends each event read to `sink` instead of matching it (for --explain).
+  void read_only(EventSink sink) { read_only_sink_ = std::move(sink); }
 
   void run(const InputFile& input, const Job& job, TaskResult& result, DiagnosticList& diagnostics) {
     if (counts_.size() != engine_.rules().size()) counts_.assign(engine_.rules().size(), 0);
@@ -190,7 +192,7 @@ class Worker {
       return;
     }
     const std::string name = display_name(input);
-    auto sink = [&](const RawEvent& event) {
+    auto match = [&](const RawEvent& event) {
       matcher_->match(event, detections_);
       for (const auto& d : detections_) {
         if (counts_[d.rule]++ == 0) fired_.push_back(d.rule);
@@ -201,6 +203,7 @@ class Worker {
         next_flush_ = result.output.size() + kOutputStep;
       }
     };
+    const EventSink sink = read_only_sink_ ? read_only_sink_ : EventSink(match);
     next_flush_ = kOutputStep;
     std::uint64_t limit_before = matcher_->regex_limit_hits();
     std::uint64_t channel_less_before = matcher_->channel_less_events();
@@ -289,6 +292,7 @@ class Worker {
   std::vector<std::uint32_t> fired_;   // rules with a count above zero
   std::function<void(std::string&)> flush_;
   std::size_t next_flush_ = kOutputStep;  // output size at which flush_ is called next
+  EventSink read_only_sink_;
 };
 
 // Jobs flow from one reader thread through the workers, and their results
@@ -691,32 +695,33 @@ int explain(const Engine& engine, const HuntOptions& options, DiagnosticList& di
     spdlog::error("--explain needs exactly one input file, found {}", inputs.size());
     return 2;
   }
-  std::string skip;
-  auto loaded = load_input(inputs[0], diagnostics, skip);
-  if (!loaded) {
-    spdlog::error("{}: cannot read the input ({})", inputs[0].path, skip.empty() ? "see above" : skip);
-    return 2;
-  }
+  // The input is read as the hunt reads it (streamed, in the same jobs), so
+  // record numbers agree and a large or damaged input still gets there.
   auto matcher = engine.matcher();
-  bool done = false;
-  auto sink = [&](const RawEvent& event) {
+  std::atomic<bool> done{false};
+  Worker reader(engine, DetectionFormat::Jsonl, Prefilter::kDefaultMemoBudget);
+  reader.read_only([&](const RawEvent& event) {
     if (done || event.record != options.explain_record) return;
     done = true;
     std::string text = matcher->explain(rule, event);
     std::fwrite(text.data(), 1, text.size(), stdout);
+  });
+  std::string skip;
+  InputPlanner planner;
+  BlockPool pool;
+  const InputPlanner::Emit run = [&](Job job) {
+    if (done) return;
+    TaskResult result;
+    reader.run(inputs[0], job, result, diagnostics);
+    if (skip.empty()) skip = result.skip_reason;
   };
-  if (loaded->format == InputFormat::Json) {
-    JsonEventReader reader;
-    reader.read(std::string_view(loaded->json.data(), loaded->json.size()), inputs[0].path, sink, diagnostics);
-  } else {
-    auto file = loaded->evtx_bytes ? EvtxFile::from_memory(inputs[0].path, loaded->evtx_bytes, diagnostics)
-                                   : EvtxFile::open(inputs[0].path, diagnostics);
-    EvtxChunkParser parser;
-    for (std::size_t c = 0; file && c < file->chunk_count() && !done; ++c) parser.parse_chunk(*file, c, sink, diagnostics);
-  }
-  for (const auto& d : diagnostics.items()) spdlog::get("diagnostics")->warn(d.format());
+  planner.plan(0, inputs[0], run, pool, nullptr, done, diagnostics);
+  diagnostics.sort();
+  for (const auto& d : diagnostics.items())
+    spdlog::get("diagnostics")->log(d.severity == Severity::Error ? spdlog::level::err : spdlog::level::warn, d.format());
   if (!done) {
-    spdlog::error("{} has no record {}", inputs[0].path, options.explain_record);
+    if (!skip.empty()) spdlog::error("{}: cannot read the input ({})", inputs[0].path, skip);
+    else spdlog::error("{} has no record {}", inputs[0].path, options.explain_record);
     return 2;
   }
   return 0;
