@@ -1010,10 +1010,10 @@ int run_hunt(const HuntOptions& options) {
       std::size_t flushed_parts = 0;  // parts of a Small job already written whole
       auto write_output = [&](std::string& output) {
         if (out.failed()) {
-          stop = true;
-          return;
+          stop = true;  // the output is gone, so is this text
+        } else {
+          out.write(output);
         }
-        out.write(output);
         output.clear();
       };
       worker.on_large_output([&](std::string& output) {
@@ -1024,8 +1024,13 @@ int run_hunt(const HuntOptions& options) {
           writer = queue.claim_writer(seq, job_output, reported);
           if (!writer) return;
         }
-        // The earlier parts of a Small job come first.
-        for (; flushed_parts + 1 < result.parts.size(); ++flushed_parts) write_output(result.parts[flushed_parts].output);
+        // The earlier parts of a Small job come first. They are complete, so
+        // their buffers are freed: a small compressed file can hold a hundred
+        // parts, each with a buffer of a MiB or more.
+        for (; flushed_parts + 1 < result.parts.size(); ++flushed_parts) {
+          write_output(result.parts[flushed_parts].output);
+          std::string().swap(result.parts[flushed_parts].output);
+        }
         write_output(output);
       });
       while (queue.pop(seq, job)) {
@@ -1136,7 +1141,9 @@ int run_hunt(const HuntOptions& options) {
     spdlog::info("  {:>8}  {}  {}", count, escape_control_characters(engine.rules()[r]->rule.id),
                  escape_control_characters(engine.rules()[r]->rule.title));
   if (out.closed_by_reader()) {
-    spdlog::info("standard output was closed by its reader; stopped after {} of the input's jobs", jobs_done);
+    spdlog::info("standard output was closed by its reader, so the hunt stopped early; the counts above cover the "
+                 "{} written in full before that",
+                 plural(jobs_done, "job", "jobs"));
     return kHuntOk;
   }
   if (!written) {
