@@ -113,8 +113,8 @@ TEST(HuntCli, CsvAndTableFormats) {
   HuntFiles s;
   auto csv = run_cli({"hunt", "-r", s.rules, "-f", "csv", s.events});
   ASSERT_EQ(csv.exit_code, kPartlyUnreadable);
-  EXPECT_EQ(csv.out.substr(0, csv.out.find('\n')), "rule_id,title,level,input,record,timestamp,stages,event");
-  EXPECT_NE(csv.out.find("\"Encoded PowerShell\",\"high\""), std::string::npos) << csv.out;
+  EXPECT_EQ(csv.out.substr(0, csv.out.find('\n')), "rule_id,title,level,tags,input,record,timestamp,stages,event");
+  EXPECT_NE(csv.out.find("\"Encoded PowerShell\",\"high\",\"attack.execution\""), std::string::npos) << csv.out;
   auto table = run_cli({"hunt", "-r", s.rules, "-f", "table", s.events});
   ASSERT_EQ(table.exit_code, kPartlyUnreadable);
   EXPECT_NE(table.out.find("TIMESTAMP"), std::string::npos);

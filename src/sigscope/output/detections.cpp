@@ -189,7 +189,7 @@ void append_event_json(const RawEvent& event, std::string& out) {
   out.append(buffer.get(), static_cast<std::size_t>(p - buffer.get()));
 }
 
-std::string csv_header() { return "rule_id,title,level,input,record,timestamp,stages,event\n"; }
+std::string csv_header() { return "rule_id,title,level,tags,input,record,timestamp,stages,event\n"; }
 
 std::string table_header() {
   return fmt::format("{:<28} {:<13} {:<60} {}\n", "TIMESTAMP", "LEVEL", "RULE", "INPUT:RECORD  DETAILS");
@@ -238,6 +238,8 @@ void format_detection(DetectionFormat format, const DetectionContext& c, std::st
       csv_field(rule.rule.title, out);
       out.push_back(',');
       csv_field(rule.rule.level, out);
+      out.push_back(',');
+      csv_field(join(rule.rule.tags, ";"), out);
       out.push_back(',');
       csv_field(c.input, out);
       out += fmt::format(",{},", c.event.record);
