@@ -360,7 +360,7 @@ TEST(HuntCli, ExplainReadsLikeTheHunt) {
   auto missing = run_cli({"hunt", "-r", s.rules, "--explain", "10000000-0000-4000-8000-000000000002", "--record", "9",
                           path.string()});
   EXPECT_EQ(missing.exit_code, 2);
-  EXPECT_NE(missing.err.find("has no record 9"), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("there is no record 9; records are numbered from 1"), std::string::npos) << missing.err;
 }
 
 TEST(HuntCli, DuplicateRuleIdsWarned) {

@@ -380,9 +380,9 @@ std::string read_stream(const std::string& path, std::string* compression = null
   return out;
 }
 
-TEST(ByteStream, Utf16WithByteOrderMarkIsReadAsUtf8) {
-  // Windows PowerShell 5.1 writes UTF-16LE with a byte order mark; the text
-  // is converted as it is read, also inside gzip, and long enough to take
+TEST(ByteStream, Utf16IsReadAsUtf8) {
+  // Windows PowerShell 5.1 writes UTF-16LE with a byte order mark. The text
+  // is converted as it is read, also inside gzip. It is long enough to take
   // several reads of the decoder's 64 KiB buffer.
   std::u16string line = u"{\"CommandLine\": \"caf\u00e9 \U0001F600\"}\n";
   std::u16string text;

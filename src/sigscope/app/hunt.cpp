@@ -13,8 +13,8 @@
 #include <deque>
 #include <cstdio>
 #include <fstream>
-#include <map>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -158,6 +158,13 @@ void open_input(const InputFile& input, InputState& state, DiagnosticList& diagn
 constexpr std::size_t kMaxHeldOutput = 8u << 20;
 // A running job reports its output to the queue each time it grows by this.
 constexpr std::size_t kOutputStep = 1u << 20;
+
+// Returns the heap bytes of `result`'s detection text, its parts' included.
+std::size_t output_bytes(const TaskResult& result) {
+  std::size_t bytes = result.output.capacity();
+  for (const TaskResult& part : result.parts) bytes += part.output.capacity();
+  return bytes;
+}
 
 // Reads one job's events and matches them; formats detections into the result.
 class Worker {
@@ -339,11 +346,12 @@ class JobQueue {
   }
   // Worker: reports that job `seq`, still running, has `job_output` bytes of
   // output, of which `reported` were counted before. Returns true when the
-  // caller takes the writing role and may write that output now and the
-  // rest as the job runs: at once when its job is the oldest unwritten one,
-  // otherwise only when the unwritten jobs have more than kMaxHeldOutput,
-  // after waiting for its turn. finish() with `writer` releases the role.
-  // The oldest unwritten job never waits, so every wait ends.
+  // caller takes the writing role, so it may write that output now and the
+  // rest as the job runs. The oldest unwritten job takes the role at once.
+  // Another job takes it only when the unwritten jobs hold more than
+  // kMaxHeldOutput, and then after waiting for its turn. finish() with
+  // `writer` releases the role. The oldest unwritten job never waits, so
+  // every wait ends.
   bool claim_writer(std::size_t seq, std::size_t job_output, std::size_t& reported) {
     std::unique_lock lock(mutex_);
     held_bytes_ += job_output - reported;
@@ -403,12 +411,6 @@ class JobQueue {
   }
 
  private:
-  static std::size_t output_bytes(const TaskResult& result) {
-    std::size_t bytes = result.output.capacity();
-    for (const TaskResult& part : result.parts) bytes += part.output.capacity();
-    return bytes;
-  }
-
   std::mutex mutex_;
   std::condition_variable space_, work_, done_;
   std::condition_variable turn_;  // a job's turn to be written may have come
@@ -720,8 +722,12 @@ int explain(const Engine& engine, const HuntOptions& options, DiagnosticList& di
   for (const auto& d : diagnostics.items())
     spdlog::get("diagnostics")->log(d.severity == Severity::Error ? spdlog::level::err : spdlog::level::warn, d.format());
   if (!done) {
-    if (!skip.empty()) spdlog::error("{}: cannot read the input ({})", inputs[0].path, skip);
-    else spdlog::error("{} has no record {}", inputs[0].path, options.explain_record);
+    if (!skip.empty())
+      spdlog::error("{}: cannot read the input ({}); see the messages above", inputs[0].path, skip);
+    else
+      spdlog::error("{}: there is no record {}; records are numbered from 1 (the line for JSON lines, the position "
+                    "for EVTX files and JSON arrays), as in the hunt's detections",
+                    inputs[0].path, options.explain_record);
     return 2;
   }
   return 0;
@@ -1018,10 +1024,7 @@ int run_hunt(const HuntOptions& options) {
       };
       worker.on_large_output([&](std::string& output) {
         if (!writer) {
-          std::size_t job_output = 0;
-          for (const TaskResult& part : result.parts) job_output += part.output.capacity();
-          if (result.parts.empty()) job_output = output.capacity();
-          writer = queue.claim_writer(seq, job_output, reported);
+          writer = queue.claim_writer(seq, output_bytes(result), reported);
           if (!writer) return;
         }
         // The earlier parts of a Small job come first. They are complete, so
@@ -1155,8 +1158,9 @@ int run_hunt(const HuntOptions& options) {
     if (missing_inputs + unreadable > 0) lost.push_back(plural(missing_inputs + unreadable, "input", "inputs"));
     if (totals.rejected > 0) lost.push_back(plural(totals.rejected, "record", "records"));
     if (totals.lost_chunks > 0) lost.push_back(plural(totals.lost_chunks, "EVTX chunk", "EVTX chunks"));
-    std::string lost_summary = join(lost, " and ");
-    if (lost.size() == 3) lost_summary = lost[0] + ", " + lost[1] + " and " + lost[2];
+    std::string lost_summary = lost.back();
+    if (lost.size() > 1)
+      lost_summary = join(std::vector<std::string>(lost.begin(), lost.end() - 1), ", ") + " and " + lost.back();
     if (inputs_read == 0 && totals.events == 0) {
       spdlog::error("no input could be read: {} could not be read (see the messages above)", lost_summary);
       return kHuntFailed;

@@ -33,13 +33,13 @@ struct EngineOptions {
   bool prefilter = true;
   // Where compiled prefilter databases are cached; empty disables the cache.
   std::string cache_dir = default_prefilter_cache_dir();
-  // False drops, once the engine is built, the parts of each rule that
-  // matching and detection output never read: its source text, detection
-  // YAML, description, references, false positives, custom keys, parsed
-  // conditions, and the values of its stage predicates (the engine keeps its
-  // own copies). all_rules() then keeps metadata, logsource, tags, stage
-  // names and the fields of stage predicates. With the SigmaHQ corpus this
-  // frees about 30 MB.
+  // False frees the parts of each rule that matching and detection output
+  // never read, as soon as the rule's program is built. These are its source
+  // text, detection YAML, description, references, false positives, custom
+  // keys, parsed conditions and the values of its stage predicates, since
+  // the engine keeps its own copies. all_rules() then keeps metadata,
+  // logsource, tags, stage names and the fields of stage predicates. With
+  // the SigmaHQ corpus this frees about 30 MB.
   bool keep_rule_sources = true;
 };
 
