@@ -350,8 +350,8 @@ class JobQueue {
   // rest as the job runs. The oldest unwritten job takes the role at once.
   // Another job takes it only when the unwritten jobs hold more than
   // kMaxHeldOutput, and then after waiting for its turn. finish() with
-  // `writer` releases the role. The oldest unwritten job never waits, so
-  // every wait ends.
+  // `writer` releases the role. The oldest unwritten job waits at most for
+  // the thread still writing earlier jobs, so every wait ends.
   bool claim_writer(std::size_t seq, std::size_t job_output, std::size_t& reported) {
     std::unique_lock lock(mutex_);
     held_bytes_ += job_output - reported;
