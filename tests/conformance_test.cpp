@@ -1,8 +1,10 @@
 // The shared Sigma conformance cases, each as one test, through the library
 // path `sigscope hunt` uses: rules loaded, compiled and put in an Engine,
-// events read by the JSON reader, rule ids compared with the expected sets.
+// events read by the JSON reader, rule ids compared with the expected sets,
+// and the detections that feed correlations evaluated as the hunt does.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
 #include <fmt/format.h>
@@ -72,7 +74,6 @@ TEST_P(Conformance, Case) {
   auto docs = parse_yaml_stream(testing::read_file(path), path.string(), case_diagnostics);
   ASSERT_EQ(docs.size(), 1u);
   const YamlNode& root = docs[0].root;
-  if (root.find("expect_correlations")) GTEST_SKIP() << "correlation cases are not evaluated yet";
   bool convention = root.find("convention") && root.find("convention")->as_bool();
 
   DiagnosticList diagnostics;
@@ -84,19 +85,37 @@ TEST_P(Conformance, Case) {
 
   const YamlNode* events = root.find("events");
   const YamlNode* expect = root.find("expect");
+  const YamlNode* expect_correlations = root.find("expect_correlations");
   ASSERT_NE(events, nullptr);
-  ASSERT_NE(expect, nullptr);
+  ASSERT_TRUE(expect || expect_correlations);
   JsonEventReader reader;
   std::vector<std::set<std::string>> fired(events->items.size());
+  std::vector<CorrelationHit> hits;
+  CorrelationStats correlation_stats;
   for (std::size_t i = 0; i < events->items.size(); ++i) {
     std::string error;
     std::vector<Detection> detections;
     bool ok = reader.read_object(to_json(events->items[i]), i + 1, [&](const RawEvent& event) {
       matcher->match(event, detections);
+      matcher->correlation_hits(event, detections, 0, hits, correlation_stats);
       for (const auto& d : detections) fired[i].insert(engine.rules()[d.rule]->rule.id);
     }, error);
     ASSERT_TRUE(ok) << "event " << i << ": " << error;
   }
+  if (expect_correlations) {
+    // Each correlation fires exactly the expected number of times over the
+    // whole sequence of events.
+    std::map<std::string, int> fires;
+    for (const auto& fire : evaluate_correlations(engine.correlations(), hits, correlation_stats))
+      ++fires[engine.correlations().plans[fire.correlation].rule->rule.id];
+    for (const auto& e : expect_correlations->items) {
+      const std::string id = e.find("rule")->text;
+      EXPECT_EQ(fires[id], std::stoi(e.find("fires")->text))
+          << "correlation " << id << (e.find("note") ? ": " + e.find("note")->text : std::string())
+          << (convention ? " (this case fixes a convention)" : "");
+    }
+  }
+  if (!expect) return;
   for (const auto& e : expect->items) {
     std::size_t index = std::stoul(e.find("event")->text);
     std::set<std::string> expected;

@@ -17,6 +17,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include <fmt/format.h>
@@ -112,6 +113,9 @@ struct TaskResult {
   bool input_read = false;                // the input was opened and read
   std::uint64_t regex_limit_hits = 0;
   std::uint64_t channel_less = 0;         // events without a Channel field
+  // Detections that feed correlation rules, evaluated once every job is written.
+  std::vector<CorrelationHit> hits;
+  CorrelationStats correlation_stats;
   // A Small job's input planned by the worker: the results of its jobs, in
   // order, written in its place.
   std::vector<TaskResult> parts;
@@ -199,9 +203,14 @@ class Worker {
       return;
     }
     const std::string name = display_name(input);
+    const bool correlations = !engine_.correlations().empty();
+    const auto input_index = static_cast<std::uint32_t>(job.input);
     auto match = [&](const RawEvent& event) {
       matcher_->match(event, detections_);
+      if (correlations && !detections_.empty())
+        matcher_->correlation_hits(event, detections_, input_index, result.hits, result.correlation_stats);
       for (const auto& d : detections_) {
+        if (!engine_.reports(d.rule)) continue;  // it only feeds correlations
         if (counts_[d.rule]++ == 0) fired_.push_back(d.rule);
         format_detection(format_, DetectionContext{engine_, *matcher_, d, name, event}, result.output);
       }
@@ -684,6 +693,13 @@ int explain(const Engine& engine, const HuntOptions& options, DiagnosticList& di
       found = true;
     }
   if (!found) {
+    for (const auto& plan : engine.correlations().plans)
+      if (plan.rule->rule.id == options.explain_rule) {
+        spdlog::error("rule {} is a correlation rule, and --explain shows one event against one rule; explain an "
+                      "event against the rules it references instead: {}",
+                      options.explain_rule, join(plan.rule->rule.correlation.rules, ", "));
+        return 2;
+      }
     for (const auto& u : engine.unsupported())
       if (u.id == options.explain_rule) {
         spdlog::error("rule {} is not run: {}", u.id, u.reason);
@@ -838,9 +854,19 @@ int run_hunt(const HuntOptions& options) {
     return 2;
   }
   std::size_t below_level = 0, excluded_status = 0;
+  // Rules that correlations reference run whatever their level (a
+  // correlation's rules often have none); below --min-level they only feed
+  // the correlations. Correlations below it are left out when written.
+  std::set<std::string> referenced, feed_only;
+  for (const CompiledRule& r : load.rules)
+    if (r.rule.kind == RuleKind::Correlation) referenced.insert(r.rule.correlation.rules.begin(), r.rule.correlation.rules.end());
   std::erase_if(load.rules, [&](const CompiledRule& r) {
     if (r.rule.kind != RuleKind::Detection) return false;
     if (min_rank > 0 && level_rank(r.rule.level) < min_rank) {
+      if (referenced.count(r.rule.id) || (!r.rule.name.empty() && referenced.count(r.rule.name))) {
+        feed_only.insert(r.rule.id);
+        return false;
+      }
       ++below_level;
       return true;
     }
@@ -884,6 +910,7 @@ int run_hunt(const HuntOptions& options) {
   engine_options.assumed_logsource = assumed;
   engine_options.logsource_routing = !options.no_routing;
   engine_options.keep_rule_sources = false;  // nothing below reads them
+  engine_options.feed_only = std::move(feed_only);
   DiagnosticList engine_diagnostics;
   // Loading and compiling run on several threads, and glibc keeps what each
   // thread's heap freed. Handing it back before and after building the
@@ -969,7 +996,9 @@ int run_hunt(const HuntOptions& options) {
   std::uint64_t regex_limit_hits = 0, channel_less = 0;
   std::size_t inputs_read = 0, unreadable = 0;
   std::size_t jobs_done = 0;
-  auto write_one = [&](const TaskResult& result) {
+  std::vector<CorrelationHit> hits;  // in job order
+  CorrelationStats correlation_stats;
+  auto write_one = [&](TaskResult& result) {
     if (out.failed()) {
       // The output is gone: the remaining jobs are drained, not run.
       stop = true;
@@ -990,14 +1019,19 @@ int run_hunt(const HuntOptions& options) {
     regex_limit_hits += result.regex_limit_hits;
     channel_less += result.channel_less;
     for (const auto& [rule, count] : result.detections) detections[rule] += count;
+    if (hits.empty()) hits = std::move(result.hits);
+    else hits.insert(hits.end(), std::make_move_iterator(result.hits.begin()), std::make_move_iterator(result.hits.end()));
+    correlation_stats.detections += result.correlation_stats.detections;
+    correlation_stats.without_time += result.correlation_stats.without_time;
+    correlation_stats.without_group += result.correlation_stats.without_group;
   };
   // Called by JobQueue::finish() on one worker at a time, in job order.
-  auto write_result = [&](const TaskResult& result) {
+  auto write_result = [&](TaskResult& result) {
     if (result.parts.empty()) {
       write_one(result);
       return;
     }
-    for (const TaskResult& part : result.parts) write_one(part);
+    for (TaskResult& part : result.parts) write_one(part);
   };
 
   std::thread reader([&] { produce_jobs(inputs, queue, blocks, progress, stop, input_diagnostics); });
@@ -1062,6 +1096,28 @@ int run_hunt(const HuntOptions& options) {
   queue.wait_written();
   reader.join();
   for (auto& t : pool) t.join();
+  // Correlations see every input's events, so they run once all are read;
+  // their detections come after those of single events.
+  std::vector<std::uint64_t> correlation_fires(engine.correlations().plans.size(), 0);
+  if (!engine.correlations().empty() && !stop) {
+    std::vector<CorrelationFire> fires = evaluate_correlations(engine.correlations(), hits, correlation_stats);
+    std::stable_sort(fires.begin(), fires.end(),
+                     [](const CorrelationFire& a, const CorrelationFire& b) { return a.last_us < b.last_us; });
+    std::vector<std::string> names;
+    for (const InputFile& input : inputs) names.push_back(display_name(input));
+    std::string text;
+    for (const CorrelationFire& fire : fires) {
+      const Rule& rule = engine.correlations().plans[fire.correlation].rule->rule;
+      if (min_rank > 0 && level_rank(rule.level) < min_rank) continue;
+      ++correlation_fires[fire.correlation];
+      format_correlation(format, engine, fire, hits, names, text);
+      if (text.size() >= kOutputStep) {
+        out.write(text);
+        text.clear();
+      }
+    }
+    out.write(text);
+  }
   double hunt_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - hunt_start).count();
   progress.finish();
   const bool written = out.close();
@@ -1143,6 +1199,37 @@ int run_hunt(const HuntOptions& options) {
   for (const auto& [count, r] : by_rule)
     spdlog::info("  {:>8}  {}  {}", count, escape_control_characters(engine.rules()[r]->rule.id),
                  escape_control_characters(engine.rules()[r]->rule.title));
+  std::uint64_t total_correlations = 0;
+  if (!engine.correlations().empty()) {
+    std::size_t silent = 0;
+    for (std::uint32_t r = 0; r < engine.rules().size(); ++r) silent += !engine.reports(r);
+    for (std::uint64_t n : correlation_fires) total_correlations += n;
+    spdlog::info("{} by {}, from {} of the rules they reference{}",
+                 plural(total_correlations, "correlation detection", "correlation detections"),
+                 plural(engine.correlations().plans.size(), "correlation rule", "correlation rules"),
+                 plural(correlation_stats.detections, "detection", "detections"),
+                 silent > 0 ? fmt::format(" ({} only {} correlations, so {} own detections are not written)",
+                                          plural(silent, "rule", "rules"), silent == 1 ? "feeds" : "feed",
+                                          silent == 1 ? "its" : "their")
+                            : std::string());
+    for (std::uint32_t p = 0; p < correlation_fires.size(); ++p)
+      if (correlation_fires[p] > 0)
+        spdlog::info("  {:>8}  {}  {}", correlation_fires[p],
+                     escape_control_characters(engine.correlations().plans[p].rule->rule.id),
+                     escape_control_characters(engine.correlations().plans[p].rule->rule.title));
+    if (correlation_stats.without_time > 0)
+      spdlog::warn("{} of rules that feed correlations had no readable time, so no correlation counted them; "
+                   "give each event a time in ISO 8601 or epoch form (EVTX events have one; JSON events need a key "
+                   "such as @timestamp, timestamp, TimeCreated or UtcTime)",
+                   plural(correlation_stats.without_time, "detection", "detections"));
+    if (correlation_stats.without_group > 0)
+      spdlog::info("{} of rules that feed correlations lacked a group-by field, so no group counted them",
+                   plural(correlation_stats.without_group, "detection", "detections"));
+    if (correlation_stats.without_value > 0)
+      spdlog::info("{} of rules that feed value_sum, value_avg and similar correlations had no numeric value in "
+                   "the condition's field, so they counted for no value",
+                   plural(correlation_stats.without_value, "detection", "detections"));
+  }
   if (out.closed_by_reader()) {
     spdlog::info("standard output was closed by its reader, so the hunt stopped early; the counts above cover the "
                  "{} written in full before that",
@@ -1179,7 +1266,7 @@ int run_hunt(const HuntOptions& options) {
                   listed == 1 ? std::string("the input is not an") : fmt::format("none of the {} inputs is an", listed));
     return kHuntFailed;
   }
-  if (options.fail_on_detections && total_detections > 0) return kHuntDetections;
+  if (options.fail_on_detections && total_detections + total_correlations > 0) return kHuntDetections;
   return kHuntOk;
 }
 

@@ -218,11 +218,7 @@ Engine::Engine(std::vector<CompiledRule> rules, const EngineOptions& options, Di
     };
     switch (r.rule.kind) {
       case RuleKind::Filter: continue;  // applied to the rules it names below
-      case RuleKind::Correlation:
-        report("correlation rule",
-               "correlation rules are not evaluated yet, so the rules they reference report each of their own "
-               "matches, as if the correlation had generate: true");
-        continue;
+      case RuleKind::Correlation: continue;  // planned below, once every rule has its program
       case RuleKind::Detection: break;
     }
     if (r.aggregation) {
@@ -274,6 +270,14 @@ Engine::Engine(std::vector<CompiledRule> rules, const EngineOptions& options, Di
   }
   if (!options.keep_rule_sources)
     for (CompiledRule* f : filters) drop_rule_sources(*f);
+  // Before the routes are built: they map renamed event fields onto the
+  // fields interned here.
+  std::vector<UnrunnableCorrelation> unrunnable;
+  correlations_ = plan_correlations(rules_, runnable_, fields_, unrunnable);
+  for (std::uint32_t r = 0; r < runnable_.size(); ++r)
+    if (options.feed_only.count(runnable_[r]->rule.id)) correlations_.reported[r] = false;
+  for (const auto& u : unrunnable)
+    unsupported_.push_back({u.rule->rule.id, u.rule->rule.title, u.rule->rule.path, "correlation rule", u.reason});
   build_routes(options);
 
   // Each route searches only its own rules' keywords.
@@ -633,6 +637,58 @@ void Matcher::match(const RawEvent& event, std::vector<Detection>& out) {
       if (eval(program.stage_roots[s])) stage_buffer_.push_back(static_cast<std::uint16_t>(s));
     d.stages_count = static_cast<std::uint32_t>(stage_buffer_.size()) - d.stages_begin;
     out.push_back(d);
+  }
+}
+
+void Matcher::correlation_hits(const RawEvent& event, std::span<const Detection> detections, std::uint32_t input,
+                               std::vector<CorrelationHit>& out, CorrelationStats& stats) const {
+  const CorrelationSet& set = engine_.correlations_;
+  std::optional<std::optional<std::int64_t>> time;  // parsed once, when a detection feeds a correlation
+  for (const Detection& d : detections) {
+    stats.detections += !set.feeds[d.rule].empty();
+    for (const CorrelationFeed& feed : set.feeds[d.rule]) {
+      if (!time) time = parse_event_time(event.timestamp);
+      if (!*time) {
+        ++stats.without_time;
+        continue;
+      }
+      CorrelationHit hit;
+      hit.time_us = **time;
+      hit.correlation = feed.correlation;
+      hit.ref = feed.ref;
+      hit.rule = d.rule;
+      hit.input = input;
+      hit.record = event.record;
+      bool complete = true;
+      for (FieldId field : feed.group) {
+        // The first value of the field; an array's first element.
+        bool found = false;
+        view_.for_each_value(field, [&](std::uint32_t i) {
+          if (found) return;
+          const FieldValue& v = view_.value(i);
+          if (v.type == ValueType::Null) return;
+          found = true;
+          hit.key += v.value;
+        });
+        if (!found) {
+          complete = false;
+          break;
+        }
+        hit.key += '\x1f';
+      }
+      if (!complete) {
+        ++stats.without_group;
+        continue;
+      }
+      if (feed.value != kNoField)
+        view_.for_each_value(feed.value, [&](std::uint32_t i) {
+          const FieldValue& v = view_.value(i);
+          if (hit.has_value || v.type == ValueType::Null) return;
+          hit.has_value = true;
+          hit.value = v.value;
+        });
+      out.push_back(std::move(hit));
+    }
   }
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -13,6 +14,7 @@
 
 #include "sigscope/common/diagnostics.h"
 #include "sigscope/compile/compiled.h"
+#include "sigscope/correlate/correlation.h"
 #include "sigscope/input/event.h"
 #include "sigscope/match/event_view.h"
 #include "sigscope/match/predicate_matcher.h"
@@ -41,6 +43,9 @@ struct EngineOptions {
   // logsource, tags, stage names and the fields of stage predicates. With
   // the SigmaHQ corpus this frees about 30 MB.
   bool keep_rule_sources = true;
+  // Ids of rules that run only to feed the correlations that reference
+  // them: their own detections are not reported (see Engine::reports).
+  std::set<std::string> feed_only;
 };
 
 // A rule the engine cannot run, with the reason.
@@ -64,7 +69,8 @@ class Matcher;
 class Engine {
  public:
   // Prepares `rules` for matching: detection rules run, filter rules are
-  // applied to the rules they name, and the rest is listed in unsupported().
+  // applied to the rules they name, correlation rules are planned over the
+  // rules they reference, and the rest is listed in unsupported().
   Engine(std::vector<CompiledRule> rules, const EngineOptions& options, DiagnosticList& diagnostics);
   ~Engine();
   Engine(const Engine&) = delete;
@@ -74,6 +80,11 @@ class Engine {
   const std::vector<const CompiledRule*>& rules() const { return runnable_; }
   const std::vector<UnsupportedRule>& unsupported() const { return unsupported_; }
   const std::vector<CompiledRule>& all_rules() const { return rules_; }
+  // The correlation rules that run, and which detections feed them.
+  const CorrelationSet& correlations() const { return correlations_; }
+  // False for a rule used only by correlations with generate: false: its
+  // detections feed them but are not reported on their own.
+  bool reports(std::uint32_t rule) const { return correlations_.reported[rule]; }
   std::size_t predicate_count() const { return predicates_.size(); }
   // Predicates computed by the Hyperscan prefilter, and rules that run only
   // when one of their witness predicates matched.
@@ -119,6 +130,7 @@ class Engine {
   std::unique_ptr<Prefilter> prefilter_;
   std::vector<std::vector<std::uint32_t>> witness_rules_;  // per predicate: rules it witnesses
   std::vector<bool> has_witness_;                          // per rule
+  CorrelationSet correlations_;
 };
 
 // Per-thread matching state. Reuses its buffers, so steady-state matching
@@ -131,6 +143,13 @@ class Matcher {
 
   // Runs every rule the event's logsource reaches. `out` is cleared first.
   void match(const RawEvent& event, std::vector<Detection>& out);
+
+  // Appends a hit to `out` for each correlation fed by one of `detections`,
+  // which match() just returned for `event`. Hits get the event's time and
+  // group-by values; one that lacks either is counted in `stats` instead.
+  // `input` is copied to the hits.
+  void correlation_hits(const RawEvent& event, std::span<const Detection> detections, std::uint32_t input,
+                        std::vector<CorrelationHit>& out, CorrelationStats& stats) const;
 
   // Stage indices (see Engine::stage_names) that matched for `detection`.
   std::span<const std::uint16_t> stages(const Detection& detection) const;

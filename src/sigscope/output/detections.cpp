@@ -265,4 +265,104 @@ void format_detection(DetectionFormat format, const DetectionContext& c, std::st
   }
 }
 
+namespace {
+
+// The correlation part of a correlation detection, as a JSON object.
+std::string correlation_json(const Engine& engine, const CorrelationFire& fire, const std::vector<CorrelationHit>& hits,
+                             const std::vector<std::string>& input_names) {
+  const CorrelationPlan& plan = engine.correlations().plans[fire.correlation];
+  const Correlation& spec = plan.rule->rule.correlation;
+  std::string out = "{\"type\":";
+  append_json_string(out, correlation_type_name(spec.type));
+  out += ",\"group\":{";
+  for (std::size_t i = 0; i < spec.group_by.size() && i < fire.group.size(); ++i) {
+    if (i) out.push_back(',');
+    append_json_string(out, spec.group_by[i]);
+    out.push_back(':');
+    append_json_string(out, fire.group[i]);
+  }
+  out += "},\"timespan\":";
+  append_json_string(out, spec.timespan_text);
+  out += fmt::format(",\"value\":{}", fire.value);
+  out += ",\"first_timestamp\":";
+  append_json_string(out, format_event_time(fire.first_us));
+  out += ",\"last_timestamp\":";
+  append_json_string(out, format_event_time(fire.last_us));
+  out += fmt::format(",\"event_count\":{},\"events\":[", fire.event_count);
+  for (std::size_t i = 0; i < fire.events.size(); ++i) {
+    const CorrelationHit& hit = hits[fire.events[i]];
+    if (i) out.push_back(',');
+    out += "{\"rule_id\":";
+    append_json_string(out, engine.rules()[hit.rule]->rule.id);
+    out += ",\"input\":";
+    append_json_string(out, hit.input < input_names.size() ? input_names[hit.input] : std::string());
+    out += fmt::format(",\"record\":{},\"timestamp\":", hit.record);
+    append_json_string(out, format_event_time(hit.time_us));
+    out.push_back('}');
+  }
+  out += "]}";
+  return out;
+}
+
+}  // namespace
+
+void format_correlation(DetectionFormat format, const Engine& engine, const CorrelationFire& fire,
+                        const std::vector<CorrelationHit>& hits, const std::vector<std::string>& input_names,
+                        std::string& out) {
+  const Rule& rule = engine.correlations().plans[fire.correlation].rule->rule;
+  const std::string last = format_event_time(fire.last_us);
+  switch (format) {
+    case DetectionFormat::Jsonl: {
+      out += "{\"rule_id\":";
+      append_json_string(out, rule.id);
+      out += ",\"title\":";
+      append_json_string(out, rule.title);
+      out += ",\"level\":";
+      append_json_string(out, rule.level);
+      out += ",\"tags\":[";
+      for (std::size_t i = 0; i < rule.tags.size(); ++i) {
+        if (i) out.push_back(',');
+        append_json_string(out, rule.tags[i]);
+      }
+      out += "],\"timestamp\":";
+      append_json_string(out, last);
+      out += ",\"correlation\":";
+      out += correlation_json(engine, fire, hits, input_names);
+      out += "}\n";
+      return;
+    }
+    case DetectionFormat::Csv: {
+      // input and record are empty: a correlation spans events; the last
+      // column holds the correlation object.
+      csv_field(rule.id, out);
+      out.push_back(',');
+      csv_field(rule.title, out);
+      out.push_back(',');
+      csv_field(rule.level, out);
+      out.push_back(',');
+      csv_field(join(rule.tags, ";"), out);
+      out += ",,,";
+      csv_field(last, out);
+      out.push_back(',');
+      csv_field(fmt::format("correlation:{}", correlation_type_name(rule.correlation.type)), out);
+      out.push_back(',');
+      csv_field(correlation_json(engine, fire, hits, input_names), out);
+      out.push_back('\n');
+      return;
+    }
+    case DetectionFormat::Table: {
+      const CorrelationPlan& plan = engine.correlations().plans[fire.correlation];
+      std::vector<std::string> group;
+      for (std::size_t i = 0; i < plan.rule->rule.correlation.group_by.size() && i < fire.group.size(); ++i)
+        group.push_back(fmt::format("{}={}", plan.rule->rule.correlation.group_by[i], fire.group[i]));
+      std::string where = fmt::format("{}={} over {} events from {}", correlation_type_name(rule.correlation.type),
+                                      fire.value, fire.event_count, format_event_time(fire.first_us));
+      if (!group.empty()) where += " " + join(group, " ");
+      out += fmt::format("{:<28} {:<13} {:<60} {}\n", one_line(last, 28), one_line(rule.level, 13),
+                         one_line(rule.title, 57), one_line("correlation " + where, 200));
+      return;
+    }
+  }
+}
+
 }  // namespace sigscope

@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "sigscope/input/event.h"
 #include "sigscope/match/engine.h"
@@ -23,6 +24,13 @@ struct DetectionContext {
 
 // Appends one line (with its newline) describing the detection.
 void format_detection(DetectionFormat format, const DetectionContext& context, std::string& out);
+
+// Appends one line (with its newline) describing a correlation that fired.
+// `hits` are those given to evaluate_correlations(); `input_names` names
+// the inputs their `input` indices refer to.
+void format_correlation(DetectionFormat format, const Engine& engine, const CorrelationFire& fire,
+                        const std::vector<CorrelationHit>& hits, const std::vector<std::string>& input_names,
+                        std::string& out);
 
 // The CSV header line, with its newline.
 std::string csv_header();

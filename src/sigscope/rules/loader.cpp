@@ -208,17 +208,19 @@ void read_correlation(const YamlNode& node, Rule& rule, DocContext& ctx) {
       {"value_sum", CorrelationType::ValueSum},
       {"value_avg", CorrelationType::ValueAvg},
       {"value_percentile", CorrelationType::ValuePercentile},
-      {"value_median", CorrelationType::ValueMedian}};
+      {"value_median", CorrelationType::ValueMedian},
+      {"value_min", CorrelationType::ValueMin},
+      {"value_max", CorrelationType::ValueMax}};
 
   const YamlNode* type = node.find("type");
   if (!type || !type->is_scalar()) {
     ctx.error(&node, rule.line, "correlation has no 'type'",
               "set type to event_count, value_count, temporal, temporal_ordered, value_sum, "
-              "value_avg, value_percentile or value_median");
+              "value_avg, value_percentile, value_median, value_min or value_max");
   } else if (auto it = kTypes.find(type->text); it == kTypes.end()) {
     ctx.error(type, rule.line, fmt::format("unknown correlation type '{}'", type->text),
               "use event_count, value_count, temporal, temporal_ordered, value_sum, value_avg, "
-              "value_percentile or value_median");
+              "value_percentile, value_median, value_min or value_max");
   } else {
     c.type = it->second;
   }
@@ -286,7 +288,8 @@ void read_correlation(const YamlNode& node, Rule& rule, DocContext& ctx) {
                              c.type == CorrelationType::ValueSum ||
                              c.type == CorrelationType::ValueAvg ||
                              c.type == CorrelationType::ValuePercentile ||
-                             c.type == CorrelationType::ValueMedian;
+                             c.type == CorrelationType::ValueMedian ||
+                             c.type == CorrelationType::ValueMin || c.type == CorrelationType::ValueMax;
     if (needs_field && c.condition.field.empty())
       ctx.error(condition, rule.line,
                 fmt::format("{} correlation needs 'field' in its condition",

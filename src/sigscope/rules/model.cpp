@@ -31,6 +31,8 @@ std::string_view correlation_type_name(CorrelationType type) {
     case CorrelationType::ValueAvg: return "value_avg";
     case CorrelationType::ValuePercentile: return "value_percentile";
     case CorrelationType::ValueMedian: return "value_median";
+    case CorrelationType::ValueMin: return "value_min";
+    case CorrelationType::ValueMax: return "value_max";
   }
   return "event_count";
 }

@@ -43,6 +43,8 @@ enum class CorrelationType {
   ValueAvg,
   ValuePercentile,
   ValueMedian,
+  ValueMin,
+  ValueMax,
 };
 
 struct CorrelationCondition {

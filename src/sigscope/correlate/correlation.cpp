@@ -1,0 +1,561 @@
+#include "sigscope/correlate/correlation.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <deque>
+#include <functional>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+#include "sigscope/common/text.h"
+
+namespace sigscope {
+
+namespace {
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// Reads `count` digits at `pos`; advances `pos`.
+std::optional<int> digits(std::string_view text, std::size_t& pos, std::size_t count) {
+  if (pos + count > text.size()) return std::nullopt;
+  int value = 0;
+  for (std::size_t k = 0; k < count; ++k) {
+    char c = text[pos + k];
+    if (!is_digit(c)) return std::nullopt;
+    value = value * 10 + (c - '0');
+  }
+  pos += count;
+  return value;
+}
+
+bool names(const Rule& rule, const std::string& ref) {
+  return (!rule.id.empty() && rule.id == ref) || (!rule.name.empty() && rule.name == ref);
+}
+
+bool has_bound(const CorrelationCondition& c) { return c.gt || c.gte || c.lt || c.lte || c.eq || c.neq; }
+
+bool is_numeric_type(CorrelationType type) {
+  switch (type) {
+    case CorrelationType::ValueSum:
+    case CorrelationType::ValueAvg:
+    case CorrelationType::ValuePercentile:
+    case CorrelationType::ValueMedian:
+    case CorrelationType::ValueMin:
+    case CorrelationType::ValueMax: return true;
+    default: return false;
+  }
+}
+
+bool is_temporal(CorrelationType type) {
+  return type == CorrelationType::Temporal || type == CorrelationType::TemporalOrdered;
+}
+
+}  // namespace
+
+std::optional<std::int64_t> parse_event_time(std::string_view text) {
+  text = trim(text);
+  if (text.empty()) return std::nullopt;
+  // Epoch numbers: the magnitude tells seconds, milliseconds or microseconds
+  // apart for any date between 1973 and 5138.
+  if (std::all_of(text.begin(), text.end(), [](char c) { return is_digit(c) || c == '.'; })) {
+    std::string copy(text);
+    char* end = nullptr;
+    double v = std::strtod(copy.c_str(), &end);
+    if (end != copy.c_str() + copy.size() || !std::isfinite(v)) return std::nullopt;
+    double scale = v < 1e11 ? 1e6 : v < 1e14 ? 1e3 : 1;
+    if (v * scale > 9e18) return std::nullopt;
+    return static_cast<std::int64_t>(std::llround(v * scale));
+  }
+  std::size_t pos = 0;
+  auto year = digits(text, pos, 4);
+  if (!year || pos >= text.size() || text[pos++] != '-') return std::nullopt;
+  auto month = digits(text, pos, 2);
+  if (!month || pos >= text.size() || text[pos++] != '-') return std::nullopt;
+  auto day = digits(text, pos, 2);
+  if (!day) return std::nullopt;
+  const std::chrono::year_month_day date{std::chrono::year(*year), std::chrono::month(static_cast<unsigned>(*month)),
+                                         std::chrono::day(static_cast<unsigned>(*day))};
+  if (!date.ok()) return std::nullopt;
+  std::int64_t seconds = std::chrono::sys_days(date).time_since_epoch().count() * 86400LL;
+  std::int64_t micros = 0;
+  if (pos < text.size() && (text[pos] == 'T' || text[pos] == 't' || text[pos] == ' ')) {
+    ++pos;
+    auto hour = digits(text, pos, 2);
+    if (!hour || pos >= text.size() || text[pos++] != ':') return std::nullopt;
+    auto minute = digits(text, pos, 2);
+    if (!minute || *hour > 23 || *minute > 59) return std::nullopt;
+    int second = 0;
+    if (pos < text.size() && text[pos] == ':') {
+      ++pos;
+      auto s = digits(text, pos, 2);
+      if (!s || *s > 60) return std::nullopt;
+      second = *s;
+    }
+    if (pos < text.size() && (text[pos] == '.' || text[pos] == ',')) {
+      ++pos;
+      std::int64_t scale = 100000;
+      std::size_t start = pos;
+      while (pos < text.size() && is_digit(text[pos])) {
+        micros += (text[pos] - '0') * scale;
+        scale /= 10;
+        ++pos;
+      }
+      if (pos == start) return std::nullopt;
+    }
+    seconds += *hour * 3600LL + *minute * 60LL + second;
+  }
+  if (pos < text.size()) {
+    char c = text[pos];
+    if ((c == 'Z' || c == 'z') && pos + 1 == text.size()) {
+      ++pos;
+    } else if (c == '+' || c == '-') {
+      ++pos;
+      auto hours = digits(text, pos, 2);
+      if (!hours) return std::nullopt;
+      int minutes = 0;
+      if (pos < text.size() && text[pos] == ':') ++pos;
+      if (pos < text.size()) {
+        auto m = digits(text, pos, 2);
+        if (!m) return std::nullopt;
+        minutes = *m;
+      }
+      std::int64_t offset = *hours * 3600LL + minutes * 60LL;
+      seconds -= c == '+' ? offset : -offset;
+    }
+    if (pos != text.size()) return std::nullopt;
+  }
+  return seconds * 1000000LL + micros;
+}
+
+std::string format_event_time(std::int64_t time_us) {
+  std::int64_t seconds = time_us / 1000000, micros = time_us % 1000000;
+  if (micros < 0) {
+    micros += 1000000;
+    --seconds;
+  }
+  std::int64_t days = seconds / 86400, rest = seconds % 86400;
+  if (rest < 0) {
+    rest += 86400;
+    --days;
+  }
+  const std::chrono::year_month_day date{std::chrono::sys_days(std::chrono::days(days))};
+  std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", static_cast<int>(date.year()),
+                                static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()), rest / 3600,
+                                rest / 60 % 60, rest % 60);
+  if (micros != 0) {
+    std::string fraction = fmt::format("{:06}", micros);
+    while (fraction.back() == '0') fraction.pop_back();
+    out += '.';
+    out += fraction;
+  }
+  out += 'Z';
+  return out;
+}
+
+CorrelationSet plan_correlations(const std::vector<CompiledRule>& all, const std::vector<const CompiledRule*>& runnable,
+                                 FieldTable& fields, std::vector<UnrunnableCorrelation>& unrunnable) {
+  CorrelationSet set;
+  std::vector<const CompiledRule*> correlations;
+  for (const auto& r : all)
+    if (r.rule.kind == RuleKind::Correlation) correlations.push_back(&r);
+  set.feeds.resize(runnable.size());
+  set.reported.assign(runnable.size(), true);
+  if (correlations.empty()) return set;
+
+  // Resolve each reference; a correlation's own problems first.
+  struct Resolved {
+    std::vector<CorrelationPlan::Ref> refs;  // Ref::index of a correlation: index into `correlations`
+    std::string reason;                      // why it cannot run
+  };
+  std::vector<Resolved> resolved(correlations.size());
+  for (std::size_t c = 0; c < correlations.size(); ++c) {
+    const Rule& rule = correlations[c]->rule;
+    const Correlation& spec = rule.correlation;
+    Resolved& out = resolved[c];
+    if (spec.type == CorrelationType::ValuePercentile && !spec.condition.percentile) {
+      out.reason = "value_percentile needs 'percentile' in its condition (the percentile to compare, 0 to 100)";
+      continue;
+    }
+    if (spec.condition.percentile && (*spec.condition.percentile < 0 || *spec.condition.percentile > 100)) {
+      out.reason = fmt::format("percentile {} is outside 0 to 100", *spec.condition.percentile);
+      continue;
+    }
+    if (!is_temporal(spec.type) && !has_bound(spec.condition)) {
+      out.reason = "its condition gives no bound; add gt, gte, lt, lte, eq or neq";
+      continue;
+    }
+    if (spec.timespan_seconds == 0) {
+      out.reason = "it has no timespan";
+      continue;
+    }
+    for (const std::string& name : spec.rules) {
+      CorrelationPlan::Ref ref;
+      bool found = false;
+      for (std::uint32_t r = 0; r < runnable.size() && !found; ++r)
+        if (names(runnable[r]->rule, name)) {
+          ref = {false, r, runnable[r]->rule.name};
+          found = true;
+        }
+      for (std::uint32_t k = 0; k < correlations.size() && !found; ++k)
+        if (names(correlations[k]->rule, name)) {
+          ref = {true, k, correlations[k]->rule.name};
+          found = true;
+        }
+      if (!found) {
+        bool loaded = std::any_of(all.begin(), all.end(), [&](const CompiledRule& r) { return names(r.rule, name); });
+        out.reason = loaded ? fmt::format("it references rule '{}', which does not run (see the messages about it)", name)
+                            : fmt::format("it references '{}', which is neither the id nor the name of a loaded rule; "
+                                          "check the spelling or load the file that holds it",
+                                          name);
+        break;
+      }
+      out.refs.push_back(std::move(ref));
+    }
+  }
+
+  // Order children first; a correlation that reaches itself, or one that
+  // cannot run, cannot run either.
+  std::vector<int> state(correlations.size(), 0);  // 0 new, 1 visiting, 2 done
+  std::vector<std::uint32_t> order;
+  std::function<void(std::size_t)> visit = [&](std::size_t c) {
+    if (state[c] == 2) return;
+    state[c] = 1;
+    for (const auto& ref : resolved[c].refs) {
+      if (!ref.correlation) continue;
+      if (state[ref.index] == 1) {
+        if (resolved[c].reason.empty())
+          resolved[c].reason = fmt::format("it references correlation '{}', which references it in turn",
+                                           correlations[ref.index]->rule.id.empty() ? correlations[ref.index]->rule.title
+                                                                                    : correlations[ref.index]->rule.id);
+        continue;
+      }
+      visit(ref.index);
+      if (!resolved[ref.index].reason.empty() && resolved[c].reason.empty())
+        resolved[c].reason = fmt::format("it references correlation '{}', which cannot run",
+                                         correlations[ref.index]->rule.id.empty() ? correlations[ref.index]->rule.title
+                                                                                  : correlations[ref.index]->rule.id);
+    }
+    state[c] = 2;
+    order.push_back(static_cast<std::uint32_t>(c));
+  };
+  for (std::size_t c = 0; c < correlations.size(); ++c) visit(c);
+  // A correlation found unrunnable late (a cycle) makes its users unrunnable.
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (std::uint32_t c : order) {
+      if (!resolved[c].reason.empty()) continue;
+      for (const auto& ref : resolved[c].refs)
+        if (ref.correlation && !resolved[ref.index].reason.empty()) {
+          resolved[c].reason = fmt::format("it references correlation '{}', which cannot run",
+                                           correlations[ref.index]->rule.id);
+          changed = true;
+          break;
+        }
+    }
+  }
+
+  std::vector<std::uint32_t> plan_of(correlations.size(), UINT32_MAX);
+  for (std::uint32_t c : order) {
+    if (!resolved[c].reason.empty()) {
+      unrunnable.push_back({correlations[c], resolved[c].reason});
+      continue;
+    }
+    plan_of[c] = static_cast<std::uint32_t>(set.plans.size());
+    CorrelationPlan plan;
+    plan.rule = correlations[c];
+    plan.refs = resolved[c].refs;
+    set.plans.push_back(std::move(plan));
+  }
+  for (std::uint32_t p = 0; p < set.plans.size(); ++p) set.order.push_back(p);  // `order` already put children first
+
+  for (std::uint32_t p = 0; p < set.plans.size(); ++p) {
+    CorrelationPlan& plan = set.plans[p];
+    const Correlation& spec = plan.rule->rule.correlation;
+    // The field a group-by name (or the condition's field) stands for in the
+    // events of the rule named `rule_name`.
+    auto field_for = [&](const std::string& name, const CorrelationPlan::Ref& ref) {
+      auto alias = spec.aliases.find(name);
+      if (alias != spec.aliases.end()) {
+        const Rule& target = ref.correlation ? correlations[ref.index]->rule : runnable[ref.index]->rule;
+        for (const auto& [rule_name, field] : alias->second)
+          if (names(target, rule_name)) return field;
+      }
+      return name;
+    };
+    plan.child_group.resize(plan.refs.size());
+    for (std::uint32_t k = 0; k < plan.refs.size(); ++k) {
+      CorrelationPlan::Ref& ref = plan.refs[k];
+      if (ref.correlation) {
+        const Correlation& child = correlations[ref.index]->rule.correlation;
+        for (const std::string& g : spec.group_by) {
+          const std::string field = field_for(g, ref);
+          auto it = std::find(child.group_by.begin(), child.group_by.end(), field);
+          plan.child_group[k].push_back(it == child.group_by.end() ? -1 : static_cast<int>(it - child.group_by.begin()));
+        }
+        ref.index = plan_of[ref.index];
+        continue;
+      }
+      CorrelationFeed feed;
+      feed.correlation = p;
+      feed.ref = k;
+      for (const std::string& g : spec.group_by) feed.group.push_back(fields.intern(field_for(g, ref)));
+      if (!spec.condition.field.empty()) feed.value = fields.intern(field_for(spec.condition.field, ref));
+      set.feeds[ref.index].push_back(std::move(feed));
+    }
+  }
+  // A rule's own detections are reported unless every correlation that uses
+  // it says generate: false (the default).
+  for (std::uint32_t r = 0; r < runnable.size(); ++r) {
+    if (set.feeds[r].empty()) continue;
+    set.reported[r] = std::any_of(set.feeds[r].begin(), set.feeds[r].end(), [&](const CorrelationFeed& f) {
+      return set.plans[f.correlation].rule->rule.correlation.generate;
+    });
+  }
+  return set;
+}
+
+namespace {
+
+// One thing a correlation counts: a detection, or a fire of a correlation it references.
+struct Item {
+  std::int64_t time = 0;
+  std::int64_t first = 0;  // earliest event behind it
+  std::uint32_t ref = 0;
+  const std::string* key = nullptr;
+  const std::string* value = nullptr;  // nullptr when the event has none
+  std::uint32_t hit = UINT32_MAX;       // a detection: index into the hits
+  std::uint32_t fire = UINT32_MAX;      // a child's fire: index into the fires
+};
+
+bool satisfies(const CorrelationCondition& c, double v) {
+  if (c.gt && !(v > *c.gt)) return false;
+  if (c.gte && !(v >= *c.gte)) return false;
+  if (c.lt && !(v < *c.lt)) return false;
+  if (c.lte && !(v <= *c.lte)) return false;
+  if (c.eq && !(v == *c.eq)) return false;
+  if (c.neq && !(v != *c.neq)) return false;
+  return true;
+}
+
+std::optional<double> number(const std::string& text) {
+  std::string_view t = trim(text);
+  if (t.empty()) return std::nullopt;
+  std::string copy(t);
+  char* end = nullptr;
+  double v = std::strtod(copy.c_str(), &end);
+  if (end != copy.c_str() + copy.size() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+double percentile(std::vector<double>& values, double p) {
+  std::sort(values.begin(), values.end());
+  double rank = p / 100.0 * static_cast<double>(values.size() - 1);
+  auto low = static_cast<std::size_t>(std::floor(rank));
+  std::size_t high = std::min(values.size() - 1, low + 1);
+  return values[low] + (values[high] - values[low]) * (rank - static_cast<double>(low));
+}
+
+// The value the condition compares for the items of one window, or nullopt
+// when there is none (no numeric value for value_sum and the like).
+std::optional<double> aggregate(const CorrelationPlan& plan, const std::vector<Item>& items,
+                                const std::deque<std::uint32_t>& window, std::vector<double>& scratch) {
+  const Correlation& spec = plan.rule->rule.correlation;
+  switch (spec.type) {
+    case CorrelationType::EventCount: return static_cast<double>(window.size());
+    case CorrelationType::ValueCount: {
+      std::unordered_set<std::string_view> distinct;
+      for (std::uint32_t i : window)
+        if (items[i].value) distinct.insert(*items[i].value);
+      return static_cast<double>(distinct.size());
+    }
+    case CorrelationType::Temporal: {
+      std::vector<bool> seen(plan.refs.size(), false);
+      for (std::uint32_t i : window) seen[items[i].ref] = true;
+      return static_cast<double>(std::count(seen.begin(), seen.end(), true));
+    }
+    case CorrelationType::TemporalOrdered: {
+      // The longest prefix of `rules` found in order; taking each rule's
+      // earliest event after the previous one finds it.
+      std::uint32_t next = 0;
+      for (std::uint32_t i : window)
+        if (next < plan.refs.size() && items[i].ref == next) ++next;
+      return static_cast<double>(next);
+    }
+    default: break;
+  }
+  scratch.clear();
+  for (std::uint32_t i : window)
+    if (items[i].value)
+      if (auto v = number(*items[i].value)) scratch.push_back(*v);
+  if (scratch.empty()) return std::nullopt;
+  switch (spec.type) {
+    case CorrelationType::ValueSum:
+    case CorrelationType::ValueAvg: {
+      double sum = 0;
+      for (double v : scratch) sum += v;
+      return spec.type == CorrelationType::ValueSum ? sum : sum / static_cast<double>(scratch.size());
+    }
+    case CorrelationType::ValueMin: return *std::min_element(scratch.begin(), scratch.end());
+    case CorrelationType::ValueMax: return *std::max_element(scratch.begin(), scratch.end());
+    case CorrelationType::ValueMedian: return percentile(scratch, 50);
+    case CorrelationType::ValuePercentile: return percentile(scratch, *spec.condition.percentile);
+    default: return std::nullopt;
+  }
+}
+
+bool holds(const CorrelationPlan& plan, double value) {
+  const Correlation& spec = plan.rule->rule.correlation;
+  // A temporal correlation without a condition needs every rule it names.
+  if (is_temporal(spec.type) && !has_bound(spec.condition)) return value >= static_cast<double>(plan.refs.size());
+  return satisfies(spec.condition, value);
+}
+
+std::vector<std::string> split_key(const std::string& key) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < key.size(); ++i)
+    if (key[i] == '\x1f') {
+      out.push_back(key.substr(start, i - start));
+      start = i + 1;
+    }
+  return out;
+}
+
+}  // namespace
+
+std::vector<CorrelationFire> evaluate_correlations(const CorrelationSet& set, const std::vector<CorrelationHit>& hits,
+                                                   CorrelationStats& stats) {
+  std::vector<CorrelationFire> fires;
+  // Per plan: the indices of its fires, for the plans that reference it.
+  std::vector<std::vector<std::uint32_t>> fires_of(set.plans.size());
+  std::vector<std::vector<std::uint32_t>> hits_of(set.plans.size());
+  for (std::uint32_t h = 0; h < hits.size(); ++h) hits_of[hits[h].correlation].push_back(h);
+  std::vector<double> scratch;
+
+  for (std::uint32_t p : set.order) {
+    const CorrelationPlan& plan = set.plans[p];
+    const Correlation& spec = plan.rule->rule.correlation;
+    const std::int64_t span = static_cast<std::int64_t>(spec.timespan_seconds) * 1000000;
+    const bool numeric = is_numeric_type(spec.type);
+
+    std::vector<Item> items;
+    std::deque<std::string> child_keys;  // keys made for child fires
+    for (std::uint32_t h : hits_of[p]) {
+      const CorrelationHit& hit = hits[h];
+      Item item;
+      item.time = item.first = hit.time_us;
+      item.ref = hit.ref;
+      item.key = &hit.key;
+      item.value = hit.has_value ? &hit.value : nullptr;
+      item.hit = h;
+      if (numeric && (!item.value || !number(*item.value))) ++stats.without_value;
+      items.push_back(item);
+    }
+    for (std::uint32_t k = 0; k < plan.refs.size(); ++k) {
+      if (!plan.refs[k].correlation) continue;
+      for (std::uint32_t f : fires_of[plan.refs[k].index]) {
+        const CorrelationFire& fire = fires[f];
+        std::string key;
+        bool complete = true;
+        for (int position : plan.child_group[k]) {
+          if (position < 0 || static_cast<std::size_t>(position) >= fire.group.size()) {
+            complete = false;
+            break;
+          }
+          key += fire.group[static_cast<std::size_t>(position)];
+          key += '\x1f';
+        }
+        if (!complete) {
+          ++stats.without_group;
+          continue;
+        }
+        child_keys.push_back(std::move(key));
+        Item item;
+        item.time = fire.last_us;
+        item.first = fire.first_us;
+        item.ref = k;
+        item.key = &child_keys.back();
+        item.fire = f;
+        items.push_back(item);
+      }
+    }
+    std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.time < b.time; });
+
+    // A condition that only grows with more events (at least N events,
+    // values or rules) fires as soon as it holds on the events of the last
+    // timespan; the window then starts again. Other conditions (fewer than
+    // N, sums, averages) are judged on whole windows, each starting at the
+    // first event after the previous window ended.
+    const bool growing = !numeric && !spec.condition.lt && !spec.condition.lte && !spec.condition.eq &&
+                         !spec.condition.neq;
+    struct Group {
+      std::deque<std::uint32_t> window;
+    };
+    std::unordered_map<std::string_view, Group> groups;
+    std::vector<CorrelationFire> plan_fires;
+    std::vector<std::uint32_t> fire_first_item;  // for a stable order of the fires
+    auto fire = [&](const std::deque<std::uint32_t>& window, double value) {
+      CorrelationFire out;
+      out.correlation = p;
+      out.group = split_key(*items[window.front()].key);
+      out.first_us = items[window.front()].first;
+      out.last_us = items[window.front()].time;
+      out.value = value;
+      for (std::uint32_t i : window) {
+        const Item& item = items[i];
+        out.first_us = std::min(out.first_us, item.first);
+        out.last_us = std::max(out.last_us, item.time);
+        if (item.hit != UINT32_MAX) {
+          ++out.event_count;
+          if (out.events.size() < kMaxFireEvents) out.events.push_back(item.hit);
+        } else {
+          const CorrelationFire& child = fires[item.fire];
+          out.event_count += child.event_count;
+          for (std::uint32_t e : child.events)
+            if (out.events.size() < kMaxFireEvents) out.events.push_back(e);
+        }
+      }
+      plan_fires.push_back(std::move(out));
+      fire_first_item.push_back(window.front());
+    };
+    auto judge = [&](Group& g) {
+      if (g.window.empty()) return;
+      if (auto value = aggregate(plan, items, g.window, scratch); value && holds(plan, *value)) fire(g.window, *value);
+      g.window.clear();
+    };
+    for (std::uint32_t i = 0; i < items.size(); ++i) {
+      Group& g = groups[*items[i].key];
+      if (growing) {
+        while (!g.window.empty() && items[i].time - items[g.window.front()].time > span) g.window.pop_front();
+        g.window.push_back(i);
+        if (auto value = aggregate(plan, items, g.window, scratch); value && holds(plan, *value)) {
+          fire(g.window, *value);
+          g.window.clear();
+        }
+      } else {
+        if (!g.window.empty() && items[i].time - items[g.window.front()].time > span) judge(g);
+        g.window.push_back(i);
+      }
+    }
+    if (!growing)
+      for (auto& [key, g] : groups) judge(g);
+
+    std::vector<std::uint32_t> order(plan_fires.size());
+    for (std::uint32_t k = 0; k < order.size(); ++k) order[k] = k;
+    std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+      if (plan_fires[a].last_us != plan_fires[b].last_us) return plan_fires[a].last_us < plan_fires[b].last_us;
+      return fire_first_item[a] < fire_first_item[b];
+    });
+    for (std::uint32_t k : order) {
+      fires_of[p].push_back(static_cast<std::uint32_t>(fires.size()));
+      fires.push_back(std::move(plan_fires[k]));
+    }
+  }
+  return fires;
+}
+
+}  // namespace sigscope

@@ -1,0 +1,124 @@
+// Sigma correlation rules: plans that say which detections feed which
+// correlation, the hits those detections leave, and the evaluation of the
+// hits in time order into correlation detections.
+//
+// Correlations run after matching: every worker records a small hit for each
+// detection that feeds a correlation, and the hits are evaluated once the
+// inputs are read, since events of one host can come from many files in any
+// order.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sigscope/compile/compiled.h"
+#include "sigscope/match/event_view.h"
+
+namespace sigscope {
+
+// What rule `rule` (a runnable detection rule) gives correlation
+// `correlation`: the event's values of the group-by fields (after the
+// correlation's aliases) and of the condition's field.
+struct CorrelationFeed {
+  std::uint32_t correlation = 0;  // index into CorrelationSet::plans
+  std::uint32_t ref = 0;          // position of the rule in the correlation's `rules`
+  std::vector<FieldId> group;     // one per group-by field
+  FieldId value = kNoField;       // the condition's field, if it has one
+};
+
+// One correlation rule ready to run.
+struct CorrelationPlan {
+  const CompiledRule* rule = nullptr;
+  // Each entry of the rule's `rules`: a runnable detection rule (index into
+  // Engine::rules()) or another correlation (index into CorrelationSet::plans).
+  struct Ref {
+    bool correlation = false;
+    std::uint32_t index = 0;
+    std::string name;  // the rule's name, used to look up aliases
+  };
+  std::vector<Ref> refs;
+  // Per ref to a correlation: for each group-by field, its position in that
+  // correlation's group-by list (or -1 when it has no such field).
+  std::vector<std::vector<int>> child_group;
+};
+
+// The correlation rules of an engine, children before the rules that use them.
+struct CorrelationSet {
+  std::vector<CorrelationPlan> plans;
+  std::vector<std::uint32_t> order;  // plan indices, each after the plans it references
+  // Per runnable rule: the correlations its detections feed.
+  std::vector<std::vector<CorrelationFeed>> feeds;
+  // Per runnable rule: false when it is referenced only by correlations with
+  // generate: false, so its own detections are not reported.
+  std::vector<bool> reported;
+  bool empty() const { return plans.empty(); }
+};
+
+// A detection that feeds a correlation.
+struct CorrelationHit {
+  std::int64_t time_us = 0;  // event time, microseconds since 1970 (UTC)
+  std::uint32_t correlation = 0;
+  std::uint32_t ref = 0;
+  std::uint32_t rule = 0;     // runnable rule that fired
+  std::uint32_t input = 0;    // set by the caller, e.g. the input's index
+  std::uint64_t record = 0;   // the event's record number in its input
+  std::string key;            // the group-by values, each ended by '\x1f'
+  std::string value;          // the condition field's first value
+  bool has_value = false;
+};
+
+// One firing of a correlation rule for one group.
+struct CorrelationFire {
+  std::uint32_t correlation = 0;  // index into CorrelationSet::plans
+  std::vector<std::string> group;  // values of the group-by fields, in order
+  std::int64_t first_us = 0, last_us = 0;
+  double value = 0;               // the aggregate the condition compared
+  // The detections that make up the window, as indices into the hits given
+  // to evaluate_correlations (at most kMaxFireEvents of them).
+  std::vector<std::uint32_t> events;
+  std::uint64_t event_count = 0;  // all of them, also those not listed
+};
+
+constexpr std::size_t kMaxFireEvents = 100;
+
+// Counts of what evaluate_correlations() could not use.
+struct CorrelationStats {
+  std::uint64_t detections = 0;     // detections of rules that feed correlations
+  std::uint64_t without_time = 0;   // the event had no readable time
+  std::uint64_t without_group = 0;  // lacked a group-by field, so no group could take them
+  std::uint64_t without_value = 0;  // lacked a numeric value for value_sum and the like
+};
+
+// Parses an event time: ISO 8601 ("2024-05-01T10:00:00Z", with optional
+// fraction and offset, 'T' or space) or seconds, milliseconds or
+// microseconds since 1970. Returns microseconds since 1970 in UTC.
+std::optional<std::int64_t> parse_event_time(std::string_view text);
+
+// Writes microseconds since 1970 as ISO 8601 UTC with the fraction when it
+// is not zero ("2024-05-01T10:00:00.25Z").
+std::string format_event_time(std::int64_t time_us);
+
+// A correlation rule that cannot run, with the reason.
+struct UnrunnableCorrelation {
+  const CompiledRule* rule = nullptr;
+  std::string reason;
+};
+
+// Resolves the `rules` of each correlation in `all` to rules in `runnable`
+// or to other correlations, and interns the fields they read in `fields`.
+// Correlations that reference a rule that does not run, or themselves, are
+// left out and listed in `unrunnable`.
+CorrelationSet plan_correlations(const std::vector<CompiledRule>& all, const std::vector<const CompiledRule*>& runnable,
+                                 FieldTable& fields, std::vector<UnrunnableCorrelation>& unrunnable);
+
+// Evaluates every correlation over `hits`, which must be in the order the
+// events were read; they are ordered by time here, keeping that order for
+// equal times. Returns the fires of each plan in `set.order`, each plan's
+// ordered by the time of their last event.
+std::vector<CorrelationFire> evaluate_correlations(const CorrelationSet& set, const std::vector<CorrelationHit>& hits,
+                                                   CorrelationStats& stats);
+
+}  // namespace sigscope

@@ -1,0 +1,315 @@
+// Correlation rules through the library path the hunt uses: rules loaded and
+// compiled into an Engine, events read by the JSON reader and matched, hits
+// recorded by the Matcher and evaluated in time order.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include <fmt/format.h>
+
+#include "sigscope/compile/compiler.h"
+#include "sigscope/correlate/correlation.h"
+#include "sigscope/input/json_reader.h"
+#include "sigscope/match/engine.h"
+#include "sigscope/rules/loader.h"
+#include "test_support.h"
+
+namespace sigscope {
+namespace {
+
+// The events of a failed-login log: a user and a time (seconds after 10:00).
+std::string login(const char* user, int second, int event_id = 4625, const char* host = "ws1") {
+  return fmt::format(R"({{"EventID": {}, "User": "{}", "Computer": "{}", "timestamp": "2024-05-01T10:{:02}:{:02}Z"}})",
+                     event_id, user, host, second / 60, second % 60);
+}
+
+const char* kFailed =
+    "title: Failed login\nid: 10000000-0000-4000-8000-000000000001\nname: failed_login\n"
+    "logsource:\n  product: test\ndetection:\n  sel:\n    EventID: 4625\n  condition: sel\n";
+const char* kSuccess =
+    "title: Successful login\nid: 10000000-0000-4000-8000-000000000002\nname: successful_login\n"
+    "logsource:\n  product: test\ndetection:\n  sel:\n    EventID: 4624\n  condition: sel\n";
+
+std::string correlation(const std::string& body, const std::string& id = "20000000-0000-4000-8000-000000000001",
+                        const std::string& name = "") {
+  return "title: corr " + id + "\nid: " + id + (name.empty() ? "" : "\nname: " + name) + "\nlevel: high\ncorrelation:\n" +
+         body;
+}
+
+struct Hunted {
+  std::unique_ptr<Engine> engine;
+  std::vector<CorrelationHit> hits;
+  std::vector<CorrelationFire> fires;
+  CorrelationStats stats;
+  std::vector<std::string> reported;  // ids of the detections reported on their own
+
+  std::map<std::string, int> counts() const {
+    std::map<std::string, int> out;
+    for (const auto& f : fires) ++out[engine->correlations().plans[f.correlation].rule->rule.id];
+    return out;
+  }
+};
+
+Hunted run(const std::string& yaml, const std::vector<std::string>& events, EngineOptions options = {}) {
+  Hunted r;
+  DiagnosticList diagnostics;
+  auto rules = load_rules_from_text(yaml, "test.yml", diagnostics);
+  auto compiled = compile_rules(std::move(rules), diagnostics, 1);
+  EXPECT_EQ(diagnostics.error_count(), 0u);
+  options.cache_dir.clear();
+  r.engine = std::make_unique<Engine>(std::move(compiled.rules), options, diagnostics);
+  auto matcher = r.engine->matcher();
+  JsonEventReader reader;
+  std::vector<Detection> detections;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    std::string error;
+    bool ok = reader.read_object(events[i], i + 1, [&](const RawEvent& event) {
+      matcher->match(event, detections);
+      matcher->correlation_hits(event, detections, 0, r.hits, r.stats);
+      for (const auto& d : detections)
+        if (r.engine->reports(d.rule)) r.reported.push_back(r.engine->rules()[d.rule]->rule.id);
+    }, error);
+    EXPECT_TRUE(ok) << error;
+  }
+  r.fires = evaluate_correlations(r.engine->correlations(), r.hits, r.stats);
+  return r;
+}
+
+const std::string kCorr = "20000000-0000-4000-8000-000000000001";
+
+TEST(CorrelationTime, ParsesIsoAndEpochForms) {
+  EXPECT_EQ(parse_event_time("1970-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(parse_event_time("2024-05-01T10:00:00Z"), 1714557600LL * 1000000);
+  EXPECT_EQ(parse_event_time("2024-05-01 10:00:00.25"), 1714557600LL * 1000000 + 250000);
+  EXPECT_EQ(parse_event_time("2024-05-01T10:00:00.1234567Z"), 1714557600LL * 1000000 + 123456);
+  EXPECT_EQ(parse_event_time("2024-05-01T12:00:00+02:00"), 1714557600LL * 1000000);
+  EXPECT_EQ(parse_event_time("2024-05-01T05:30:00-0430"), 1714557600LL * 1000000);
+  EXPECT_EQ(parse_event_time("1714557600"), 1714557600LL * 1000000);
+  EXPECT_EQ(parse_event_time("1714557600123"), 1714557600123LL * 1000);
+  EXPECT_EQ(parse_event_time("1714557600.5"), 1714557600500000LL);
+  EXPECT_EQ(parse_event_time("2024-05-01"), 1714521600LL * 1000000);
+  EXPECT_FALSE(parse_event_time(""));
+  EXPECT_FALSE(parse_event_time("yesterday"));
+  EXPECT_FALSE(parse_event_time("2024-02-30T00:00:00Z"));
+  EXPECT_FALSE(parse_event_time("2024-05-01T25:00:00Z"));
+  EXPECT_FALSE(parse_event_time("2024-05-01T10:00:00Zjunk"));
+  EXPECT_EQ(format_event_time(1714557600LL * 1000000 + 250000), "2024-05-01T10:00:00.25Z");
+  EXPECT_EQ(format_event_time(0), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(format_event_time(-1), "1969-12-31T23:59:59.999999Z");
+}
+
+TEST(CorrelationEventCount, FiresPerGroupWithinTheTimespan) {
+  std::string yaml = std::string(kFailed) + "---\n" +
+                     correlation("  type: event_count\n  rules: [failed_login]\n  group-by: [User]\n  timespan: 1m\n"
+                                 "  condition:\n    gte: 3\n");
+  // alice: three within 60 s; bob: three but spread over 2 minutes; carol:
+  // the last three of four, sliding past the first.
+  Hunted r = run(yaml, {login("alice", 0), login("bob", 0), login("alice", 20), login("bob", 70), login("alice", 59),
+                     login("bob", 140), login("carol", 0), login("carol", 50), login("carol", 100),
+                     login("carol", 105)});
+  ASSERT_EQ(r.fires.size(), 2u);
+  EXPECT_EQ(r.fires[0].group, std::vector<std::string>{"alice"});
+  EXPECT_EQ(r.fires[0].event_count, 3u);
+  EXPECT_EQ(r.fires[0].value, 3);
+  EXPECT_EQ(r.fires[1].group, std::vector<std::string>{"carol"});
+  EXPECT_EQ(format_event_time(r.fires[1].first_us), "2024-05-01T10:00:50Z");
+  EXPECT_EQ(format_event_time(r.fires[1].last_us), "2024-05-01T10:01:45Z");
+  // generate: false (the default) keeps the base rule's detections out.
+  EXPECT_TRUE(r.reported.empty());
+}
+
+TEST(CorrelationEventCount, StartsAgainAfterFiring) {
+  std::string yaml = std::string(kFailed) + "---\n" +
+                     correlation("  type: event_count\n  rules: [failed_login]\n  group-by: [User]\n  timespan: 10m\n"
+                                 "  condition:\n    gte: 2\n  generate: true\n");
+  Hunted r = run(yaml, {login("a", 0), login("a", 1), login("a", 2), login("a", 3), login("a", 4)});
+  EXPECT_EQ(r.fires.size(), 2u);  // events 1-2 and 3-4; the fifth starts a window that stays open
+  EXPECT_EQ(r.reported.size(), 5u);  // generate: true reports the base rule too
+}
+
+TEST(CorrelationEventCount, UpperBoundsJudgeWholeWindows) {
+  std::string yaml = std::string(kFailed) + "---\n" +
+                     correlation("  type: event_count\n  rules: [failed_login]\n  group-by: [User]\n  timespan: 1m\n"
+                                 "  condition:\n    lt: 3\n");
+  // a: 4 events in one minute (no fire); b: 2 in a minute (fires), then one
+  // alone five minutes later (fires again).
+  Hunted r = run(yaml, {login("a", 0), login("a", 10), login("a", 20), login("a", 30), login("b", 0), login("b", 30),
+                     login("b", 300)});
+  ASSERT_EQ(r.fires.size(), 2u);
+  EXPECT_EQ(r.fires[0].group, std::vector<std::string>{"b"});
+  EXPECT_EQ(r.fires[0].event_count, 2u);
+  EXPECT_EQ(r.fires[1].event_count, 1u);
+}
+
+TEST(CorrelationEventCount, EventsOutOfOrderAreSortedByTime) {
+  std::string yaml = std::string(kFailed) + "---\n" +
+                     correlation("  type: event_count\n  rules: [failed_login]\n  group-by: [User]\n  timespan: 30s\n"
+                                 "  condition:\n    gte: 3\n");
+  // Read in this order, but 0, 10 and 20 s apart in time.
+  Hunted r = run(yaml, {login("a", 20), login("a", 500), login("a", 0), login("a", 10)});
+  ASSERT_EQ(r.fires.size(), 1u);
+  EXPECT_EQ(format_event_time(r.fires[0].first_us), "2024-05-01T10:00:00Z");
+}
+
+TEST(CorrelationEventCount, NoGroupByCountsEveryEventTogether) {
+  std::string yaml = std::string(kFailed) + "---\n" +
+                     correlation("  type: event_count\n  rules: [failed_login]\n  timespan: 1m\n"
+                                 "  condition:\n    gte: 3\n");
+  Hunted r = run(yaml, {login("a", 0), login("b", 1), login("c", 2)});
+  ASSERT_EQ(r.fires.size(), 1u);
+  EXPECT_TRUE(r.fires[0].group.empty());
+}
+
+TEST(CorrelationValueCount, CountsDistinctValues) {
+  std::string yaml = std::string(kFailed) + "---\n" +
+                     correlation("  type: value_count\n  rules: [failed_login]\n  group-by: [Computer]\n"
+                                 "  timespan: 5m\n  condition:\n    field: User\n    gte: 3\n");
+  // ws1: three users (fires); ws2: one user many times.
+  Hunted r = run(yaml, {login("a", 0, 4625, "ws1"), login("a", 1, 4625, "ws1"), login("b", 2, 4625, "ws1"),
+                     login("x", 3, 4625, "ws2"), login("x", 4, 4625, "ws2"), login("x", 5, 4625, "ws2"),
+                     login("c", 6, 4625, "ws1")});
+  ASSERT_EQ(r.fires.size(), 1u);
+  EXPECT_EQ(r.fires[0].group, std::vector<std::string>{"ws1"});
+  EXPECT_EQ(r.fires[0].value, 3);
+  EXPECT_EQ(r.fires[0].event_count, 4u);
+}
+
+TEST(CorrelationTemporal, NeedsEveryRuleInAnyOrder) {
+  std::string yaml = std::string(kFailed) + "---\n" + kSuccess + "---\n" +
+                     correlation("  type: temporal\n  rules: [failed_login, successful_login]\n  group-by: [User]\n"
+                                 "  timespan: 1m\n");
+  // a: success then failure within a minute (fires); b: both but 2 minutes
+  // apart; c: only failures.
+  Hunted r = run(yaml, {login("a", 0, 4624), login("a", 30), login("b", 0), login("b", 120, 4624), login("c", 0),
+                     login("c", 1)});
+  ASSERT_EQ(r.fires.size(), 1u);
+  EXPECT_EQ(r.fires[0].group, std::vector<std::string>{"a"});
+}
+
+TEST(CorrelationTemporalOrdered, NeedsTheRulesInOrder) {
+  std::string yaml = std::string(kFailed) + "---\n" + kSuccess + "---\n" +
+                     correlation("  type: temporal_ordered\n  rules: [failed_login, successful_login]\n"
+                                 "  group-by: [User]\n  timespan: 1m\n");
+  // a: success then failure (wrong order); b: failure then success.
+  Hunted r = run(yaml, {login("a", 0, 4624), login("a", 30), login("b", 0), login("b", 30, 4624)});
+  ASSERT_EQ(r.fires.size(), 1u);
+  EXPECT_EQ(r.fires[0].group, std::vector<std::string>{"b"});
+}
+
+TEST(CorrelationChain, SpecificationExampleBruteForceThenSuccess) {
+  // The specification's example: ten failures then a success by one user.
+  std::string yaml = std::string(kFailed) + "---\n" + kSuccess + "---\n" +
+                     correlation("  type: event_count\n  rules: [failed_login]\n  group-by: [User]\n  timespan: 10m\n"
+                                 "  condition:\n    gte: 10\n",
+                                 "20000000-0000-4000-8000-000000000002", "many_failed") +
+                     "---\n" +
+                     correlation("  type: temporal_ordered\n  rules: [many_failed, successful_login]\n"
+                                 "  group-by: [User]\n  timespan: 10m\n");
+  std::vector<std::string> events;
+  for (int k = 0; k < 10; ++k) events.push_back(login("mallory", k * 5));
+  events.push_back(login("mallory", 100, 4624));
+  for (int k = 0; k < 9; ++k) events.push_back(login("alice", k * 5));  // one short
+  events.push_back(login("alice", 100, 4624));
+  Hunted r = run(yaml, events);
+  auto counts = r.counts();
+  EXPECT_EQ(counts["20000000-0000-4000-8000-000000000002"], 1);
+  EXPECT_EQ(counts[kCorr], 1);
+  const CorrelationFire& outer = r.fires.back();
+  EXPECT_EQ(outer.group, std::vector<std::string>{"mallory"});
+  EXPECT_EQ(outer.event_count, 11u);  // ten failures through the inner correlation, and the success
+}
+
+TEST(CorrelationAliases, GroupAcrossDifferentFieldNames) {
+  std::string yaml =
+      "title: err\nid: 10000000-0000-4000-8000-000000000003\nname: internal_error\nlogsource:\n  product: test\n"
+      "detection:\n  sel:\n    status: 500\n  condition: sel\n---\n"
+      "title: conn\nid: 10000000-0000-4000-8000-000000000004\nname: new_connection\nlogsource:\n  product: test\n"
+      "detection:\n  sel:\n    kind: connection\n  condition: sel\n---\n" +
+      correlation("  type: temporal\n  rules: [internal_error, new_connection]\n  group-by: [internal_ip]\n"
+                  "  timespan: 10s\n  aliases:\n    internal_ip:\n      internal_error: dst.ip\n"
+                  "      new_connection: src.ip\n");
+  Hunted r = run(yaml, {
+                        R"({"status": 500, "dst": {"ip": "10.0.0.5"}, "timestamp": "2024-05-01T10:00:00Z"})",
+                        R"({"kind": "connection", "src": {"ip": "10.0.0.9"}, "timestamp": "2024-05-01T10:00:01Z"})",
+                        R"({"kind": "connection", "src": {"ip": "10.0.0.5"}, "timestamp": "2024-05-01T10:00:02Z"})",
+                    });
+  ASSERT_EQ(r.fires.size(), 1u);
+  EXPECT_EQ(r.fires[0].group, std::vector<std::string>{"10.0.0.5"});
+}
+
+TEST(CorrelationValueAggregates, SumAvgMinMaxMedianPercentile) {
+  auto fires_for = [](const std::string& type, const std::string& bound) {
+    std::string yaml =
+        "title: bytes\nid: 10000000-0000-4000-8000-000000000005\nname: transfer\nlogsource:\n  product: test\n"
+        "detection:\n  sel:\n    action: upload\n  condition: sel\n---\n" +
+        correlation("  type: " + type + "\n  rules: [transfer]\n  group-by: [host]\n  timespan: 1h\n  condition:\n"
+                    "    field: bytes\n" + bound);
+    std::vector<std::string> events;
+    int values[] = {10, 20, 30, 40, 1000};
+    for (int k = 0; k < 5; ++k)
+      events.push_back(fmt::format(R"({{"action": "upload", "host": "h", "bytes": {}, "timestamp": "2024-05-01T10:0{}:00Z"}})",
+                                   values[k], k));
+    events.push_back(R"({"action": "upload", "host": "h", "bytes": "n/a", "timestamp": "2024-05-01T10:05:00Z"})");
+    Hunted r = run(yaml, events);
+    EXPECT_EQ(r.stats.without_value, 1u) << type;
+    return r.fires.empty() ? -1.0 : r.fires[0].value;
+  };
+  EXPECT_EQ(fires_for("value_sum", "    gt: 1000\n"), 1100);
+  EXPECT_EQ(fires_for("value_sum", "    gt: 2000\n"), -1);
+  EXPECT_EQ(fires_for("value_avg", "    gte: 220\n"), 220);
+  EXPECT_EQ(fires_for("value_max", "    gte: 1000\n"), 1000);
+  EXPECT_EQ(fires_for("value_min", "    lt: 15\n"), 10);
+  EXPECT_EQ(fires_for("value_median", "    eq: 30\n"), 30);
+  EXPECT_EQ(fires_for("value_percentile", "    percentile: 75\n    gte: 40\n"), 40);
+}
+
+TEST(CorrelationHits, EventsWithoutTimeOrGroupAreCounted) {
+  std::string yaml = std::string(kFailed) + "---\n" +
+                     correlation("  type: event_count\n  rules: [failed_login]\n  group-by: [User]\n  timespan: 1m\n"
+                                 "  condition:\n    gte: 1\n");
+  Hunted r = run(yaml, {R"({"EventID": 4625, "User": "a"})", R"({"EventID": 4625, "timestamp": "2024-05-01T10:00:00Z"})",
+                     R"({"EventID": 4625, "User": "a", "timestamp": "not a time"})", login("a", 0)});
+  EXPECT_EQ(r.stats.without_time, 2u);
+  EXPECT_EQ(r.stats.without_group, 1u);
+  EXPECT_EQ(r.fires.size(), 1u);
+}
+
+TEST(CorrelationPlan, UnrunnableCorrelationsAreReported) {
+  std::string yaml = std::string(kFailed) + "---\n" +
+                     correlation("  type: event_count\n  rules: [no_such_rule]\n  timespan: 1m\n  condition:\n"
+                                 "    gte: 1\n") +
+                     "---\n" +
+                     correlation("  type: event_count\n  rules: [loop_b]\n  timespan: 1m\n  condition:\n    gte: 1\n",
+                                 "20000000-0000-4000-8000-00000000000a", "loop_a") +
+                     "---\n" +
+                     correlation("  type: event_count\n  rules: [loop_a]\n  timespan: 1m\n  condition:\n    gte: 1\n",
+                                 "20000000-0000-4000-8000-00000000000b", "loop_b") +
+                     "---\n" +
+                     correlation("  type: value_percentile\n  rules: [failed_login]\n  timespan: 1m\n  condition:\n"
+                                 "    field: x\n    lte: 1\n",
+                                 "20000000-0000-4000-8000-00000000000c");
+  Hunted r = run(yaml, {login("a", 0)});
+  EXPECT_TRUE(r.engine->correlations().empty());
+  std::map<std::string, std::string> reasons;
+  for (const auto& u : r.engine->unsupported()) reasons[u.id] = u.reason;
+  ASSERT_EQ(reasons.size(), 4u);
+  EXPECT_NE(reasons[kCorr].find("'no_such_rule'"), std::string::npos) << reasons[kCorr];
+  // The loop is found from loop_a, so loop_b is the one that closes it.
+  EXPECT_NE(reasons["20000000-0000-4000-8000-00000000000b"].find("references it in turn"), std::string::npos)
+      << reasons["20000000-0000-4000-8000-00000000000b"];
+  EXPECT_NE(reasons["20000000-0000-4000-8000-00000000000a"].find("cannot run"), std::string::npos);
+  EXPECT_NE(reasons["20000000-0000-4000-8000-00000000000c"].find("percentile"), std::string::npos);
+  // The base rule's only user cannot run, so its detections are reported.
+  EXPECT_EQ(r.reported.size(), 1u);
+}
+
+TEST(CorrelationPlan, FeedOnlyRulesAreNotReported) {
+  EngineOptions options;
+  options.feed_only.insert("10000000-0000-4000-8000-000000000002");
+  std::string yaml = std::string(kFailed) + "---\n" + kSuccess;
+  Hunted r = run(yaml, {login("a", 0), login("a", 1, 4624)}, options);
+  EXPECT_EQ(r.reported, std::vector<std::string>{"10000000-0000-4000-8000-000000000001"});
+}
+
+}  // namespace
+}  // namespace sigscope
