@@ -19,7 +19,7 @@ namespace {
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-// Reads `count` digits at `pos`; advances `pos`.
+// Reads `count` digits at `pos` and advances `pos` past them.
 std::optional<int> digits(std::string_view text, std::size_t& pos, std::size_t count) {
   if (pos + count > text.size()) return std::nullopt;
   int value = 0;
@@ -59,8 +59,8 @@ bool is_temporal(CorrelationType type) {
 std::optional<std::int64_t> parse_event_time(std::string_view text) {
   text = trim(text);
   if (text.empty()) return std::nullopt;
-  // Epoch numbers: the magnitude tells seconds, milliseconds or microseconds
-  // apart for any date between 1973 and 5138.
+  // Epoch numbers: the magnitude distinguishes seconds, milliseconds and
+  // microseconds for any date between 1973 and 5138.
   if (std::all_of(text.begin(), text.end(), [](char c) { return is_digit(c) || c == '.'; })) {
     std::string copy(text);
     char* end = nullptr;
@@ -70,6 +70,8 @@ std::optional<std::int64_t> parse_event_time(std::string_view text) {
     if (v * scale > 9e18) return std::nullopt;
     return static_cast<std::int64_t>(std::llround(v * scale));
   }
+
+  // The date, then an optional time of day, then an optional zone.
   std::size_t pos = 0;
   auto year = digits(text, pos, 4);
   if (!year || pos >= text.size() || text[pos++] != '-') return std::nullopt;
@@ -82,6 +84,7 @@ std::optional<std::int64_t> parse_event_time(std::string_view text) {
   if (!date.ok()) return std::nullopt;
   std::int64_t seconds = std::chrono::sys_days(date).time_since_epoch().count() * 86400LL;
   std::int64_t micros = 0;
+
   if (pos < text.size() && (text[pos] == 'T' || text[pos] == 't' || text[pos] == ' ')) {
     ++pos;
     auto hour = digits(text, pos, 2);
@@ -108,6 +111,7 @@ std::optional<std::int64_t> parse_event_time(std::string_view text) {
     }
     seconds += *hour * 3600LL + *minute * 60LL + second;
   }
+
   if (pos < text.size()) {
     char c = text[pos];
     if ((c == 'Z' || c == 'z') && pos + 1 == text.size()) {

@@ -1,5 +1,5 @@
-// Sigma correlation rules: plans that say which detections feed which
-// correlation, the hits those detections leave, and the evaluation of the
+// Sigma correlation rules: plans that map detections to the correlations
+// they feed, the hits those detections leave, and the evaluation of the
 // hits in time order into correlation detections.
 //
 // Correlations run after matching: every worker records a small hit for each
@@ -19,9 +19,8 @@
 
 namespace sigscope {
 
-// What rule `rule` (a runnable detection rule) gives correlation
-// `correlation`: the event's values of the group-by fields (after the
-// correlation's aliases) and of the condition's field.
+// The fields one runnable detection rule gives one correlation: the group-by
+// fields (after the correlation's aliases) and the condition's field.
 struct CorrelationFeed {
   std::uint32_t correlation = 0;  // index into CorrelationSet::plans
   std::uint32_t ref = 0;          // position of the rule in the correlation's `rules`
