@@ -508,7 +508,7 @@ TEST(HuntStream, ManySmallInputsKeepOrder) {
 }
 
 TEST(HuntStream, DetectionHeavyInputsKeepOrder) {
-  // Every event fires, so the detections outweigh the input: past 8 MiB of
+  // Every event fires, so the detections outweigh the input: past 4 MiB of
   // output held for earlier jobs, a worker waits for its job's turn and then
   // writes its output while the job runs. The last input is large enough to
   // be cut into blocks by the reader.

@@ -159,7 +159,7 @@ void open_input(const InputFile& input, InputState& state, DiagnosticList& diagn
 // written, finished or still running. A log where most events fire a rule
 // gives more detection text than input, so past this a worker waits for its
 // job's turn and then writes its output as the job runs.
-constexpr std::size_t kMaxHeldOutput = 8u << 20;
+constexpr std::size_t kMaxHeldOutput = 4u << 20;
 // A running job reports its output to the queue each time it grows by this.
 constexpr std::size_t kOutputStep = 1u << 20;
 
@@ -1054,7 +1054,7 @@ int run_hunt(const HuntOptions& options) {
         } else {
           out.write(output);
         }
-        output.clear();
+        std::string().swap(output);
       };
       worker.on_large_output([&](std::string& output) {
         if (!writer) {
