@@ -90,14 +90,16 @@ TEST_P(Conformance, Case) {
   ASSERT_TRUE(expect || expect_correlations);
   JsonEventReader reader;
   std::vector<std::set<std::string>> fired(events->items.size());
-  std::vector<CorrelationHit> hits;
+  CorrelationHits hits;
   CorrelationStats correlation_stats;
   for (std::size_t i = 0; i < events->items.size(); ++i) {
     std::string error;
     std::vector<Detection> detections;
     bool ok = reader.read_object(to_json(events->items[i]), i + 1, [&](const RawEvent& event) {
       matcher->match(event, detections);
-      matcher->correlation_hits(event, detections, 0, hits, correlation_stats);
+      std::vector<CorrelationHit> found;
+      matcher->correlation_hits(event, detections, 0, found, correlation_stats);
+      for (const auto& hit : found) hits.add(hit);
       for (const auto& d : detections) fired[i].insert(engine.rules()[d.rule]->rule.id);
     }, error);
     ASSERT_TRUE(ok) << "event " << i << ": " << error;

@@ -38,7 +38,7 @@ std::string correlation(const std::string& body, const std::string& id = "200000
 
 struct Hunted {
   std::unique_ptr<Engine> engine;
-  std::vector<CorrelationHit> hits;
+  CorrelationHits hits;
   std::vector<CorrelationFire> fires;
   CorrelationStats stats;
   std::vector<std::string> reported;  // ids of the detections reported on their own
@@ -65,7 +65,9 @@ Hunted run(const std::string& yaml, const std::vector<std::string>& events, Engi
     std::string error;
     bool ok = reader.read_object(events[i], i + 1, [&](const RawEvent& event) {
       matcher->match(event, detections);
-      matcher->correlation_hits(event, detections, 0, r.hits, r.stats);
+      std::vector<CorrelationHit> found;
+      matcher->correlation_hits(event, detections, 0, found, r.stats);
+      for (const auto& hit : found) r.hits.add(hit);
       for (const auto& d : detections)
         if (r.engine->reports(d.rule)) r.reported.push_back(r.engine->rules()[d.rule]->rule.id);
     }, error);

@@ -996,7 +996,7 @@ int run_hunt(const HuntOptions& options) {
   std::uint64_t regex_limit_hits = 0, channel_less = 0;
   std::size_t inputs_read = 0, unreadable = 0;
   std::size_t jobs_done = 0;
-  std::vector<CorrelationHit> hits;  // in job order
+  CorrelationHits hits;  // in job order
   CorrelationStats correlation_stats;
   auto write_one = [&](TaskResult& result) {
     if (out.failed()) {
@@ -1019,8 +1019,8 @@ int run_hunt(const HuntOptions& options) {
     regex_limit_hits += result.regex_limit_hits;
     channel_less += result.channel_less;
     for (const auto& [rule, count] : result.detections) detections[rule] += count;
-    if (hits.empty()) hits = std::move(result.hits);
-    else hits.insert(hits.end(), std::make_move_iterator(result.hits.begin()), std::make_move_iterator(result.hits.end()));
+    for (const CorrelationHit& hit : result.hits) hits.add(hit);
+    std::vector<CorrelationHit>().swap(result.hits);
     correlation_stats.detections += result.correlation_stats.detections;
     correlation_stats.without_time += result.correlation_stats.without_time;
     correlation_stats.without_group += result.correlation_stats.without_group;

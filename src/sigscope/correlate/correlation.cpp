@@ -4,7 +4,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
-#include <deque>
+#include <cstring>
+#include <span>
 #include <functional>
 #include <unordered_map>
 #include <unordered_set>
@@ -160,6 +161,41 @@ std::string format_event_time(std::int64_t time_us) {
   return out;
 }
 
+void CorrelationHits::add(const CorrelationHit& hit) {
+  const std::size_t bytes = hit.text.size();
+  const char* text = nullptr;
+  if (bytes > 0) {
+    if (bytes > kBlockBytes - block_used_) {
+      // A text longer than a block gets a block of its own.
+      blocks_.push_back(std::make_unique<char[]>(std::max(bytes, kBlockBytes)));
+      block_used_ = 0;
+    }
+    char* at = blocks_.back().get() + block_used_;
+    std::memcpy(at, hit.text.data(), bytes);
+    block_used_ += bytes;
+    text = at;
+  }
+  hits_.push_back({hit.time_us, hit.record, text, hit.input, hit.rule, hit.correlation, hit.key_size,
+                   static_cast<std::uint32_t>(bytes - hit.key_size), static_cast<std::uint16_t>(hit.ref), hit.has_value});
+}
+
+CorrelationHits::View CorrelationHits::operator[](std::size_t index) const {
+  const Stored& s = hits_[index];
+  View v;
+  v.time_us = s.time_us;
+  v.record = s.record;
+  v.input = s.input;
+  v.rule = s.rule;
+  v.correlation = s.correlation;
+  v.ref = s.ref;
+  v.has_value = s.has_value;
+  if (s.text) {
+    v.key = std::string_view(s.text, s.key_size);
+    v.value = std::string_view(s.text + s.key_size, s.value_size);
+  }
+  return v;
+}
+
 CorrelationSet plan_correlations(const std::vector<CompiledRule>& all, const std::vector<const CompiledRule*>& runnable,
                                  FieldTable& fields, std::vector<UnrunnableCorrelation>& unrunnable) {
   CorrelationSet set;
@@ -190,6 +226,11 @@ CorrelationSet plan_correlations(const std::vector<CompiledRule>& all, const std
     }
     if (!is_temporal(spec.type) && !has_bound(spec.condition)) {
       out.reason = "its condition gives no bound; add gt, gte, lt, lte, eq or neq";
+      continue;
+    }
+    if (spec.rules.size() > UINT16_MAX) {
+      out.reason = fmt::format("it lists {} rules, more than the {} a correlation can combine", spec.rules.size(),
+                               UINT16_MAX);
       continue;
     }
     if (spec.timespan_seconds == 0) {
@@ -324,15 +365,39 @@ CorrelationSet plan_correlations(const std::vector<CompiledRule>& all, const std
 
 namespace {
 
-// One thing a correlation counts: a detection, or a fire of a correlation it references.
+// One thing a correlation counts: a detection, or a fire of a correlation it
+// references. Kept to 16 bytes, since there is one per hit.
 struct Item {
   std::int64_t time = 0;
-  std::int64_t first = 0;  // earliest event behind it
-  std::uint32_t ref = 0;
-  const std::string* key = nullptr;
-  const std::string* value = nullptr;  // nullptr when the event has none
-  std::uint32_t hit = UINT32_MAX;       // a detection: index into the hits
-  std::uint32_t fire = UINT32_MAX;      // a child's fire: index into the fires
+  std::uint32_t index = 0;  // a detection: index into the hits; a fire: into Evaluation::children
+  std::uint16_t ref = 0;    // position in the correlation's `rules`
+  bool fire = false;
+};
+
+// A child correlation's fire as an item of its parent.
+struct ChildItem {
+  std::uint32_t fire = 0;  // index into the fires
+  std::string key;         // the parent's group-by values, taken from the fire's group
+};
+
+// The items of one group not yet judged, oldest first.
+struct Window {
+  std::vector<std::uint32_t> items;
+  std::size_t head = 0;
+
+  bool empty() const { return head == items.size(); }
+  std::uint32_t front() const { return items[head]; }
+  std::span<const std::uint32_t> view() const { return std::span<const std::uint32_t>(items).subspan(head); }
+  void pop_front() {
+    if (++head == items.size() || (head >= 64 && head * 2 >= items.size())) {
+      items.erase(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(head));
+      head = 0;
+    }
+  }
+  void clear() {
+    items.clear();
+    head = 0;
+  }
 };
 
 bool satisfies(const CorrelationCondition& c, double v) {
@@ -345,10 +410,10 @@ bool satisfies(const CorrelationCondition& c, double v) {
   return true;
 }
 
-std::optional<double> number(const std::string& text) {
-  std::string_view t = trim(text);
-  if (t.empty()) return std::nullopt;
-  std::string copy(t);
+std::optional<double> number(std::string_view text) {
+  text = trim(text);
+  if (text.empty()) return std::nullopt;
+  std::string copy(text);
   char* end = nullptr;
   double v = std::strtod(copy.c_str(), &end);
   if (end != copy.c_str() + copy.size() || !std::isfinite(v)) return std::nullopt;
@@ -363,54 +428,6 @@ double percentile(std::vector<double>& values, double p) {
   return values[low] + (values[high] - values[low]) * (rank - static_cast<double>(low));
 }
 
-// The value the condition compares for the items of one window, or nullopt
-// when there is none (no numeric value for value_sum and the like).
-std::optional<double> aggregate(const CorrelationPlan& plan, const std::vector<Item>& items,
-                                const std::deque<std::uint32_t>& window, std::vector<double>& scratch) {
-  const Correlation& spec = plan.rule->rule.correlation;
-  switch (spec.type) {
-    case CorrelationType::EventCount: return static_cast<double>(window.size());
-    case CorrelationType::ValueCount: {
-      std::unordered_set<std::string_view> distinct;
-      for (std::uint32_t i : window)
-        if (items[i].value) distinct.insert(*items[i].value);
-      return static_cast<double>(distinct.size());
-    }
-    case CorrelationType::Temporal: {
-      std::vector<bool> seen(plan.refs.size(), false);
-      for (std::uint32_t i : window) seen[items[i].ref] = true;
-      return static_cast<double>(std::count(seen.begin(), seen.end(), true));
-    }
-    case CorrelationType::TemporalOrdered: {
-      // The longest prefix of `rules` found in order; taking each rule's
-      // earliest event after the previous one finds it.
-      std::uint32_t next = 0;
-      for (std::uint32_t i : window)
-        if (next < plan.refs.size() && items[i].ref == next) ++next;
-      return static_cast<double>(next);
-    }
-    default: break;
-  }
-  scratch.clear();
-  for (std::uint32_t i : window)
-    if (items[i].value)
-      if (auto v = number(*items[i].value)) scratch.push_back(*v);
-  if (scratch.empty()) return std::nullopt;
-  switch (spec.type) {
-    case CorrelationType::ValueSum:
-    case CorrelationType::ValueAvg: {
-      double sum = 0;
-      for (double v : scratch) sum += v;
-      return spec.type == CorrelationType::ValueSum ? sum : sum / static_cast<double>(scratch.size());
-    }
-    case CorrelationType::ValueMin: return *std::min_element(scratch.begin(), scratch.end());
-    case CorrelationType::ValueMax: return *std::max_element(scratch.begin(), scratch.end());
-    case CorrelationType::ValueMedian: return percentile(scratch, 50);
-    case CorrelationType::ValuePercentile: return percentile(scratch, *spec.condition.percentile);
-    default: return std::nullopt;
-  }
-}
-
 bool holds(const CorrelationPlan& plan, double value) {
   const Correlation& spec = plan.rule->rule.correlation;
   // A temporal correlation without a condition needs every rule it names.
@@ -418,54 +435,41 @@ bool holds(const CorrelationPlan& plan, double value) {
   return satisfies(spec.condition, value);
 }
 
-std::vector<std::string> split_key(const std::string& key) {
+std::vector<std::string> split_key(std::string_view key) {
   std::vector<std::string> out;
   std::size_t start = 0;
   for (std::size_t i = 0; i < key.size(); ++i)
     if (key[i] == '\x1f') {
-      out.push_back(key.substr(start, i - start));
+      out.emplace_back(key.substr(start, i - start));
       start = i + 1;
     }
   return out;
 }
 
-}  // namespace
+// Evaluates one correlation over its items.
+class Evaluation {
+ public:
+  Evaluation(const CorrelationPlan& plan, std::uint32_t plan_index, const CorrelationHits& hits,
+             const std::vector<CorrelationFire>& fires)
+      : plan_(plan), spec_(plan.rule->rule.correlation), plan_index_(plan_index), hits_(hits), fires_(fires) {}
 
-std::vector<CorrelationFire> evaluate_correlations(const CorrelationSet& set, const std::vector<CorrelationHit>& hits,
-                                                   CorrelationStats& stats) {
-  std::vector<CorrelationFire> fires;
-  // Per plan: the indices of its fires, for the plans that reference it.
-  std::vector<std::vector<std::uint32_t>> fires_of(set.plans.size());
-  std::vector<std::vector<std::uint32_t>> hits_of(set.plans.size());
-  for (std::uint32_t h = 0; h < hits.size(); ++h) hits_of[hits[h].correlation].push_back(h);
-  std::vector<double> scratch;
-
-  for (std::uint32_t p : set.order) {
-    const CorrelationPlan& plan = set.plans[p];
-    const Correlation& spec = plan.rule->rule.correlation;
-    const std::int64_t span = static_cast<std::int64_t>(spec.timespan_seconds) * 1000000;
-    const bool numeric = is_numeric_type(spec.type);
-
-    std::vector<Item> items;
-    std::deque<std::string> child_keys;  // keys made for child fires
-    for (std::uint32_t h : hits_of[p]) {
-      const CorrelationHit& hit = hits[h];
-      Item item;
-      item.time = item.first = hit.time_us;
-      item.ref = hit.ref;
-      item.key = &hit.key;
-      item.value = hit.has_value ? &hit.value : nullptr;
-      item.hit = h;
-      if (numeric && (!item.value || !number(*item.value))) ++stats.without_value;
-      items.push_back(item);
+  // Adds the plan's hits and the fires of the correlations it references.
+  void collect(const std::vector<std::uint32_t>& hit_indices, const std::vector<std::vector<std::uint32_t>>& fires_of,
+               CorrelationStats& stats) {
+    const bool numeric = is_numeric_type(spec_.type);
+    items_.reserve(hit_indices.size());
+    for (std::uint32_t h : hit_indices) {
+      const CorrelationHits::View hit = hits_[h];
+      if (numeric && (!hit.has_value || !number(hit.value))) ++stats.without_value;
+      items_.push_back({hit.time_us, h, static_cast<std::uint16_t>(hit.ref), false});
     }
-    for (std::uint32_t k = 0; k < plan.refs.size(); ++k) {
-      if (!plan.refs[k].correlation) continue;
-      for (std::uint32_t f : fires_of[plan.refs[k].index]) {
-        const CorrelationFire& fire = fires[f];
+    for (std::uint32_t k = 0; k < plan_.refs.size(); ++k) {
+      if (!plan_.refs[k].correlation) continue;
+      for (std::uint32_t f : fires_of[plan_.refs[k].index]) {
+        const CorrelationFire& fire = fires_[f];
         std::string key;
         bool complete = true;
-        for (int position : plan.child_group[k]) {
+        for (int position : plan_.child_group[k]) {
           if (position < 0 || static_cast<std::size_t>(position) >= fire.group.size()) {
             complete = false;
             break;
@@ -477,86 +481,169 @@ std::vector<CorrelationFire> evaluate_correlations(const CorrelationSet& set, co
           ++stats.without_group;
           continue;
         }
-        child_keys.push_back(std::move(key));
-        Item item;
-        item.time = fire.last_us;
-        item.first = fire.first_us;
-        item.ref = k;
-        item.key = &child_keys.back();
-        item.fire = f;
-        items.push_back(item);
+        items_.push_back({fire.last_us, static_cast<std::uint32_t>(children_.size()), static_cast<std::uint16_t>(k), true});
+        children_.push_back({f, std::move(key)});
       }
     }
-    std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.time < b.time; });
+    std::stable_sort(items_.begin(), items_.end(), [](const Item& a, const Item& b) { return a.time < b.time; });
+  }
 
+  // Runs the windows and returns the fires, ordered by the time of their last event.
+  std::vector<CorrelationFire> run() {
+    const std::int64_t span = static_cast<std::int64_t>(spec_.timespan_seconds) * 1000000;
     // A condition that only grows with more events (at least N events,
     // values or rules) fires as soon as it holds on the events of the last
-    // timespan; the window then starts again. Other conditions (fewer than
-    // N, sums, averages) are judged on whole windows, each starting at the
-    // first event after the previous window ended.
-    const bool growing = !numeric && !spec.condition.lt && !spec.condition.lte && !spec.condition.eq &&
-                         !spec.condition.neq;
-    struct Group {
-      std::deque<std::uint32_t> window;
+    // timespan, and the window then starts again. Other conditions (fewer
+    // than N, sums, averages) are judged on whole windows, each starting at
+    // the first event after the previous window ended.
+    const bool growing = !is_numeric_type(spec_.type) && !spec_.condition.lt && !spec_.condition.lte &&
+                         !spec_.condition.eq && !spec_.condition.neq;
+    std::unordered_map<std::string_view, Window> groups;
+    auto judge = [&](Window& window) {
+      if (window.empty()) return;
+      if (auto value = aggregate(window.view()); value && holds(plan_, *value)) fire(window.view(), *value);
+      window.clear();
     };
-    std::unordered_map<std::string_view, Group> groups;
-    std::vector<CorrelationFire> plan_fires;
-    std::vector<std::uint32_t> fire_first_item;  // for a stable order of the fires
-    auto fire = [&](const std::deque<std::uint32_t>& window, double value) {
-      CorrelationFire out;
-      out.correlation = p;
-      out.group = split_key(*items[window.front()].key);
-      out.first_us = items[window.front()].first;
-      out.last_us = items[window.front()].time;
-      out.value = value;
-      for (std::uint32_t i : window) {
-        const Item& item = items[i];
-        out.first_us = std::min(out.first_us, item.first);
-        out.last_us = std::max(out.last_us, item.time);
-        if (item.hit != UINT32_MAX) {
-          ++out.event_count;
-          if (out.events.size() < kMaxFireEvents) out.events.push_back(item.hit);
-        } else {
-          const CorrelationFire& child = fires[item.fire];
-          out.event_count += child.event_count;
-          for (std::uint32_t e : child.events)
-            if (out.events.size() < kMaxFireEvents) out.events.push_back(e);
-        }
-      }
-      plan_fires.push_back(std::move(out));
-      fire_first_item.push_back(window.front());
-    };
-    auto judge = [&](Group& g) {
-      if (g.window.empty()) return;
-      if (auto value = aggregate(plan, items, g.window, scratch); value && holds(plan, *value)) fire(g.window, *value);
-      g.window.clear();
-    };
-    for (std::uint32_t i = 0; i < items.size(); ++i) {
-      Group& g = groups[*items[i].key];
+    for (std::uint32_t i = 0; i < items_.size(); ++i) {
+      Window& window = groups[key(items_[i])];
       if (growing) {
-        while (!g.window.empty() && items[i].time - items[g.window.front()].time > span) g.window.pop_front();
-        g.window.push_back(i);
-        if (auto value = aggregate(plan, items, g.window, scratch); value && holds(plan, *value)) {
-          fire(g.window, *value);
-          g.window.clear();
+        while (!window.empty() && items_[i].time - items_[window.front()].time > span) window.pop_front();
+        window.items.push_back(i);
+        if (auto value = aggregate(window.view()); value && holds(plan_, *value)) {
+          fire(window.view(), *value);
+          window.clear();
         }
       } else {
-        if (!g.window.empty() && items[i].time - items[g.window.front()].time > span) judge(g);
-        g.window.push_back(i);
+        if (!window.empty() && items_[i].time - items_[window.front()].time > span) judge(window);
+        window.items.push_back(i);
       }
     }
     if (!growing)
-      for (auto& [key, g] : groups) judge(g);
+      for (auto& [group, window] : groups) judge(window);
 
-    std::vector<std::uint32_t> order(plan_fires.size());
+    std::vector<std::uint32_t> order(fires_out_.size());
     for (std::uint32_t k = 0; k < order.size(); ++k) order[k] = k;
     std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
-      if (plan_fires[a].last_us != plan_fires[b].last_us) return plan_fires[a].last_us < plan_fires[b].last_us;
-      return fire_first_item[a] < fire_first_item[b];
+      if (fires_out_[a].last_us != fires_out_[b].last_us) return fires_out_[a].last_us < fires_out_[b].last_us;
+      return first_item_[a] < first_item_[b];
     });
-    for (std::uint32_t k : order) {
+    std::vector<CorrelationFire> sorted;
+    sorted.reserve(order.size());
+    for (std::uint32_t k : order) sorted.push_back(std::move(fires_out_[k]));
+    return sorted;
+  }
+
+ private:
+  std::string_view key(const Item& item) const {
+    return item.fire ? std::string_view(children_[item.index].key) : hits_[item.index].key;
+  }
+  // The condition field's value, or nullopt for a fire or an event without one.
+  std::optional<std::string_view> value(const Item& item) const {
+    if (item.fire) return std::nullopt;
+    const CorrelationHits::View hit = hits_[item.index];
+    if (!hit.has_value) return std::nullopt;
+    return hit.value;
+  }
+
+  // The value the condition compares for the items of one window, or nullopt
+  // when there is none (no numeric value for value_sum and the like).
+  std::optional<double> aggregate(std::span<const std::uint32_t> window) {
+    switch (spec_.type) {
+      case CorrelationType::EventCount: return static_cast<double>(window.size());
+      case CorrelationType::ValueCount: {
+        std::unordered_set<std::string_view> distinct;
+        for (std::uint32_t i : window)
+          if (auto v = value(items_[i])) distinct.insert(*v);
+        return static_cast<double>(distinct.size());
+      }
+      case CorrelationType::Temporal: {
+        std::vector<bool> seen(plan_.refs.size(), false);
+        for (std::uint32_t i : window) seen[items_[i].ref] = true;
+        return static_cast<double>(std::count(seen.begin(), seen.end(), true));
+      }
+      case CorrelationType::TemporalOrdered: {
+        // The longest prefix of `rules` found in order; taking each rule's
+        // earliest event after the previous one finds it.
+        std::uint32_t next = 0;
+        for (std::uint32_t i : window)
+          if (next < plan_.refs.size() && items_[i].ref == next) ++next;
+        return static_cast<double>(next);
+      }
+      default: break;
+    }
+    scratch_.clear();
+    for (std::uint32_t i : window)
+      if (auto text = value(items_[i]))
+        if (auto v = number(*text)) scratch_.push_back(*v);
+    if (scratch_.empty()) return std::nullopt;
+    switch (spec_.type) {
+      case CorrelationType::ValueSum:
+      case CorrelationType::ValueAvg: {
+        double sum = 0;
+        for (double v : scratch_) sum += v;
+        return spec_.type == CorrelationType::ValueSum ? sum : sum / static_cast<double>(scratch_.size());
+      }
+      case CorrelationType::ValueMin: return *std::min_element(scratch_.begin(), scratch_.end());
+      case CorrelationType::ValueMax: return *std::max_element(scratch_.begin(), scratch_.end());
+      case CorrelationType::ValueMedian: return percentile(scratch_, 50);
+      case CorrelationType::ValuePercentile: return percentile(scratch_, *spec_.condition.percentile);
+      default: return std::nullopt;
+    }
+  }
+
+  void fire(std::span<const std::uint32_t> window, double value) {
+    CorrelationFire out;
+    out.correlation = plan_index_;
+    out.group = split_key(key(items_[window.front()]));
+    out.first_us = out.last_us = items_[window.front()].time;
+    out.value = value;
+    for (std::uint32_t i : window) {
+      const Item& item = items_[i];
+      out.last_us = std::max(out.last_us, item.time);
+      if (!item.fire) {
+        out.first_us = std::min(out.first_us, item.time);
+        ++out.event_count;
+        if (out.events.size() < kMaxFireEvents) out.events.push_back(item.index);
+        continue;
+      }
+      const CorrelationFire& child = fires_[children_[item.index].fire];
+      out.first_us = std::min(out.first_us, child.first_us);
+      out.event_count += child.event_count;
+      for (std::uint32_t e : child.events)
+        if (out.events.size() < kMaxFireEvents) out.events.push_back(e);
+    }
+    fires_out_.push_back(std::move(out));
+    first_item_.push_back(window.front());
+  }
+
+  const CorrelationPlan& plan_;
+  const Correlation& spec_;
+  std::uint32_t plan_index_;
+  const CorrelationHits& hits_;
+  const std::vector<CorrelationFire>& fires_;
+  std::vector<Item> items_;
+  std::vector<ChildItem> children_;
+  std::vector<double> scratch_;
+  std::vector<CorrelationFire> fires_out_;
+  std::vector<std::uint32_t> first_item_;  // per fire: its first item, for a stable order
+};
+
+}  // namespace
+
+std::vector<CorrelationFire> evaluate_correlations(const CorrelationSet& set, const CorrelationHits& hits,
+                                                   CorrelationStats& stats) {
+  std::vector<CorrelationFire> fires;
+  // Per plan: the indices of its fires, for the plans that reference it.
+  std::vector<std::vector<std::uint32_t>> fires_of(set.plans.size());
+  std::vector<std::vector<std::uint32_t>> hits_of(set.plans.size());
+  for (std::uint32_t h = 0; h < hits.size(); ++h) hits_of[hits[h].correlation].push_back(h);
+  for (std::uint32_t p : set.order) {
+    Evaluation evaluation(set.plans[p], p, hits, fires);
+    evaluation.collect(hits_of[p], fires_of, stats);
+    std::vector<std::uint32_t>().swap(hits_of[p]);
+    for (CorrelationFire& fire : evaluation.run()) {
       fires_of[p].push_back(static_cast<std::uint32_t>(fires.size()));
-      fires.push_back(std::move(plan_fires[k]));
+      fires.push_back(std::move(fire));
     }
   }
   return fires;

@@ -9,6 +9,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,17 +58,58 @@ struct CorrelationSet {
   bool empty() const { return plans.empty(); }
 };
 
-// A detection that feeds a correlation.
+// A detection that feeds a correlation, as a Matcher records it.
 struct CorrelationHit {
   std::int64_t time_us = 0;  // event time, microseconds since 1970 (UTC)
+  std::uint64_t record = 0;  // the event's record number in its input
+  std::uint32_t input = 0;   // set by the caller, e.g. the input's index
+  std::uint32_t rule = 0;    // runnable rule that fired
   std::uint32_t correlation = 0;
   std::uint32_t ref = 0;
-  std::uint32_t rule = 0;     // runnable rule that fired
-  std::uint32_t input = 0;    // set by the caller, e.g. the input's index
-  std::uint64_t record = 0;   // the event's record number in its input
-  std::string key;            // the group-by values, each ended by '\x1f'
-  std::string value;          // the condition field's first value
+  std::uint32_t key_size = 0;  // bytes of `text` that hold the group-by values
   bool has_value = false;
+  // The group-by values, each ended by '\x1f', then the condition field's
+  // first value when has_value.
+  std::string text;
+
+  std::string_view key() const { return std::string_view(text).substr(0, key_size); }
+  std::string_view value() const { return std::string_view(text).substr(key_size); }
+};
+
+// The hits of a hunt, kept until every input is read. A hunt can gather
+// millions, so each takes 48 bytes plus its text, which is packed into
+// shared blocks instead of a string of its own.
+// NOTE: memory still grows with the number of hits (about 115 bytes each
+// with evaluation, so 1M hits add about 115 MB); nothing spills to disk.
+class CorrelationHits {
+ public:
+  struct View {
+    std::int64_t time_us = 0;
+    std::uint64_t record = 0;
+    std::uint32_t input = 0, rule = 0, correlation = 0, ref = 0;
+    bool has_value = false;
+    std::string_view key, value;
+  };
+
+  // Appends a copy of `hit`.
+  void add(const CorrelationHit& hit);
+  std::size_t size() const { return hits_.size(); }
+  bool empty() const { return hits_.empty(); }
+  View operator[](std::size_t index) const;
+
+ private:
+  struct Stored {
+    std::int64_t time_us;
+    std::uint64_t record;
+    const char* text;
+    std::uint32_t input, rule, correlation, key_size, value_size;
+    std::uint16_t ref;
+    bool has_value;
+  };
+  static constexpr std::size_t kBlockBytes = 1 << 20;
+  std::deque<Stored> hits_;  // a deque, so growing never copies the hits
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  std::size_t block_used_ = kBlockBytes;  // bytes used in blocks_.back()
 };
 
 // One firing of a correlation rule for one group.
@@ -117,7 +160,7 @@ CorrelationSet plan_correlations(const std::vector<CompiledRule>& all, const std
 // events were read; they are ordered by time here, keeping that order for
 // equal times. Returns the fires of each plan in `set.order`, each plan's
 // ordered by the time of their last event.
-std::vector<CorrelationFire> evaluate_correlations(const CorrelationSet& set, const std::vector<CorrelationHit>& hits,
+std::vector<CorrelationFire> evaluate_correlations(const CorrelationSet& set, const CorrelationHits& hits,
                                                    CorrelationStats& stats);
 
 }  // namespace sigscope

@@ -668,24 +668,25 @@ void Matcher::correlation_hits(const RawEvent& event, std::span<const Detection>
           const FieldValue& v = view_.value(i);
           if (v.type == ValueType::Null) return;
           found = true;
-          hit.key += v.value;
+          hit.text += v.value;
         });
         if (!found) {
           complete = false;
           break;
         }
-        hit.key += '\x1f';
+        hit.text += '\x1f';
       }
       if (!complete) {
         ++stats.without_group;
         continue;
       }
+      hit.key_size = static_cast<std::uint32_t>(hit.text.size());
       if (feed.value != kNoField)
         view_.for_each_value(feed.value, [&](std::uint32_t i) {
           const FieldValue& v = view_.value(i);
           if (hit.has_value || v.type == ValueType::Null) return;
           hit.has_value = true;
-          hit.value = v.value;
+          hit.text += v.value;
         });
       out.push_back(std::move(hit));
     }

@@ -268,7 +268,7 @@ void format_detection(DetectionFormat format, const DetectionContext& c, std::st
 namespace {
 
 // The correlation part of a correlation detection, as a JSON object.
-std::string correlation_json(const Engine& engine, const CorrelationFire& fire, const std::vector<CorrelationHit>& hits,
+std::string correlation_json(const Engine& engine, const CorrelationFire& fire, const CorrelationHits& hits,
                              const std::vector<std::string>& input_names) {
   const CorrelationPlan& plan = engine.correlations().plans[fire.correlation];
   const Correlation& spec = plan.rule->rule.correlation;
@@ -290,7 +290,7 @@ std::string correlation_json(const Engine& engine, const CorrelationFire& fire, 
   append_json_string(out, format_event_time(fire.last_us));
   out += fmt::format(",\"event_count\":{},\"events\":[", fire.event_count);
   for (std::size_t i = 0; i < fire.events.size(); ++i) {
-    const CorrelationHit& hit = hits[fire.events[i]];
+    const CorrelationHits::View hit = hits[fire.events[i]];
     if (i) out.push_back(',');
     out += "{\"rule_id\":";
     append_json_string(out, engine.rules()[hit.rule]->rule.id);
@@ -307,7 +307,7 @@ std::string correlation_json(const Engine& engine, const CorrelationFire& fire, 
 }  // namespace
 
 void format_correlation(DetectionFormat format, const Engine& engine, const CorrelationFire& fire,
-                        const std::vector<CorrelationHit>& hits, const std::vector<std::string>& input_names,
+                        const CorrelationHits& hits, const std::vector<std::string>& input_names,
                         std::string& out) {
   const Rule& rule = engine.correlations().plans[fire.correlation].rule->rule;
   const std::string last = format_event_time(fire.last_us);

@@ -29,7 +29,7 @@ void format_detection(DetectionFormat format, const DetectionContext& context, s
 // `hits` are those given to evaluate_correlations(); `input_names` names
 // the inputs their `input` indices refer to.
 void format_correlation(DetectionFormat format, const Engine& engine, const CorrelationFire& fire,
-                        const std::vector<CorrelationHit>& hits, const std::vector<std::string>& input_names,
+                        const CorrelationHits& hits, const std::vector<std::string>& input_names,
                         std::string& out);
 
 // The CSV header line, with its newline.
