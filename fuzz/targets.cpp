@@ -202,20 +202,32 @@ int match(const std::uint8_t* data, std::size_t size) {
 
   static JsonEventReader reader;
   std::vector<std::uint32_t> fired[2];
+  std::size_t correlation_fires[2] = {0, 0};
   int which = 0;
   for (const Engine* engine : {&with_prefilter, &direct}) {
     auto matcher = engine->matcher();
     std::vector<Detection> detections;
+    std::vector<CorrelationHit> found;
+    CorrelationHits hits;
+    CorrelationStats stats;
     std::string error;
     reader.read_object(event_text, 1, [&](const RawEvent& event) {
       matcher->match(event, detections);
       for (const Detection& d : detections) fired[which].push_back(d.rule);
+      matcher->correlation_hits(event, detections, 0, found, stats);
+      // A time that parses is written back as ISO 8601 and parses to itself
+      // (years 1970 to 9999, which the written form covers).
+      if (auto time = parse_event_time(event.timestamp); time && *time < 253402300800LL * 1000000)
+        check(parse_event_time(format_event_time(*time)) == time, "an event time changed when written and read again");
     }, error);
+    for (const CorrelationHit& hit : found) hits.add(hit);
+    correlation_fires[which] = evaluate_correlations(engine->correlations(), hits, stats).size();
     ++which;
   }
   std::sort(fired[0].begin(), fired[0].end());
   std::sort(fired[1].begin(), fired[1].end());
   check(fired[0] == fired[1], "the prefilter changed which rules fired");
+  check(correlation_fires[0] == correlation_fires[1], "the prefilter changed which correlations fired");
   return 0;
 }
 

@@ -70,6 +70,14 @@ def main() -> int:
                 events = event if isinstance(event, list) else [event]
                 for e in events[:2]:
                     save(out, "match", rule + b"\0" + json.dumps(e, separators=(",", ":")).encode())
+                # The same rule under a correlation, so the fuzzer reaches the
+                # correlation planner and evaluator too.
+                rule_id = re.search(rb"^id:\s*(\S+)", rule, re.M)
+                if rule_id and events:
+                    correlation = (b"\n---\ntitle: seed correlation\nid: 00000000-0000-4000-8000-00000000c0de\n"
+                                   b"correlation:\n  type: event_count\n  rules: [" + rule_id.group(1) + b"]\n"
+                                   b"  group-by: [Computer]\n  timespan: 1h\n  condition:\n    gte: 1\n")
+                    save(out, "match", rule + correlation + b"\0" + json.dumps(events[0], separators=(",", ":")).encode())
     for target in ("rule_loader", "condition", "json", "evtx", "match"):
         count = len(list((out / target).glob("*"))) if (out / target).exists() else 0
         print(f"fuzz-seeds: {target}: {count} seeds")
