@@ -1108,6 +1108,7 @@ int run_hunt(const HuntOptions& options) {
     std::string text;
     for (const CorrelationFire& fire : fires) {
       const Rule& rule = engine.correlations().plans[fire.correlation].rule->rule;
+      if (!engine.correlations().plan_reported[fire.correlation]) continue;  // it only feeds other correlations
       if (min_rank > 0 && level_rank(rule.level) < min_rank) continue;
       ++correlation_fires[fire.correlation];
       format_correlation(format, engine, fire, hits, names, text);
@@ -1203,6 +1204,7 @@ int run_hunt(const HuntOptions& options) {
   if (!engine.correlations().empty()) {
     std::size_t silent = 0;
     for (std::uint32_t r = 0; r < engine.rules().size(); ++r) silent += !engine.reports(r);
+    for (bool reported : engine.correlations().plan_reported) silent += !reported;
     for (std::uint64_t n : correlation_fires) total_correlations += n;
     spdlog::info("{} by {}, from {} of the rules they reference{}",
                  plural(total_correlations, "correlation detection", "correlation detections"),

@@ -352,6 +352,17 @@ CorrelationSet plan_correlations(const std::vector<CompiledRule>& all, const std
       set.feeds[ref.index].push_back(std::move(feed));
     }
   }
+  // A correlation used by other correlations writes its own detections
+  // only if one of them says generate: true, like a detection rule.
+  set.plan_reported.assign(set.plans.size(), true);
+  std::vector<bool> generated(set.plans.size(), false), referenced(set.plans.size(), false);
+  for (const CorrelationPlan& plan : set.plans)
+    for (const auto& ref : plan.refs)
+      if (ref.correlation) {
+        referenced[ref.index] = true;
+        generated[ref.index] = generated[ref.index] || plan.rule->rule.correlation.generate;
+      }
+  for (std::uint32_t p = 0; p < set.plans.size(); ++p) set.plan_reported[p] = !referenced[p] || generated[p];
   // A rule's own detections are reported unless every correlation that uses
   // it says generate: false (the default).
   for (std::uint32_t r = 0; r < runnable.size(); ++r) {
@@ -397,6 +408,28 @@ struct Window {
   void clear() {
     items.clear();
     head = 0;
+  }
+};
+
+// A group's state while a correlation runs.
+struct Group {
+  Window window;
+  // Running aggregates of a growing condition over the window.
+  bool armed = false;  // the condition held: the window takes events up to one timespan after its first, then fires
+  std::unordered_map<std::string_view, std::uint32_t> values;  // value_count: count of each value
+  std::vector<std::uint32_t> ref_counts;                        // temporal: events of each referenced rule
+  std::uint32_t refs_seen = 0;                                  // temporal: rules with at least one event
+  // temporal_ordered: for each length k, the latest start time of events
+  // that match the first k rules in order (INT64_MIN when none).
+  std::vector<std::int64_t> best;
+
+  void reset(std::size_t refs) {
+    window.clear();
+    armed = false;
+    values.clear();
+    ref_counts.assign(refs, 0);
+    refs_seen = 0;
+    best.assign(refs + 1, INT64_MIN);
   }
 };
 
@@ -492,34 +525,47 @@ class Evaluation {
   std::vector<CorrelationFire> run() {
     const std::int64_t span = static_cast<std::int64_t>(spec_.timespan_seconds) * 1000000;
     // A condition that only grows with more events (at least N events,
-    // values or rules) fires as soon as it holds on the events of the last
-    // timespan, and the window then starts again. Other conditions (fewer
-    // than N, sums, averages) are judged on whole windows, each starting at
-    // the first event after the previous window ended.
+    // values or rules) is checked as each event arrives, on the group's
+    // events of the last timespan. Once it holds, the window stops sliding
+    // and takes every event up to one timespan after its first, and then
+    // fires once with the final count. Other conditions (fewer than N, sums,
+    // averages) are judged on whole windows, each starting at the first
+    // event after the previous window ended.
     const bool growing = !is_numeric_type(spec_.type) && !spec_.condition.lt && !spec_.condition.lte &&
                          !spec_.condition.eq && !spec_.condition.neq;
-    std::unordered_map<std::string_view, Window> groups;
-    auto judge = [&](Window& window) {
-      if (window.empty()) return;
-      if (auto value = aggregate(window.view()); value && holds(plan_, *value)) fire(window.view(), *value);
-      window.clear();
+    std::unordered_map<std::string_view, Group> groups;
+    auto judge = [&](Group& g) {
+      if (g.window.empty()) return;
+      if (auto value = aggregate(g.window.view()); value && holds(plan_, *value)) fire(g.window.view(), *value);
+      g.window.clear();
+    };
+    auto close = [&](Group& g) {
+      fire(g.window.view(), current(g));
+      g.reset(plan_.refs.size());
     };
     for (std::uint32_t i = 0; i < items_.size(); ++i) {
-      Window& window = groups[key(items_[i])];
-      if (growing) {
-        while (!window.empty() && items_[i].time - items_[window.front()].time > span) window.pop_front();
-        window.items.push_back(i);
-        if (auto value = aggregate(window.view()); value && holds(plan_, *value)) {
-          fire(window.view(), *value);
-          window.clear();
-        }
-      } else {
-        if (!window.empty() && items_[i].time - items_[window.front()].time > span) judge(window);
-        window.items.push_back(i);
+      const Item& item = items_[i];
+      Group& g = groups[key(item)];
+      if (!growing) {
+        if (!g.window.empty() && item.time - items_[g.window.front()].time > span) judge(g);
+        g.window.items.push_back(i);
+        continue;
       }
+      if (g.best.empty()) g.reset(plan_.refs.size());
+      if (g.armed && item.time - items_[g.window.front()].time > span) close(g);
+      if (!g.armed)
+        while (!g.window.empty() && item.time - items_[g.window.front()].time > span) {
+          remove(g, items_[g.window.front()]);
+          g.window.pop_front();
+        }
+      g.window.items.push_back(i);
+      add(g, item);
+      if (!g.armed && holds(plan_, current(g))) g.armed = true;
     }
-    if (!growing)
-      for (auto& [group, window] : groups) judge(window);
+    for (auto& [group, g] : groups) {
+      if (!growing) judge(g);
+      else if (g.armed) close(g);
+    }
 
     std::vector<std::uint32_t> order(fires_out_.size());
     for (std::uint32_t k = 0; k < order.size(); ++k) order[k] = k;
@@ -543,6 +589,51 @@ class Evaluation {
     const CorrelationHits::View hit = hits_[item.index];
     if (!hit.has_value) return std::nullopt;
     return hit.value;
+  }
+
+  // Updates the running aggregates of a growing condition for an event
+  // entering or leaving the window.
+  void add(Group& g, const Item& item) {
+    switch (spec_.type) {
+      case CorrelationType::ValueCount:
+        if (auto v = value(item)) ++g.values[*v];
+        break;
+      case CorrelationType::Temporal:
+        if (g.ref_counts[item.ref]++ == 0) ++g.refs_seen;
+        break;
+      case CorrelationType::TemporalOrdered:
+        // An event of rule k extends the chains of the first k rules; the
+        // latest start keeps the chain valid longest.
+        if (item.ref == 0) g.best[1] = std::max(g.best[1], item.time);
+        else if (g.best[item.ref] != INT64_MIN) g.best[item.ref + 1] = std::max(g.best[item.ref + 1], g.best[item.ref]);
+        break;
+      default: break;
+    }
+  }
+  void remove(Group& g, const Item& item) {
+    if (spec_.type == CorrelationType::ValueCount) {
+      if (auto v = value(item)) {
+        auto it = g.values.find(*v);
+        if (it != g.values.end() && --it->second == 0) g.values.erase(it);
+      }
+    } else if (spec_.type == CorrelationType::Temporal) {
+      if (--g.ref_counts[item.ref] == 0) --g.refs_seen;
+    }
+  }
+  // The value a growing condition compares, from the running aggregates.
+  double current(const Group& g) const {
+    switch (spec_.type) {
+      case CorrelationType::ValueCount: return static_cast<double>(g.values.size());
+      case CorrelationType::Temporal: return static_cast<double>(g.refs_seen);
+      case CorrelationType::TemporalOrdered: {
+        // Chains that start before the window's first event have left it.
+        const std::int64_t first = items_[g.window.front()].time;
+        std::size_t k = plan_.refs.size();
+        while (k > 0 && (g.best[k] == INT64_MIN || g.best[k] < first)) --k;
+        return static_cast<double>(k);
+      }
+      default: return static_cast<double>(g.window.view().size());
+    }
   }
 
   // The value the condition compares for the items of one window, or nullopt

@@ -55,6 +55,9 @@ struct CorrelationSet {
   // Per runnable rule: false when it is referenced only by correlations with
   // generate: false, so its own detections are not reported.
   std::vector<bool> reported;
+  // Per plan: false when it is referenced only by correlations with
+  // generate: false, so it only feeds them.
+  std::vector<bool> plan_reported;
   bool empty() const { return plans.empty(); }
 };
 
