@@ -337,5 +337,49 @@ TEST(CorrelationPlan, FeedOnlyRulesAreNotReported) {
   EXPECT_EQ(r.reported, std::vector<std::string>{"10000000-0000-4000-8000-000000000001"});
 }
 
+TEST(CorrelationFindings, InputsThatGaveWrongResults) {
+  // Nanosecond epoch times were read as microseconds (year -9234).
+  EXPECT_EQ(parse_event_time("1714557600000000000"), 1714557600LL * 1000000);
+  EXPECT_FALSE(parse_event_time("133590312000000000000"));
+  // A parent grouping by a field its child correlation does not group by
+  // never fired, and said the events lacked the field.
+  std::string yaml = std::string(kFailed) + "---\n" +
+                     correlation("  type: event_count\n  rules: [failed_login]\n  group-by: [Computer]\n"
+                                 "  timespan: 1m\n  condition:\n    gte: 1\n",
+                                 "20000000-0000-4000-8000-000000000002", "per_host") +
+                     "---\n" +
+                     correlation("  type: event_count\n  rules: [per_host]\n  group-by: [User]\n  timespan: 1m\n"
+                                 "  condition:\n    gte: 1\n") +
+                     "---\n" +
+                     correlation("  type: event_count\n  rules: [self]\n  timespan: 1m\n  condition:\n    gte: 1\n",
+                                 "20000000-0000-4000-8000-000000000003", "self");
+  Hunted r = run(yaml, {login("a", 0)});
+  std::map<std::string, std::string> reasons;
+  for (const auto& u : r.engine->unsupported()) reasons[u.id] = u.reason;
+  EXPECT_NE(reasons[kCorr].find("groups by 'User', but correlation 'per_host'"), std::string::npos) << reasons[kCorr];
+  EXPECT_EQ(reasons["20000000-0000-4000-8000-000000000003"], "it references itself");
+  // Hex strings were read as numbers by value_sum and the like.
+  std::string sum = "title: bytes\nid: 10000000-0000-4000-8000-000000000005\nname: transfer\nlogsource:\n"
+                    "  product: test\ndetection:\n  sel:\n    action: upload\n  condition: sel\n---\n" +
+                    correlation("  type: value_sum\n  rules: [transfer]\n  timespan: 1h\n  condition:\n"
+                                "    field: bytes\n    gte: 1\n");
+  Hunted hex = run(sum, {R"({"action": "upload", "bytes": "0x1f", "timestamp": "2024-05-01T10:00:00Z"})",
+                         R"({"action": "upload", "bytes": "inf", "timestamp": "2024-05-01T10:00:01Z"})"});
+  EXPECT_TRUE(hex.fires.empty());
+  EXPECT_EQ(hex.stats.without_value, 2u);
+}
+
+TEST(CorrelationFindings, InvalidValuesAreLoadErrors) {
+  for (const char* bad : {"  condition:\n    field: x\n    percentile: ninety\n    gte: 1\n",
+                          "  condition:\n    gte: 1\n  generate: 'yes'\n", "  condition:\n    gte: 1\n  timespan: 300000y\n"}) {
+    std::string yaml = std::string("title: c\nid: 20000000-0000-4000-8000-000000000009\ncorrelation:\n"
+                                   "  type: value_percentile\n  rules: [x]\n") +
+                       (std::string(bad).find("timespan") == std::string::npos ? "  timespan: 1h\n" : "") + bad;
+    DiagnosticList diagnostics;
+    load_rules_from_text(yaml, "bad.yml", diagnostics);
+    EXPECT_GT(diagnostics.error_count(), 0u) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace sigscope

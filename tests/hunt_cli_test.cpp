@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <map>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -662,7 +663,7 @@ TEST(HuntCli, CorrelationsAcrossInputs) {
     EXPECT_EQ(lines[0]["correlation"]["events"][0]["record"], 1);
     EXPECT_NE(r.err.find("1 correlation detection by 2 correlation rules"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("3 rules only feed correlations"), std::string::npos) << r.err;
-    EXPECT_NE(r.err.find("1 detection of rules that feed correlations had no readable time"), std::string::npos)
+    EXPECT_NE(r.err.find("1 event with detections that feed correlations had no readable time"), std::string::npos)
         << r.err;
   }
   // --min-level high keeps the base rules (they have no level or a low one)
@@ -685,6 +686,57 @@ TEST(HuntCli, CorrelationsAcrossInputs) {
   EXPECT_EQ(explain.exit_code, 2);
   EXPECT_NE(explain.err.find("is a correlation rule"), std::string::npos) << explain.err;
   EXPECT_NE(explain.err.find("many_failed, successful_login"), std::string::npos) << explain.err;
+}
+
+TEST(HuntCli, CorrelationLevelAndStatusFilters) {
+  // --min-level treated every rule without an id as feeding a correlation,
+  // and let a deprecated rule run when a correlation referenced it; a
+  // deprecated correlation ran too.
+  TempDir dir;
+  auto rules = dir.write("rules/r.yml", R"(title: Referenced, no id
+name: low_rule
+level: low
+logsource: {product: windows, service: security}
+detection: {sel: {EventID: 4625}, condition: sel}
+---
+title: Unrelated, no id
+level: high
+logsource: {product: windows, service: security}
+detection: {sel: {EventID: 4625}, condition: sel}
+---
+title: Deprecated base
+id: 31000000-0000-4000-8000-000000000001
+status: deprecated
+logsource: {product: windows, service: security}
+detection: {sel: {EventID: 4625}, condition: sel}
+---
+title: On the low rule
+id: 31000000-0000-4000-8000-000000000002
+level: high
+correlation: {type: event_count, rules: [low_rule], timespan: 1h, condition: {gte: 2}}
+---
+title: On the deprecated rule
+id: 31000000-0000-4000-8000-000000000003
+level: high
+correlation: {type: event_count, rules: [31000000-0000-4000-8000-000000000001], timespan: 1h, condition: {gte: 2}}
+---
+title: Deprecated correlation
+id: 31000000-0000-4000-8000-000000000004
+status: deprecated
+level: high
+correlation: {type: event_count, rules: [low_rule], timespan: 1h, condition: {gte: 2}}
+)");
+  auto log = dir.write("logs/a.jsonl", security_event(4625, "a", "2024-05-01T10:00:00Z") +
+                                           security_event(4625, "a", "2024-05-01T10:01:00Z"));
+  auto r = run_cli({"hunt", "-r", rules.string(), "--min-level", "medium", log.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::map<std::string, int> titles;
+  for (const auto& line : parse_lines(r.out)) ++titles[line["title"].get<std::string>()];
+  EXPECT_EQ(titles["Unrelated, no id"], 2) << r.out;
+  EXPECT_EQ(titles["On the low rule"], 1) << r.out;
+  EXPECT_EQ(titles.count("Referenced, no id"), 0u) << r.out;
+  EXPECT_EQ(titles.count("On the deprecated rule"), 0u) << r.out;
+  EXPECT_EQ(titles.count("Deprecated correlation"), 0u) << r.out;
 }
 
 }  // namespace

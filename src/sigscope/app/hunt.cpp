@@ -861,17 +861,20 @@ int run_hunt(const HuntOptions& options) {
   for (const CompiledRule& r : load.rules)
     if (r.rule.kind == RuleKind::Correlation) referenced.insert(r.rule.correlation.rules.begin(), r.rule.correlation.rules.end());
   std::erase_if(load.rules, [&](const CompiledRule& r) {
-    if (r.rule.kind != RuleKind::Detection) return false;
+    if (r.rule.kind == RuleKind::Filter) return false;
+    if (!options.all_statuses && (r.rule.status == "deprecated" || r.rule.status == "unsupported")) {
+      ++excluded_status;
+      return true;
+    }
+    if (r.rule.kind == RuleKind::Correlation) return false;  // --min-level applies when they are written
     if (min_rank > 0 && level_rank(r.rule.level) < min_rank) {
-      if (referenced.count(r.rule.id) || (!r.rule.name.empty() && referenced.count(r.rule.name))) {
-        feed_only.insert(r.rule.id);
+      const bool by_id = !r.rule.id.empty() && referenced.count(r.rule.id);
+      const bool by_name = !r.rule.name.empty() && referenced.count(r.rule.name);
+      if (by_id || by_name) {
+        feed_only.insert(by_id ? r.rule.id : r.rule.name);
         return false;
       }
       ++below_level;
-      return true;
-    }
-    if (!options.all_statuses && (r.rule.status == "deprecated" || r.rule.status == "unsupported")) {
-      ++excluded_status;
       return true;
     }
     return false;
@@ -1220,17 +1223,20 @@ int run_hunt(const HuntOptions& options) {
                      escape_control_characters(engine.correlations().plans[p].rule->rule.id),
                      escape_control_characters(engine.correlations().plans[p].rule->rule.title));
     if (correlation_stats.without_time > 0)
-      spdlog::warn("{} of rules that feed correlations had no readable time, so no correlation counted them; "
-                   "give each event a time in ISO 8601 or epoch form (EVTX events have one; JSON events need a key "
-                   "such as @timestamp, timestamp, TimeCreated or UtcTime)",
-                   plural(correlation_stats.without_time, "detection", "detections"));
+      spdlog::warn("{} with detections that feed correlations had no readable time, so no correlation counted "
+                   "them; give each event a time in ISO 8601 or epoch form (EVTX events have one; JSON events need "
+                   "a key such as @timestamp, timestamp, TimeCreated or UtcTime)",
+                   plural(correlation_stats.without_time, "event", "events"));
     if (correlation_stats.without_group > 0)
-      spdlog::info("{} of rules that feed correlations lacked a group-by field, so no group counted them",
-                   plural(correlation_stats.without_group, "detection", "detections"));
+      spdlog::info("{} a detection lacked a group-by field of a correlation it feeds, so that correlation did not "
+                   "count it",
+                   correlation_stats.without_group == 1 ? std::string("once,")
+                                                        : fmt::format("{} times,", correlation_stats.without_group));
     if (correlation_stats.without_value > 0)
-      spdlog::info("{} of rules that feed value_sum, value_avg and similar correlations had no numeric value in "
-                   "the condition's field, so they counted for no value",
-                   plural(correlation_stats.without_value, "detection", "detections"));
+      spdlog::info("{} a detection had no decimal number in the field of a value_sum, value_avg or similar "
+                   "correlation it feeds, so it added no value",
+                   correlation_stats.without_value == 1 ? std::string("once,")
+                                                        : fmt::format("{} times,", correlation_stats.without_value));
   }
   if (out.closed_by_reader()) {
     spdlog::info("standard output was closed by its reader, so the hunt stopped early; the counts above cover the "

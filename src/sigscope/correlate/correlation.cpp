@@ -60,15 +60,15 @@ bool is_temporal(CorrelationType type) {
 std::optional<std::int64_t> parse_event_time(std::string_view text) {
   text = trim(text);
   if (text.empty()) return std::nullopt;
-  // Epoch numbers: the magnitude distinguishes seconds, milliseconds and
-  // microseconds for any date between 1973 and 5138.
+  // Epoch numbers: the magnitude distinguishes seconds, milliseconds,
+  // microseconds and nanoseconds for any date between 1973 and 5138.
   if (std::all_of(text.begin(), text.end(), [](char c) { return is_digit(c) || c == '.'; })) {
     std::string copy(text);
     char* end = nullptr;
     double v = std::strtod(copy.c_str(), &end);
     if (end != copy.c_str() + copy.size() || !std::isfinite(v)) return std::nullopt;
-    double scale = v < 1e11 ? 1e6 : v < 1e14 ? 1e3 : 1;
-    if (v * scale > 9e18) return std::nullopt;
+    if (v >= 1e20) return std::nullopt;
+    double scale = v < 1e11 ? 1e6 : v < 1e14 ? 1e3 : v < 1e17 ? 1 : 1e-3;
     return static_cast<std::int64_t>(std::llround(v * scale));
   }
 
@@ -234,7 +234,7 @@ CorrelationSet plan_correlations(const std::vector<CompiledRule>& all, const std
       continue;
     }
     if (spec.timespan_seconds == 0) {
-      out.reason = "it has no timespan";
+      out.reason = "its timespan is 0; give a length such as 5m or 1h";
       continue;
     }
     for (const std::string& name : spec.rules) {
@@ -253,10 +253,30 @@ CorrelationSet plan_correlations(const std::vector<CompiledRule>& all, const std
       if (!found) {
         bool loaded = std::any_of(all.begin(), all.end(), [&](const CompiledRule& r) { return names(r.rule, name); });
         out.reason = loaded ? fmt::format("it references rule '{}', which does not run (see the messages about it)", name)
-                            : fmt::format("it references '{}', which is neither the id nor the name of a loaded rule; "
-                                          "check the spelling or load the file that holds it",
+                            : fmt::format("it references '{}', which is neither the id nor the name of a rule that "
+                                          "runs; check the spelling, load the file that holds it, or check that the "
+                                          "rule loaded and is not deprecated or unsupported (--all-statuses runs those)",
                                           name);
         break;
+      }
+      if (ref.correlation) {
+        // A correlation's detections carry only its own group-by values, so
+        // a correlation that uses them can group only by those.
+        const Rule& child = correlations[ref.index]->rule;
+        for (const std::string& g : spec.group_by) {
+          std::string field = g;
+          if (auto alias = spec.aliases.find(g); alias != spec.aliases.end())
+            for (const auto& [rule_name, aliased] : alias->second)
+              if (names(child, rule_name)) field = aliased;
+          const auto& child_group = child.correlation.group_by;
+          if (std::find(child_group.begin(), child_group.end(), field) == child_group.end()) {
+            out.reason = fmt::format("it groups by '{}', but correlation '{}' that it references does not; add "
+                                     "'{}' to that correlation's group-by",
+                                     g, name, field);
+            break;
+          }
+        }
+        if (!out.reason.empty()) break;
       }
       out.refs.push_back(std::move(ref));
     }
@@ -271,6 +291,10 @@ CorrelationSet plan_correlations(const std::vector<CompiledRule>& all, const std
     state[c] = 1;
     for (const auto& ref : resolved[c].refs) {
       if (!ref.correlation) continue;
+      if (ref.index == c) {
+        if (resolved[c].reason.empty()) resolved[c].reason = "it references itself";
+        continue;
+      }
       if (state[ref.index] == 1) {
         if (resolved[c].reason.empty())
           resolved[c].reason = fmt::format("it references correlation '{}', which references it in turn",
@@ -446,6 +470,9 @@ bool satisfies(const CorrelationCondition& c, double v) {
 std::optional<double> number(std::string_view text) {
   text = trim(text);
   if (text.empty()) return std::nullopt;
+  // Decimal numbers only: strtod would also read hex ("0x1f"), inf and nan.
+  for (char c : text)
+    if (!is_digit(c) && c != '.' && c != '-' && c != '+' && c != 'e' && c != 'E') return std::nullopt;
   std::string copy(text);
   char* end = nullptr;
   double v = std::strtod(copy.c_str(), &end);

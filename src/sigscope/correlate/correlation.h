@@ -82,8 +82,8 @@ struct CorrelationHit {
 // The hits of a hunt, kept until every input is read. A hunt can gather
 // millions, so each takes 48 bytes plus its text, which is packed into
 // shared blocks instead of a string of its own.
-// NOTE: memory still grows with the number of hits (about 115 bytes each
-// with evaluation, so 1M hits add about 115 MB); nothing spills to disk.
+// NOTE: memory still grows with the number of hits (1M hits in 65,536
+// groups add about 140 MB with evaluation); nothing spills to disk.
 class CorrelationHits {
  public:
   struct View {
@@ -132,9 +132,11 @@ constexpr std::size_t kMaxFireEvents = 100;
 // Counts of what evaluate_correlations() could not use.
 struct CorrelationStats {
   std::uint64_t detections = 0;     // detections of rules that feed correlations
-  std::uint64_t without_time = 0;   // the event had no readable time
-  std::uint64_t without_group = 0;  // lacked a group-by field, so no group could take them
-  std::uint64_t without_value = 0;  // lacked a numeric value for value_sum and the like
+  std::uint64_t without_time = 0;   // events with such detections but no readable time
+  // Per detection and correlation it feeds: a group-by field was missing,
+  // or the value of a value_sum (and the like) field was not a decimal number.
+  std::uint64_t without_group = 0;
+  std::uint64_t without_value = 0;
 };
 
 // Parses an event time: ISO 8601 ("2024-05-01T10:00:00Z", with optional

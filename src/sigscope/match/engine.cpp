@@ -275,7 +275,9 @@ Engine::Engine(std::vector<CompiledRule> rules, const EngineOptions& options, Di
   std::vector<UnrunnableCorrelation> unrunnable;
   correlations_ = plan_correlations(rules_, runnable_, fields_, unrunnable);
   for (std::uint32_t r = 0; r < runnable_.size(); ++r)
-    if (options.feed_only.count(runnable_[r]->rule.id)) correlations_.reported[r] = false;
+    if ((!runnable_[r]->rule.id.empty() && options.feed_only.count(runnable_[r]->rule.id)) ||
+        (!runnable_[r]->rule.name.empty() && options.feed_only.count(runnable_[r]->rule.name)))
+      correlations_.reported[r] = false;
   for (const auto& u : unrunnable)
     unsupported_.push_back({u.rule->rule.id, u.rule->rule.title, u.rule->rule.path, "correlation rule", u.reason});
   build_routes(options);
@@ -647,11 +649,11 @@ void Matcher::correlation_hits(const RawEvent& event, std::span<const Detection>
   for (const Detection& d : detections) {
     stats.detections += !set.feeds[d.rule].empty();
     for (const CorrelationFeed& feed : set.feeds[d.rule]) {
-      if (!time) time = parse_event_time(event.timestamp);
-      if (!*time) {
-        ++stats.without_time;
-        continue;
+      if (!time) {
+        time = parse_event_time(event.timestamp);
+        stats.without_time += !*time;  // once per event, whatever the number of detections it has
       }
+      if (!*time) continue;
       CorrelationHit hit;
       hit.time_us = **time;
       hit.correlation = feed.correlation;

@@ -43,8 +43,9 @@ struct EngineOptions {
   // logsource, tags, stage names and the fields of stage predicates. With
   // the SigmaHQ corpus this frees about 30 MB.
   bool keep_rule_sources = true;
-  // Ids of rules that run only to feed the correlations that reference
-  // them: their own detections are not reported (see Engine::reports).
+  // Ids or names of rules that run only to feed the correlations that
+  // reference them: their own detections are not reported (see
+  // Engine::reports). Empty strings match no rule.
   std::set<std::string> feed_only;
 };
 

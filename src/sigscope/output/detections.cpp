@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -283,7 +284,9 @@ std::string correlation_json(const Engine& engine, const CorrelationFire& fire, 
   }
   out += "},\"timespan\":";
   append_json_string(out, spec.timespan_text);
-  out += fmt::format(",\"value\":{}", fire.value);
+  // JSON has no infinity: a sum that overflows a double is written as null.
+  if (std::isfinite(fire.value)) out += fmt::format(",\"value\":{}", fire.value);
+  else out += ",\"value\":null";
   out += ",\"first_timestamp\":";
   append_json_string(out, format_event_time(fire.first_us));
   out += ",\"last_timestamp\":";
@@ -355,8 +358,10 @@ void format_correlation(DetectionFormat format, const Engine& engine, const Corr
       std::vector<std::string> group;
       for (std::size_t i = 0; i < plan.rule->rule.correlation.group_by.size() && i < fire.group.size(); ++i)
         group.push_back(fmt::format("{}={}", plan.rule->rule.correlation.group_by[i], fire.group[i]));
-      std::string where = fmt::format("{}={} over {} events from {}", correlation_type_name(rule.correlation.type),
-                                      fire.value, fire.event_count, format_event_time(fire.first_us));
+      std::string where = fmt::format("{}={} over {} from {}", correlation_type_name(rule.correlation.type),
+                                      fire.value, fire.event_count == 1 ? std::string("1 event")
+                                                                        : fmt::format("{} events", fire.event_count),
+                                      format_event_time(fire.first_us));
       if (!group.empty()) where += " " + join(group, " ");
       out += fmt::format("{:<28} {:<13} {:<60} {}\n", one_line(last, 28), one_line(rule.level, 13),
                          one_line(rule.title, 57), one_line("correlation " + where, 200));

@@ -176,21 +176,28 @@ std::optional<std::uint64_t> parse_timespan(std::string_view text) {
   if (text.size() < 2) return std::nullopt;
   char unit = text.back();
   std::string_view digits = text.substr(0, text.size() - 1);
+  // Spans over 1000 years are rejected: they are typing errors, and longer
+  // ones would overflow the engine's microsecond times.
+  constexpr std::uint64_t kMaxSeconds = 1000ULL * 365 * 86400;
   std::uint64_t n = 0;
   for (char c : digits) {
     if (c < '0' || c > '9') return std::nullopt;
     n = n * 10 + static_cast<std::uint64_t>(c - '0');
+    if (n > kMaxSeconds) return std::nullopt;
   }
+  std::uint64_t unit_seconds = 0;
   switch (unit) {
-    case 's': return n;
-    case 'm': return n * 60;
-    case 'h': return n * 3600;
-    case 'd': return n * 86400;
-    case 'w': return n * 7 * 86400;
-    case 'M': return n * 30 * 86400;
-    case 'y': return n * 365 * 86400;
+    case 's': unit_seconds = 1; break;
+    case 'm': unit_seconds = 60; break;
+    case 'h': unit_seconds = 3600; break;
+    case 'd': unit_seconds = 86400; break;
+    case 'w': unit_seconds = 7 * 86400; break;
+    case 'M': unit_seconds = 30 * 86400; break;
+    case 'y': unit_seconds = 365 * 86400; break;
     default: return std::nullopt;
   }
+  if (n > kMaxSeconds / unit_seconds) return std::nullopt;
+  return n * unit_seconds;
 }
 
 void read_correlation(const YamlNode& node, Rule& rule, DocContext& ctx) {
@@ -237,7 +244,7 @@ void read_correlation(const YamlNode& node, Rule& rule, DocContext& ctx) {
               "set a timespan such as 5m, 1h or 1d");
   } else if (auto seconds = parse_timespan(timespan->text); !seconds) {
     ctx.error(timespan, rule.line, fmt::format("invalid timespan '{}'", timespan->text),
-              "write a number followed by s, m, h, d, w, M or y, e.g. 15m");
+              "write a number followed by s, m, h, d, w, M or y, e.g. 15m, of at most 1000 years");
   } else {
     c.timespan_seconds = *seconds;
     c.timespan_text = timespan->text;
@@ -260,6 +267,12 @@ void read_correlation(const YamlNode& node, Rule& rule, DocContext& ctx) {
         continue;
       }
       if (e.key == "percentile") {
+        if (!e.value.is_number()) {
+          ctx.error(&e.value, rule.line,
+                    fmt::format("correlation percentile needs a number, found '{}'", scalar_text(e.value)),
+                    "write a number from 0 to 100");
+          continue;
+        }
         c.condition.percentile = std::strtod(e.value.text.c_str(), nullptr);
         continue;
       }
@@ -308,8 +321,13 @@ void read_correlation(const YamlNode& node, Rule& rule, DocContext& ctx) {
       for (const auto& m : alias.value.entries) c.aliases[alias.key][m.key] = scalar_text(m.value);
     }
   }
-  if (const YamlNode* generate = node.find("generate"))
+  if (const YamlNode* generate = node.find("generate")) {
+    if (!generate->is_bool())
+      ctx.error(generate, rule.line, fmt::format("correlation 'generate' must be true or false, found '{}'",
+                                                 scalar_text(*generate)),
+                "write generate: true or generate: false");
     c.generate = generate->is_bool() && generate->as_bool();
+  }
 }
 
 void read_filter(const YamlNode& node, Rule& rule, DocContext& ctx) {
