@@ -739,5 +739,36 @@ correlation: {type: event_count, rules: [low_rule], timespan: 1h, condition: {gt
   EXPECT_EQ(titles.count("Deprecated correlation"), 0u) << r.out;
 }
 
+TEST(HuntCli, CorrelationGroupByRenamedByPipeline) {
+  // ecs-windows renames fields only for Windows logsources, and its
+  // logsource conditions never selected correlation rules, so the group-by
+  // field kept its Windows name and no event had it.
+  TempDir dir;
+  auto rules = dir.write("rules/r.yml", R"(title: Failed login
+id: 32000000-0000-4000-8000-000000000001
+name: failed_login
+logsource: {product: windows, service: security}
+detection: {sel: {EventID: 4625}, condition: sel}
+---
+title: Many failed logins
+id: 32000000-0000-4000-8000-000000000002
+level: high
+correlation: {type: event_count, rules: [failed_login], group-by: [TargetUserName], timespan: 5m, condition: {gte: 3}}
+)");
+  std::string events;
+  for (int i = 1; i <= 4; ++i)
+    events += fmt::format(R"({{"@timestamp": "2024-05-01T10:0{}:00Z", "winlog": {{"channel": "Security", )"
+                          R"("event_id": 4625, "event_data": {{"TargetUserName": "mallory"}}}}}})",
+                          i) +
+              "\n";
+  auto log = dir.write("logs/wlb.ndjson", events);
+  auto r = run_cli({"hunt", "-r", rules.string(), "-p", "ecs-windows", log.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto lines = parse_lines(r.out);
+  ASSERT_EQ(lines.size(), 1u) << r.out << r.err;
+  EXPECT_EQ(lines[0]["correlation"]["group"]["winlog.event_data.TargetUserName"], "mallory") << r.out;
+  EXPECT_EQ(lines[0]["correlation"]["event_count"], 4);
+}
+
 }  // namespace
 }  // namespace sigscope

@@ -188,8 +188,9 @@ void collect_placeholders(const CompiledRule& rule, std::set<std::string>& names
 // Applies the transformations of the pipelines to one rule.
 class RuleProcessor {
  public:
-  RuleProcessor(CompiledRule& rule, const Vars& vars, DiagnosticList& diagnostics)
-      : state_{rule, {}, {}}, rule_(rule), vars_(vars), diagnostics_(diagnostics) {
+  RuleProcessor(CompiledRule& rule, const Vars& vars, DiagnosticList& diagnostics,
+                std::vector<Logsource> referenced_logsources = {})
+      : state_{rule, {}, {}, std::move(referenced_logsources)}, rule_(rule), vars_(vars), diagnostics_(diagnostics) {
     for (const auto& name : rule.rule.fields) state_.field_items[name];
   }
 
@@ -715,11 +716,35 @@ PipelineApplyResult apply_pipelines(const std::vector<Pipeline>& pipelines, std:
   for (const Pipeline* p : ordered)
     for (const auto& [name, values] : p->vars) vars[name] = values;
 
+  // The logsources a correlation's logsource conditions are tested on: those
+  // of the detection rules it references, directly or through correlations.
+  auto referenced_logsources = [&](const CompiledRule& correlation) {
+    std::vector<Logsource> out;
+    std::set<const CompiledRule*> seen{&correlation};
+    std::vector<const CompiledRule*> pending{&correlation};
+    while (!pending.empty()) {
+      const CompiledRule* c = pending.back();
+      pending.pop_back();
+      for (const std::string& ref : c->rule.correlation.rules)
+        for (const CompiledRule& r : rules) {
+          const bool named = (!r.rule.id.empty() && r.rule.id == ref) || (!r.rule.name.empty() && r.rule.name == ref);
+          if (!named || !seen.insert(&r).second) continue;
+          if (r.rule.kind == RuleKind::Correlation) pending.push_back(&r);
+          else out.push_back(r.rule.logsource);
+        }
+    }
+    return out;
+  };
+  std::vector<std::vector<Logsource>> logsources(rules.size());
+  for (std::size_t i = 0; i < rules.size(); ++i)
+    if (rules[i].rule.kind == RuleKind::Correlation) logsources[i] = referenced_logsources(rules[i]);
+
   PipelineApplyResult result;
   std::vector<CompiledRule> runnable;
   runnable.reserve(rules.size());
-  for (auto& rule : rules) {
-    RuleProcessor processor(rule, vars, diagnostics);
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    CompiledRule& rule = rules[i];
+    RuleProcessor processor(rule, vars, diagnostics, std::move(logsources[i]));
     for (const Pipeline* p : ordered) {
       rule.pipeline.pipelines.push_back(p->name);
       for (const auto& t : p->transformations) processor.apply(*p, t);

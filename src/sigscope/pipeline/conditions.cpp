@@ -158,12 +158,13 @@ bool rule_condition(const PipelineCondition& c, const RuleState& state) {
   const CompiledRule& rule = state.rule;
   switch (c.kind) {
     case Kind::Logsource: {
-      // NOTE: pySigma matches a correlation rule through the rules it
-      // references; sigscope does not resolve them here, so correlations never match.
-      if (rule.rule.kind == RuleKind::Correlation) return false;
-      const Logsource& ls = rule.rule.logsource;
-      return (!c.category || *c.category == ls.category) && (!c.product || *c.product == ls.product) &&
-             (!c.service || *c.service == ls.service);
+      auto matches = [&](const Logsource& ls) {
+        return (!c.category || *c.category == ls.category) && (!c.product || *c.product == ls.product) &&
+               (!c.service || *c.service == ls.service);
+      };
+      if (rule.rule.kind == RuleKind::Correlation)
+        return std::any_of(state.referenced_logsources.begin(), state.referenced_logsources.end(), matches);
+      return matches(rule.rule.logsource);
     }
     case Kind::ContainsDetectionItem:
       return any_predicate(rule, [&](const Predicate& p) {

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <set>
+#include <vector>
 #include <string>
 
 #include "sigscope/compile/compiled.h"
@@ -18,6 +19,10 @@ struct RuleState {
   std::set<std::string> applied;
   // Transformations that renamed each name of the rule's `fields` list.
   std::map<std::string, std::set<std::string>> field_items;
+  // For a correlation rule: the logsources of the detection rules it
+  // references, through other correlations too. A logsource condition
+  // selects the correlation when it selects one of them, as in pySigma.
+  std::vector<Logsource> referenced_logsources;
 };
 
 // Returns true when the rule conditions of a transformation select the rule.
