@@ -381,5 +381,30 @@ TEST(CorrelationFindings, InvalidValuesAreLoadErrors) {
   }
 }
 
+TEST(CorrelationFindings, GroupValuesCannotRunIntoEachOther) {
+  // Values holding the old separator byte made two groups one.
+  std::string yaml = std::string(kFailed) + "---\n" +
+                     correlation("  type: event_count\n  rules: [failed_login]\n  group-by: [User, Computer]\n"
+                                 "  timespan: 1m\n  condition:\n    gte: 2\n");
+  Hunted r = run(yaml, {R"({"EventID": 4625, "User": "a\u001fb", "Computer": "c", "timestamp": "2024-05-01T10:00:00Z"})",
+                        R"({"EventID": 4625, "User": "a", "Computer": "b\u001fc", "timestamp": "2024-05-01T10:00:01Z"})"});
+  EXPECT_TRUE(r.fires.empty());
+  Hunted same = run(yaml, {login("a:1", 0), login("a:1", 1)});
+  ASSERT_EQ(same.fires.size(), 1u);
+  EXPECT_EQ(same.fires[0].group, (std::vector<std::string>{"a:1", "ws1"}));
+}
+
+TEST(CorrelationFindings, SharedNamesAreRejected) {
+  std::string yaml = std::string(kFailed) + "---\n" +
+                     "title: Other\nid: 10000000-0000-4000-8000-00000000000f\nname: failed_login\nlogsource:\n"
+                     "  product: test\ndetection:\n  sel:\n    EventID: 1\n  condition: sel\n---\n" +
+                     correlation("  type: event_count\n  rules: [failed_login]\n  timespan: 1m\n  condition:\n"
+                                 "    gte: 1\n");
+  Hunted r = run(yaml, {login("a", 0)});
+  ASSERT_EQ(r.engine->unsupported().size(), 1u);
+  EXPECT_NE(r.engine->unsupported()[0].reason.find("the name of 2 rules"), std::string::npos)
+      << r.engine->unsupported()[0].reason;
+}
+
 }  // namespace
 }  // namespace sigscope

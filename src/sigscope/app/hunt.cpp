@@ -695,9 +695,13 @@ int explain(const Engine& engine, const HuntOptions& options, DiagnosticList& di
   if (!found) {
     for (const auto& plan : engine.correlations().plans)
       if (plan.rule->rule.id == options.explain_rule) {
+        std::vector<std::string> refs;
+        for (const auto& ref : plan.refs)
+          refs.push_back(ref.correlation ? fmt::format("{} (a correlation)", engine.correlations().plans[ref.index].rule->rule.id)
+                                         : engine.rules()[ref.index]->rule.id);
         spdlog::error("rule {} is a correlation rule, and --explain shows one event against one rule; explain an "
                       "event against the rules it references instead: {}",
-                      options.explain_rule, join(plan.rule->rule.correlation.rules, ", "));
+                      options.explain_rule, join(refs, ", "));
         return 2;
       }
     for (const auto& u : engine.unsupported())
@@ -1025,6 +1029,10 @@ int run_hunt(const HuntOptions& options) {
     for (const CorrelationHit& hit : result.hits) hits.add(hit);
     std::vector<CorrelationHit>().swap(result.hits);
     correlation_stats.detections += result.correlation_stats.detections;
+    if (correlation_stats.without_time == 0 && result.correlation_stats.without_time > 0) {
+      correlation_stats.untimed_input = result.correlation_stats.untimed_input;
+      correlation_stats.untimed_record = result.correlation_stats.untimed_record;
+    }
     correlation_stats.without_time += result.correlation_stats.without_time;
     correlation_stats.without_group += result.correlation_stats.without_group;
   };
@@ -1223,10 +1231,12 @@ int run_hunt(const HuntOptions& options) {
                      escape_control_characters(engine.correlations().plans[p].rule->rule.id),
                      escape_control_characters(engine.correlations().plans[p].rule->rule.title));
     if (correlation_stats.without_time > 0)
-      spdlog::warn("{} with detections that feed correlations had no readable time, so no correlation counted "
-                   "them; give each event a time in ISO 8601 or epoch form (EVTX events have one; JSON events need "
-                   "a key such as @timestamp, timestamp, TimeCreated or UtcTime)",
-                   plural(correlation_stats.without_time, "event", "events"));
+      spdlog::warn("{} with detections that feed correlations had no readable time (the first: {} record {}), so "
+                   "no correlation counted them; give each event a time in ISO 8601 or epoch form (EVTX events have "
+                   "one; JSON events need a key such as @timestamp, timestamp, TimeCreated or UtcTime)",
+                   plural(correlation_stats.without_time, "event", "events"),
+                   escape_control_characters(display_name(inputs[correlation_stats.untimed_input])),
+                   correlation_stats.untimed_record);
     if (correlation_stats.without_group > 0)
       spdlog::info("{} a detection lacked a group-by field of a correlation it feeds, so that correlation did not "
                    "count it",

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <span>
 #include <functional>
+#include <memory>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -56,6 +57,12 @@ bool is_temporal(CorrelationType type) {
 }
 
 }  // namespace
+
+void append_group_value(std::string& key, std::string_view value) {
+  key += std::to_string(value.size());
+  key += ':';
+  key += value;
+}
 
 std::optional<std::int64_t> parse_event_time(std::string_view text) {
   text = trim(text);
@@ -238,6 +245,17 @@ CorrelationSet plan_correlations(const std::vector<CompiledRule>& all, const std
       continue;
     }
     for (const std::string& name : spec.rules) {
+      // Names must be unique (ids are by nature): a name shared by several
+      // rules does not say which one is meant.
+      std::size_t named = 0;
+      for (const CompiledRule* r : runnable) named += !r->rule.name.empty() && r->rule.name == name;
+      for (const CompiledRule* r : correlations) named += !r->rule.name.empty() && r->rule.name == name;
+      if (named > 1) {
+        out.reason = fmt::format("it references '{}', which is the name of {} rules; give each rule a unique name "
+                                 "or reference it by id",
+                                 name, named);
+        break;
+      }
       CorrelationPlan::Ref ref;
       bool found = false;
       for (std::uint32_t r = 0; r < runnable.size() && !found; ++r)
@@ -435,25 +453,35 @@ struct Window {
   }
 };
 
-// A group's state while a correlation runs.
-struct Group {
-  Window window;
-  // Running aggregates of a growing condition over the window.
-  bool armed = false;  // the condition held: the window takes events up to one timespan after its first, then fires
+// The running aggregates of a growing condition over a group's window, for
+// the types that need more than the window's size.
+struct Counts {
   std::unordered_map<std::string_view, std::uint32_t> values;  // value_count: count of each value
   std::vector<std::uint32_t> ref_counts;                        // temporal: events of each referenced rule
   std::uint32_t refs_seen = 0;                                  // temporal: rules with at least one event
   // temporal_ordered: for each length k, the latest start time of events
   // that match the first k rules in order (INT64_MIN when none).
   std::vector<std::int64_t> best;
+};
 
-  void reset(std::size_t refs) {
+// A group's state while a correlation runs. Kept small, since a group-by
+// field can have a value per event.
+struct Group {
+  Window window;
+  bool armed = false;  // the condition held: the window takes events up to one timespan after its first, then fires
+  std::unique_ptr<Counts> counts;  // value_count, temporal and temporal_ordered only
+
+  void reset(CorrelationType type, std::size_t refs) {
     window.clear();
     armed = false;
-    values.clear();
-    ref_counts.assign(refs, 0);
-    refs_seen = 0;
-    best.assign(refs + 1, INT64_MIN);
+    if (type != CorrelationType::ValueCount && type != CorrelationType::Temporal &&
+        type != CorrelationType::TemporalOrdered)
+      return;
+    if (!counts) counts = std::make_unique<Counts>();
+    counts->values.clear();
+    counts->ref_counts.assign(type == CorrelationType::Temporal ? refs : 0, 0);
+    counts->refs_seen = 0;
+    counts->best.assign(type == CorrelationType::TemporalOrdered ? refs + 1 : 0, INT64_MIN);
   }
 };
 
@@ -495,14 +523,17 @@ bool holds(const CorrelationPlan& plan, double value) {
   return satisfies(spec.condition, value);
 }
 
+// The values of a key written by append_group_value().
 std::vector<std::string> split_key(std::string_view key) {
   std::vector<std::string> out;
-  std::size_t start = 0;
-  for (std::size_t i = 0; i < key.size(); ++i)
-    if (key[i] == '\x1f') {
-      out.emplace_back(key.substr(start, i - start));
-      start = i + 1;
-    }
+  std::size_t pos = 0;
+  while (pos < key.size()) {
+    std::size_t colon = key.find(':', pos);
+    std::size_t length = 0;
+    for (std::size_t k = pos; k < colon; ++k) length = length * 10 + static_cast<std::size_t>(key[k] - '0');
+    out.emplace_back(key.substr(colon + 1, length));
+    pos = colon + 1 + length;
+  }
   return out;
 }
 
@@ -534,8 +565,7 @@ class Evaluation {
             complete = false;
             break;
           }
-          key += fire.group[static_cast<std::size_t>(position)];
-          key += '\x1f';
+          append_group_value(key, fire.group[static_cast<std::size_t>(position)]);
         }
         if (!complete) {
           ++stats.without_group;
@@ -568,7 +598,7 @@ class Evaluation {
     };
     auto close = [&](Group& g) {
       fire(g.window.view(), current(g));
-      g.reset(plan_.refs.size());
+      g.reset(spec_.type, plan_.refs.size());
     };
     for (std::uint32_t i = 0; i < items_.size(); ++i) {
       const Item& item = items_[i];
@@ -578,7 +608,7 @@ class Evaluation {
         g.window.items.push_back(i);
         continue;
       }
-      if (g.best.empty()) g.reset(plan_.refs.size());
+      if (!g.counts && g.window.empty()) g.reset(spec_.type, plan_.refs.size());
       if (g.armed && item.time - items_[g.window.front()].time > span) close(g);
       if (!g.armed)
         while (!g.window.empty() && item.time - items_[g.window.front()].time > span) {
@@ -621,42 +651,46 @@ class Evaluation {
   // Updates the running aggregates of a growing condition for an event
   // entering or leaving the window.
   void add(Group& g, const Item& item) {
+    if (!g.counts) return;
+    Counts& c = *g.counts;
     switch (spec_.type) {
       case CorrelationType::ValueCount:
-        if (auto v = value(item)) ++g.values[*v];
+        if (auto v = value(item)) ++c.values[*v];
         break;
       case CorrelationType::Temporal:
-        if (g.ref_counts[item.ref]++ == 0) ++g.refs_seen;
+        if (c.ref_counts[item.ref]++ == 0) ++c.refs_seen;
         break;
       case CorrelationType::TemporalOrdered:
         // An event of rule k extends the chains of the first k rules; the
         // latest start keeps the chain valid longest.
-        if (item.ref == 0) g.best[1] = std::max(g.best[1], item.time);
-        else if (g.best[item.ref] != INT64_MIN) g.best[item.ref + 1] = std::max(g.best[item.ref + 1], g.best[item.ref]);
+        if (item.ref == 0) c.best[1] = std::max(c.best[1], item.time);
+        else if (c.best[item.ref] != INT64_MIN) c.best[item.ref + 1] = std::max(c.best[item.ref + 1], c.best[item.ref]);
         break;
       default: break;
     }
   }
   void remove(Group& g, const Item& item) {
+    if (!g.counts) return;
+    Counts& c = *g.counts;
     if (spec_.type == CorrelationType::ValueCount) {
       if (auto v = value(item)) {
-        auto it = g.values.find(*v);
-        if (it != g.values.end() && --it->second == 0) g.values.erase(it);
+        auto it = c.values.find(*v);
+        if (it != c.values.end() && --it->second == 0) c.values.erase(it);
       }
     } else if (spec_.type == CorrelationType::Temporal) {
-      if (--g.ref_counts[item.ref] == 0) --g.refs_seen;
+      if (--c.ref_counts[item.ref] == 0) --c.refs_seen;
     }
   }
   // The value a growing condition compares, from the running aggregates.
   double current(const Group& g) const {
     switch (spec_.type) {
-      case CorrelationType::ValueCount: return static_cast<double>(g.values.size());
-      case CorrelationType::Temporal: return static_cast<double>(g.refs_seen);
+      case CorrelationType::ValueCount: return static_cast<double>(g.counts->values.size());
+      case CorrelationType::Temporal: return static_cast<double>(g.counts->refs_seen);
       case CorrelationType::TemporalOrdered: {
         // Chains that start before the window's first event have left it.
         const std::int64_t first = items_[g.window.front()].time;
         std::size_t k = plan_.refs.size();
-        while (k > 0 && (g.best[k] == INT64_MIN || g.best[k] < first)) --k;
+        while (k > 0 && (g.counts->best[k] == INT64_MIN || g.counts->best[k] < first)) --k;
         return static_cast<double>(k);
       }
       default: return static_cast<double>(g.window.view().size());

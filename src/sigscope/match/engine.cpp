@@ -651,7 +651,10 @@ void Matcher::correlation_hits(const RawEvent& event, std::span<const Detection>
     for (const CorrelationFeed& feed : set.feeds[d.rule]) {
       if (!time) {
         time = parse_event_time(event.timestamp);
-        stats.without_time += !*time;  // once per event, whatever the number of detections it has
+        if (!*time && stats.without_time++ == 0) {  // once per event, whatever the number of detections it has
+          stats.untimed_input = input;
+          stats.untimed_record = event.record;
+        }
       }
       if (!*time) continue;
       CorrelationHit hit;
@@ -670,13 +673,12 @@ void Matcher::correlation_hits(const RawEvent& event, std::span<const Detection>
           const FieldValue& v = view_.value(i);
           if (v.type == ValueType::Null) return;
           found = true;
-          hit.text += v.value;
+          append_group_value(hit.text, v.value);
         });
         if (!found) {
           complete = false;
           break;
         }
-        hit.text += '\x1f';
       }
       if (!complete) {
         ++stats.without_group;
