@@ -207,7 +207,8 @@ TEST(Lint, EveryCheckTripsAndStaysQuiet) {
     covered.insert(c.check);
   }
   // The corpus-wide checks are tested below; load-error by the CLI test.
-  for (const char* id : {"duplicate-id", "duplicate-title", "duplicate-filename", "filename-length", "load-error"})
+  for (const char* id : {"duplicate-id", "duplicate-title", "duplicate-filename", "filename-length", "load-error",
+                         "duplicate-name", "correlation-reference"})
     covered.insert(id);
   for (const auto& check : lint_checks()) EXPECT_TRUE(covered.count(std::string(check.id))) << check.id;
 }
@@ -497,6 +498,23 @@ TEST(LintTrial, TerminalOutputCarriesNoEscapeSequences) {
   auto explain = testing::run_cli({"explain", rule.string()});
   EXPECT_EQ(explain.out.find('\x1b'), std::string::npos) << explain.out;
   EXPECT_NE(explain.out.find("Red \\x1b[31m title"), std::string::npos) << explain.out;
+}
+
+TEST(Lint, CorrelationReferencesAndSharedNames) {
+  // check passed correlations that hunt could not run, and names that
+  // several rules shared.
+  const std::string base = "logsource:\n  product: test\ndetection:\n  sel:\n    x: 1\n  condition: sel\n";
+  auto findings = lint_texts(
+      {{"a.yml", "title: A\nid: 34000000-0000-4000-8000-000000000001\nname: dup\n" + base},
+       {"b.yml", "title: B\nid: 34000000-0000-4000-8000-000000000002\nname: dup\n" + base},
+       {"c.yml", "title: C\nid: 34000000-0000-4000-8000-000000000003\ncorrelation:\n  type: event_count\n"
+                 "  rules: [missing]\n  timespan: 1h\n  condition:\n    gte: 2\n"},
+       {"d.yml", "title: D\nid: 34000000-0000-4000-8000-000000000004\ncorrelation:\n  type: event_count\n"
+                 "  rules: [34000000-0000-4000-8000-000000000001]\n  timespan: 1h\n  condition:\n    gte: 2\n"}});
+  EXPECT_EQ(count(findings, "duplicate-name"), 2u) << dump(findings);
+  ASSERT_EQ(count(findings, "correlation-reference"), 1u) << dump(findings);
+  for (const auto& f : findings)
+    if (f.check == "correlation-reference") EXPECT_NE(f.message.find("'missing'"), std::string::npos) << f.message;
 }
 
 }  // namespace

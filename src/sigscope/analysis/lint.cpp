@@ -11,6 +11,7 @@
 
 #include "sigscope/common/parallel.h"
 #include "sigscope/common/text.h"
+#include "sigscope/correlate/correlation.h"
 #include "sigscope/condition/parser.h"
 #include "sigscope/rules/yaml.h"
 #include "sigscope/taxonomy/attack.h"
@@ -52,6 +53,12 @@ const std::vector<LintCheck> kChecks = {
      "Add a random UUIDv4 id."},
     {"duplicate-id", S::Error, true, "pySigma", "Two or more rules share one id",
      "Give each rule its own UUID."},
+    {"duplicate-name", S::Error, true, "sigscope", "Two or more rules share one name",
+     "Give each rule its own name: correlations and filters reference rules by name."},
+    {"correlation-reference", S::Error, true, "sigscope",
+     "A correlation rule cannot run: it references no loaded rule, itself, a loop, or a correlation that does not "
+     "group by its fields, or its condition is incomplete",
+     "Fix the reference or the condition as the message says."},
     {"duplicate-title", S::Warning, true, "pySigma", "Two or more rules share one title",
      "Make each title say what distinguishes the rule."},
     {"duplicate-reference", S::Warning, true, "pySigma", "A reference is listed twice in one rule",
@@ -1743,6 +1750,28 @@ std::vector<LintFinding> lint_rules(const std::vector<CompiledRule>& rules, cons
         return std::tuple<std::string, std::string, std::string>(
             fmt::format("id {} is also used by {}", k, others), "give each rule its own UUID", "id");
       });
+  report_groups(
+      "duplicate-name", [](const Rule& r) { return r.name; },
+      [](const std::string& k, const std::string& others) {
+        return std::tuple<std::string, std::string, std::string>(
+            fmt::format("name '{}' is also used by {}", k, others),
+            "give each rule its own name, since correlations and filters reference rules by it", "name");
+      });
+  if (config.enabled("correlation-reference")) {
+    // The hunt's own planner, over every compiled detection rule.
+    std::vector<const CompiledRule*> detection_rules;
+    for (const auto& r : rules)
+      if (r.rule.kind == RuleKind::Detection) detection_rules.push_back(&r);
+    FieldTable fields;
+    std::vector<UnrunnableCorrelation> unrunnable;
+    plan_correlations(rules, detection_rules, fields, unrunnable);
+    for (const auto& u : unrunnable) {
+      if (config.excluded("correlation-reference", u.rule->rule)) continue;
+      RuleLinter l(u.rule->rule, config, out);
+      l.report("correlation-reference", l.key_position("correlation"), fmt::format("the correlation cannot run: {}", u.reason),
+               "");
+    }
+  }
   report_groups(
       "duplicate-title", [](const Rule& r) { return r.kind == RuleKind::Filter ? std::string() : r.title; },
       [](const std::string& k, const std::string& others) {
