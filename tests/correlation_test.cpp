@@ -406,5 +406,68 @@ TEST(CorrelationFindings, SharedNamesAreRejected) {
       << r.engine->unsupported()[0].reason;
 }
 
+TEST(CorrelationFindings, RuleListedTwiceCountsEachEventOnce) {
+  // Each entry of `rules` fed the correlation, so one event counted twice.
+  std::string yaml = std::string(kFailed) + "---\n" + kSuccess + "---\n" +
+                     correlation("  type: temporal_ordered\n  rules: [failed_login, failed_login]\n  group-by: [User]\n"
+                                 "  timespan: 1m\n") +
+                     "---\n" +
+                     correlation("  type: event_count\n  rules: [failed_login, failed_login]\n  group-by: [User]\n"
+                                 "  timespan: 1m\n  condition:\n    gte: 2\n",
+                                 "20000000-0000-4000-8000-000000000002") +
+                     "---\n" +
+                     correlation("  type: temporal_ordered\n  rules: [failed_login, successful_login, failed_login]\n"
+                                 "  group-by: [User]\n  timespan: 1m\n",
+                                 "20000000-0000-4000-8000-000000000003");
+  Hunted one = run(yaml, {login("u", 0)});
+  EXPECT_TRUE(one.fires.empty()) << one.fires.size();
+  Hunted aba = run(yaml, {login("u", 0), login("u", 1, 4624), login("u", 2)});
+  auto counts = aba.counts();
+  EXPECT_EQ(counts[kCorr], 1);
+  EXPECT_EQ(counts["20000000-0000-4000-8000-000000000002"], 1);
+  EXPECT_EQ(counts["20000000-0000-4000-8000-000000000003"], 1);
+  for (const auto& fire : aba.fires)
+    if (aba.engine->correlations().plans[fire.correlation].rule->rule.id == "20000000-0000-4000-8000-000000000003") {
+      EXPECT_EQ(fire.event_count, 3u);
+      EXPECT_EQ(fire.events.size(), 3u);
+    }
+}
+
+TEST(CorrelationFindings, ValueCountOverAChildCorrelation) {
+  // A value_count over another correlation's detections never fired: the
+  // child's group values were not read as values.
+  std::string yaml = std::string(kFailed) + "---\n" +
+                     correlation("  type: event_count\n  rules: [failed_login]\n  group-by: [User, Computer]\n"
+                                 "  timespan: 5m\n  condition:\n    gte: 3\n",
+                                 "20000000-0000-4000-8000-000000000002", "per_host") +
+                     "---\n" +
+                     correlation("  type: value_count\n  rules: [per_host]\n  group-by: [User]\n  timespan: 1h\n"
+                                 "  condition:\n    field: Computer\n    gte: 3\n") +
+                     "---\n" +
+                     correlation("  type: value_count\n  rules: [per_host]\n  group-by: [User]\n  timespan: 1h\n"
+                                 "  condition:\n    field: IpAddress\n    gte: 3\n",
+                                 "20000000-0000-4000-8000-000000000004") +
+                     "---\n" +
+                     correlation("  type: event_count\n  rules: [failed_login]\n  group-by: [User, User]\n"
+                                 "  timespan: 5m\n  condition:\n    gte: 3\n",
+                                 "20000000-0000-4000-8000-000000000005");
+  std::vector<std::string> events;
+  for (int round = 0; round < 3; ++round)
+    for (int k = 0; k < 3; ++k) {
+      const std::string host = "h" + std::to_string(round);
+      events.push_back(login("a", round * 600 + k, 4625, host.c_str()));
+    }
+  Hunted r = run(yaml, events);
+  auto counts = r.counts();
+  EXPECT_EQ(counts["20000000-0000-4000-8000-000000000002"], 3);
+  EXPECT_EQ(counts[kCorr], 1);
+  std::map<std::string, std::string> reasons;
+  for (const auto& u : r.engine->unsupported()) reasons[u.id] = u.reason;
+  EXPECT_NE(reasons["20000000-0000-4000-8000-000000000004"].find("does not group by it"), std::string::npos)
+      << reasons["20000000-0000-4000-8000-000000000004"];
+  EXPECT_NE(reasons["20000000-0000-4000-8000-000000000005"].find("lists 'User' twice"), std::string::npos)
+      << reasons["20000000-0000-4000-8000-000000000005"];
+}
+
 }  // namespace
 }  // namespace sigscope

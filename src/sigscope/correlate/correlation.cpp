@@ -235,6 +235,13 @@ CorrelationSet plan_correlations(const std::vector<CompiledRule>& all, const std
       out.reason = "its condition gives no bound; add gt, gte, lt, lte, eq or neq";
       continue;
     }
+    for (std::size_t a = 0; a < spec.group_by.size() && out.reason.empty(); ++a)
+      for (std::size_t b = a + 1; b < spec.group_by.size(); ++b)
+        if (spec.group_by[a] == spec.group_by[b]) {
+          out.reason = fmt::format("its group-by lists '{}' twice", spec.group_by[a]);
+          break;
+        }
+    if (!out.reason.empty()) continue;
     if (spec.rules.size() > UINT16_MAX) {
       out.reason = fmt::format("it lists {} rules, more than the {} a correlation can combine", spec.rules.size(),
                                UINT16_MAX);
@@ -293,6 +300,19 @@ CorrelationSet plan_correlations(const std::vector<CompiledRule>& all, const std
                                      g, name, field);
             break;
           }
+        }
+        // The field of value_count and the like, over a correlation's
+        // detections, must be one of the values they carry.
+        if (out.reason.empty() && !spec.condition.field.empty()) {
+          std::string field = spec.condition.field;
+          if (auto alias = spec.aliases.find(field); alias != spec.aliases.end())
+            for (const auto& [rule_name, aliased] : alias->second)
+              if (names(child, rule_name)) field = aliased;
+          const auto& child_group = child.correlation.group_by;
+          if (std::find(child_group.begin(), child_group.end(), field) == child_group.end())
+            out.reason = fmt::format("its condition reads '{}' from the detections of correlation '{}', which does "
+                                     "not group by it; add '{}' to that correlation's group-by",
+                                     spec.condition.field, name, field);
         }
         if (!out.reason.empty()) break;
       }
@@ -374,18 +394,25 @@ CorrelationSet plan_correlations(const std::vector<CompiledRule>& all, const std
       return name;
     };
     plan.child_group.resize(plan.refs.size());
+    plan.child_value.assign(plan.refs.size(), -1);
     for (std::uint32_t k = 0; k < plan.refs.size(); ++k) {
       CorrelationPlan::Ref& ref = plan.refs[k];
       if (ref.correlation) {
         const Correlation& child = correlations[ref.index]->rule.correlation;
-        for (const std::string& g : spec.group_by) {
-          const std::string field = field_for(g, ref);
-          auto it = std::find(child.group_by.begin(), child.group_by.end(), field);
-          plan.child_group[k].push_back(it == child.group_by.end() ? -1 : static_cast<int>(it - child.group_by.begin()));
-        }
+        auto position = [&](const std::string& name) {
+          auto it = std::find(child.group_by.begin(), child.group_by.end(), field_for(name, ref));
+          return it == child.group_by.end() ? -1 : static_cast<int>(it - child.group_by.begin());
+        };
+        for (const std::string& g : spec.group_by) plan.child_group[k].push_back(position(g));
+        if (!spec.condition.field.empty()) plan.child_value[k] = position(spec.condition.field);
         ref.index = plan_of[ref.index];
         continue;
       }
+      // A rule listed twice feeds the correlation once per event; the
+      // evaluation finds its other positions in the plan.
+      if (std::any_of(set.feeds[ref.index].begin(), set.feeds[ref.index].end(),
+                      [&](const CorrelationFeed& f) { return f.correlation == p; }))
+        continue;
       CorrelationFeed feed;
       feed.correlation = p;
       feed.ref = k;
@@ -431,6 +458,7 @@ struct Item {
 struct ChildItem {
   std::uint32_t fire = 0;  // index into the fires
   std::string key;         // the parent's group-by values, taken from the fire's group
+  std::optional<std::string> value;  // the condition's field, when the child groups by it
 };
 
 // The items of one group not yet judged, oldest first.
@@ -542,7 +570,15 @@ class Evaluation {
  public:
   Evaluation(const CorrelationPlan& plan, std::uint32_t plan_index, const CorrelationHits& hits,
              const std::vector<CorrelationFire>& fires)
-      : plan_(plan), spec_(plan.rule->rule.correlation), plan_index_(plan_index), hits_(hits), fires_(fires) {}
+      : plan_(plan), spec_(plan.rule->rule.correlation), plan_index_(plan_index), hits_(hits), fires_(fires) {
+    // Each position of `rules` by what it names: a rule or correlation
+    // listed twice has two, and one event can fill either.
+    positions_.resize(plan.refs.size());
+    for (std::uint32_t k = 0; k < plan.refs.size(); ++k)
+      for (std::uint32_t j = 0; j < plan.refs.size(); ++j)
+        if (plan.refs[j].correlation == plan.refs[k].correlation && plan.refs[j].index == plan.refs[k].index)
+          positions_[k].push_back(static_cast<std::uint16_t>(j));
+  }
 
   // Adds the plan's hits and the fires of the correlations it references.
   void collect(const std::vector<std::uint32_t>& hit_indices, const std::vector<std::vector<std::uint32_t>>& fires_of,
@@ -555,7 +591,8 @@ class Evaluation {
       items_.push_back({hit.time_us, h, static_cast<std::uint16_t>(hit.ref), false});
     }
     for (std::uint32_t k = 0; k < plan_.refs.size(); ++k) {
-      if (!plan_.refs[k].correlation) continue;
+      // A correlation listed twice gives its detections once, at its first position.
+      if (!plan_.refs[k].correlation || positions_[k].front() != k) continue;
       for (std::uint32_t f : fires_of[plan_.refs[k].index]) {
         const CorrelationFire& fire = fires_[f];
         std::string key;
@@ -571,8 +608,12 @@ class Evaluation {
           ++stats.without_group;
           continue;
         }
+        std::optional<std::string> value;
+        if (int position = plan_.child_value[k]; position >= 0 && static_cast<std::size_t>(position) < fire.group.size())
+          value = fire.group[static_cast<std::size_t>(position)];
+        if (is_numeric_type(spec_.type) && (!value || !number(*value))) ++stats.without_value;
         items_.push_back({fire.last_us, static_cast<std::uint32_t>(children_.size()), static_cast<std::uint16_t>(k), true});
-        children_.push_back({f, std::move(key)});
+        children_.push_back({f, std::move(key), std::move(value)});
       }
     }
     std::stable_sort(items_.begin(), items_.end(), [](const Item& a, const Item& b) { return a.time < b.time; });
@@ -642,7 +683,10 @@ class Evaluation {
   }
   // The condition field's value, or nullopt for a fire or an event without one.
   std::optional<std::string_view> value(const Item& item) const {
-    if (item.fire) return std::nullopt;
+    if (item.fire) {
+      const auto& child = children_[item.index].value;
+      return child ? std::optional<std::string_view>(*child) : std::nullopt;
+    }
     const CorrelationHits::View hit = hits_[item.index];
     if (!hit.has_value) return std::nullopt;
     return hit.value;
@@ -658,13 +702,18 @@ class Evaluation {
         if (auto v = value(item)) ++c.values[*v];
         break;
       case CorrelationType::Temporal:
-        if (c.ref_counts[item.ref]++ == 0) ++c.refs_seen;
+        for (std::uint16_t k : positions_[item.ref])
+          if (c.ref_counts[k]++ == 0) ++c.refs_seen;
         break;
       case CorrelationType::TemporalOrdered:
-        // An event of rule k extends the chains of the first k rules; the
-        // latest start keeps the chain valid longest.
-        if (item.ref == 0) c.best[1] = std::max(c.best[1], item.time);
-        else if (c.best[item.ref] != INT64_MIN) c.best[item.ref + 1] = std::max(c.best[item.ref + 1], c.best[item.ref]);
+        // An event at position k extends the chains of the first k rules;
+        // the latest start keeps the chain valid longest. Later positions
+        // first, so one event fills one position of a chain.
+        for (auto it = positions_[item.ref].rbegin(); it != positions_[item.ref].rend(); ++it) {
+          const std::uint16_t k = *it;
+          if (k == 0) c.best[1] = std::max(c.best[1], item.time);
+          else if (c.best[k] != INT64_MIN) c.best[k + 1] = std::max(c.best[k + 1], c.best[k]);
+        }
         break;
       default: break;
     }
@@ -678,7 +727,8 @@ class Evaluation {
         if (it != c.values.end() && --it->second == 0) c.values.erase(it);
       }
     } else if (spec_.type == CorrelationType::Temporal) {
-      if (--c.ref_counts[item.ref] == 0) --c.refs_seen;
+      for (std::uint16_t k : positions_[item.ref])
+        if (--c.ref_counts[k] == 0) --c.refs_seen;
     }
   }
   // The value a growing condition compares, from the running aggregates.
@@ -710,15 +760,18 @@ class Evaluation {
       }
       case CorrelationType::Temporal: {
         std::vector<bool> seen(plan_.refs.size(), false);
-        for (std::uint32_t i : window) seen[items_[i].ref] = true;
+        for (std::uint32_t i : window)
+          for (std::uint16_t k : positions_[items_[i].ref]) seen[k] = true;
         return static_cast<double>(std::count(seen.begin(), seen.end(), true));
       }
       case CorrelationType::TemporalOrdered: {
         // The longest prefix of `rules` found in order; taking each rule's
         // earliest event after the previous one finds it.
         std::uint32_t next = 0;
-        for (std::uint32_t i : window)
-          if (next < plan_.refs.size() && items_[i].ref == next) ++next;
+        for (std::uint32_t i : window) {
+          const auto& at = positions_[items_[i].ref];
+          if (next < plan_.refs.size() && std::find(at.begin(), at.end(), next) != at.end()) ++next;
+        }
         return static_cast<double>(next);
       }
       default: break;
@@ -775,6 +828,7 @@ class Evaluation {
   const std::vector<CorrelationFire>& fires_;
   std::vector<Item> items_;
   std::vector<ChildItem> children_;
+  std::vector<std::vector<std::uint16_t>> positions_;  // per position of `rules`: every position naming the same rule
   std::vector<double> scratch_;
   std::vector<CorrelationFire> fires_out_;
   std::vector<std::uint32_t> first_item_;  // per fire: its first item, for a stable order

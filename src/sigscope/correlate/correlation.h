@@ -25,7 +25,7 @@ namespace sigscope {
 // fields (after the correlation's aliases) and the condition's field.
 struct CorrelationFeed {
   std::uint32_t correlation = 0;  // index into CorrelationSet::plans
-  std::uint32_t ref = 0;          // position of the rule in the correlation's `rules`
+  std::uint32_t ref = 0;          // first position of the rule in the correlation's `rules`
   std::vector<FieldId> group;     // one per group-by field
   FieldId value = kNoField;       // the condition's field, if it has one
 };
@@ -44,6 +44,9 @@ struct CorrelationPlan {
   // Per ref to a correlation: for each group-by field, its position in that
   // correlation's group-by list (or -1 when it has no such field).
   std::vector<std::vector<int>> child_group;
+  // Per ref to a correlation: the position of the condition's field in that
+  // correlation's group-by list, or -1.
+  std::vector<int> child_value;
 };
 
 // The correlation rules of an engine, children before the rules that use them.

@@ -380,6 +380,9 @@ bool build_rule(const YamlDocument& doc, YamlNode root, const std::string& path,
   if (const YamlNode* c = root.find("correlation")) {
     rule.kind = RuleKind::Correlation;
     read_correlation(*c, rule, ctx);
+    if (const YamlNode* generate = root.find("generate"))
+      ctx.warning(generate, rule.line, "'generate' outside the correlation section has no effect",
+                  "move it under correlation:, next to type and rules");
   } else if (const YamlNode* f = root.find("filter")) {
     rule.kind = RuleKind::Filter;
     read_filter(*f, rule, ctx);
