@@ -425,7 +425,8 @@ bool build_rule(const YamlDocument& doc, YamlNode root, const std::string& path,
   rule.level = read_string(root, "level", ctx, rule.line);
   if (rule.level.empty() && rule.kind != RuleKind::Filter)
     ctx.warning(nullptr, rule.line, "missing 'level'",
-                "add a level (informational, low, medium, high or critical); --min-level leaves rules without one out");
+                "add a level (informational, low, medium, high or critical); --min-level leaves rules without one "
+                "out, except those a correlation uses");
   if (!rule.level.empty() && !kLevels.count(rule.level))
     ctx.warning(root.find("level"), rule.line, fmt::format("unknown level '{}'", rule.level),
                 "use informational, low, medium, high or critical");
