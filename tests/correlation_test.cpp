@@ -12,6 +12,7 @@
 #include "sigscope/correlate/correlation.h"
 #include "sigscope/input/json_reader.h"
 #include "sigscope/match/engine.h"
+#include "sigscope/output/detections.h"
 #include "sigscope/rules/loader.h"
 #include "test_support.h"
 
@@ -467,6 +468,22 @@ TEST(CorrelationFindings, ValueCountOverAChildCorrelation) {
       << reasons["20000000-0000-4000-8000-000000000004"];
   EXPECT_NE(reasons["20000000-0000-4000-8000-000000000005"].find("lists 'User' twice"), std::string::npos)
       << reasons["20000000-0000-4000-8000-000000000005"];
+}
+
+TEST(CorrelationFindings, OverflowingSumIsWrittenAsNull) {
+  // A sum past the largest double was written as "value":inf, which no JSON
+  // parser accepts.
+  std::string yaml = "title: bytes\nid: 10000000-0000-4000-8000-000000000005\nname: transfer\nlogsource:\n"
+                     "  product: test\ndetection:\n  sel:\n    action: upload\n  condition: sel\n---\n" +
+                     correlation("  type: value_sum\n  rules: [transfer]\n  timespan: 1h\n  condition:\n"
+                                 "    field: bytes\n    gte: 1\n");
+  Hunted r = run(yaml, {R"({"action": "upload", "bytes": "1.7e308", "timestamp": "2024-05-01T10:00:00Z"})",
+                        R"({"action": "upload", "bytes": "1.7e308", "timestamp": "2024-05-01T10:00:01Z"})"});
+  ASSERT_EQ(r.fires.size(), 1u);
+  std::string line;
+  format_correlation(DetectionFormat::Jsonl, *r.engine, r.fires[0], r.hits, {"in.jsonl"}, line);
+  EXPECT_NE(line.find("\"value\":null"), std::string::npos) << line;
+  EXPECT_EQ(line.find("inf"), std::string::npos) << line;
 }
 
 }  // namespace
