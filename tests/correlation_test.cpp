@@ -343,7 +343,7 @@ TEST(CorrelationFindings, InputsThatGaveWrongResults) {
   EXPECT_EQ(parse_event_time("1714557600000000000"), 1714557600LL * 1000000);
   EXPECT_FALSE(parse_event_time("133590312000000000000"));
   // A parent grouping by a field its child correlation does not group by
-  // never fired, and said the events lacked the field.
+  // never fired, and the summary blamed the events for lacking the field.
   std::string yaml = std::string(kFailed) + "---\n" +
                      correlation("  type: event_count\n  rules: [failed_login]\n  group-by: [Computer]\n"
                                  "  timespan: 1m\n  condition:\n    gte: 1\n",
@@ -420,8 +420,8 @@ TEST(CorrelationFindings, RuleListedTwiceCountsEachEventOnce) {
                      correlation("  type: temporal_ordered\n  rules: [failed_login, successful_login, failed_login]\n"
                                  "  group-by: [User]\n  timespan: 1m\n",
                                  "20000000-0000-4000-8000-000000000003");
-  Hunted one = run(yaml, {login("u", 0)});
-  EXPECT_TRUE(one.fires.empty()) << one.fires.size();
+  Hunted single = run(yaml, {login("u", 0)});
+  EXPECT_TRUE(single.fires.empty()) << single.fires.size();
   Hunted aba = run(yaml, {login("u", 0), login("u", 1, 4624), login("u", 2)});
   auto counts = aba.counts();
   EXPECT_EQ(counts[kCorr], 1);
@@ -452,6 +452,8 @@ TEST(CorrelationFindings, ValueCountOverAChildCorrelation) {
                      correlation("  type: event_count\n  rules: [failed_login]\n  group-by: [User, User]\n"
                                  "  timespan: 5m\n  condition:\n    gte: 3\n",
                                  "20000000-0000-4000-8000-000000000005");
+
+  // Three rounds of three failures, each round on another host.
   std::vector<std::string> events;
   for (int round = 0; round < 3; ++round)
     for (int k = 0; k < 3; ++k) {
@@ -462,6 +464,7 @@ TEST(CorrelationFindings, ValueCountOverAChildCorrelation) {
   auto counts = r.counts();
   EXPECT_EQ(counts["20000000-0000-4000-8000-000000000002"], 3);
   EXPECT_EQ(counts[kCorr], 1);
+
   std::map<std::string, std::string> reasons;
   for (const auto& u : r.engine->unsupported()) reasons[u.id] = u.reason;
   EXPECT_NE(reasons["20000000-0000-4000-8000-000000000004"].find("does not group by it"), std::string::npos)

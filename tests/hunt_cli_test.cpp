@@ -645,10 +645,12 @@ TEST(HuntCli, CorrelationsAcrossInputs) {
                                 security_event(4625, "mallory", "2024-05-01T10:02:00Z") +
                                 security_event(4625, "alice", "2024-05-01T10:01:00Z") +
                                 R"({"Channel": "Security", "EventID": 4625, "TargetUserName": "nobody"})" "\n");
+
   for (const char* threads : {"1", "2"}) {
     auto r = run_cli({"hunt", "-r", rules.string(), "-j", threads, (dir.path() / "logs").string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     auto lines = parse_lines(r.out);
+
     // The rules and the inner correlation only feed the outer correlation
     // (generate: false), so only the outer one writes a detection.
     ASSERT_EQ(lines.size(), 1u) << r.out;
@@ -661,6 +663,7 @@ TEST(HuntCli, CorrelationsAcrossInputs) {
     EXPECT_EQ(lines[0]["correlation"]["first_timestamp"], "2024-05-01T10:00:00Z");
     EXPECT_EQ(lines[0]["correlation"]["events"][0]["input"], (dir.path() / "logs" / "b.jsonl").string());
     EXPECT_EQ(lines[0]["correlation"]["events"][0]["record"], 1);
+
     EXPECT_NE(r.err.find("1 correlation detection by 2 correlation rules"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("3 rules only feed correlations"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("1 event with detections that feed correlations had no readable time (the first: " +
@@ -668,6 +671,7 @@ TEST(HuntCli, CorrelationsAcrossInputs) {
               std::string::npos)
         << r.err;
   }
+
   // --min-level high keeps the base rules (they have no level or a low one)
   // as feeders and writes only the high correlation.
   auto high = run_cli({"hunt", "-r", rules.string(), "--min-level", "high", "-f", "csv", (dir.path() / "logs").string()});
@@ -682,6 +686,7 @@ TEST(HuntCli, CorrelationsAcrossInputs) {
                       0),
             0u)
       << row;
+
   // --explain works on one event, so it names the rules to explain instead.
   auto explain = run_cli({"hunt", "-r", rules.string(), "--explain", "30000000-0000-4000-8000-000000000004", "--record",
                           "1", (dir.path() / "logs" / "a.jsonl").string()});
@@ -693,9 +698,9 @@ TEST(HuntCli, CorrelationsAcrossInputs) {
 }
 
 TEST(HuntCli, CorrelationLevelAndStatusFilters) {
-  // --min-level treated every rule without an id as feeding a correlation,
-  // and let a deprecated rule run when a correlation referenced it; a
-  // deprecated correlation ran too.
+  // --min-level treated every rule without an id as feeding a correlation.
+  // It also let a deprecated rule run when a correlation referenced it, and
+  // a deprecated correlation ran too.
   TempDir dir;
   auto rules = dir.write("rules/r.yml", R"(title: Referenced, no id
 name: low_rule

@@ -858,8 +858,8 @@ int run_hunt(const HuntOptions& options) {
     return 2;
   }
   std::size_t below_level = 0, excluded_status = 0;
-  // Rules that correlations reference run whatever their level (a
-  // correlation's rules often have none); below --min-level they only feed
+  // Rules that correlations reference run whatever their level, because a
+  // correlation's rules often have none. Below --min-level they only feed
   // the correlations. Correlations below it are left out when written.
   std::set<std::string> referenced, feed_only;
   for (const CompiledRule& r : load.rules)
@@ -1107,8 +1107,8 @@ int run_hunt(const HuntOptions& options) {
   queue.wait_written();
   reader.join();
   for (auto& t : pool) t.join();
-  // Correlations see every input's events, so they run once all are read;
-  // their detections come after those of single events.
+  // Correlations see every input's events, so they run once all are read.
+  // Their detections come after those of single events.
   std::vector<std::uint64_t> correlation_fires(engine.correlations().plans.size(), 0);
   if (!engine.correlations().empty() && !stop) {
     std::vector<CorrelationFire> fires = evaluate_correlations(engine.correlations(), hits, correlation_stats);

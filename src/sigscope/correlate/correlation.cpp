@@ -34,9 +34,18 @@ std::optional<int> digits(std::string_view text, std::size_t& pos, std::size_t c
   return value;
 }
 
-bool names(const Rule& rule, const std::string& ref) {
-  return (!rule.id.empty() && rule.id == ref) || (!rule.name.empty() && rule.name == ref);
+// The field that `name` (a group-by field or the condition's field) stands
+// for in the events of `target`, after the correlation's aliases.
+std::string aliased_field(const Correlation& spec, const std::string& name, const Rule& target) {
+  auto alias = spec.aliases.find(name);
+  if (alias != spec.aliases.end())
+    for (const auto& [rule_name, field] : alias->second)
+      if (is_referenced_by(target, rule_name)) return field;
+  return name;
 }
+
+// The rule's id, or its title when it has none, for messages.
+const std::string& label(const Rule& rule) { return rule.id.empty() ? rule.title : rule.id; }
 
 bool has_bound(const CorrelationCondition& c) { return c.gt || c.gte || c.lt || c.lte || c.eq || c.neq; }
 
@@ -75,7 +84,10 @@ std::optional<std::int64_t> parse_event_time(std::string_view text) {
     double v = std::strtod(copy.c_str(), &end);
     if (end != copy.c_str() + copy.size() || !std::isfinite(v)) return std::nullopt;
     if (v >= 1e20) return std::nullopt;
-    double scale = v < 1e11 ? 1e6 : v < 1e14 ? 1e3 : v < 1e17 ? 1 : 1e-3;
+    double scale = 1e-3;  // nanoseconds
+    if (v < 1e11) scale = 1e6;  // seconds
+    else if (v < 1e14) scale = 1e3;  // milliseconds
+    else if (v < 1e17) scale = 1;  // microseconds
     return static_cast<std::int64_t>(std::llround(v * scale));
   }
 
@@ -213,7 +225,7 @@ CorrelationSet plan_correlations(const std::vector<CompiledRule>& all, const std
   set.reported.assign(runnable.size(), true);
   if (correlations.empty()) return set;
 
-  // Resolve each reference; a correlation's own problems first.
+  // Check each correlation's own fields, then resolve its references.
   struct Resolved {
     std::vector<CorrelationPlan::Ref> refs;  // Ref::index of a correlation: index into `correlations`
     std::string reason;                      // why it cannot run
@@ -266,17 +278,17 @@ CorrelationSet plan_correlations(const std::vector<CompiledRule>& all, const std
       CorrelationPlan::Ref ref;
       bool found = false;
       for (std::uint32_t r = 0; r < runnable.size() && !found; ++r)
-        if (names(runnable[r]->rule, name)) {
-          ref = {false, r, runnable[r]->rule.name};
+        if (is_referenced_by(runnable[r]->rule, name)) {
+          ref = {false, r};
           found = true;
         }
       for (std::uint32_t k = 0; k < correlations.size() && !found; ++k)
-        if (names(correlations[k]->rule, name)) {
-          ref = {true, k, correlations[k]->rule.name};
+        if (is_referenced_by(correlations[k]->rule, name)) {
+          ref = {true, k};
           found = true;
         }
       if (!found) {
-        bool loaded = std::any_of(all.begin(), all.end(), [&](const CompiledRule& r) { return names(r.rule, name); });
+        bool loaded = std::any_of(all.begin(), all.end(), [&](const CompiledRule& r) { return is_referenced_by(r.rule, name); });
         out.reason = loaded ? fmt::format("it references rule '{}', which does not run (see the messages about it)", name)
                             : fmt::format("it references '{}', which is neither the id nor the name of a rule that "
                                           "runs; check the spelling, load the file that holds it, or check that the "
@@ -288,12 +300,9 @@ CorrelationSet plan_correlations(const std::vector<CompiledRule>& all, const std
         // A correlation's detections carry only its own group-by values, so
         // a correlation that uses them can group only by those.
         const Rule& child = correlations[ref.index]->rule;
+        const auto& child_group = child.correlation.group_by;
         for (const std::string& g : spec.group_by) {
-          std::string field = g;
-          if (auto alias = spec.aliases.find(g); alias != spec.aliases.end())
-            for (const auto& [rule_name, aliased] : alias->second)
-              if (names(child, rule_name)) field = aliased;
-          const auto& child_group = child.correlation.group_by;
+          const std::string field = aliased_field(spec, g, child);
           if (std::find(child_group.begin(), child_group.end(), field) == child_group.end()) {
             out.reason = fmt::format("it groups by '{}', but correlation '{}' that it references does not; add "
                                      "'{}' to that correlation's group-by",
@@ -304,11 +313,7 @@ CorrelationSet plan_correlations(const std::vector<CompiledRule>& all, const std
         // The field of value_count and the like, over a correlation's
         // detections, must be one of the values they carry.
         if (out.reason.empty() && !spec.condition.field.empty()) {
-          std::string field = spec.condition.field;
-          if (auto alias = spec.aliases.find(field); alias != spec.aliases.end())
-            for (const auto& [rule_name, aliased] : alias->second)
-              if (names(child, rule_name)) field = aliased;
-          const auto& child_group = child.correlation.group_by;
+          const std::string field = aliased_field(spec, spec.condition.field, child);
           if (std::find(child_group.begin(), child_group.end(), field) == child_group.end())
             out.reason = fmt::format("its condition reads '{}' from the detections of correlation '{}', which does "
                                      "not group by it; add '{}' to that correlation's group-by",
@@ -320,8 +325,8 @@ CorrelationSet plan_correlations(const std::vector<CompiledRule>& all, const std
     }
   }
 
-  // Order children first; a correlation that reaches itself, or one that
-  // cannot run, cannot run either.
+  // Order children first. A correlation that reaches itself, or that
+  // references one that cannot run, cannot run either.
   std::vector<int> state(correlations.size(), 0);  // 0 new, 1 visiting, 2 done
   std::vector<std::uint32_t> order;
   std::function<void(std::size_t)> visit = [&](std::size_t c) {
@@ -336,15 +341,13 @@ CorrelationSet plan_correlations(const std::vector<CompiledRule>& all, const std
       if (state[ref.index] == 1) {
         if (resolved[c].reason.empty())
           resolved[c].reason = fmt::format("it references correlation '{}', which references it in turn",
-                                           correlations[ref.index]->rule.id.empty() ? correlations[ref.index]->rule.title
-                                                                                    : correlations[ref.index]->rule.id);
+                                           label(correlations[ref.index]->rule));
         continue;
       }
       visit(ref.index);
       if (!resolved[ref.index].reason.empty() && resolved[c].reason.empty())
         resolved[c].reason = fmt::format("it references correlation '{}', which cannot run",
-                                         correlations[ref.index]->rule.id.empty() ? correlations[ref.index]->rule.title
-                                                                                  : correlations[ref.index]->rule.id);
+                                         label(correlations[ref.index]->rule));
     }
     state[c] = 2;
     order.push_back(static_cast<std::uint32_t>(c));
@@ -358,7 +361,7 @@ CorrelationSet plan_correlations(const std::vector<CompiledRule>& all, const std
       for (const auto& ref : resolved[c].refs)
         if (ref.correlation && !resolved[ref.index].reason.empty()) {
           resolved[c].reason = fmt::format("it references correlation '{}', which cannot run",
-                                           correlations[ref.index]->rule.id);
+                                           label(correlations[ref.index]->rule));
           changed = true;
           break;
         }
@@ -377,21 +380,12 @@ CorrelationSet plan_correlations(const std::vector<CompiledRule>& all, const std
     plan.refs = resolved[c].refs;
     set.plans.push_back(std::move(plan));
   }
-  for (std::uint32_t p = 0; p < set.plans.size(); ++p) set.order.push_back(p);  // `order` already put children first
 
   for (std::uint32_t p = 0; p < set.plans.size(); ++p) {
     CorrelationPlan& plan = set.plans[p];
     const Correlation& spec = plan.rule->rule.correlation;
-    // The field a group-by name (or the condition's field) stands for in the
-    // events of the rule named `rule_name`.
     auto field_for = [&](const std::string& name, const CorrelationPlan::Ref& ref) {
-      auto alias = spec.aliases.find(name);
-      if (alias != spec.aliases.end()) {
-        const Rule& target = ref.correlation ? correlations[ref.index]->rule : runnable[ref.index]->rule;
-        for (const auto& [rule_name, field] : alias->second)
-          if (names(target, rule_name)) return field;
-      }
-      return name;
+      return aliased_field(spec, name, ref.correlation ? correlations[ref.index]->rule : runnable[ref.index]->rule);
     };
     plan.child_group.resize(plan.refs.size());
     plan.child_value.assign(plan.refs.size(), -1);
@@ -408,7 +402,7 @@ CorrelationSet plan_correlations(const std::vector<CompiledRule>& all, const std
         ref.index = plan_of[ref.index];
         continue;
       }
-      // A rule listed twice feeds the correlation once per event; the
+      // A rule listed twice feeds the correlation once per event, and the
       // evaluation finds its other positions in the plan.
       if (std::any_of(set.feeds[ref.index].begin(), set.feeds[ref.index].end(),
                       [&](const CorrelationFeed& f) { return f.correlation == p; }))
@@ -422,7 +416,7 @@ CorrelationSet plan_correlations(const std::vector<CompiledRule>& all, const std
     }
   }
   // A correlation used by other correlations writes its own detections
-  // only if one of them says generate: true, like a detection rule.
+  // only if one of them sets generate: true, like a detection rule.
   set.plan_reported.assign(set.plans.size(), true);
   std::vector<bool> generated(set.plans.size(), false), referenced(set.plans.size(), false);
   for (const CorrelationPlan& plan : set.plans)
@@ -433,7 +427,7 @@ CorrelationSet plan_correlations(const std::vector<CompiledRule>& all, const std
       }
   for (std::uint32_t p = 0; p < set.plans.size(); ++p) set.plan_reported[p] = !referenced[p] || generated[p];
   // A rule's own detections are reported unless every correlation that uses
-  // it says generate: false (the default).
+  // it has generate: false (the default).
   for (std::uint32_t r = 0; r < runnable.size(); ++r) {
     if (set.feeds[r].empty()) continue;
     set.reported[r] = std::any_of(set.feeds[r].begin(), set.feeds[r].end(), [&](const CorrelationFeed& f) {
@@ -681,7 +675,8 @@ class Evaluation {
   std::string_view key(const Item& item) const {
     return item.fire ? std::string_view(children_[item.index].key) : hits_[item.index].key;
   }
-  // The condition field's value, or nullopt for a fire or an event without one.
+  // The condition field's value, or nullopt when the event has none or the
+  // child correlation behind a fire does not group by that field.
   std::optional<std::string_view> value(const Item& item) const {
     if (item.fire) {
       const auto& child = children_[item.index].value;
@@ -706,9 +701,9 @@ class Evaluation {
           if (c.ref_counts[k]++ == 0) ++c.refs_seen;
         break;
       case CorrelationType::TemporalOrdered:
-        // An event at position k extends the chains of the first k rules;
-        // the latest start keeps the chain valid longest. Later positions
-        // first, so one event fills one position of a chain.
+        // An event at position k extends the chains of the first k rules,
+        // and the latest start keeps a chain valid longest. Later positions
+        // come first, so one event fills one position of a chain.
         for (auto it = positions_[item.ref].rbegin(); it != positions_[item.ref].rend(); ++it) {
           const std::uint16_t k = *it;
           if (k == 0) c.best[1] = std::max(c.best[1], item.time);
@@ -765,7 +760,7 @@ class Evaluation {
         return static_cast<double>(std::count(seen.begin(), seen.end(), true));
       }
       case CorrelationType::TemporalOrdered: {
-        // The longest prefix of `rules` found in order; taking each rule's
+        // The longest prefix of `rules` found in order. Taking each rule's
         // earliest event after the previous one finds it.
         std::uint32_t next = 0;
         for (std::uint32_t i : window) {
@@ -843,7 +838,7 @@ std::vector<CorrelationFire> evaluate_correlations(const CorrelationSet& set, co
   std::vector<std::vector<std::uint32_t>> fires_of(set.plans.size());
   std::vector<std::vector<std::uint32_t>> hits_of(set.plans.size());
   for (std::uint32_t h = 0; h < hits.size(); ++h) hits_of[hits[h].correlation].push_back(h);
-  for (std::uint32_t p : set.order) {
+  for (std::uint32_t p = 0; p < set.plans.size(); ++p) {  // children come first
     Evaluation evaluation(set.plans[p], p, hits, fires);
     evaluation.collect(hits_of[p], fires_of, stats);
     std::vector<std::uint32_t>().swap(hits_of[p]);

@@ -38,7 +38,6 @@ struct CorrelationPlan {
   struct Ref {
     bool correlation = false;
     std::uint32_t index = 0;
-    std::string name;  // the rule's name, used to look up aliases
   };
   std::vector<Ref> refs;
   // Per ref to a correlation: for each group-by field, its position in that
@@ -49,10 +48,9 @@ struct CorrelationPlan {
   std::vector<int> child_value;
 };
 
-// The correlation rules of an engine, children before the rules that use them.
+// The correlation rules of an engine.
 struct CorrelationSet {
-  std::vector<CorrelationPlan> plans;
-  std::vector<std::uint32_t> order;  // plan indices, each after the plans it references
+  std::vector<CorrelationPlan> plans;  // each after the plans it references
   // Per runnable rule: the correlations its detections feed.
   std::vector<std::vector<CorrelationFeed>> feeds;
   // Per runnable rule: false when it is referenced only by correlations with
@@ -85,9 +83,9 @@ struct CorrelationHit {
 // The hits of a hunt, kept until every input is read. A hunt can gather
 // millions, so each takes 48 bytes plus its text, which is packed into
 // shared blocks instead of a string of its own.
-// NOTE: memory still grows with the number of hits and groups (1M hits in
-// 65,536 groups add about 140 MB with evaluation, 1M groups 220 to 510 MB);
-// nothing spills to disk.
+// NOTE: memory still grows with the number of hits and groups, because
+// nothing spills to disk. 1M hits in 65,536 groups add about 140 MB with
+// evaluation, and 1M groups add about 220 to 510 MB.
 class CorrelationHits {
  public:
   struct View {
@@ -172,9 +170,9 @@ CorrelationSet plan_correlations(const std::vector<CompiledRule>& all, const std
                                  FieldTable& fields, std::vector<UnrunnableCorrelation>& unrunnable);
 
 // Evaluates every correlation over `hits`, which must be in the order the
-// events were read; they are ordered by time here, keeping that order for
-// equal times. Returns the fires of each plan in `set.order`, each plan's
-// ordered by the time of their last event.
+// events were read. They are ordered by time here, and equal times keep that
+// order. Returns the fires plan by plan, each plan's by the time of their
+// last event.
 std::vector<CorrelationFire> evaluate_correlations(const CorrelationSet& set, const CorrelationHits& hits,
                                                    CorrelationStats& stats);
 

@@ -88,7 +88,7 @@ std::string unresolved_placeholder(const CompiledRule& rule) {
 
 bool names_rule(const std::vector<std::string>& refs, const Rule& rule) {
   for (const auto& r : refs)
-    if ((!rule.id.empty() && r == rule.id) || (!rule.name.empty() && r == rule.name)) return true;
+    if (is_referenced_by(rule, r)) return true;
   return false;
 }
 
@@ -666,7 +666,7 @@ void Matcher::correlation_hits(const RawEvent& event, std::span<const Detection>
       hit.record = event.record;
       bool complete = true;
       for (FieldId field : feed.group) {
-        // The first value of the field; an array's first element.
+        // The first value of the field, which is an array's first element.
         bool found = false;
         view_.for_each_value(field, [&](std::uint32_t i) {
           if (found) return;

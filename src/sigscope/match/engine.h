@@ -147,8 +147,8 @@ class Matcher {
 
   // Appends a hit to `out` for each correlation fed by one of `detections`,
   // which match() just returned for `event`. Hits get the event's time and
-  // group-by values; one that lacks either is counted in `stats` instead.
-  // `input` is copied to the hits.
+  // group-by values, and one that lacks either is counted in `stats`
+  // instead. `input` is copied to the hits.
   void correlation_hits(const RawEvent& event, std::span<const Detection> detections, std::uint32_t input,
                         std::vector<CorrelationHit>& out, CorrelationStats& stats) const;
 

@@ -335,8 +335,8 @@ void format_correlation(DetectionFormat format, const Engine& engine, const Corr
       return;
     }
     case DetectionFormat::Csv: {
-      // input and record are empty: a correlation spans events; the last
-      // column holds the correlation object.
+      // input and record are empty because a correlation spans events. The
+      // last column contains the correlation object.
       csv_field(rule.id, out);
       out.push_back(',');
       csv_field(rule.title, out);

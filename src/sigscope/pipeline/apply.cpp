@@ -727,8 +727,7 @@ PipelineApplyResult apply_pipelines(const std::vector<Pipeline>& pipelines, std:
       pending.pop_back();
       for (const std::string& ref : c->rule.correlation.rules)
         for (const CompiledRule& r : rules) {
-          const bool named = (!r.rule.id.empty() && r.rule.id == ref) || (!r.rule.name.empty() && r.rule.name == ref);
-          if (!named || !seen.insert(&r).second) continue;
+          if (!is_referenced_by(r.rule, ref) || !seen.insert(&r).second) continue;
           if (r.rule.kind == RuleKind::Correlation) pending.push_back(&r);
           else out.push_back(r.rule.logsource);
         }

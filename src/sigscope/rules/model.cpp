@@ -37,4 +37,8 @@ std::string_view correlation_type_name(CorrelationType type) {
   return "event_count";
 }
 
+bool is_referenced_by(const Rule& rule, std::string_view ref) {
+  return (!rule.id.empty() && rule.id == ref) || (!rule.name.empty() && rule.name == ref);
+}
+
 }  // namespace sigscope

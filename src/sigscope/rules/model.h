@@ -113,4 +113,8 @@ struct Rule {
 std::string_view rule_kind_name(RuleKind kind);
 std::string_view correlation_type_name(CorrelationType type);
 
+// True when `ref` is the rule's id or its name, the two ways correlation and
+// filter documents reference a rule.
+bool is_referenced_by(const Rule& rule, std::string_view ref);
+
 }  // namespace sigscope
