@@ -208,7 +208,7 @@ TEST(Lint, EveryCheckTripsAndStaysQuiet) {
   }
   // The corpus-wide checks are tested below; load-error by the CLI test.
   for (const char* id : {"duplicate-id", "duplicate-title", "duplicate-filename", "filename-length", "load-error",
-                         "duplicate-name", "correlation-reference"})
+                         "duplicate-name", "correlation-reference", "correlation-status"})
     covered.insert(id);
   for (const auto& check : lint_checks()) EXPECT_TRUE(covered.count(std::string(check.id))) << check.id;
 }
@@ -515,6 +515,45 @@ TEST(Lint, CorrelationReferencesAndSharedNames) {
   ASSERT_EQ(count(findings, "correlation-reference"), 1u) << dump(findings);
   for (const auto& f : findings)
     if (f.check == "correlation-reference") EXPECT_NE(f.message.find("'missing'"), std::string::npos) << f.message;
+}
+
+TEST(Lint, CorrelationOfDeprecatedRule) {
+  // hunt skips deprecated and unsupported rules by default, so a correlation
+  // over one never fires, and check reported nothing.
+  const std::string base = "logsource:\n  product: test\ndetection:\n  sel:\n    x: 1\n  condition: sel\n";
+  const std::string correlation = "correlation:\n  type: event_count\n  rules:\n    - old_logon\n    - "
+                                  "35000000-0000-4000-8000-000000000003\n  timespan: 1h\n  condition:\n    gte: 2\n";
+  auto findings = lint_texts(
+      {{"old.yml", "title: Old logon\nid: 35000000-0000-4000-8000-000000000001\nname: old_logon\nstatus: deprecated\n" + base},
+       {"gone.yml", "title: Gone\nid: 35000000-0000-4000-8000-000000000003\nstatus: unsupported\n" + base},
+       {"active.yml", "title: Active\nid: 35000000-0000-4000-8000-000000000002\nname: active_logon\nstatus: test\n" + base},
+       {"corr.yml", "title: Many old logons\nid: 35000000-0000-4000-8000-000000000004\nstatus: test\n" + correlation},
+       {"corr_old.yml", "title: Retired correlation\nid: 35000000-0000-4000-8000-000000000005\nstatus: deprecated\n" +
+                            correlation},
+       {"corr_ok.yml", "title: Many logons\nid: 35000000-0000-4000-8000-000000000006\ncorrelation:\n"
+                       "  type: event_count\n  rules: [active_logon]\n  timespan: 1h\n  condition:\n    gte: 2\n"}});
+  ASSERT_EQ(count(findings, "correlation-status"), 2u) << dump(findings);
+  std::vector<const LintFinding*> found;
+  for (const auto& f : findings)
+    if (f.check == "correlation-status") found.push_back(&f);
+  EXPECT_EQ(found[0]->file, "corr.yml");
+  EXPECT_EQ(found[0]->severity, LintSeverity::Warning);
+  EXPECT_EQ(found[0]->line, 7) << "points at the reference in the rules list";
+  EXPECT_NE(found[0]->message.find("'Many old logons'"), std::string::npos) << found[0]->message;
+  EXPECT_NE(found[0]->message.find("'old_logon' (old.yml:1)"), std::string::npos) << found[0]->message;
+  EXPECT_NE(found[0]->message.find("deprecated"), std::string::npos) << found[0]->message;
+  EXPECT_NE(found[0]->hint.find("maintained rule"), std::string::npos) << found[0]->hint;
+  EXPECT_EQ(found[1]->file, "corr.yml");
+  EXPECT_NE(found[1]->message.find("unsupported"), std::string::npos) << found[1]->message;
+
+  LintConfig off;
+  ASSERT_FALSE(parse_lint_config("disable: [correlation-status]\n", "lint.yml", off));
+  EXPECT_EQ(count(lint_texts({{"old.yml", "title: Old\nid: 35000000-0000-4000-8000-000000000001\nname: old_logon\n"
+                                          "status: deprecated\n" + base},
+                              {"corr.yml", "title: C\nid: 35000000-0000-4000-8000-000000000004\n" + correlation}},
+                             off),
+                  "correlation-status"),
+            0u);
 }
 
 }  // namespace

@@ -59,6 +59,11 @@ const std::vector<LintCheck> kChecks = {
      "A correlation rule cannot run: it references no loaded rule, itself, a loop, or a correlation that does not "
      "group by its fields, or its condition is incomplete",
      "Fix the reference or the condition as the message says."},
+    {"correlation-status", S::Warning, true, "sigscope",
+     "A correlation rule references a rule whose status is deprecated or unsupported, which hunt skips unless "
+     "--all-statuses is given, so the correlation never fires",
+     "Reference a maintained rule instead, or give the referenced rule an active status (test, experimental or "
+     "stable)."},
     {"duplicate-title", S::Warning, true, "pySigma", "Two or more rules share one title",
      "Make each title say what distinguishes the rule."},
     {"duplicate-reference", S::Warning, true, "pySigma", "A reference is listed twice in one rule",
@@ -1674,6 +1679,30 @@ void check_semantics(RuleLinter& l, const CompiledRule& cr) {
              fmt::format("the condition can never be true{}", first_reason.empty() ? "" : ": " + first_reason));
 }
 
+// Reports each correlation that hunt runs by default but that references a
+// rule hunt skips for its status. A deprecated correlation is skipped along
+// with its rules, so it is not reported.
+void report_inactive_references(const std::vector<const Rule*>& all, const LintConfig& config,
+                                std::vector<LintFinding>& out) {
+  if (!config.enabled("correlation-status")) return;
+  for (const Rule* correlation : all) {
+    if (correlation->kind != RuleKind::Correlation || has_inactive_status(*correlation)) continue;
+    RuleLinter l(*correlation, config, out);
+    for (const std::string& reference : correlation->correlation.rules) {
+      for (const Rule* target : all) {
+        if (!is_referenced_by(*target, reference) || !has_inactive_status(*target)) continue;
+        l.report("correlation-status", l.locate(reference, "correlation"),
+                 fmt::format("correlation '{}' references rule '{}' ({}:{}), whose status is {}; hunt skips that rule "
+                             "unless --all-statuses is given, so the correlation never fires",
+                             correlation->title, reference, target->path, target->line, target->status),
+                 fmt::format("reference a maintained rule instead of '{}', or give that rule an active status "
+                             "(test, experimental or stable) if it still works",
+                             reference));
+      }
+    }
+  }
+}
+
 void lint_one(const CompiledRule* cr, const Rule& rule, const LintConfig& config, std::vector<LintFinding>& out) {
   RuleLinter l(rule, config, out);
   check_metadata(l);
@@ -1772,6 +1801,7 @@ std::vector<LintFinding> lint_rules(const std::vector<CompiledRule>& rules, cons
                "");
     }
   }
+  report_inactive_references(all, config, out);
   report_groups(
       "duplicate-title", [](const Rule& r) { return r.kind == RuleKind::Filter ? std::string() : r.title; },
       [](const std::string& k, const std::string& others) {

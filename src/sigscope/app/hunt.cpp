@@ -866,7 +866,7 @@ int run_hunt(const HuntOptions& options) {
     if (r.rule.kind == RuleKind::Correlation) referenced.insert(r.rule.correlation.rules.begin(), r.rule.correlation.rules.end());
   std::erase_if(load.rules, [&](const CompiledRule& r) {
     if (r.rule.kind == RuleKind::Filter) return false;
-    if (!options.all_statuses && (r.rule.status == "deprecated" || r.rule.status == "unsupported")) {
+    if (!options.all_statuses && has_inactive_status(r.rule)) {
       ++excluded_status;
       return true;
     }

@@ -41,4 +41,6 @@ bool is_referenced_by(const Rule& rule, std::string_view ref) {
   return (!rule.id.empty() && rule.id == ref) || (!rule.name.empty() && rule.name == ref);
 }
 
+bool has_inactive_status(const Rule& rule) { return rule.status == "deprecated" || rule.status == "unsupported"; }
+
 }  // namespace sigscope

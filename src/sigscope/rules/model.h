@@ -117,4 +117,8 @@ std::string_view correlation_type_name(CorrelationType type);
 // filter documents reference a rule.
 bool is_referenced_by(const Rule& rule, std::string_view ref);
 
+// True when the rule's status is deprecated or unsupported. `sigscope hunt`
+// does not run such rules unless --all-statuses is given.
+bool has_inactive_status(const Rule& rule);
+
 }  // namespace sigscope
