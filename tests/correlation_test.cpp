@@ -330,6 +330,47 @@ TEST(CorrelationPlan, UnrunnableCorrelationsAreReported) {
   EXPECT_EQ(r.reported.size(), 1u);
 }
 
+// The rules of the "missing 'level'" warnings in `diagnostics`, by id.
+std::vector<std::string> rules_missing_level(const DiagnosticList& diagnostics) {
+  std::vector<std::string> ids;
+  for (const auto& d : diagnostics.items())
+    if (d.message == "missing 'level'") ids.push_back(d.rule_id);
+  return ids;
+}
+
+TEST(CorrelationLevels, ReferencedRulesNeedNoLevel) {
+  // Rules that only feed a correlation often have no level on purpose, yet
+  // each load warned about them. kFailed and kSuccess have no level, and
+  // only kFailed is referenced (by name).
+  const std::string feed = correlation("  type: event_count\n  rules: [failed_login]\n  timespan: 1m\n"
+                                       "  condition:\n    gte: 1\n");
+  const std::string by_id = correlation("  type: event_count\n  rules: [10000000-0000-4000-8000-000000000001]\n"
+                                        "  timespan: 1m\n  condition:\n    gte: 1\n");
+  const std::string success_id = "10000000-0000-4000-8000-000000000002";
+
+  DiagnosticList one_file;
+  auto rules = load_rules_from_text(std::string(kFailed) + "---\n" + kSuccess + "---\n" + feed, "test.yml", one_file);
+  ASSERT_EQ(rules.size(), 3u);
+  EXPECT_EQ(rules_missing_level(one_file), std::vector<std::string>{success_id});
+
+  DiagnosticList without_correlation;
+  load_rules_from_text(std::string(kFailed) + "---\n" + kSuccess, "test.yml", without_correlation);
+  EXPECT_EQ(rules_missing_level(without_correlation).size(), 2u);
+
+  // Across the files of a corpus, and by id.
+  testing::TempDir dir;
+  dir.write("failed.yml", kFailed);
+  dir.write("success.yml", kSuccess);
+  dir.write("correlations/failed_by_id.yml", by_id);
+  DiagnosticList corpus;
+  LoadResult loaded = load_rules({dir.path().string()}, corpus, 1);
+  ASSERT_EQ(loaded.rules.size(), 3u);
+  const std::vector<std::string> warned = rules_missing_level(corpus);
+  EXPECT_EQ(warned, std::vector<std::string>{success_id});
+  for (const auto& d : corpus.items())
+    if (d.message == "missing 'level'") EXPECT_EQ(d.file, (dir.path() / "success.yml").string());
+}
+
 TEST(CorrelationPlan, FeedOnlyRulesAreNotReported) {
   EngineOptions options;
   options.feed_only.insert("10000000-0000-4000-8000-000000000002");

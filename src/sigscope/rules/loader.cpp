@@ -422,11 +422,8 @@ bool build_rule(const YamlDocument& doc, YamlNode root, const std::string& path,
                 "write dates as YYYY-MM-DD");
   rule.fields = read_string_list(root, "fields", ctx, rule.line);
   rule.falsepositives = read_string_list(root, "falsepositives", ctx, rule.line);
+  // warn_missing_levels() reports a missing level once the correlations of the corpus are loaded.
   rule.level = read_string(root, "level", ctx, rule.line);
-  if (rule.level.empty() && rule.kind != RuleKind::Filter)
-    ctx.warning(nullptr, rule.line, "missing 'level'",
-                "add a level (informational, low, medium, high or critical); --min-level leaves rules without one "
-                "out, except those a correlation uses");
   if (!rule.level.empty() && !kLevels.count(rule.level))
     ctx.warning(root.find("level"), rule.line, fmt::format("unknown level '{}'", rule.level),
                 "use informational, low, medium, high or critical");
@@ -455,10 +452,27 @@ bool build_rule(const YamlDocument& doc, YamlNode root, const std::string& path,
   return !ctx.failed;
 }
 
-}  // namespace
+// Warns about each detection or correlation rule without a level, except
+// those a correlation in `rules` references. Such rules often have none on
+// purpose, because with generate: false they write no detections of their own.
+void warn_missing_levels(const std::vector<Rule>& rules, DiagnosticList& diagnostics) {
+  std::set<std::string_view> referenced;
+  for (const Rule& rule : rules)
+    if (rule.kind == RuleKind::Correlation) referenced.insert(rule.correlation.rules.begin(), rule.correlation.rules.end());
+  for (const Rule& rule : rules) {
+    if (!rule.level.empty() || rule.kind == RuleKind::Filter) continue;
+    const bool by_id = !rule.id.empty() && referenced.count(rule.id);
+    const bool by_name = !rule.name.empty() && referenced.count(rule.name);
+    if (by_id || by_name) continue;
+    diagnostics.warning(rule.path, rule.line, 0, rule.id, "missing 'level'",
+                        "add a level (informational, low, medium, high or critical); --min-level leaves rules without "
+                        "one out, except those a correlation uses");
+  }
+}
 
-std::vector<Rule> load_rules_from_text(std::string_view text, const std::string& path,
-                                       DiagnosticList& diagnostics, std::size_t* rejected) {
+// load_rules_from_text() without the level check, which needs every rule of the corpus.
+std::vector<Rule> load_documents(std::string_view text, const std::string& path, DiagnosticList& diagnostics,
+                                 std::size_t* rejected) {
   std::vector<Rule> rules;
   if (std::size_t nul = text.find('\0'); nul != std::string_view::npos) {
     int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + nul, '\n'));
@@ -537,6 +551,15 @@ std::vector<Rule> load_rules_from_text(std::string_view text, const std::string&
       ++failed;
   }
   if (rejected) *rejected += failed;
+  return rules;
+}
+
+}  // namespace
+
+std::vector<Rule> load_rules_from_text(std::string_view text, const std::string& path,
+                                       DiagnosticList& diagnostics, std::size_t* rejected) {
+  std::vector<Rule> rules = load_documents(text, path, diagnostics, rejected);
+  warn_missing_levels(rules, diagnostics);
   return rules;
 }
 
@@ -622,8 +645,7 @@ LoadResult load_rules(const std::vector<std::string>& paths, DiagnosticList& dia
     }
     std::ostringstream buffer;
     buffer << in.rdbuf();
-    per_file[i] = load_rules_from_text(buffer.str(), files[i].path, per_file_diagnostics[i],
-                                       &per_file_rejected[i]);
+    per_file[i] = load_documents(buffer.str(), files[i].path, per_file_diagnostics[i], &per_file_rejected[i]);
     for (auto& rule : per_file[i]) rule.relative_path = files[i].relative;
   });
 
@@ -633,6 +655,7 @@ LoadResult load_rules(const std::vector<std::string>& paths, DiagnosticList& dia
     diagnostics.append(per_file_diagnostics[i]);
     for (auto& r : per_file[i]) result.rules.push_back(std::move(r));
   }
+  warn_missing_levels(result.rules, diagnostics);
   return result;
 }
 

@@ -15,7 +15,8 @@ namespace sigscope {
 // Parses every rule document in `text`, naming `path` in positions and
 // messages. Documents that fail validation are reported and left out. When
 // `rejected` is given, their number is added to it, and a YAML syntax error
-// counts as one rejected document.
+// counts as one rejected document. A rule without a level gets a warning
+// unless a correlation in `text` references it.
 std::vector<Rule> load_rules_from_text(std::string_view text, const std::string& path,
                                        DiagnosticList& diagnostics, std::size_t* rejected = nullptr);
 
@@ -37,7 +38,8 @@ struct LoadResult {
 };
 
 // Loads every rule file under `paths` using `threads` worker threads
-// (0 = hardware concurrency). Rules keep file order.
+// (0 = hardware concurrency). Rules keep file order. A rule without a level
+// gets a warning unless a correlation in any of the files references it.
 LoadResult load_rules(const std::vector<std::string>& paths, DiagnosticList& diagnostics,
                       unsigned threads = 0);
 
