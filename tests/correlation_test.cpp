@@ -301,6 +301,23 @@ TEST(CorrelationHits, EventsWithoutTimeOrGroupAreCounted) {
   EXPECT_EQ(r.fires.size(), 1u);
 }
 
+TEST(CorrelationHits, FirstValidTimeKeyWins) {
+  // An @timestamp that is not a time hid a valid timestamp, so the event
+  // counted as one without a time.
+  std::string yaml = std::string(kFailed) + "---\n" +
+                     correlation("  type: event_count\n  rules: [failed_login]\n  group-by: [User]\n  timespan: 1m\n"
+                                 "  condition:\n    gte: 2\n");
+  Hunted r = run(yaml, {R"({"EventID": 4625, "User": "a", "@timestamp": "-", "timestamp": "2024-05-01T10:00:00Z"})",
+                        R"({"EventID": 4625, "User": "a", "@timestamp": "", "ts": 1714557630})",
+                        R"({"EventID": 4625, "User": "a", "@timestamp": "-", "time": "yesterday"})"});
+  EXPECT_EQ(r.stats.without_time, 1u);
+  ASSERT_EQ(r.hits.size(), 2u);
+  EXPECT_EQ(format_event_time(r.hits[0].time_us), "2024-05-01T10:00:00Z");
+  EXPECT_EQ(format_event_time(r.hits[1].time_us), "2024-05-01T10:00:30Z");
+  ASSERT_EQ(r.fires.size(), 1u);
+  EXPECT_EQ(r.fires[0].event_count, 2u);
+}
+
 TEST(CorrelationPlan, UnrunnableCorrelationsAreReported) {
   std::string yaml = std::string(kFailed) + "---\n" +
                      correlation("  type: event_count\n  rules: [no_such_rule]\n  timespan: 1m\n  condition:\n"

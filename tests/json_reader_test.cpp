@@ -219,6 +219,31 @@ TEST(JsonReaderTimestamp, PreferredKeyWins) {
   EXPECT_EQ(timestamp_of(R"({"Image": "x"})"), "");
 }
 
+// The values of the other time keys are kept in the same order, so a
+// correlation can fall back on them when the first is not a valid time.
+TEST(JsonReaderTimestamp, OtherKeysKeptInOrder) {
+  JsonEventReader reader;
+  DiagnosticList diagnostics;
+  simdjson::padded_string padded(std::string(
+      R"({"time": "A", "ts": 2, "@timestamp": "C", "UtcTime": {"nested": 1}, "timestamp": "B"})"
+      "\n"
+      R"({"@timestamp": "D"})"
+      "\n"));
+  std::vector<std::string> first, others;
+  std::vector<std::vector<std::string>> other_lists;
+  reader.read(std::string_view(padded.data(), padded.size()), "t.jsonl",
+              [&](const RawEvent& e) {
+                first.emplace_back(e.timestamp);
+                other_lists.emplace_back(e.other_timestamps.begin(), e.other_timestamps.end());
+              },
+              diagnostics);
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[0], "C");
+  EXPECT_EQ(other_lists[0], (std::vector<std::string>{"B", "A", "2"}));
+  EXPECT_EQ(first[1], "D");
+  EXPECT_TRUE(other_lists[1].empty()) << "the second event kept the first event's values";
+}
+
 }  // namespace
 }  // namespace sigscope
 

@@ -155,6 +155,13 @@ std::optional<std::int64_t> parse_event_time(std::string_view text) {
   return seconds * 1000000LL + micros;
 }
 
+std::optional<std::int64_t> event_time(const RawEvent& event) {
+  if (auto time = parse_event_time(event.timestamp)) return time;
+  for (std::string_view other : event.other_timestamps)
+    if (auto time = parse_event_time(other)) return time;
+  return std::nullopt;
+}
+
 std::string format_event_time(std::int64_t time_us) {
   std::int64_t seconds = time_us / 1000000, micros = time_us % 1000000;
   if (micros < 0) {

@@ -152,6 +152,11 @@ void append_group_value(std::string& key, std::string_view value);
 // microseconds since 1970. Returns microseconds since 1970 in UTC.
 std::optional<std::int64_t> parse_event_time(std::string_view text);
 
+// Returns the time of `event` in microseconds since 1970 (UTC): the first of
+// its timestamp and other_timestamps that parse_event_time() reads, or
+// nullopt when none is a valid time.
+std::optional<std::int64_t> event_time(const RawEvent& event);
+
 // Writes microseconds since 1970 as ISO 8601 UTC with the fraction when it
 // is not zero ("2024-05-01T10:00:00.25Z").
 std::string format_event_time(std::int64_t time_us);

@@ -33,6 +33,10 @@ struct RawEvent {
   std::span<const FieldValue> fields;
   std::uint64_t record = 0;         // 1-based record number within the input
   std::string_view timestamp;       // ISO 8601 UTC when the event has one, else empty
+  // The values of the event's other time keys, in order of preference. JSON
+  // events may have several (@timestamp and timestamp), and correlations use
+  // the first valid one when `timestamp` is not a valid time.
+  std::span<const std::string_view> other_timestamps;
   std::uint64_t source_offset = 0;  // byte offset of the record in the input file
 };
 

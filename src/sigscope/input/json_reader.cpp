@@ -53,6 +53,12 @@ struct JsonEventReader::Impl {
   std::vector<OwnedText> owned;
   std::string path;      // current dotted prefix while flattening
   std::string timestamp;
+  // The values of the event's other time keys in time_key_rank's order, and
+  // views of the first other_count for RawEvent::other_timestamps.
+  static constexpr int kTimeKeys = 9;
+  std::string other_timestamps[kTimeKeys - 1];
+  std::string_view other_timestamp_views[kTimeKeys - 1];
+  std::size_t other_count = 0;
   std::uint64_t skipped_records = 0;  // of the last emit_document call
   bool in_system = false;           // flattening an evtx_dump System section
   simdjson::padded_string scratch;   // for read_object
@@ -64,6 +70,7 @@ struct JsonEventReader::Impl {
     owned.clear();
     fields.clear();
     timestamp.clear();
+    other_count = 0;
   }
 
   // Adds one field. A name or value that is not `stable` (alive until the
@@ -251,10 +258,11 @@ struct JsonEventReader::Impl {
         return;
       }
     }
-    // A timestamp for the output, from the usual keys in time_key_rank's
+    // The event's time values, from the usual keys in time_key_rank's
     // order. They are noted while the fields are added, so the object is
-    // walked once.
-    constexpr int kTimeKeys = 9;
+    // walked once. The first is the output timestamp. The others are kept
+    // unparsed, because only correlations read times, and a correlation
+    // takes the first value that is a valid time (see event_time()).
     simdjson::dom::element time_values[kTimeKeys];
     bool time_found[kTimeKeys] = {};
     for (auto [key, value] : root) {
@@ -265,17 +273,20 @@ struct JsonEventReader::Impl {
         time_values[rank] = value;
       }
     }
+    bool first = true;
     for (int rank = 0; rank < kTimeKeys; ++rank) {
       if (!time_found[rank]) continue;
+      std::string& out = first ? timestamp : other_timestamps[other_count];
       const simdjson::dom::element t = time_values[rank];
       if (t.is_string()) {
-        timestamp.assign(t.get_string().value_unsafe());
-        break;
+        out.assign(t.get_string().value_unsafe());
+      } else if (t.is_number()) {  // Zeek's ts: seconds since the epoch
+        out = fmt::format("{}", t.get_double().value_unsafe());
+      } else {
+        continue;
       }
-      if (t.is_number()) {  // Zeek's ts: seconds since the epoch
-        timestamp = fmt::format("{}", t.get_double().value_unsafe());
-        break;
-      }
+      if (!first) ++other_count;
+      first = false;
     }
   }
 
@@ -364,6 +375,8 @@ struct JsonEventReader::Impl {
     event.fields = fields;
     event.record = record;
     event.timestamp = timestamp;
+    for (std::size_t i = 0; i < other_count; ++i) other_timestamp_views[i] = other_timestamps[i];
+    event.other_timestamps = std::span<const std::string_view>(other_timestamp_views, other_count);
     event.source_offset = offset;
     sink(event);
   }

@@ -650,7 +650,7 @@ void Matcher::correlation_hits(const RawEvent& event, std::span<const Detection>
     stats.detections += !set.feeds[d.rule].empty();
     for (const CorrelationFeed& feed : set.feeds[d.rule]) {
       if (!time) {
-        time = parse_event_time(event.timestamp);
+        time = event_time(event);
         if (!*time && stats.without_time++ == 0) {  // once per event, whatever the number of detections it has
           stats.untimed_input = input;
           stats.untimed_record = event.record;
