@@ -271,6 +271,31 @@ TEST(HuntCli, EcsPipelineMapsWinlogbeatFields) {
   EXPECT_EQ(missing.exit_code, 2);
 }
 
+TEST(HuntCli, EcsPipelineChannelIsAChannel) {
+  // With ecs-windows, Winlogbeat events were reported as events without a
+  // Channel field, although the pipeline maps Channel to winlog.channel.
+  HuntFiles s;
+  auto ecs = s.dir.write("logs5/winlogbeat.ndjson",
+                         R"({"@timestamp": "2024-05-01T10:00:00Z", "event": {"code": "1", "provider": "Microsoft-Windows-Sysmon"}, )"
+                         R"("winlog": {"channel": "Microsoft-Windows-Sysmon/Operational", "event_id": 1, )"
+                         R"("computer_name": "ws1", "event_data": {"Image": "C:\\powershell.exe", "CommandLine": "powershell -enc AAA"}}})"
+                         "\n"
+                         R"({"@timestamp": "2024-05-01T10:00:01Z", "event": {"code": "4624"}, "winlog": {"channel": "Security", )"
+                         R"("event_id": 4624, "event_data": {"TargetUserName": "alice"}}})"
+                         "\n");
+  auto r = run_cli({"hunt", "-r", s.rules, "-p", "ecs-windows", "-f", "jsonl", ecs.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(parse_lines(r.out).size(), 1u) << r.out;
+  EXPECT_EQ(r.err.find("without a Channel"), std::string::npos) << r.err;
+
+  // An event with neither field is still reported, naming both.
+  auto mixed = s.dir.write("logs5/mixed.ndjson", R"({"message": "no channel here"})" "\n");
+  auto m = run_cli({"hunt", "-r", s.rules, "-p", "ecs-windows", "-f", "jsonl", ecs.string(), mixed.string()});
+  ASSERT_EQ(m.exit_code, 0) << m.err;
+  EXPECT_NE(m.err.find("1 event without a Channel or winlog.channel field went to every rule"), std::string::npos)
+      << m.err;
+}
+
 TEST(HuntCli, ExplainOneRecord) {
   HuntFiles s;
   auto r = run_cli({"hunt", "-r", s.rules, "--explain", "10000000-0000-4000-8000-000000000001", "--record", "2", s.events});

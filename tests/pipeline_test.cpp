@@ -861,6 +861,23 @@ TEST(PipelineShipped, EachLoadsWithoutDiagnostics) {
   }
 }
 
+TEST(PipelineChannelFields, FollowsChannelMappings) {
+  DiagnosticList diagnostics;
+  auto ecs = load_pipelines({"ecs-windows"}, diagnostics);
+  ASSERT_TRUE(ecs.has_value()) << all_messages(diagnostics);
+  EXPECT_EQ(pipeline_channel_fields(*ecs), std::vector<std::string>{"winlog.channel"});
+  auto sysmon = load_pipelines({"sysmon"}, diagnostics);
+  ASSERT_TRUE(sysmon.has_value()) << all_messages(diagnostics);
+  EXPECT_TRUE(pipeline_channel_fields(*sysmon).empty());
+
+  // A later pipeline that renames the field again, and a list of names.
+  std::vector<Pipeline> chain = {
+      load("transformations:\n  - type: field_name_mapping\n    mapping:\n      Channel: log.channel\n"),
+      load("transformations:\n  - type: field_name_mapping\n    mapping:\n"
+           "      log.channel: [winlog.channel, Channel]\n")};
+  EXPECT_EQ(pipeline_channel_fields(chain), std::vector<std::string>{"winlog.channel"});
+}
+
 TEST(PipelineShipped, EcsWindowsMapsProcessCreation) {
   DiagnosticList diagnostics;
   auto pipelines = load_pipelines({"ecs-windows"}, diagnostics);

@@ -889,6 +889,8 @@ int run_hunt(const HuntOptions& options) {
   if (excluded_status > 0)
     spdlog::info("{} not run because their status is deprecated or unsupported (--all-statuses runs them)",
                  plural(excluded_status, "rule is", "rules are"));
+  // Fields the pipelines rename Channel to, which mark Windows events too.
+  std::vector<std::string> channel_fields;
   if (!options.pipelines.empty()) {
     DiagnosticList pipeline_diagnostics;
     auto pipelines = load_pipelines(options.pipelines, pipeline_diagnostics);
@@ -911,6 +913,7 @@ int run_hunt(const HuntOptions& options) {
                  "placeholders that have no value)",
                  plural(applied.changed, "rule", "rules"), plural(applied.failed, "rule", "rules"),
                  applied.rejected.size(), applied.unresolved.size());
+    channel_fields = pipeline_channel_fields(*pipelines);
   }
 
   EngineOptions engine_options;
@@ -918,6 +921,7 @@ int run_hunt(const HuntOptions& options) {
   engine_options.logsource_routing = !options.no_routing;
   engine_options.keep_rule_sources = false;  // nothing below reads them
   engine_options.feed_only = std::move(feed_only);
+  engine_options.channel_fields = channel_fields;
   DiagnosticList engine_diagnostics;
   // Loading and compiling run on several threads, and glibc keeps what each
   // thread's heap freed. Handing it back before and after building the
@@ -1196,10 +1200,14 @@ int run_hunt(const HuntOptions& options) {
     }
     spdlog::info("skipped {} ({}); -v lists them", plural(n, "input", "inputs"), join(parts, ", "));
   }
-  if (channel_less > 0 && !assumed && !options.no_routing)
-    spdlog::warn("{} without a Channel field went to every rule, including rules for other products; say what "
-                 "they are with --logsource (e.g. product:windows) or a pipeline such as ecs-windows",
-                 plural(channel_less, "event", "events"));
+  if (channel_less > 0 && !assumed && !options.no_routing) {
+    std::string fields = "a Channel field";
+    if (!channel_fields.empty()) fields = fmt::format("a Channel or {} field", fmt::join(channel_fields, " or "));
+    const char* pipeline_hint = options.pipelines.empty() ? " or a pipeline such as ecs-windows" : "";
+    spdlog::warn("{} without {} went to every rule, including rules for other products; say what "
+                 "they are with --logsource (e.g. product:windows){}",
+                 plural(channel_less, "event", "events"), fields, pipeline_hint);
+  }
   if (!unsupported_reasons.empty()) {
     std::vector<std::string> parts;
     for (const auto& [reason, count] : unsupported_reasons) parts.push_back(fmt::format("{} {}", reason, count));

@@ -61,6 +61,7 @@ struct Engine::Router {
   std::unordered_map<std::string, ChannelEntry> channels;  // keyed by folded channel name
   std::uint32_t other_channels = 0;  // events whose channel no rule names
   std::uint32_t no_channel = 0;      // events without a Channel field
+  std::vector<std::string> channel_fields;  // EngineOptions::channel_fields
 };
 
 namespace {
@@ -395,6 +396,7 @@ void Engine::choose_witnesses() {
 void Engine::build_routes(const EngineOptions& options) {
   Router& router = *router_;
   const std::uint32_t n = static_cast<std::uint32_t>(runnable_.size());
+  router.channel_fields = options.channel_fields;
 
   // Events without a channel: every rule, or the rules of the assumed logsource.
   Route no_channel;
@@ -546,6 +548,17 @@ std::string_view find_value(const RawEvent& event, std::string_view name) {
   return f ? f->value : std::string_view();
 }
 
+// True when `event` has a non-null value for one of `names`, either as a
+// literal key or as a nested path ({"winlog": {"channel": ...}}).
+bool has_any_field(const RawEvent& event, const std::vector<std::string>& names) {
+  for (const auto& f : event.fields) {
+    if (f.type == ValueType::Null) continue;
+    for (const auto& name : names)
+      if (f.name == name) return true;
+  }
+  return false;
+}
+
 long parse_event_id(std::string_view text) {
   long id = 0;
   if (text.empty() || text.size() > 9) return -1;
@@ -591,7 +604,8 @@ void Matcher::match(const RawEvent& event, std::vector<Detection>& out) {
   const Engine::Router& router = *engine_.router_;
 
   std::uint32_t route_id = route_of(event);
-  if (route_id == router.no_channel) ++channel_less_events_;
+  if (route_id == router.no_channel && (router.channel_fields.empty() || !has_any_field(event, router.channel_fields)))
+    ++channel_less_events_;
   const Engine::Route& route = router.routes[route_id];
   if (route.rules.empty()) {
     ++unrouted_events_;

@@ -30,6 +30,12 @@ struct EngineOptions {
   std::optional<Logsource> assumed_logsource;
   // False sends every event to every rule, ignoring Channel and EventID.
   bool logsource_routing = true;
+  // Event fields other than Channel that hold a Windows event's channel,
+  // such as winlog.channel after the ecs-windows pipeline (see
+  // pipeline_channel_fields()). Events with one still reach every rule,
+  // whose pipeline conditions test the channel, but they are not counted by
+  // Matcher::channel_less_events().
+  std::vector<std::string> channel_fields;
   // False evaluates every predicate directly instead of scanning fields with
   // Hyperscan first; results are the same, only slower (used by tests).
   bool prefilter = true;
@@ -162,8 +168,8 @@ class Matcher {
 
   // Events whose logsource reached no rule.
   std::uint64_t unrouted_events() const { return unrouted_events_; }
-  // Events without a Channel field, which reach every rule unless the
-  // engine was given an assumed logsource.
+  // Events without a Channel field or one of EngineOptions::channel_fields,
+  // which reach every rule unless the engine was given an assumed logsource.
   std::uint64_t channel_less_events() const { return channel_less_events_; }
   std::uint64_t regex_limit_hits() const { return scratch_.regex_limit_hits; }
   // Field values looked up in the scan memo, and how many of them were found

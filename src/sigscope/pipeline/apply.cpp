@@ -765,4 +765,24 @@ PipelineApplyResult apply_pipelines(const std::vector<Pipeline>& pipelines, std:
   return result;
 }
 
+std::vector<std::string> pipeline_channel_fields(const std::vector<Pipeline>& pipelines) {
+  std::vector<std::string> names = {"Channel"};
+  for (const Pipeline& pipeline : pipelines)
+    for (const Transformation& t : pipeline.transformations) {
+      if (t.type != TransformationType::FieldNameMapping) continue;
+      std::vector<std::string> renamed;
+      for (const std::string& name : names) {
+        auto mapping = std::find_if(t.mapping.begin(), t.mapping.end(),
+                                    [&](const NameMapping& m) { return m.from == name; });
+        if (mapping == t.mapping.end()) renamed.push_back(name);
+        else renamed.insert(renamed.end(), mapping->to.begin(), mapping->to.end());
+      }
+      names = std::move(renamed);
+    }
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  std::erase(names, std::string("Channel"));
+  return names;
+}
+
 }  // namespace sigscope

@@ -249,4 +249,12 @@ PipelineApplyResult apply_pipelines(const std::vector<Pipeline>& pipelines,
 // without repeats. A rule with any cannot be evaluated.
 std::vector<std::string> unresolved_placeholders(const CompiledRule& rule);
 
+// Returns the event fields that `pipelines` (sorted by priority) rename
+// Sigma's Channel field to, following field_name_mapping entries through
+// every pipeline, such as winlog.channel for ecs-windows. Returns an empty
+// list when no pipeline renames Channel.
+// NOTE: rule conditions and the other renaming transformations
+// (field_name_prefix and the like) are not considered.
+std::vector<std::string> pipeline_channel_fields(const std::vector<Pipeline>& pipelines);
+
 }  // namespace sigscope
