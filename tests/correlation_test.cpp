@@ -201,6 +201,37 @@ TEST(CorrelationValueCount, CountsDistinctValues) {
   EXPECT_EQ(r.fires[0].event_count, 4u);
 }
 
+TEST(CorrelationValueCount, WindowAfterAFireCountsFromZero) {
+  // Values of a window that fired are forgotten with it: the same two users
+  // a window later are two distinct values again.
+  std::string yaml = std::string(kFailed) + "---\n" +
+                     correlation("  type: value_count\n  rules: [failed_login]\n  group-by: [Computer]\n"
+                                 "  timespan: 5m\n  condition:\n    field: User\n    gte: 2\n");
+  Hunted r = run(yaml, {login("a", 0), login("b", 1), login("a", 1200), login("b", 1201), login("a", 2400),
+                        login("a", 2401)});
+  ASSERT_EQ(r.fires.size(), 2u);
+  EXPECT_EQ(r.fires[1].value, 2);
+  EXPECT_EQ(format_event_time(r.fires[1].first_us), "2024-05-01T10:20:00Z");
+}
+
+TEST(CorrelationHits, StringPoolKeepsOneIdPerText) {
+  StringPool pool;
+  EXPECT_FALSE(pool.find("a"));
+  EXPECT_EQ(pool.intern(""), 0u);
+  std::vector<std::string> texts;
+  for (int k = 0; k < 100000; ++k) texts.push_back("10.0." + std::to_string(k % 256) + "." + std::to_string(k));
+  texts.push_back(std::string(3 << 20, 'x'));  // longer than a block
+  for (std::size_t k = 0; k < texts.size(); ++k) EXPECT_EQ(pool.intern(texts[k]), k + 1);
+  for (std::size_t k = 0; k < texts.size(); ++k) {
+    ASSERT_EQ(pool.find(texts[k]), k + 1);
+    ASSERT_EQ(pool[static_cast<std::uint32_t>(k + 1)], texts[k]);
+    ASSERT_EQ(pool.intern(texts[k]), k + 1);
+  }
+  EXPECT_EQ(pool.size(), texts.size() + 1);
+  EXPECT_EQ(pool.find(""), 0u);
+  EXPECT_FALSE(pool.find("10.0.0.100000"));
+}
+
 TEST(CorrelationTemporal, NeedsEveryRuleInAnyOrder) {
   std::string yaml = std::string(kFailed) + "---\n" + kSuccess + "---\n" +
                      correlation("  type: temporal\n  rules: [failed_login, successful_login]\n  group-by: [User]\n"

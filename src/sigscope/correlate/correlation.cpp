@@ -187,22 +187,64 @@ std::string format_event_time(std::int64_t time_us) {
   return out;
 }
 
-void CorrelationHits::add(const CorrelationHit& hit) {
-  const std::size_t bytes = hit.text.size();
-  const char* text = nullptr;
-  if (bytes > 0) {
-    if (bytes > kBlockBytes - block_used_) {
+std::size_t StringPool::slot_of(std::string_view text, std::uint64_t hash) const {
+  const std::size_t mask = slots_.size() - 1;
+  const std::uint64_t tag = hash >> 32;
+  for (std::size_t i = static_cast<std::size_t>(hash) & mask;; i = (i + 1) & mask) {
+    const std::uint64_t slot = slots_[i];
+    if (slot == 0) return i;
+    if ((slot >> 32) == tag && texts_[static_cast<std::uint32_t>(slot) - 1] == text) return i;
+  }
+}
+
+void StringPool::grow() {
+  std::vector<std::uint64_t> old = std::move(slots_);
+  slots_.assign(std::max<std::size_t>(64, old.size() * 2), 0);
+  const std::size_t mask = slots_.size() - 1;
+  for (std::uint64_t slot : old) {
+    if (slot == 0) continue;
+    const std::uint64_t hash = std::hash<std::string_view>{}(texts_[static_cast<std::uint32_t>(slot) - 1]);
+    std::size_t i = static_cast<std::size_t>(hash) & mask;
+    while (slots_[i] != 0) i = (i + 1) & mask;
+    slots_[i] = slot;
+  }
+}
+
+std::uint32_t StringPool::intern(std::string_view text) {
+  if ((texts_.size() + 1) * 2 > slots_.size()) grow();  // at most half full
+  const std::uint64_t hash = std::hash<std::string_view>{}(text);
+  const std::size_t i = slot_of(text, hash);
+  if (slots_[i] != 0) return static_cast<std::uint32_t>(slots_[i]) - 1;
+  const char* at = "";
+  if (!text.empty()) {
+    if (text.size() > kBlockBytes - block_used_) {
       // A text longer than a block gets a block of its own.
-      blocks_.push_back(std::make_unique<char[]>(std::max(bytes, kBlockBytes)));
+      blocks_.push_back(std::make_unique<char[]>(std::max(text.size(), kBlockBytes)));
       block_used_ = 0;
     }
-    char* at = blocks_.back().get() + block_used_;
-    std::memcpy(at, hit.text.data(), bytes);
-    block_used_ += bytes;
-    text = at;
+    char* to = blocks_.back().get() + block_used_;
+    std::memcpy(to, text.data(), text.size());
+    block_used_ += text.size();
+    at = to;
   }
-  hits_.push_back({hit.time_us, hit.record, text, hit.input, hit.rule, hit.correlation, hit.key_size,
-                   static_cast<std::uint32_t>(bytes - hit.key_size), static_cast<std::uint16_t>(hit.ref), hit.has_value});
+  texts_.emplace_back(at, text.size());
+  slots_[i] = (hash >> 32 << 32) | texts_.size();
+  return static_cast<std::uint32_t>(texts_.size() - 1);
+}
+
+std::optional<std::uint32_t> StringPool::find(std::string_view text) const {
+  if (slots_.empty()) return std::nullopt;
+  const std::size_t i = slot_of(text, std::hash<std::string_view>{}(text));
+  if (slots_[i] == 0) return std::nullopt;
+  return static_cast<std::uint32_t>(slots_[i]) - 1;
+}
+
+void CorrelationHits::add(const CorrelationHit& hit) {
+  static_assert(sizeof(Stored) == 40, "a hit is kept for every detection that feeds a correlation");
+  const std::uint32_t key = strings_.intern(hit.key());
+  const std::uint32_t value = hit.has_value ? strings_.intern(hit.value()) : kNoValue;
+  hits_.push_back({hit.time_us, hit.record, hit.input, hit.rule, hit.correlation, key, value,
+                   static_cast<std::uint16_t>(hit.ref)});
 }
 
 CorrelationHits::View CorrelationHits::operator[](std::size_t index) const {
@@ -214,11 +256,8 @@ CorrelationHits::View CorrelationHits::operator[](std::size_t index) const {
   v.rule = s.rule;
   v.correlation = s.correlation;
   v.ref = s.ref;
-  v.has_value = s.has_value;
-  if (s.text) {
-    v.key = std::string_view(s.text, s.key_size);
-    v.value = std::string_view(s.text + s.key_size, s.value_size);
-  }
+  v.key = s.key;
+  v.value = s.value;
   return v;
 }
 
@@ -458,8 +497,8 @@ struct Item {
 // A child correlation's fire as an item of its parent.
 struct ChildItem {
   std::uint32_t fire = 0;  // index into the fires
-  std::string key;         // the parent's group-by values, taken from the fire's group
-  std::optional<std::string> value;  // the condition's field, when the child groups by it
+  std::uint32_t key = 0;   // the parent's group-by values, taken from the fire's group (a string id)
+  std::uint32_t value = CorrelationHits::kNoValue;  // the condition's field, when the child groups by it
 };
 
 // The items of one group not yet judged, oldest first.
@@ -485,7 +524,6 @@ struct Window {
 // The running aggregates of a growing condition over a group's window, for
 // the types that need more than the window's size.
 struct Counts {
-  std::unordered_map<std::string_view, std::uint32_t> values;  // value_count: count of each value
   std::vector<std::uint32_t> ref_counts;                        // temporal: events of each referenced rule
   std::uint32_t refs_seen = 0;                                  // temporal: rules with at least one event
   // temporal_ordered: for each length k, the latest start time of events
@@ -498,16 +536,17 @@ struct Counts {
 struct Group {
   Window window;
   bool armed = false;  // the condition held: the window takes events up to one timespan after its first, then fires
-  std::unique_ptr<Counts> counts;  // value_count, temporal and temporal_ordered only
+  bool started = false;   // reset() ran since the group was made
+  std::uint32_t distinct = 0;  // value_count: distinct values in the window
+  std::unique_ptr<Counts> counts;  // temporal and temporal_ordered only
 
   void reset(CorrelationType type, std::size_t refs) {
     window.clear();
     armed = false;
-    if (type != CorrelationType::ValueCount && type != CorrelationType::Temporal &&
-        type != CorrelationType::TemporalOrdered)
-      return;
+    started = true;
+    distinct = 0;
+    if (type != CorrelationType::Temporal && type != CorrelationType::TemporalOrdered) return;
     if (!counts) counts = std::make_unique<Counts>();
-    counts->values.clear();
     counts->ref_counts.assign(type == CorrelationType::Temporal ? refs : 0, 0);
     counts->refs_seen = 0;
     counts->best.assign(type == CorrelationType::TemporalOrdered ? refs + 1 : 0, INT64_MIN);
@@ -588,7 +627,7 @@ class Evaluation {
     items_.reserve(hit_indices.size());
     for (std::uint32_t h : hit_indices) {
       const CorrelationHits::View hit = hits_[h];
-      if (numeric && (!hit.has_value || !number(hit.value))) ++stats.without_value;
+      if (numeric && (!hit.has_value() || !number(text(hit.value)))) ++stats.without_value;
       items_.push_back({hit.time_us, h, static_cast<std::uint16_t>(hit.ref), false});
     }
     for (std::uint32_t k = 0; k < plan_.refs.size(); ++k) {
@@ -609,12 +648,12 @@ class Evaluation {
           ++stats.without_group;
           continue;
         }
-        std::optional<std::string> value;
+        std::uint32_t value = CorrelationHits::kNoValue;
         if (int position = plan_.child_value[k]; position >= 0 && static_cast<std::size_t>(position) < fire.group.size())
-          value = fire.group[static_cast<std::size_t>(position)];
-        if (is_numeric_type(spec_.type) && (!value || !number(*value))) ++stats.without_value;
+          value = unify(fire.group[static_cast<std::size_t>(position)]);
+        if (numeric && (value == CorrelationHits::kNoValue || !number(text(value)))) ++stats.without_value;
         items_.push_back({fire.last_us, static_cast<std::uint32_t>(children_.size()), static_cast<std::uint16_t>(k), true});
-        children_.push_back({f, std::move(key), std::move(value)});
+        children_.push_back({f, unify(key), value});
       }
     }
     std::stable_sort(items_.begin(), items_.end(), [](const Item& a, const Item& b) { return a.time < b.time; });
@@ -632,7 +671,10 @@ class Evaluation {
     // event after the previous window ended.
     const bool growing = !is_numeric_type(spec_.type) && !spec_.condition.lt && !spec_.condition.lte &&
                          !spec_.condition.eq && !spec_.condition.neq;
-    std::unordered_map<std::string_view, Group> groups;
+    // Groups by the id of their key: hits' keys and those of child fires
+    // share one id space (see unify()).
+    std::vector<std::uint32_t> group_of(hits_.strings().size() + local_.size(), UINT32_MAX);
+    std::vector<Group> groups;
     auto judge = [&](Group& g) {
       if (g.window.empty()) return;
       if (auto value = aggregate(g.window.view()); value && holds(plan_, *value)) fire(g.window.view(), *value);
@@ -640,17 +682,27 @@ class Evaluation {
     };
     auto close = [&](Group& g) {
       fire(g.window.view(), current(g));
+      if (spec_.type == CorrelationType::ValueCount)
+        for (std::uint32_t i : g.window.view())
+          if (const std::uint32_t v = value_id(items_[i]); v != CorrelationHits::kNoValue)
+            value_counts_.erase(std::uint64_t{current_group_} << 32 | v);
       g.reset(spec_.type, plan_.refs.size());
     };
     for (std::uint32_t i = 0; i < items_.size(); ++i) {
       const Item& item = items_[i];
-      Group& g = groups[key(item)];
+      std::uint32_t& slot = group_of[key(item)];
+      if (slot == UINT32_MAX) {
+        slot = static_cast<std::uint32_t>(groups.size());
+        groups.emplace_back();
+      }
+      Group& g = groups[slot];
+      current_group_ = slot;
       if (!growing) {
         if (!g.window.empty() && item.time - items_[g.window.front()].time > span) judge(g);
         g.window.items.push_back(i);
         continue;
       }
-      if (!g.counts && g.window.empty()) g.reset(spec_.type, plan_.refs.size());
+      if (!g.started) g.reset(spec_.type, plan_.refs.size());
       if (g.armed && item.time - items_[g.window.front()].time > span) close(g);
       if (!g.armed)
         while (!g.window.empty() && item.time - items_[g.window.front()].time > span) {
@@ -661,9 +713,10 @@ class Evaluation {
       add(g, item);
       if (!g.armed && holds(plan_, current(g))) g.armed = true;
     }
-    for (auto& [group, g] : groups) {
-      if (!growing) judge(g);
-      else if (g.armed) close(g);
+    for (std::uint32_t k = 0; k < groups.size(); ++k) {
+      current_group_ = k;
+      if (!growing) judge(groups[k]);
+      else if (groups[k].armed) close(groups[k]);
     }
 
     std::vector<std::uint32_t> order(fires_out_.size());
@@ -679,30 +732,41 @@ class Evaluation {
   }
 
  private:
-  std::string_view key(const Item& item) const {
-    return item.fire ? std::string_view(children_[item.index].key) : hits_[item.index].key;
+  // The id of a text that a child's fire gives: the hits' id when a hit has
+  // the same text, so both land in one group, else a new id past theirs.
+  std::uint32_t unify(std::string_view text) {
+    if (auto id = hits_.strings().find(text)) return *id;
+    return hits_.strings().size() + local_.intern(text);
   }
-  // The condition field's value, or nullopt when the event has none or the
-  // child correlation behind a fire does not group by that field.
+  std::string_view text(std::uint32_t id) const {
+    const std::uint32_t base = hits_.strings().size();
+    return id < base ? hits_.strings()[id] : local_[id - base];
+  }
+  std::uint32_t key(const Item& item) const {
+    return item.fire ? children_[item.index].key : hits_[item.index].key;
+  }
+  // The id of the condition field's value, or kNoValue when the event has
+  // none or the child correlation behind a fire does not group by that field.
+  std::uint32_t value_id(const Item& item) const {
+    return item.fire ? children_[item.index].value : hits_[item.index].value;
+  }
   std::optional<std::string_view> value(const Item& item) const {
-    if (item.fire) {
-      const auto& child = children_[item.index].value;
-      return child ? std::optional<std::string_view>(*child) : std::nullopt;
-    }
-    const CorrelationHits::View hit = hits_[item.index];
-    if (!hit.has_value) return std::nullopt;
-    return hit.value;
+    const std::uint32_t id = value_id(item);
+    if (id == CorrelationHits::kNoValue) return std::nullopt;
+    return text(id);
   }
 
   // Updates the running aggregates of a growing condition for an event
   // entering or leaving the window.
   void add(Group& g, const Item& item) {
+    if (spec_.type == CorrelationType::ValueCount) {
+      if (const std::uint32_t v = value_id(item); v != CorrelationHits::kNoValue)
+        if (value_counts_[std::uint64_t{current_group_} << 32 | v]++ == 0) ++g.distinct;
+      return;
+    }
     if (!g.counts) return;
     Counts& c = *g.counts;
     switch (spec_.type) {
-      case CorrelationType::ValueCount:
-        if (auto v = value(item)) ++c.values[*v];
-        break;
       case CorrelationType::Temporal:
         for (std::uint16_t k : positions_[item.ref])
           if (c.ref_counts[k]++ == 0) ++c.refs_seen;
@@ -721,14 +785,16 @@ class Evaluation {
     }
   }
   void remove(Group& g, const Item& item) {
-    if (!g.counts) return;
-    Counts& c = *g.counts;
     if (spec_.type == CorrelationType::ValueCount) {
-      if (auto v = value(item)) {
-        auto it = c.values.find(*v);
-        if (it != c.values.end() && --it->second == 0) c.values.erase(it);
+      if (const std::uint32_t v = value_id(item); v != CorrelationHits::kNoValue) {
+        auto it = value_counts_.find(std::uint64_t{current_group_} << 32 | v);
+        if (it != value_counts_.end() && --it->second == 0) {
+          value_counts_.erase(it);
+          --g.distinct;
+        }
       }
     } else if (spec_.type == CorrelationType::Temporal) {
+      Counts& c = *g.counts;
       for (std::uint16_t k : positions_[item.ref])
         if (--c.ref_counts[k] == 0) --c.refs_seen;
     }
@@ -736,7 +802,7 @@ class Evaluation {
   // The value a growing condition compares, from the running aggregates.
   double current(const Group& g) const {
     switch (spec_.type) {
-      case CorrelationType::ValueCount: return static_cast<double>(g.counts->values.size());
+      case CorrelationType::ValueCount: return static_cast<double>(g.distinct);
       case CorrelationType::Temporal: return static_cast<double>(g.counts->refs_seen);
       case CorrelationType::TemporalOrdered: {
         // Chains that start before the window's first event have left it.
@@ -755,9 +821,9 @@ class Evaluation {
     switch (spec_.type) {
       case CorrelationType::EventCount: return static_cast<double>(window.size());
       case CorrelationType::ValueCount: {
-        std::unordered_set<std::string_view> distinct;
+        std::unordered_set<std::uint32_t> distinct;
         for (std::uint32_t i : window)
-          if (auto v = value(items_[i])) distinct.insert(*v);
+          if (const std::uint32_t v = value_id(items_[i]); v != CorrelationHits::kNoValue) distinct.insert(v);
         return static_cast<double>(distinct.size());
       }
       case CorrelationType::Temporal: {
@@ -801,7 +867,7 @@ class Evaluation {
   void fire(std::span<const std::uint32_t> window, double value) {
     CorrelationFire out;
     out.correlation = plan_index_;
-    out.group = split_key(key(items_[window.front()]));
+    out.group = split_key(text(key(items_[window.front()])));
     out.first_us = out.last_us = items_[window.front()].time;
     out.value = value;
     for (std::uint32_t i : window) {
@@ -830,6 +896,11 @@ class Evaluation {
   const std::vector<CorrelationFire>& fires_;
   std::vector<Item> items_;
   std::vector<ChildItem> children_;
+  StringPool local_;  // keys and values of child fires that no hit has
+  // value_count: the count of each value in a group's window, by group index
+  // and value id.
+  std::unordered_map<std::uint64_t, std::uint32_t> value_counts_;
+  std::uint32_t current_group_ = 0;  // index of the group being updated
   std::vector<std::vector<std::uint16_t>> positions_;  // per position of `rules`: every position naming the same rule
   std::vector<double> scratch_;
   std::vector<CorrelationFire> fires_out_;

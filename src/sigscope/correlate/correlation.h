@@ -80,41 +80,64 @@ struct CorrelationHit {
   std::string_view value() const { return std::string_view(text).substr(key_size); }
 };
 
+// Distinct strings, each stored once and named by a dense id from 0.
+// Group keys and condition values repeat across hits (one source address
+// fails thousands of logons), so hits keep ids instead of text.
+class StringPool {
+ public:
+  // Returns the id of `text`, adding it when it is new.
+  std::uint32_t intern(std::string_view text);
+  // Returns the id of `text`, or nullopt when it was never added.
+  std::optional<std::uint32_t> find(std::string_view text) const;
+  std::string_view operator[](std::uint32_t id) const { return texts_[id]; }
+  std::uint32_t size() const { return static_cast<std::uint32_t>(texts_.size()); }
+
+ private:
+  std::size_t slot_of(std::string_view text, std::uint64_t hash) const;
+  void grow();
+  static constexpr std::size_t kBlockBytes = 1 << 20;
+  std::vector<std::string_view> texts_;  // by id, pointing into blocks_
+  // Open addressing: the hash's high half, then id + 1 (0 when empty).
+  std::vector<std::uint64_t> slots_;
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  std::size_t block_used_ = kBlockBytes;  // bytes used in blocks_.back()
+};
+
 // The hits of a hunt, kept until every input is read. A hunt can gather
-// millions, so each takes 48 bytes plus its text, which is packed into
-// shared blocks instead of a string of its own.
-// NOTE: memory still grows with the number of hits and groups, because
-// nothing spills to disk. 1M hits in 65,536 groups add about 140 MB with
-// evaluation, and 1M groups add about 220 to 510 MB.
+// millions, so each takes 40 bytes, and its group key and value are ids into
+// a pool of distinct strings.
+// NOTE: memory still grows with the number of hits, because nothing spills
+// to disk: about 40 bytes per hit while the inputs are read, and 64 while
+// the correlations are evaluated, plus each distinct group key and value.
 class CorrelationHits {
  public:
+  static constexpr std::uint32_t kNoValue = UINT32_MAX;
   struct View {
     std::int64_t time_us = 0;
     std::uint64_t record = 0;
     std::uint32_t input = 0, rule = 0, correlation = 0, ref = 0;
-    bool has_value = false;
-    std::string_view key, value;
+    std::uint32_t key = 0;         // id of the group key in strings()
+    std::uint32_t value = kNoValue;  // id of the condition field's value, or kNoValue
+    bool has_value() const { return value != kNoValue; }
   };
 
-  // Appends a copy of `hit`.
+  // Appends `hit`, interning its group key and value.
   void add(const CorrelationHit& hit);
   std::size_t size() const { return hits_.size(); }
   bool empty() const { return hits_.empty(); }
   View operator[](std::size_t index) const;
+  // The group keys and values the hits name.
+  const StringPool& strings() const { return strings_; }
 
  private:
   struct Stored {
     std::int64_t time_us;
     std::uint64_t record;
-    const char* text;
-    std::uint32_t input, rule, correlation, key_size, value_size;
+    std::uint32_t input, rule, correlation, key, value;
     std::uint16_t ref;
-    bool has_value;
   };
-  static constexpr std::size_t kBlockBytes = 1 << 20;
   std::deque<Stored> hits_;  // a deque, so growing never copies the hits
-  std::vector<std::unique_ptr<char[]>> blocks_;
-  std::size_t block_used_ = kBlockBytes;  // bytes used in blocks_.back()
+  StringPool strings_;
 };
 
 // One firing of a correlation rule for one group.
