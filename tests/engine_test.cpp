@@ -334,6 +334,35 @@ TEST(EngineFilters, FilterSuppressesNamedRuleOnly) {
   EXPECT_EQ(f.fired(R"({"Image": "c:\\rar.exe", "User": "bob"})").size(), 2u);
 }
 
+TEST(EngineFilters, FilterOfAnotherLogsourceIsNotApplied) {
+  // A network_connection filter that names a process_creation rule
+  // suppressed it; as in pySigma, a filter applies only to rules its
+  // logsource covers, and the engine says why it skipped one.
+  std::string yaml = rule("    Image|endswith: '\\rar.exe'\n", "category: process_creation\n  product: test") +
+                     "---\ntitle: f\nid: 00000000-0000-4000-8000-000000000003\nlogsource:\n"
+                     "  category: network_connection\n  product: test\n"
+                     "filter:\n  rules:\n    - " + kId + "\n  selection:\n    User|startswith: 'adm_'\n"
+                     "  condition: not selection\n";
+  EngineOptions options;
+  options.logsource_routing = false;
+  EngineFixture f(yaml, options);
+  EXPECT_EQ(f.fired(R"({"Image": "c:\\rar.exe", "User": "adm_x"})"), std::set<std::string>{kId});
+
+  DiagnosticList diagnostics;
+  auto compiled = compile_rules(load_rules_from_text(yaml, "test.yml", diagnostics), diagnostics, 1);
+  Engine engine(std::move(compiled.rules), options, diagnostics);
+  bool warned = false;
+  for (const auto& d : diagnostics.items())
+    warned = warned || d.message.find("does not cover that rule's") != std::string::npos;
+  EXPECT_TRUE(warned);
+
+  // The same filter with only the product covers the rule.
+  std::string broad = yaml;
+  broad.replace(broad.find("  category: network_connection\n"), 31, "");
+  EngineFixture g(broad, options);
+  EXPECT_TRUE(g.fired(R"({"Image": "c:\\rar.exe", "User": "adm_x"})").empty());
+}
+
 TEST(EngineRuleSources, DroppedSourcesKeepResultsAndDetectionDetails) {
   std::string other = "00000000-0000-4000-8000-000000000002";
   std::string yaml = rule("    Image|endswith: '\\rar.exe'\n    CommandLine|contains|all: [' a ', ' -hp']\n") +

@@ -93,6 +93,15 @@ bool names_rule(const std::vector<std::string>& refs, const Rule& rule) {
   return false;
 }
 
+// True when every logsource field that `filter` sets has the same value in
+// `rule` (compared without case), as pySigma decides whether a filter
+// applies. A filter without a logsource covers every rule.
+bool covers(const Logsource& filter, const Logsource& rule) {
+  auto same = [](const std::string& f, const std::string& r) { return f.empty() || fold_case(f) == fold_case(r); };
+  return same(filter.category, rule.category) && same(filter.product, rule.product) &&
+         same(filter.service, rule.service);
+}
+
 // One place a rule's events come from: a channel (or "*" for every channel)
 // with an event id (-1 for any), plus what that source needs.
 struct Target {
@@ -241,6 +250,14 @@ Engine::Engine(std::vector<CompiledRule> rules, const EngineOptions& options, Di
     // Filters add their condition with AND: "not selection" suppresses.
     for (const CompiledRule* f : filters) {
       if (!names_rule(f->rule.filter.rules, r.rule)) continue;
+      if (!covers(f->rule.logsource, r.rule.logsource)) {
+        diagnostics.warning(f->rule.path, f->rule.line, 0, f->rule.id,
+                            fmt::format("filter names rule {} ('{}'), but its logsource ({}) does not cover that "
+                                        "rule's ({}), so it is not applied to it",
+                                        r.rule.id, r.rule.title, f->rule.logsource.label(), r.rule.logsource.label()),
+                            "give the filter the rule's logsource, or a broader one (such as only its product)");
+        continue;
+      }
       std::vector<std::uint32_t> filter_roots;
       for (const auto& stage : f->stages) {
         filter_roots.push_back(build_stage(stage, stage.root));
