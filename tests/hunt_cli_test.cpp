@@ -296,6 +296,40 @@ TEST(HuntCli, EcsPipelineChannelIsAChannel) {
       << m.err;
 }
 
+TEST(HuntCli, EcsPipelineRoutesByWinlogChannel) {
+  // With ecs-windows, Winlogbeat events went to every rule, because routing
+  // read only Channel: a Cisco keyword rule fired on each event whose
+  // log.level was "information".
+  HuntFiles s;
+  auto rules = s.dir.write("rules6/r.yml",
+                           "title: Cisco keyword\nid: 30000000-0000-4000-8000-000000000001\nlevel: low\n"
+                           "logsource:\n  product: cisco\n  service: aaa\ndetection:\n  keywords:\n    - 'information'\n"
+                           "  condition: keywords\n---\n"
+                           "title: Encoded PowerShell\nid: 30000000-0000-4000-8000-000000000002\nlevel: high\n"
+                           "logsource:\n  product: windows\n  category: process_creation\ndetection:\n  sel:\n"
+                           "    CommandLine|contains: ' -enc '\n  condition: sel\n");
+  auto events = s.dir.write(
+      "logs6/winlogbeat.ndjson",
+      R"({"@timestamp": "2024-05-01T10:00:00Z", "log": {"level": "information"}, )"
+      R"("winlog": {"channel": "Microsoft-Windows-Sysmon/Operational", "event_id": 1, )"
+      R"("event_data": {"Image": "C:\\powershell.exe", "CommandLine": "powershell -enc AAA"}}})"
+      "\n"
+      R"({"@timestamp": "2024-05-01T10:00:01Z", "log": {"level": "information"}, )"
+      R"("winlog": {"channel": "Security", "event_id": 4624, "event_data": {"TargetUserName": "alice"}}})"
+      "\n");
+  auto r = run_cli({"hunt", "-r", rules.string(), "-p", "ecs-windows", "-f", "jsonl", events.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto lines = parse_lines(r.out);
+  ASSERT_EQ(lines.size(), 1u) << r.out;
+  EXPECT_EQ(lines[0]["rule_id"], "30000000-0000-4000-8000-000000000002");
+
+  auto explain = run_cli({"hunt", "-r", rules.string(), "-p", "ecs-windows", "--explain",
+                          "30000000-0000-4000-8000-000000000002", "--record", "1", events.string()});
+  ASSERT_EQ(explain.exit_code, 0) << explain.err;
+  EXPECT_NE(explain.out.find("Channel 'Microsoft-Windows-Sysmon/Operational', EventID '1'"), std::string::npos)
+      << explain.out;
+}
+
 TEST(HuntCli, ExplainOneRecord) {
   HuntFiles s;
   auto r = run_cli({"hunt", "-r", s.rules, "--explain", "10000000-0000-4000-8000-000000000001", "--record", "2", s.events});

@@ -62,6 +62,7 @@ struct Engine::Router {
   std::uint32_t other_channels = 0;  // events whose channel no rule names
   std::uint32_t no_channel = 0;      // events without a Channel field
   std::vector<std::string> channel_fields;  // EngineOptions::channel_fields
+  std::vector<std::string> event_id_fields;  // EngineOptions::event_id_fields
 };
 
 namespace {
@@ -414,6 +415,7 @@ void Engine::build_routes(const EngineOptions& options) {
   Router& router = *router_;
   const std::uint32_t n = static_cast<std::uint32_t>(runnable_.size());
   router.channel_fields = options.channel_fields;
+  router.event_id_fields = options.event_id_fields;
 
   // Events without a channel: every rule, or the rules of the assumed logsource.
   Route no_channel;
@@ -565,15 +567,19 @@ std::string_view find_value(const RawEvent& event, std::string_view name) {
   return f ? f->value : std::string_view();
 }
 
-// True when `event` has a non-null value for one of `names`, either as a
-// literal key or as a nested path ({"winlog": {"channel": ...}}).
-bool has_any_field(const RawEvent& event, const std::vector<std::string>& names) {
-  for (const auto& f : event.fields) {
-    if (f.type == ValueType::Null) continue;
-    for (const auto& name : names)
-      if (f.name == name) return true;
-  }
-  return false;
+// Finds `name`, or else the first of `others` (a pipeline's names for it,
+// as a literal key or a nested path such as {"winlog": {"channel": ...}}).
+const FieldValue* find_field(const RawEvent& event, std::string_view name, const std::vector<std::string>& others) {
+  if (const FieldValue* f = find_field(event, name); f || others.empty()) return f;
+  for (const auto& other : others)
+    for (const auto& f : event.fields)
+      if (f.name == other && f.type != ValueType::Null) return &f;
+  return nullptr;
+}
+
+std::string_view find_value(const RawEvent& event, std::string_view name, const std::vector<std::string>& others) {
+  const FieldValue* f = find_field(event, name, others);
+  return f ? f->value : std::string_view();
 }
 
 long parse_event_id(std::string_view text) {
@@ -592,7 +598,7 @@ std::uint32_t Matcher::route_of(const RawEvent& event) const {
   std::uint32_t route_id = router.no_channel;
   if (router.channels.empty() && router.other_channels == router.no_channel) return route_id;
   // A Channel field marks a Windows event, even when it is empty.
-  const FieldValue* channel_field = find_field(event, "Channel");
+  const FieldValue* channel_field = find_field(event, "Channel", router.channel_fields);
   if (!channel_field || channel_field->type == ValueType::Null) return route_id;
   route_id = router.other_channels;
   using ChannelEntry = Engine::Router::ChannelEntry;
@@ -608,7 +614,7 @@ std::uint32_t Matcher::route_of(const RawEvent& event) const {
   }
   if (const auto* entry = static_cast<const ChannelEntry*>(last_channel_entry_)) {
     route_id = entry->any;
-    long id = parse_event_id(find_value(event, "EventID"));
+    long id = parse_event_id(find_value(event, "EventID", router.event_id_fields));
     auto eid = entry->by_event_id.find(id);
     if (eid != entry->by_event_id.end()) route_id = eid->second;
   }
@@ -621,8 +627,7 @@ void Matcher::match(const RawEvent& event, std::vector<Detection>& out) {
   const Engine::Router& router = *engine_.router_;
 
   std::uint32_t route_id = route_of(event);
-  if (route_id == router.no_channel && (router.channel_fields.empty() || !has_any_field(event, router.channel_fields)))
-    ++channel_less_events_;
+  if (route_id == router.no_channel) ++channel_less_events_;
   const Engine::Route& route = router.routes[route_id];
   if (route.rules.empty()) {
     ++unrouted_events_;
@@ -751,8 +756,8 @@ std::string Matcher::explain(std::uint32_t rule, const RawEvent& event) {
   std::string out;
   bool result = eval(program.condition);
   const bool routed = route.member[rule] != kNotMember;
-  const std::string channel(find_value(event, "Channel"));
-  const std::string event_id(find_value(event, "EventID"));
+  const std::string channel(find_value(event, "Channel", engine_.router_->channel_fields));
+  const std::string event_id(find_value(event, "EventID", engine_.router_->event_id_fields));
   const bool reported = result && routed;
   out += fmt::format("rule {} \"{}\": {}\n", compiled.rule.id, compiled.rule.title,
                      reported ? "MATCH" : (result ? "condition true, but not reported (see routing)" : "no match"));

@@ -30,12 +30,12 @@ struct EngineOptions {
   std::optional<Logsource> assumed_logsource;
   // False sends every event to every rule, ignoring Channel and EventID.
   bool logsource_routing = true;
-  // Event fields other than Channel that hold a Windows event's channel,
-  // such as winlog.channel after the ecs-windows pipeline (see
-  // pipeline_channel_fields()). Events with one still reach every rule,
-  // whose pipeline conditions test the channel, but they are not counted by
-  // Matcher::channel_less_events().
+  // Event fields other than Channel and EventID that hold a Windows event's
+  // channel and event id, such as winlog.channel and winlog.event_id after
+  // the ecs-windows pipeline (see pipeline_renamed_fields()). Events are
+  // routed by them when they have no Channel field.
   std::vector<std::string> channel_fields;
+  std::vector<std::string> event_id_fields;
   // False evaluates every predicate directly instead of scanning fields with
   // Hyperscan first; results are the same, only slower (used by tests).
   bool prefilter = true;

@@ -766,7 +766,11 @@ PipelineApplyResult apply_pipelines(const std::vector<Pipeline>& pipelines, std:
 }
 
 std::vector<std::string> pipeline_channel_fields(const std::vector<Pipeline>& pipelines) {
-  std::vector<std::string> names = {"Channel"};
+  return pipeline_renamed_fields(pipelines, "Channel");
+}
+
+std::vector<std::string> pipeline_renamed_fields(const std::vector<Pipeline>& pipelines, const std::string& field) {
+  std::vector<std::string> names = {field};
   for (const Pipeline& pipeline : pipelines)
     for (const Transformation& t : pipeline.transformations) {
       if (t.type != TransformationType::FieldNameMapping) continue;
@@ -781,7 +785,7 @@ std::vector<std::string> pipeline_channel_fields(const std::vector<Pipeline>& pi
     }
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
-  std::erase(names, std::string("Channel"));
+  std::erase(names, field);
   return names;
 }
 

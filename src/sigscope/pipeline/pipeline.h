@@ -257,4 +257,9 @@ std::vector<std::string> unresolved_placeholders(const CompiledRule& rule);
 // (field_name_prefix and the like) are not considered.
 std::vector<std::string> pipeline_channel_fields(const std::vector<Pipeline>& pipelines);
 
+// Returns the event fields that `pipelines` rename `field` to, as
+// pipeline_channel_fields() does for Channel (winlog.event_id for EventID
+// with ecs-windows).
+std::vector<std::string> pipeline_renamed_fields(const std::vector<Pipeline>& pipelines, const std::string& field);
+
 }  // namespace sigscope
