@@ -23,7 +23,8 @@ TEST(SigmaCorpusLint, CheckFindsDocumentedCases) {
   // docs/lint.md lists these counts; the semantic checks find real rules.
   for (const char* check : {"contradictory-equality", "never-matches", "filter-covers-selection", "duplicate-id",
                             "dangling-detection", "attack-tag", "unknown-field", "technique-without-tactic",
-                            "regex-subset", "specific-logsource", "escaped-wildcard", "load-error"})
+                            "regex-subset", "specific-logsource", "escaped-wildcard", "load-error",
+                            "unknown-logsource"})
     EXPECT_GT(by.value(check, 0), 0) << check;
   // Two rules of the main rule set have a dead contradictory branch.
   std::set<std::string> files;

@@ -117,6 +117,13 @@ std::vector<Case> cases() {
   }
   {
     RuleText t;
+    t.logsource = "  category: proces_creation\n  product: windows\n";
+    RuleText ok;
+    ok.logsource = "  category: file_access\n  product: windows\n";
+    c.push_back({"unknown-logsource", t, ok});
+  }
+  {
+    RuleText t;
     t.id.clear();
     c.push_back({"missing-id", t, RuleText{}});
   }
@@ -554,6 +561,48 @@ TEST(Lint, CorrelationOfDeprecatedRule) {
                              off),
                   "correlation-status"),
             0u);
+}
+
+}  // namespace
+}  // namespace sigscope
+
+namespace sigscope {
+namespace {
+
+TEST(Lint, UnknownWindowsLogsource) {
+  // Found by a user test: a typo'd category got no finding, and hunt never
+  // sent the rule an event that has a Channel field.
+  const std::string typo = "title: Date and category typos\nid: 88888888-0000-4000-8000-00000000000b\nstatus: test\n"
+                           "date: 2024-01-01\nlogsource:\n    product: windows\n    category: proces_creation\n"
+                           "detection:\n    selection:\n        Image|endswith: '\\whoami.exe'\n"
+                           "    condition: selection\nlevel: high\n";
+  auto findings = lint_texts({{"date_category_typos.yml", typo}});
+  ASSERT_EQ(count(findings, "unknown-logsource"), 1u) << dump(findings);
+  const LintFinding& f = findings.front();
+  EXPECT_EQ(f.severity, LintSeverity::Warning);
+  EXPECT_EQ(f.line, 7);
+  EXPECT_NE(f.message.find("category 'proces_creation'"), std::string::npos) << f.message;
+  EXPECT_NE(f.hint.find("'category: process_creation'"), std::string::npos) << f.hint;
+
+  auto with_logsource = [](std::string logsource) {
+    RuleText r;
+    r.logsource = std::move(logsource);
+    return lint(r);
+  };
+  auto service = with_logsource("  product: windows\n  service: sysmn\n");
+  ASSERT_EQ(count(service, "unknown-logsource"), 1u) << dump(service);
+  EXPECT_NE(service.front().hint.find("'service: sysmon'"), std::string::npos) << service.front().hint;
+  // The router compares names case-sensitively, so another case is unknown too.
+  auto upper = with_logsource("  category: Process_Creation\n  product: windows\n");
+  ASSERT_EQ(count(upper, "unknown-logsource"), 1u) << dump(upper);
+  EXPECT_NE(upper.front().hint.find("'category: process_creation'"), std::string::npos) << upper.front().hint;
+  // Nothing close: no name is suggested.
+  auto far = with_logsource("  product: windows\n  service: smbserver-connectivity\n");
+  ASSERT_EQ(count(far, "unknown-logsource"), 1u) << dump(far);
+  EXPECT_EQ(far.front().hint.find("closest"), std::string::npos) << far.front().hint;
+  // Other products are not routed by these tables. ETW categories are known names.
+  EXPECT_EQ(count(with_logsource("  category: proces_creation\n  product: linux\n"), "unknown-logsource"), 0u);
+  EXPECT_EQ(count(with_logsource("  category: file_rename\n  product: windows\n"), "unknown-logsource"), 0u);
 }
 
 }  // namespace

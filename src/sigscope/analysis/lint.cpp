@@ -16,6 +16,7 @@
 #include "sigscope/rules/yaml.h"
 #include "sigscope/taxonomy/attack.h"
 #include "sigscope/taxonomy/fields.h"
+#include "sigscope/taxonomy/logsources.h"
 
 namespace sigscope {
 
@@ -48,6 +49,10 @@ const std::vector<LintCheck> kChecks = {
     {"logsource-keys", S::Warning, true, "pySigma",
      "The logsource has keys other than category, product, service and definition",
      "Remove the key or move it into 'definition'."},
+    {"unknown-logsource", S::Warning, true, "sigscope",
+     "A Windows rule's category or service is not in the logsource tables that hunt routes events by, so "
+     "no event with a Channel field (no EVTX event) reaches the rule",
+     "Correct the name; the message suggests the closest known one when there is one."},
     // Metadata (pySigma: metadata.py)
     {"missing-id", S::Warning, true, "pySigma", "The rule has no id",
      "Add a random UUIDv4 id."},
@@ -511,11 +516,57 @@ void check_metadata(RuleLinter& l) {
   }
 }
 
+// The name in `known` closest to `name` (case-insensitively) when it is
+// near enough to be a typo of it, or an empty string.
+std::string closest_name(std::string_view name, const std::vector<std::string>& known) {
+  const std::string folded = lower(name);
+  // One edit in short names, up to three in long ones such as process_creation.
+  const std::size_t limit = std::clamp<std::size_t>(folded.size() / 4, 1, 3);
+  std::string best;
+  std::size_t best_distance = limit + 1;
+  for (const auto& candidate : known) {
+    const std::size_t distance = osa_distance(folded, lower(candidate));
+    if (distance < best_distance) {
+      best = candidate;
+      best_distance = distance;
+    }
+  }
+  return best;
+}
+
+// Reports a Windows category or service that the router's tables do not
+// know. Categories the tables list without an event log channel (file_access
+// and file_rename come from ETW) are known names and not reported.
+void check_windows_logsource(RuleLinter& l) {
+  const Rule& r = l.rule();
+  if (r.logsource.product != "windows" || !l.on("unknown-logsource")) return;
+  const LogsourceData& tables = LogsourceData::bundled();
+  static const std::vector<std::string> categories = tables.category_names();
+  static const std::vector<std::string> services = tables.service_names();
+  auto check = [&](std::string_view key, std::string_view plural, const std::string& value,
+                   const std::vector<std::string>& known) {
+    if (value.empty() || std::binary_search(known.begin(), known.end(), value)) return;
+    const std::string suggestion = closest_name(value, known);
+    std::string hint = suggestion.empty()
+                           ? fmt::format("check the name against the Sigma taxonomy; if it is right, sigscope's "
+                                         "tables lack it, and hunt --no-routing sends every event to the rule")
+                           : fmt::format("write '{}: {}', the closest known name", key, suggestion);
+    l.report("unknown-logsource", l.locate(value, "logsource"),
+             fmt::format("{} '{}' is not one of the {} Windows {} that hunt maps to event log channels, so hunt "
+                         "sends the rule no event that has a Channel field",
+                         key, value, known.size(), plural),
+             std::move(hint));
+  };
+  check("category", "categories", r.logsource.category, categories);
+  check("service", "services", r.logsource.service, services);
+}
+
 void check_logsource(RuleLinter& l) {
   const Rule& r = l.rule();
   for (const auto& e : r.logsource.custom)
     l.report("logsource-keys", {e.line, e.column},
              fmt::format("logsource key '{}' is not category, product, service or definition", e.key));
+  check_windows_logsource(l);
 }
 
 bool all_digits(std::string_view s) {
@@ -1728,6 +1779,7 @@ std::vector<LintFinding> lint_rules(const std::vector<CompiledRule>& rules, cons
   // Touch the bundled tables before the threads start.
   (void)AttackData::bundled();
   (void)LogsourceFields::bundled();
+  (void)LogsourceData::bundled();
   parallel_for(n, threads, [&](std::size_t i) {
     if (i < rules.size()) lint_one(&rules[i], rules[i].rule, config, per_rule[i]);
     else lint_one(nullptr, uncompiled[i - rules.size()], config, per_rule[i]);

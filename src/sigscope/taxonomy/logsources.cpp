@@ -123,6 +123,18 @@ std::map<std::string, std::pair<std::vector<std::string>, std::vector<std::strin
   return out;
 }
 
+std::vector<std::string> LogsourceData::category_names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, _] : categories_) out.push_back(name);
+  return out;
+}
+
+std::vector<std::string> LogsourceData::service_names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, _] : services_) out.push_back(name);
+  return out;
+}
+
 EventCoverage LogsourceData::coverage(const Logsource& ls, const std::vector<int>& event_ids) const {
   EventCoverage out;
   const bool windows = ls.product == "windows" || (ls.product.empty() && categories_.count(ls.category));

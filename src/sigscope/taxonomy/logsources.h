@@ -64,6 +64,11 @@ class LogsourceData {
   // Windows service -> its channels and providers.
   std::map<std::string, std::pair<std::vector<std::string>, std::vector<std::string>>> service_table() const;
 
+  // Names of the Windows categories and services the tables map, sorted. The
+  // router matches a rule's category and service against them case-sensitively.
+  std::vector<std::string> category_names() const;
+  std::vector<std::string> service_names() const;
+
  private:
   struct Mapping {
     std::string log;
