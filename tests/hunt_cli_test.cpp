@@ -426,8 +426,14 @@ TEST(HuntCli, ExplainReadsLikeTheHunt) {
 TEST(HuntCli, DuplicateRuleIdsWarned) {
   HuntFiles s;
   auto copy = s.dir.write("rules2/copy.yml", kRules);
+  auto hunt = run_cli({"hunt", "-r", s.rules, "-r", copy.string(), "-f", "jsonl", s.events});
+  EXPECT_NE(hunt.err.find("rule id 10000000-0000-4000-8000-000000000001 is also used by"), std::string::npos)
+      << hunt.err;
+  // check reports it as a finding, on stdout.
   auto r = run_cli({"check", s.rules, copy.string()});
-  EXPECT_NE(r.err.find("rule id 10000000-0000-4000-8000-000000000001 is also used by"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("error[duplicate-id]: id 10000000-0000-4000-8000-000000000001 is also used by"),
+            std::string::npos)
+      << r.out;
   // The same file given twice is loaded once.
   auto twice = run_cli({"hunt", "-r", s.rules, "-r", s.rules, "-f", "jsonl", s.events});
   EXPECT_EQ(parse_lines(twice.out).size(), 2u);

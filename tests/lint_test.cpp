@@ -22,34 +22,42 @@ struct RuleText {
   std::string tags = "  - attack.execution\n  - attack.t1059\n";
   std::string id = "5b2c5f2e-9a1c-4f7e-8d5b-1f0e2d3c4b5a";
   std::string title = "Test rule";
+  std::string status = "test";
+  std::string date = "2024-01-01";
+  std::string level = "low";  // empty: no level key
   std::string extra;  // more top-level keys
 };
 
 std::string render(const RuleText& r) {
   std::string out = "title: " + r.title + "\n";
   if (!r.id.empty()) out += "id: " + r.id + "\n";
-  out += "status: test\ndescription: A rule for the lint tests\nauthor: sigscope\ndate: 2024-01-01\n";
+  out += "status: " + r.status + "\ndescription: A rule for the lint tests\nauthor: sigscope\ndate: " + r.date + "\n";
   out += "logsource:\n" + r.logsource;
   if (!r.tags.empty()) out += "tags:\n" + r.tags;
   out += "detection:\n" + r.detection;
-  out += "level: low\n" + r.extra;
+  if (!r.level.empty()) out += "level: " + r.level + "\n";
+  out += r.extra;
   return out;
 }
 
-// Loads, compiles and lints YAML text; rules that fail to compile are linted as written.
+// Loads, compiles and lints YAML text as `sigscope check` does: rules that fail
+// to compile are linted as written, and the loader's warnings join the findings.
 std::vector<LintFinding> lint_texts(const std::vector<std::pair<std::string, std::string>>& files,
                                     const LintConfig& config = {}) {
   std::vector<CompiledRule> compiled;
   std::vector<Rule> uncompiled;
+  DiagnosticList diagnostics;
   for (const auto& [path, text] : files) {
-    DiagnosticList diagnostics;
     for (auto& rule : load_rules_from_text(text, path, diagnostics)) {
       Rule copy = rule;
       if (auto c = compile_rule(std::move(rule), diagnostics)) compiled.push_back(std::move(*c));
       else uncompiled.push_back(std::move(copy));
     }
   }
-  return lint_rules(compiled, uncompiled, config, 1);
+  std::vector<LintFinding> findings = lint_rules(compiled, uncompiled, config, 1);
+  std::vector<LintFinding> warnings = lint_load_warnings(diagnostics, compiled, uncompiled, findings, config);
+  findings.insert(findings.end(), warnings.begin(), warnings.end());
+  return findings;
 }
 
 std::vector<LintFinding> lint(const RuleText& r, const LintConfig& config = {}) {
@@ -129,6 +137,49 @@ std::vector<Case> cases() {
   }
   {
     RuleText t;
+    t.id = "not-a-uuid";
+    c.push_back({"id-format", t, RuleText{}});
+  }
+  {
+    RuleText t;
+    t.status = "tset";
+    RuleText ok;
+    ok.status = "experimental";
+    c.push_back({"unknown-status", t, ok});
+  }
+  {
+    RuleText t;
+    t.level = "hihg";
+    RuleText ok;
+    ok.level = "critical";
+    c.push_back({"unknown-level", t, ok});
+  }
+  {
+    RuleText t;
+    t.level.clear();
+    c.push_back({"missing-level", t, RuleText{}});
+  }
+  {
+    RuleText t;
+    t.date = "yesterday";
+    c.push_back({"date-format", t, RuleText{}});
+  }
+  {
+    RuleText t;
+    t.extra = "references: https://example.com/a\n";
+    RuleText ok;
+    ok.extra = "references:\n  - https://example.com/a\n";
+    c.push_back({"attribute-type", t, ok});
+  }
+  {
+    RuleText t;
+    t.extra = "related:\n  - type: derived\n";
+    RuleText ok;
+    ok.extra = "related:\n  - id: 5b2c5f2e-9a1c-4f7e-8d5b-1f0e2d3c4b5b\n    type: derived\n";
+    c.push_back({"related-entry", t, ok});
+  }
+  {
+    RuleText t;
     t.extra = "references:\n  - https://example.com/a\n  - https://example.com/a\n";
     RuleText ok;
     ok.extra = "references:\n  - https://example.com/a\n  - https://example.com/b\n";
@@ -144,7 +195,16 @@ std::vector<Case> cases() {
   c.push_back({"invalid-modifier-combination", det("  selection:\n    CommandLine|all:\n      - a\n      - b\n  condition: selection\n"),
                det("  selection:\n    CommandLine|contains|all:\n      - a\n      - b\n  condition: selection\n")});
   c.push_back({"repeated-modifier", det("  selection:\n    CommandLine|contains|contains: a\n  condition: selection\n"),
-               det("  selection:\n    CommandLine|base64|base64|contains: a\n  condition: selection\n")});
+               det("  selection:\n    CommandLine|base64offset|contains: a\n  condition: selection\n")});
+  c.push_back({"ineffective-modifier", det("  selection:\n    CommandLine|re|cased: 'a.*b'\n  condition: selection\n"),
+               det("  selection:\n    CommandLine|contains|cased: a\n  condition: selection\n")});
+  c.push_back({"empty-value-list",
+               det("  selection:\n    Image|endswith: '\\cmd.exe'\n    CommandLine|contains: []\n  condition: selection\n"),
+               RuleText{}});
+  c.push_back({"obsolete-aggregation", det("  selection:\n    Image|endswith: '\\cmd.exe'\n  condition: selection | count() > 5\n"),
+               RuleText{}});
+  c.push_back({"obsolete-timeframe",
+               det("  selection:\n    Image|endswith: '\\cmd.exe'\n  timeframe: 5m\n  condition: selection\n"), RuleText{}});
   c.push_back({"tag-format", with_tags("  - attack.execution\n  - attack.T1059\n"), RuleText{}});
   c.push_back({"tag-namespace", with_tags("  - attack.execution\n  - attack.t1059\n  - foo.bar\n"), RuleText{}});
   c.push_back({"attack-tag", with_tags("  - attack.execution\n  - attack.t1059\n  - attack.foobar\n"),
@@ -215,7 +275,8 @@ TEST(Lint, EveryCheckTripsAndStaysQuiet) {
   }
   // The corpus-wide checks are tested below; load-error by the CLI test.
   for (const char* id : {"duplicate-id", "duplicate-title", "duplicate-filename", "filename-length", "load-error",
-                         "duplicate-name", "correlation-reference", "correlation-status"})
+                         "duplicate-name", "correlation-reference", "correlation-status", "misplaced-generate",
+                         "empty-file"})
     covered.insert(id);
   for (const auto& check : lint_checks()) EXPECT_TRUE(covered.count(std::string(check.id))) << check.id;
 }
@@ -603,6 +664,122 @@ TEST(Lint, UnknownWindowsLogsource) {
   // Other products are not routed by these tables. ETW categories are known names.
   EXPECT_EQ(count(with_logsource("  category: proces_creation\n  product: linux\n"), "unknown-logsource"), 0u);
   EXPECT_EQ(count(with_logsource("  category: file_rename\n  product: windows\n"), "unknown-logsource"), 0u);
+}
+
+}  // namespace
+}  // namespace sigscope
+
+namespace sigscope {
+namespace {
+
+TEST(Lint, LoaderWarningsAsFindings) {
+  // The loader's own warnings: a correlation's misplaced generate and a file without a document.
+  auto generate = lint_texts({{"corr.yml", "title: C\nid: 36000000-0000-4000-8000-000000000001\nlevel: low\n"
+                                           "generate: true\ncorrelation:\n  type: event_count\n  rules: [x]\n"
+                                           "  timespan: 1h\n  condition:\n    gte: 2\n"}});
+  EXPECT_EQ(count(generate, "misplaced-generate"), 1u) << dump(generate);
+  auto empty = lint_texts({{"empty_rule_file.yml", "# nothing yet\n"}});
+  ASSERT_EQ(count(empty, "empty-file"), 1u) << dump(empty);
+  EXPECT_EQ(empty.front().file, "empty_rule_file.yml");
+
+  // A problem that a lint check and the loader both see is reported once.
+  RuleText no_id;
+  no_id.id.clear();
+  EXPECT_EQ(count(lint(no_id), "missing-id"), 1u) << dump(lint(no_id));
+  auto twice = lint(with_detection("  selection:\n    CommandLine|contains|contains: a\n    Image|all: x\n"
+                                   "  unused:\n    Image: y\n  condition: selection\n"));
+  EXPECT_EQ(count(twice, "repeated-modifier"), 1u) << dump(twice);
+  EXPECT_EQ(count(twice, "all-single-value"), 1u) << dump(twice);
+  EXPECT_EQ(count(twice, "dangling-detection"), 1u) << dump(twice);
+  // sigscope applies base64 once, so its repetition is reported too (by the compiler's warning).
+  auto base64 = lint(with_detection("  selection:\n    CommandLine|base64|base64|contains: a\n  condition: selection\n"));
+  EXPECT_EQ(count(base64, "repeated-modifier"), 1u) << dump(base64);
+
+  // The configuration applies to them like to every check.
+  RuleText typo;
+  typo.level = "hihg";
+  LintConfig config;
+  ASSERT_FALSE(parse_lint_config("severity:\n  unknown-level: error\n", "lint.yml", config));
+  auto graded = lint(typo, config);
+  ASSERT_EQ(count(graded, "unknown-level"), 1u) << dump(graded);
+  for (const auto& f : graded)
+    if (f.check == "unknown-level") {
+      EXPECT_EQ(f.severity, LintSeverity::Error);
+      EXPECT_EQ(f.title, "Test rule");
+      EXPECT_EQ(f.line, 17) << "the level line";
+    }
+  LintConfig off;
+  ASSERT_FALSE(parse_lint_config("disable: [unknown-level]\n", "lint.yml", off));
+  EXPECT_EQ(count(lint(typo, off), "unknown-level"), 0u);
+  LintConfig excluded;
+  ASSERT_FALSE(parse_lint_config("exclude:\n  unknown-level: [proc_creation_win_test_rule.yml]\n", "lint.yml", excluded));
+  EXPECT_EQ(count(lint(typo, excluded), "unknown-level"), 0u);
+}
+
+TEST(LintTrial, LoaderWarningsFailCheck) {
+  // Found by a user test: an unknown level or status, an id that is no UUID
+  // and an obsolete '| near' aggregation (a rule hunt does not run) were only
+  // printed on stderr, so the JSON and SARIF reports missed them and
+  // --fail-level warning passed.
+  testing::TempDir dir;
+  auto level = dir.write("r3/level_typo_rule.yml",
+                         "title: Date and category typos\nid: 88888888-0000-4000-8000-00000000000b\nstatus: test\n"
+                         "date: 2024-01-01\n\nlogsource:\n    product: windows\n    category: process_creation\n"
+                         "detection:\n    selection:\n        Image|endswith: '\\whoami.exe'\n"
+                         "    condition: selection\nlevel: hihg\n");
+  dir.write("rules/misc_mistakes_rule.yml",
+            "title: Misc mistakes\nid: not-a-uuid\nstatus: tset\ndate: 2024-01-01\n"
+            "logsource:\n    product: windows\n    category: process_creation\n"
+            "detection:\n    selection:\n        Image|endswith: 'C:\\temp\\x.exe'\n    condition: selection\n"
+            "level: hihg\n");
+  dir.write("rules/cond_case_2.yml",
+            "title: Cond case 2\nid: 88888888-0000-4000-8001-000000000002\nstatus: test\n"
+            "logsource:\n    product: windows\n    category: process_creation\n"
+            "detection:\n    selection:\n        Image|endswith: '\\cmd.exe'\n    filter:\n        User: SYSTEM\n"
+            "    condition: selection | near filter\nlevel: high\n");
+  const std::string rules = (dir.path() / "rules").string();
+
+  auto text = testing::run_cli({"check", "--fail-level", "warning", level.string()});
+  EXPECT_EQ(text.exit_code, 1) << text.out << text.err;
+  EXPECT_NE(text.out.find("warning[unknown-level]: unknown level 'hihg'"), std::string::npos) << text.out;
+  EXPECT_EQ(text.err.find("hihg"), std::string::npos) << "reported once, in the report: " << text.err;
+
+  auto json = testing::run_cli({"check", "--format", "json", level.string(), rules});
+  EXPECT_EQ(json.exit_code, 1) << json.err;  // obsolete-aggregation is an error
+  auto j = nlohmann::json::parse(json.out);
+  const auto& by = j["summary"]["by_check"];
+  EXPECT_EQ(by.value("unknown-level", 0), 2) << by.dump();
+  EXPECT_EQ(by.value("unknown-status", 0), 1) << by.dump();
+  EXPECT_EQ(by.value("id-format", 0), 1) << by.dump();
+  EXPECT_EQ(by.value("obsolete-aggregation", 0), 1) << by.dump();
+  EXPECT_EQ(by.value("dangling-detection", 0), 1) << "compiler and lint see 'filter' unused: " << by.dump();
+  for (const auto& f : j["findings"])
+    if (f["check"] == "obsolete-aggregation") {
+      EXPECT_EQ(f["severity"], "error");
+      EXPECT_NE(f["message"].get<std::string>().find("'| near filter'"), std::string::npos) << f.dump();
+      EXPECT_EQ(f["line"], 12);
+    }
+
+  auto sarif = testing::run_cli({"check", "--format", "sarif", level.string(), rules});
+  auto s = nlohmann::json::parse(sarif.out);
+  std::multiset<std::string> ids;
+  for (const auto& result : s["runs"][0]["results"]) ids.insert(result["ruleId"].get<std::string>());
+  EXPECT_EQ(ids.count("unknown-level"), 2u);
+  EXPECT_EQ(ids.count("unknown-status"), 1u);
+  EXPECT_EQ(ids.count("id-format"), 1u);
+  EXPECT_EQ(ids.count("obsolete-aggregation"), 1u);
+}
+
+TEST(LintTrial, DuplicateIdReportedOnce) {
+  // load_corpus warns about the second rule with an id, lint reports every rule of the group.
+  testing::TempDir dir;
+  RuleText a, b;
+  b.title = "Another rule";
+  dir.write("rules/proc_creation_one.yml", render(a));
+  dir.write("rules/proc_creation_two.yml", render(b));
+  auto r = testing::run_cli({"check", "--format", "json", (dir.path() / "rules").string()});
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["summary"]["by_check"].value("duplicate-id", 0), 2) << r.out;
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -42,6 +43,13 @@ const std::vector<LintCheck> kChecks = {
     {"all-of-them", S::Info, false, "pySigma",
      "The condition uses 'all of them', which silently changes meaning when a selection is added",
      "Name the selections, e.g. 'selection_img and selection_cli' or 'all of selection_*'."},
+    {"obsolete-aggregation", S::Error, true, "sigscope",
+     "The condition ends in an obsolete Sigma 1.x aggregation ('| count() > 5', '| near ...'), so hunt does "
+     "not run the rule",
+     "Rewrite the aggregation as a Sigma 2 correlation rule over this rule."},
+    {"obsolete-timeframe", S::Warning, true, "sigscope",
+     "The detection has a Sigma 1.x 'timeframe', which Sigma 2 ignores",
+     "Express the time window with a correlation rule's timespan, or remove the key."},
     // Logsource (pySigma: logsources.py)
     {"specific-logsource", S::Warning, true, "pySigma",
      "A Sysmon or Security logsource selects an EventID that a generic category stands for",
@@ -56,6 +64,31 @@ const std::vector<LintCheck> kChecks = {
     // Metadata (pySigma: metadata.py)
     {"missing-id", S::Warning, true, "pySigma", "The rule has no id",
      "Add a random UUIDv4 id."},
+    {"id-format", S::Warning, true, "sigscope", "The id is not a UUID",
+     "Use a random UUIDv4, e.g. from uuidgen."},
+    {"unknown-status", S::Warning, true, "sigscope",
+     "The status is not stable, test, experimental, deprecated or unsupported",
+     "Use one of those five statuses."},
+    {"unknown-level", S::Warning, true, "sigscope",
+     "The level is not informational, low, medium, high or critical, so --min-level cannot rank it",
+     "Use one of those five levels."},
+    {"missing-level", S::Warning, true, "sigscope",
+     "A detection or correlation rule has no level, and no loaded correlation references it",
+     "Add a level; hunt --min-level leaves rules without one out."},
+    {"date-format", S::Warning, true, "sigscope", "The date or modified value is not a YYYY-MM-DD date",
+     "Write dates as YYYY-MM-DD."},
+    {"attribute-type", S::Warning, true, "sigscope",
+     "A standard attribute has the wrong YAML type: a list or mapping where a string belongs, or a single "
+     "value where a list belongs",
+     "Write the attribute as the Sigma specification types it (a string, or a list of strings)."},
+    {"related-entry", S::Warning, true, "sigscope",
+     "'related' is not a list of {id, type} entries, or an entry has no id or an unknown type",
+     "Give each entry an id and a type of derived, obsolete, merged, renamed or similar."},
+    {"misplaced-generate", S::Warning, true, "sigscope",
+     "'generate' is a top-level key of a correlation rule, where it has no effect",
+     "Move it under correlation:, next to type and rules."},
+    {"empty-file", S::Warning, true, "sigscope", "A rule file holds no YAML document",
+     "Add a rule or remove the file."},
     {"duplicate-id", S::Error, true, "pySigma", "Two or more rules share one id",
      "Give each rule its own UUID."},
     {"duplicate-name", S::Error, true, "sigscope", "Two or more rules share one name",
@@ -88,7 +121,12 @@ const std::vector<LintCheck> kChecks = {
      "without 'contains', 'windash' with 'all'",
      "Add 'contains', or split the values over several selections."},
     {"repeated-modifier", S::Info, true, "pySigma",
-     "A modifier is written twice in one key (base64 excepted)", "Remove the repetition."},
+     "A modifier is written twice in one key; sigscope applies it once, so a repeated base64 encodes once",
+     "Remove the repetition."},
+    {"ineffective-modifier", S::Warning, true, "sigscope",
+     "A modifier changes nothing: cased with cidr, re or a numeric comparison, or expand on a value "
+     "without a %placeholder%",
+     "Remove the modifier, or add the placeholder that expand is meant to fill."},
     // Tags (pySigma: tags.py)
     {"tag-format", S::Warning, true, "pySigma",
      "A tag is not 'namespace.name' in lower case letters, digits, '-', '_' and '.'",
@@ -149,6 +187,9 @@ const std::vector<LintCheck> kChecks = {
     {"all-single-value", S::Warning, true, "sigscope",
      "'all' is given with a single value, where it changes nothing (the Sigma specification forbids it)",
      "Remove the all modifier, or give the field several values."},
+    {"empty-value-list", S::Warning, true, "sigscope",
+     "A field is given an empty list of values, so its test never matches",
+     "Give at least one value or remove the key."},
     {"regex-unsupported", S::Warning, true, "sigscope",
      "A regular expression uses constructs many backends reject: look-around, back-references, "
      "atomic groups, possessive quantifiers, recursion, conditionals, comments",
@@ -1879,6 +1920,60 @@ std::vector<LintFinding> lint_rules(const std::vector<CompiledRule>& rules, cons
   std::sort(out.begin(), out.end(), [](const LintFinding& a, const LintFinding& b) {
     return std::tie(a.file, a.line, a.column, a.check, a.message) < std::tie(b.file, b.line, b.column, b.check, b.message);
   });
+  return out;
+}
+
+std::vector<LintFinding> lint_load_warnings(const DiagnosticList& diagnostics, const std::vector<CompiledRule>& rules,
+                                            const std::vector<Rule>& uncompiled,
+                                            const std::vector<LintFinding>& reported, const LintConfig& config) {
+  // The rule a warning is about: same file and id, and its line inside the document.
+  std::map<std::string, std::vector<const Rule*>> by_file;
+  for (const auto& r : rules) by_file[r.rule.path].push_back(&r.rule);
+  for (const auto& r : uncompiled) by_file[r.path].push_back(&r);
+  auto rule_of = [&](const Diagnostic& d) -> const Rule* {
+    auto it = by_file.find(d.file);
+    if (it == by_file.end()) return nullptr;
+    for (const Rule* r : it->second) {
+      if (r->id != d.rule_id) continue;
+      const int last = r->line + static_cast<int>(std::count(r->source_text.begin(), r->source_text.end(), '\n'));
+      if (d.line == 0 || (d.line >= r->line && d.line <= last)) return r;
+    }
+    return nullptr;
+  };
+  // lint_rules reports duplicate-id at the id key, the loader at the document's
+  // first line, so that check is matched by rule alone.
+  std::set<std::tuple<std::string, std::string, std::string, int>> reported_at;
+  for (const auto& f : reported) {
+    reported_at.emplace(f.check, f.file, f.rule_id, f.line);
+    if (f.check == "duplicate-id") reported_at.emplace(f.check, f.file, f.rule_id, 0);
+  }
+  auto already_reported = [&](const Diagnostic& d) {
+    const int line = d.check == "duplicate-id" ? 0 : d.line;
+    return reported_at.count({d.check, d.file, d.rule_id, line}) > 0;
+  };
+
+  std::vector<LintFinding> out;
+  for (const auto& d : diagnostics.items()) {
+    if (d.severity != Severity::Warning || d.check.empty() || !config.enabled(d.check)) continue;
+    const LintCheck* check = find_lint_check(d.check);
+    if (!check || already_reported(d)) continue;
+    Rule stand_in;  // for warnings about a file, or a document that did not load
+    stand_in.path = d.file;
+    stand_in.id = d.rule_id;
+    const Rule* rule = rule_of(d);
+    if (config.excluded(d.check, rule ? *rule : stand_in)) continue;
+    LintFinding f;
+    f.check = d.check;
+    f.severity = config.severity_of(*check);
+    f.file = d.file;
+    f.line = d.line;
+    f.column = d.column;
+    f.rule_id = d.rule_id;
+    if (rule) f.title = rule->title;
+    f.message = d.message;
+    f.hint = d.hint.empty() ? std::string(check->help) : d.hint;
+    out.push_back(std::move(f));
+  }
   return out;
 }
 

@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sigscope/common/diagnostics.h"
 #include "sigscope/compile/compiled.h"
 #include "sigscope/rules/model.h"
 
@@ -84,6 +85,15 @@ std::optional<std::string> load_lint_config(const std::string& path, LintConfig&
 std::vector<LintFinding> lint_rules(const std::vector<CompiledRule>& rules,
                                     const std::vector<Rule>& uncompiled, const LintConfig& config,
                                     unsigned threads = 0);
+
+// Turns the warnings of loading and compiling `rules` and `uncompiled` that
+// name a check (Diagnostic::check) into findings, with the state, severity
+// and exclusions of `config`. A warning is left out when `reported` (the
+// findings of lint_rules) already has that check for the same rule and line,
+// or for the same rule at all with duplicate-id.
+std::vector<LintFinding> lint_load_warnings(const DiagnosticList& diagnostics, const std::vector<CompiledRule>& rules,
+                                            const std::vector<Rule>& uncompiled,
+                                            const std::vector<LintFinding>& reported, const LintConfig& config);
 
 // Report renderings. `summary` (files, rules, failures...) goes into the JSON
 // report as is.

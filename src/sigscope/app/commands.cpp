@@ -148,7 +148,7 @@ int run_check(const CheckOptions& options) {
   CorpusLoad load;
   std::vector<Rule> uncompiled;
   load_corpus(options.paths, options.threads, load, &uncompiled);
-  report_corpus(load, options.max_warnings);
+  report_corpus(load, options.max_warnings, /*skip_check_warnings=*/true);
   if (load.files == 0) {
     spdlog::error("no .yml or .yaml rule files found under {}; give a rule file or a folder that contains some",
                   fmt::join(options.paths, ", "));
@@ -157,6 +157,13 @@ int run_check(const CheckOptions& options) {
 
   auto start = std::chrono::steady_clock::now();
   std::vector<LintFinding> findings = lint_rules(load.rules, uncompiled, config, options.threads);
+  // Warnings of loading and compiling join the findings under the checks they name.
+  std::vector<LintFinding> load_warnings = lint_load_warnings(load.diagnostics, load.rules, uncompiled, findings, config);
+  findings.insert(findings.end(), std::make_move_iterator(load_warnings.begin()),
+                  std::make_move_iterator(load_warnings.end()));
+  std::stable_sort(findings.begin(), findings.end(), [](const LintFinding& a, const LintFinding& b) {
+    return std::tie(a.file, a.line, a.column, a.check) < std::tie(b.file, b.line, b.column, b.check);
+  });
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // Load and compile errors join the machine-readable reports as load-error;
   // the text report leaves them on stderr, where they were printed above.

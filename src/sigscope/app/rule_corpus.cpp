@@ -57,7 +57,7 @@ void load_corpus(const std::vector<std::string>& paths, unsigned threads, Corpus
     if (r.rule.id.empty()) continue;
     auto [it, added] = first_with_id.emplace(r.rule.id, &r.rule);
     if (!added)
-      out.diagnostics.warning(r.rule.path, r.rule.line, 0, r.rule.id,
+      out.diagnostics.check_warning("duplicate-id", r.rule.path, r.rule.line, 0, r.rule.id,
                               fmt::format("rule id {} is also used by {}:{}", r.rule.id, it->second->path, it->second->line),
                               "give each rule its own UUID");
   }
@@ -65,11 +65,12 @@ void load_corpus(const std::vector<std::string>& paths, unsigned threads, Corpus
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-void report_corpus(const CorpusLoad& load, std::size_t max_warnings) {
+void report_corpus(const CorpusLoad& load, std::size_t max_warnings, bool skip_check_warnings) {
   auto diag_logger = spdlog::get("diagnostics");
   std::size_t warnings_shown = 0, warnings_hidden = 0;
   for (const auto& d : load.diagnostics.items()) {
     if (d.severity == Severity::Warning) {
+      if (skip_check_warnings && !d.check.empty()) continue;
       if (warnings_shown >= max_warnings) {
         ++warnings_hidden;
         continue;

@@ -31,7 +31,8 @@ void load_corpus(const std::vector<std::string>& paths, unsigned threads, Corpus
                  std::vector<Rule>* uncompiled = nullptr);
 
 // Prints errors in full and at most `max_warnings` warnings (the rest are
-// counted), then the summary line.
-void report_corpus(const CorpusLoad& load, std::size_t max_warnings);
+// counted), then the summary line. With `skip_check_warnings`, warnings that
+// name a lint check are left out, because `check` reports them as findings.
+void report_corpus(const CorpusLoad& load, std::size_t max_warnings, bool skip_check_warnings = false);
 
 }  // namespace sigscope

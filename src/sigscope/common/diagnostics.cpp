@@ -35,13 +35,19 @@ void DiagnosticList::add(Diagnostic d) {
 void DiagnosticList::error(std::string file, int line, int column, std::string rule_id,
                            std::string message, std::string hint) {
   add(Diagnostic{Severity::Error, std::move(file), line, column, std::move(rule_id),
-                 std::move(message), std::move(hint)});
+                 std::move(message), std::move(hint), {}});
 }
 
 void DiagnosticList::warning(std::string file, int line, int column, std::string rule_id,
                              std::string message, std::string hint) {
   add(Diagnostic{Severity::Warning, std::move(file), line, column, std::move(rule_id),
-                 std::move(message), std::move(hint)});
+                 std::move(message), std::move(hint), {}});
+}
+
+void DiagnosticList::check_warning(std::string check, std::string file, int line, int column, std::string rule_id,
+                                   std::string message, std::string hint) {
+  add(Diagnostic{Severity::Warning, std::move(file), line, column, std::move(rule_id), std::move(message),
+                 std::move(hint), std::move(check)});
 }
 
 void DiagnosticList::append(const DiagnosticList& other) {

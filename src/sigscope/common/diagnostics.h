@@ -19,6 +19,7 @@ struct Diagnostic {
   std::string rule_id;  // id of the rule concerned; empty when unknown
   std::string message;  // what is wrong
   std::string hint;     // what to do about it; may be empty
+  std::string check;    // id of the lint check that `sigscope check` reports this warning as; may be empty
 
   // Formats as "file:line:col: error: [rule <id>] message (hint)".
   std::string format() const;
@@ -33,6 +34,9 @@ class DiagnosticList {
              std::string hint = {});
   void warning(std::string file, int line, int column, std::string rule_id,
                std::string message, std::string hint = {});
+  // Adds a warning that `sigscope check` reports as a finding of lint check `check`.
+  void check_warning(std::string check, std::string file, int line, int column, std::string rule_id,
+                     std::string message, std::string hint);
   void append(const DiagnosticList& other);
   // Orders by file, line and column so output does not depend on thread timing.
   void sort();

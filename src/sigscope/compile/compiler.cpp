@@ -83,8 +83,10 @@ struct Context {
     failed = true;
     diagnostics.error(rule.path, line, column, rule.id, std::move(message), std::move(hint));
   }
-  void warning(int line, int column, std::string message, std::string hint) {
-    diagnostics.warning(rule.path, line, column, rule.id, std::move(message), std::move(hint));
+  // `check` is the lint check that reports the warning in `sigscope check`.
+  void warning(std::string check, int line, int column, std::string message, std::string hint) {
+    diagnostics.check_warning(std::move(check), rule.path, line, column, rule.id, std::move(message),
+                              std::move(hint));
   }
 };
 
@@ -118,7 +120,7 @@ std::optional<ModifierChain> parse_modifiers(const std::vector<std::string>& nam
     const ModifierInfo& info = it->second;
     std::string name(info.canonical);
     if (!seen.insert(name).second) {
-      ctx.warning(line, column, fmt::format("modifier '{}' is given twice", name),
+      ctx.warning("repeated-modifier", line, column, fmt::format("modifier '{}' is given twice", name),
                   "remove the repeated modifier");
       continue;
     }
@@ -211,10 +213,10 @@ std::optional<ModifierChain> parse_modifiers(const std::vector<std::string>& nam
     reject(fmt::format("expand cannot be combined with '{}'", match_op_name(*chain.op)),
            "placeholders expand to plain string values");
   if (chain.cased && (chain.op == MatchOp::Cidr || numeric_op))
-    ctx.warning(line, column, "cased has no effect on cidr or numeric comparisons",
+    ctx.warning("ineffective-modifier", line, column, "cased has no effect on cidr or numeric comparisons",
                 "remove the cased modifier");
   if (chain.cased && chain.op == MatchOp::Regex)
-    ctx.warning(line, column,
+    ctx.warning("ineffective-modifier", line, column,
                 "cased has no effect with re, which is case-sensitive unless re|i is given",
                 "remove the cased modifier");
   if (!ok) return std::nullopt;
@@ -317,14 +319,14 @@ std::optional<Predicate> compile_predicate(const std::string& key, const YamlNod
   if (value_node.is_sequence()) {
     for (const auto& item : value_node.items) items.push_back(&item);
     if (items.empty()) {
-      ctx.warning(line, column, fmt::format("'{}' has an empty value list and never matches", key),
+      ctx.warning("empty-value-list", line, column, fmt::format("'{}' has an empty value list and never matches", key),
                   "give at least one value or remove the key");
     }
   } else {
     items.push_back(&value_node);
   }
   if (pred.match_all && items.size() == 1)
-    ctx.warning(line, column, fmt::format("'{}' uses all with a single value", key),
+    ctx.warning("all-single-value", line, column, fmt::format("'{}' uses all with a single value", key),
                 "remove the all modifier; it only changes lists");
 
   for (const YamlNode* item : items) {
@@ -430,7 +432,7 @@ std::optional<Predicate> compile_predicate(const std::string& key, const YamlNod
       }
     }
     if (chain->expand && !pattern.has_placeholders())
-      ctx.warning(vline, vcol, fmt::format("expand is set but '{}' has no %placeholder%", v.written),
+      ctx.warning("ineffective-modifier", vline, vcol, fmt::format("expand is set but '{}' has no %placeholder%", v.written),
                   "remove the expand modifier or add a placeholder");
     v.alternatives.push_back(std::move(pattern));
     for (const auto& transform : chain->transforms) {
@@ -649,7 +651,7 @@ bool compile_detection(const YamlNode& detection, CompiledRule& out, Context& ct
       continue;
     }
     if (e.key == "timeframe") {
-      ctx.warning(e.line, e.column,
+      ctx.warning("obsolete-timeframe", e.line, e.column,
                   "'timeframe' belongs to obsolete Sigma 1.x aggregations and is ignored",
                   "express the time window with a correlation rule");
       continue;
@@ -707,9 +709,9 @@ bool compile_detection(const YamlNode& detection, CompiledRule& out, Context& ct
     }
     auto& pc = std::get<ParsedCondition>(parsed);
     if (pc.aggregation) {
-      ctx.warning(line, column,
-                  fmt::format("the aggregation '| {}' is obsolete Sigma 1.x syntax and is not "
-                              "evaluated", pc.aggregation->text),
+      ctx.warning("obsolete-aggregation", line, column,
+                  fmt::format("the aggregation '| {}' is obsolete Sigma 1.x syntax, so hunt does not run "
+                              "this rule", pc.aggregation->text),
                   "rewrite it as a Sigma 2 correlation rule");
       out.aggregation = pc.aggregation;
     }
@@ -729,7 +731,7 @@ bool compile_detection(const YamlNode& detection, CompiledRule& out, Context& ct
   std::vector<int> used = out.referenced_stages();
   for (std::size_t i = 0; i < out.stages.size(); ++i) {
     if (std::find(used.begin(), used.end(), static_cast<int>(i)) == used.end())
-      ctx.warning(out.stages[i].line, 0,
+      ctx.warning("dangling-detection", out.stages[i].line, 0,
                   fmt::format("selection '{}' is defined but the condition never uses it",
                               out.stages[i].name),
                   "use it in the condition or remove it");

@@ -73,10 +73,11 @@ struct DocContext {
                       node && node->line ? node->column : 0, rule_id, std::move(message),
                       std::move(hint));
   }
-  void warning(const YamlNode* node, int fallback_line, std::string message, std::string hint) {
-    diagnostics.warning(path, node && node->line ? node->line : fallback_line,
-                        node && node->line ? node->column : 0, rule_id, std::move(message),
-                        std::move(hint));
+  // `check` is the lint check that reports the warning in `sigscope check`.
+  void warning(std::string check, const YamlNode* node, int fallback_line, std::string message, std::string hint) {
+    diagnostics.check_warning(std::move(check), path, node && node->line ? node->line : fallback_line,
+                              node && node->line ? node->column : 0, rule_id, std::move(message),
+                              std::move(hint));
   }
 };
 
@@ -90,7 +91,7 @@ std::string read_string(const YamlNode& root, std::string_view key, DocContext& 
   const YamlNode* node = root.find(key);
   if (!node || node->is_null()) return {};
   if (!node->is_scalar()) {
-    ctx.warning(node, line, fmt::format("'{}' should be a string, found {}", key, yaml_to_flow(*node)),
+    ctx.warning("attribute-type", node, line, fmt::format("'{}' should be a string, found {}", key, yaml_to_flow(*node)),
                 "write it as a single string");
     return yaml_to_flow(*node);
   }
@@ -104,13 +105,13 @@ std::vector<std::string> read_string_list(const YamlNode& root, std::string_view
   const YamlNode* node = root.find(key);
   if (!node || node->is_null()) return out;
   if (node->is_scalar()) {
-    ctx.warning(node, line, fmt::format("'{}' should be a list, found a single value", key),
+    ctx.warning("attribute-type", node, line, fmt::format("'{}' should be a list, found a single value", key),
                 fmt::format("write '{}' as a YAML list", key));
     out.push_back(node->text);
     return out;
   }
   if (!node->is_sequence()) {
-    ctx.warning(node, line, fmt::format("'{}' should be a list of strings", key),
+    ctx.warning("attribute-type", node, line, fmt::format("'{}' should be a list of strings", key),
                 fmt::format("write '{}' as a YAML list", key));
     out.push_back(yaml_to_flow(*node));
     return out;
@@ -152,7 +153,7 @@ void read_related(const YamlNode& root, Rule& rule, DocContext& ctx) {
   const YamlNode* node = root.find("related");
   if (!node || node->is_null()) return;
   if (!node->is_sequence()) {
-    ctx.warning(node, rule.line, "'related' should be a list of {id, type} entries",
+    ctx.warning("related-entry", node, rule.line, "'related' should be a list of {id, type} entries",
                 "write related as a YAML list");
     return;
   }
@@ -161,9 +162,9 @@ void read_related(const YamlNode& root, Rule& rule, DocContext& ctx) {
     if (const YamlNode* id = item.find("id")) related.id = scalar_text(*id);
     if (const YamlNode* type = item.find("type")) related.type = scalar_text(*type);
     if (related.id.empty())
-      ctx.warning(&item, rule.line, "a 'related' entry has no id", "add the related rule's id");
+      ctx.warning("related-entry", &item, rule.line, "a 'related' entry has no id", "add the related rule's id");
     if (!related.type.empty() && !kRelatedTypes.count(related.type))
-      ctx.warning(&item, rule.line,
+      ctx.warning("related-entry", &item, rule.line,
                   fmt::format("unknown related type '{}'", related.type),
                   "use one of derived, obsolete, merged, renamed, similar");
     rule.related.push_back(std::move(related));
@@ -381,7 +382,7 @@ bool build_rule(const YamlDocument& doc, YamlNode root, const std::string& path,
     rule.kind = RuleKind::Correlation;
     read_correlation(*c, rule, ctx);
     if (const YamlNode* generate = root.find("generate"))
-      ctx.warning(generate, rule.line, "'generate' outside the correlation section has no effect",
+      ctx.warning("misplaced-generate", generate, rule.line, "'generate' outside the correlation section has no effect",
                   "move it under correlation:, next to type and rules");
   } else if (const YamlNode* f = root.find("filter")) {
     rule.kind = RuleKind::Filter;
@@ -395,17 +396,17 @@ bool build_rule(const YamlDocument& doc, YamlNode root, const std::string& path,
     ctx.error(nullptr, rule.line, "missing 'title'", "add a short title that says what the rule finds");
   rule.id = read_string(root, "id", ctx, rule.line);
   if (rule.id.empty()) {
-    ctx.warning(nullptr, rule.line, "missing 'id'",
+    ctx.warning("missing-id", nullptr, rule.line, "missing 'id'",
                 "add a UUIDv4 id so other rules, filters and tools can refer to this rule");
   } else if (!is_uuid(rule.id)) {
-    ctx.warning(root.find("id"), rule.line, fmt::format("id '{}' is not a UUID", rule.id),
+    ctx.warning("id-format", root.find("id"), rule.line, fmt::format("id '{}' is not a UUID", rule.id),
                 "use a random UUIDv4");
   }
   rule.name = read_string(root, "name", ctx, rule.line);
   read_related(root, rule, ctx);
   rule.status = read_string(root, "status", ctx, rule.line);
   if (!rule.status.empty() && !kStatuses.count(rule.status))
-    ctx.warning(root.find("status"), rule.line, fmt::format("unknown status '{}'", rule.status),
+    ctx.warning("unknown-status", root.find("status"), rule.line, fmt::format("unknown status '{}'", rule.status),
                 "use stable, test, experimental, deprecated or unsupported");
   rule.description = read_string(root, "description", ctx, rule.line);
   rule.license = read_string(root, "license", ctx, rule.line);
@@ -413,11 +414,11 @@ bool build_rule(const YamlDocument& doc, YamlNode root, const std::string& path,
   rule.references = read_string_list(root, "references", ctx, rule.line);
   rule.date = read_string(root, "date", ctx, rule.line);
   if (!rule.date.empty() && !is_iso_date(rule.date))
-    ctx.warning(root.find("date"), rule.line, fmt::format("date '{}' is not YYYY-MM-DD", rule.date),
+    ctx.warning("date-format", root.find("date"), rule.line, fmt::format("date '{}' is not YYYY-MM-DD", rule.date),
                 "write dates as YYYY-MM-DD");
   rule.modified = read_string(root, "modified", ctx, rule.line);
   if (!rule.modified.empty() && !is_iso_date(rule.modified))
-    ctx.warning(root.find("modified"), rule.line,
+    ctx.warning("date-format", root.find("modified"), rule.line,
                 fmt::format("modified '{}' is not YYYY-MM-DD", rule.modified),
                 "write dates as YYYY-MM-DD");
   rule.fields = read_string_list(root, "fields", ctx, rule.line);
@@ -425,7 +426,7 @@ bool build_rule(const YamlDocument& doc, YamlNode root, const std::string& path,
   // warn_missing_levels() reports a missing level once the correlations of the corpus are loaded.
   rule.level = read_string(root, "level", ctx, rule.line);
   if (!rule.level.empty() && !kLevels.count(rule.level))
-    ctx.warning(root.find("level"), rule.line, fmt::format("unknown level '{}'", rule.level),
+    ctx.warning("unknown-level", root.find("level"), rule.line, fmt::format("unknown level '{}'", rule.level),
                 "use informational, low, medium, high or critical");
   rule.tags = read_string_list(root, "tags", ctx, rule.line);
   rule.scope = read_string_list(root, "scope", ctx, rule.line);
@@ -464,7 +465,7 @@ void warn_missing_levels(const std::vector<Rule>& rules, DiagnosticList& diagnos
     const bool by_id = !rule.id.empty() && referenced.count(rule.id);
     const bool by_name = !rule.name.empty() && referenced.count(rule.name);
     if (by_id || by_name) continue;
-    diagnostics.warning(rule.path, rule.line, 0, rule.id, "missing 'level'",
+    diagnostics.check_warning("missing-level", rule.path, rule.line, 0, rule.id, "missing 'level'",
                         "add a level (informational, low, medium, high or critical); --min-level leaves rules without "
                         "one out, except those a correlation uses");
   }
@@ -485,7 +486,7 @@ std::vector<Rule> load_documents(std::string_view text, const std::string& path,
   std::vector<YamlDocument> docs = parse_yaml_stream(text, path, diagnostics);
   std::size_t failed = diagnostics.error_count() > errors_before ? 1 : 0;
   if (docs.empty() && failed == 0)
-    diagnostics.warning(path, 0, 0, "", "the file holds no YAML document", "add a rule or remove the file");
+    diagnostics.check_warning("empty-file", path, 0, 0, "", "the file holds no YAML document", "add a rule or remove the file");
 
   // Rule collections: `action: global` sets defaults merged into every later
   // document, `reset` clears them, `repeat` reuses the previous document with
