@@ -784,3 +784,42 @@ TEST(LintTrial, DuplicateIdReportedOnce) {
 
 }  // namespace
 }  // namespace sigscope
+
+namespace sigscope {
+namespace {
+
+TEST(Lint, DatesMustExistInCalendar) {
+  // Found by a user test: 'yesterday' got a warning, but 2024-13-45 and
+  // 2024/13/45 did not.
+  auto date_findings = [](const std::string& date, const std::string& modified) {
+    RuleText r;
+    r.date = date;
+    r.extra = "modified: " + modified + "\n";
+    std::vector<LintFinding> out;
+    for (auto& f : lint(r))
+      if (f.check == "date-format") out.push_back(f);
+    return out;
+  };
+  auto month = date_findings("2024-13-45", "2024/13/45");
+  ASSERT_EQ(month.size(), 2u) << dump(month);
+  EXPECT_EQ(month[0].message, "date '2024-13-45' is not a calendar date, because there is no month 13");
+  EXPECT_EQ(month[1].message, "modified '2024/13/45' is not a calendar date, because there is no month 13");
+  EXPECT_EQ(month[0].line, 6) << "points at the date line";
+
+  auto day = date_findings("2023-02-29", "2024-04-31");
+  ASSERT_EQ(day.size(), 2u) << dump(day);
+  EXPECT_EQ(day[0].message, "date '2023-02-29' is not a calendar date, because 2023-02 has 28 days");
+  EXPECT_EQ(day[1].message, "modified '2024-04-31' is not a calendar date, because 2024-04 has 30 days");
+
+  auto shape = date_findings("yesterday", "2024-01/02");
+  ASSERT_EQ(shape.size(), 2u) << dump(shape);
+  EXPECT_EQ(shape[0].message, "date 'yesterday' is not YYYY-MM-DD");
+  EXPECT_EQ(shape[1].message, "modified '2024-01/02' is not YYYY-MM-DD");
+  EXPECT_EQ(date_findings("2024-01-00", "2024-01-01").size(), 1u);
+
+  // Leap days and Sigma 1.x's slashes are fine.
+  EXPECT_TRUE(date_findings("2024-02-29", "2000/02/29").empty());
+}
+
+}  // namespace
+}  // namespace sigscope

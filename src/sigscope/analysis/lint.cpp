@@ -75,8 +75,9 @@ const std::vector<LintCheck> kChecks = {
     {"missing-level", S::Warning, true, "sigscope",
      "A detection or correlation rule has no level, and no loaded correlation references it",
      "Add a level; hunt --min-level leaves rules without one out."},
-    {"date-format", S::Warning, true, "sigscope", "The date or modified value is not a YYYY-MM-DD date",
-     "Write dates as YYYY-MM-DD."},
+    {"date-format", S::Warning, true, "sigscope",
+     "The date or modified value is not a YYYY-MM-DD date that exists in the calendar",
+     "Write a date that exists, as YYYY-MM-DD."},
     {"attribute-type", S::Warning, true, "sigscope",
      "A standard attribute has the wrong YAML type: a list or mapping where a string belongs, or a single "
      "value where a list belongs",

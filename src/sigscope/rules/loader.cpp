@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <functional>
@@ -47,17 +48,29 @@ bool is_uuid(std::string_view s) {
   return true;
 }
 
-bool is_iso_date(std::string_view s) {
-  // YYYY-MM-DD (Sigma 2.x) or YYYY/MM/DD (Sigma 1.x)
-  if (s.size() != 10) return false;
-  for (std::size_t i = 0; i < 10; ++i) {
-    if (i == 4 || i == 7) {
-      if (s[i] != '-' && s[i] != '/') return false;
-    } else if (s[i] < '0' || s[i] > '9') {
-      return false;
-    }
+// Returns what is wrong with the date `s`, or an empty string. A valid date is
+// YYYY-MM-DD (Sigma 2.x) or YYYY/MM/DD (Sigma 1.x) and names a day that exists.
+std::string date_problem(std::string_view s) {
+  const std::string not_iso = "is not YYYY-MM-DD";
+  if (s.size() != 10 || (s[4] != '-' && s[4] != '/') || s[7] != s[4]) return not_iso;
+  for (std::size_t i : {0, 1, 2, 3, 5, 6, 8, 9})
+    if (s[i] < '0' || s[i] > '9') return not_iso;
+  auto number = [&](std::size_t at, std::size_t length) {
+    int n = 0;
+    for (std::size_t i = at; i < at + length; ++i) n = n * 10 + (s[i] - '0');
+    return n;
+  };
+  const int year = number(0, 4), month = number(5, 2), day = number(8, 2);
+  if (month < 1 || month > 12) return fmt::format("is not a calendar date, because there is no month {:02}", month);
+  if (day < 1) return "is not a calendar date, because there is no day 00";
+  const std::chrono::year_month_day date{std::chrono::year(year), std::chrono::month(static_cast<unsigned>(month)),
+                                         std::chrono::day(static_cast<unsigned>(day))};
+  if (!date.ok()) {
+    const auto last = std::chrono::year_month_day_last(date.year(), std::chrono::month_day_last(date.month()));
+    return fmt::format("is not a calendar date, because {:04}-{:02} has {} days", year, month,
+                       static_cast<unsigned>(last.day()));
   }
-  return true;
+  return {};
 }
 
 // Per-document context for diagnostics.
@@ -412,15 +425,16 @@ bool build_rule(const YamlDocument& doc, YamlNode root, const std::string& path,
   rule.license = read_string(root, "license", ctx, rule.line);
   rule.author = read_string(root, "author", ctx, rule.line);
   rule.references = read_string_list(root, "references", ctx, rule.line);
+  auto check_date = [&](std::string_view key, const std::string& value) {
+    const std::string problem = value.empty() ? std::string() : date_problem(value);
+    if (!problem.empty())
+      ctx.warning("date-format", root.find(key), rule.line, fmt::format("{} '{}' {}", key, value, problem),
+                  "write a date that exists, as YYYY-MM-DD");
+  };
   rule.date = read_string(root, "date", ctx, rule.line);
-  if (!rule.date.empty() && !is_iso_date(rule.date))
-    ctx.warning("date-format", root.find("date"), rule.line, fmt::format("date '{}' is not YYYY-MM-DD", rule.date),
-                "write dates as YYYY-MM-DD");
+  check_date("date", rule.date);
   rule.modified = read_string(root, "modified", ctx, rule.line);
-  if (!rule.modified.empty() && !is_iso_date(rule.modified))
-    ctx.warning("date-format", root.find("modified"), rule.line,
-                fmt::format("modified '{}' is not YYYY-MM-DD", rule.modified),
-                "write dates as YYYY-MM-DD");
+  check_date("modified", rule.modified);
   rule.fields = read_string_list(root, "fields", ctx, rule.line);
   rule.falsepositives = read_string_list(root, "falsepositives", ctx, rule.line);
   // warn_missing_levels() reports a missing level once the correlations of the corpus are loaded.
