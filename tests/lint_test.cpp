@@ -823,3 +823,41 @@ TEST(Lint, DatesMustExistInCalendar) {
 
 }  // namespace
 }  // namespace sigscope
+
+namespace sigscope {
+namespace {
+
+TEST(LintTrial, EachUnknownModifierReported) {
+  // Found by a user test: of 'endwith' and 'al' in one rule only 'endwith'
+  // was reported, because compiling stopped at the first invalid key.
+  testing::TempDir dir;
+  auto rule = dir.write("unknown_modifier_rule.yml",
+                        "title: Unknown modifier\nid: 88888888-0000-4000-8000-000000000002\nstatus: test\n"
+                        "logsource:\n    product: windows\n    category: process_creation\n"
+                        "detection:\n    selection:\n        Image|endwith: '\\cmd.exe'\n"
+                        "        CommandLine|contains|al:\n            - 'a'\n            - 'b'\n"
+                        "    condition: selection\nlevel: high\n");
+  // Across selections and the alternatives of a list, too.
+  auto spread = dir.write("unknown_modifiers_spread.yml",
+                          "title: Unknown modifiers in several selections\nid: 88888888-0000-4000-8000-000000000003\n"
+                          "status: test\nlogsource:\n    product: windows\n    category: process_creation\n"
+                          "detection:\n    selection:\n        - Image|endwith: '\\cmd.exe'\n"
+                          "        - Image|startwith: '\\pwsh.exe'\n    filter:\n        User|cotains: SYSTEM\n"
+                          "    condition: selection and not filter\nlevel: high\n");
+  auto r = testing::run_cli({"check", "--format", "json", rule.string(), spread.string()});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  std::vector<std::pair<int, std::string>> errors;
+  for (const auto& f : j["findings"])
+    if (f["check"] == "load-error") errors.emplace_back(f["line"].get<int>(), f["message"].get<std::string>());
+  ASSERT_EQ(errors.size(), 5u) << r.out;
+  EXPECT_EQ(errors[0], std::make_pair(9, std::string("unknown modifier 'endwith'")));
+  EXPECT_EQ(errors[1], std::make_pair(10, std::string("unknown modifier 'al'")));
+  EXPECT_EQ(errors[2], std::make_pair(9, std::string("unknown modifier 'endwith'")));
+  EXPECT_EQ(errors[3], std::make_pair(10, std::string("unknown modifier 'startwith'")));
+  EXPECT_EQ(errors[4], std::make_pair(12, std::string("unknown modifier 'cotains'")));
+  EXPECT_EQ(j["summary"]["rules_failed"], 2);
+}
+
+}  // namespace
+}  // namespace sigscope

@@ -447,7 +447,8 @@ std::optional<Predicate> compile_predicate(const std::string& key, const YamlNod
 }
 
 // Compiles one selection (mapping, list of mappings, keyword list or single
-// keyword) into a stage tree.
+// keyword) into a stage tree. After an invalid key or item it goes on with the
+// next, so every one is reported, and then returns nothing.
 std::optional<StageNode> compile_selection(const YamlNode& node, const std::string& name,
                                            int line, int column, Stage& stage, Context& ctx) {
   auto add_predicate = [&](Predicate&& p) {
@@ -470,11 +471,16 @@ std::optional<StageNode> compile_selection(const YamlNode& node, const std::stri
     }
     StageNode all;
     all.op = StageNode::Op::And;
+    bool valid = true;
     for (const auto& e : node.entries) {
       auto p = compile_predicate(e.key, e.value, e.line, e.column, false, ctx);
-      if (!p) return std::nullopt;
+      if (!p) {
+        valid = false;
+        continue;
+      }
       all.children.push_back(add_predicate(std::move(*p)));
     }
+    if (!valid) return std::nullopt;
     if (all.children.size() == 1) return std::move(all.children.front());
     return all;
   }
@@ -499,16 +505,22 @@ std::optional<StageNode> compile_selection(const YamlNode& node, const std::stri
   }
   StageNode any;
   any.op = StageNode::Op::Or;
+  bool valid = true;
   for (const auto& item : node.items) {
     if (item.is_sequence()) {
       ctx.error(item.line, item.column, fmt::format("selection '{}' holds a nested list", name),
                 "list mappings or keywords directly under the selection");
-      return std::nullopt;
+      valid = false;
+      continue;
     }
     auto child = compile_selection(item, name, item.line ? item.line : line, item.column, stage, ctx);
-    if (!child) return std::nullopt;
+    if (!child) {
+      valid = false;
+      continue;
+    }
     any.children.push_back(std::move(*child));
   }
+  if (!valid) return std::nullopt;
   if (any.children.size() == 1) return std::move(any.children.front());
   return any;
 }
@@ -642,6 +654,7 @@ bool compile_detection(const YamlNode& detection, CompiledRule& out, Context& ct
   const Rule& rule = out.rule;
   const YamlNode* condition = nullptr;
   int condition_line = rule.line, condition_column = 0;
+  bool selections_valid = true;
   for (std::size_t i = 0; i < detection.entries.size(); ++i) {
     const YamlEntry& e = detection.entries[i];
     if (e.key == "condition") {
@@ -660,7 +673,11 @@ bool compile_detection(const YamlNode& detection, CompiledRule& out, Context& ct
     stage.name = e.key;
     stage.line = e.line;
     auto root = compile_selection(e.value, e.key, e.line, e.column, stage, ctx);
-    if (!root) return false;
+    if (!root) {
+      // Go on with the other selections so that each of their errors is reported too.
+      selections_valid = false;
+      continue;
+    }
     stage.root = std::move(*root);
     stage.yaml = selection_text(rule, detection, i);
     out.stages.push_back(std::move(stage));
@@ -672,6 +689,8 @@ bool compile_detection(const YamlNode& detection, CompiledRule& out, Context& ct
               "add e.g. 'condition: selection' under detection");
     return false;
   }
+  // The condition names selections, so it is checked only when all of them compiled.
+  if (!selections_valid) return false;
   std::vector<const YamlNode*> texts;
   if (condition->is_sequence()) {
     for (const auto& item : condition->items) texts.push_back(&item);
