@@ -261,3 +261,43 @@ TEST(Layer, KeepsTechniqueIdsNewerThanTheBundledData) {
 
 }  // namespace
 }  // namespace sigscope
+
+namespace sigscope {
+namespace {
+
+TEST(Site, CorrelationWithMissingReferenceWarned) {
+  // Found by a user test: the catalog showed a correlation that references a
+  // rule that does not exist with no warning and "diagnostics": [] on its
+  // page, while check reported it as correlation-reference.
+  testing::TempDir dir;
+  dir.write("rules/correlation_missing_ref.yml",
+            "title: Corr missing\nid: 88888888-0000-4000-8000-000000000006\nstatus: test\ncorrelation:\n"
+            "    type: event_count\n    rules:\n        - 88888888-0000-4000-8000-00000000dead\n"
+            "    group-by: [Computer]\n    timespan: 5m\n    condition:\n        gte: 3\nlevel: high\n");
+  dir.write("rules/correlation_ok.yml",
+            "title: Corr ok\nid: 88888888-0000-4000-8000-000000000007\nstatus: test\ncorrelation:\n"
+            "    type: event_count\n    rules: [88888888-0000-4000-8000-000000000008]\n"
+            "    group-by: [Computer]\n    timespan: 5m\n    condition:\n        gte: 3\nlevel: high\n");
+  dir.write("rules/whoami.yml",
+            "title: Whoami\nid: 88888888-0000-4000-8000-000000000008\nstatus: test\n"
+            "logsource:\n    product: windows\n    category: process_creation\n"
+            "detection:\n    selection:\n        Image|endswith: '\\whoami.exe'\n    condition: selection\nlevel: low\n");
+  auto site = dir.path() / "site";
+  // --strict fails only when a rule does not load, and this correlation loads.
+  auto r = run_cli({"catalog", (dir.path() / "rules").string(), "--strict", "--out", site.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("warning: [rule 88888888-0000-4000-8000-000000000006] hunt cannot run this correlation: it "
+                       "references '88888888-0000-4000-8000-00000000dead'"),
+            std::string::npos)
+      << r.err;
+
+  json page = json::parse(read_file(site / "rules" / "88888888-0000-4000-8000-000000000006.json"));
+  ASSERT_EQ(page["diagnostics"].size(), 1u) << page["diagnostics"].dump();
+  EXPECT_EQ(page["diagnostics"][0]["severity"], "warning");
+  EXPECT_NE(page["diagnostics"][0]["message"].get<std::string>().find("00000000dead"), std::string::npos);
+  json ok = json::parse(read_file(site / "rules" / "88888888-0000-4000-8000-000000000007.json"));
+  EXPECT_TRUE(ok["diagnostics"].empty()) << ok["diagnostics"].dump();
+}
+
+}  // namespace
+}  // namespace sigscope

@@ -1882,13 +1882,7 @@ std::vector<LintFinding> lint_rules(const std::vector<CompiledRule>& rules, cons
       });
   if (config.enabled("correlation-reference")) {
     // The hunt's own planner, over every compiled detection rule.
-    std::vector<const CompiledRule*> detection_rules;
-    for (const auto& r : rules)
-      if (r.rule.kind == RuleKind::Detection) detection_rules.push_back(&r);
-    FieldTable fields;
-    std::vector<UnrunnableCorrelation> unrunnable;
-    plan_correlations(rules, detection_rules, fields, unrunnable);
-    for (const auto& u : unrunnable) {
+    for (const auto& u : find_unrunnable_correlations(rules)) {
       if (config.excluded("correlation-reference", u.rule->rule)) continue;
       RuleLinter l(u.rule->rule, config, out);
       l.report("correlation-reference", l.key_position("correlation"), fmt::format("the correlation cannot run: {}", u.reason),

@@ -22,11 +22,13 @@
 namespace sigscope {
 
 namespace {
-// Loads the rules under `paths` and prints the diagnostics and summary.
+// Loads the rules under `paths` and prints the diagnostics and summary, with
+// a warning for each correlation that cannot run when `check_correlations`.
 // Returns false, after an error message, when no rule file was found.
 bool load_and_report(const std::vector<std::string>& paths, unsigned threads, std::size_t max_warnings,
-                     CorpusLoad& load) {
+                     CorpusLoad& load, bool check_correlations = false) {
   load_corpus(paths, threads, load);
+  if (check_correlations) warn_unrunnable_correlations(load);
   report_corpus(load, max_warnings);
   if (load.files > 0) return true;
   spdlog::error("no .yml or .yaml rule files found under {}; give a rule file or a folder that contains some",
@@ -37,7 +39,9 @@ bool load_and_report(const std::vector<std::string>& paths, unsigned threads, st
 
 int run_catalog(const CatalogOptions& options) {
   CorpusLoad load;
-  if (!load_and_report(options.paths, options.threads, options.max_warnings, load)) return 2;
+  // Pages show a correlation that cannot run, as check's correlation-reference reports it.
+  if (!load_and_report(options.paths, options.threads, options.max_warnings, load, /*check_correlations=*/true))
+    return 2;
 
   auto start = std::chrono::steady_clock::now();
   nlohmann::json summary = load.summary();

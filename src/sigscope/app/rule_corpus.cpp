@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "sigscope/compile/compiler.h"
+#include "sigscope/correlate/correlation.h"
 #include "sigscope/rules/loader.h"
 
 namespace sigscope {
@@ -63,6 +64,14 @@ void load_corpus(const std::vector<std::string>& paths, unsigned threads, Corpus
   }
   out.diagnostics.sort();
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void warn_unrunnable_correlations(CorpusLoad& load) {
+  for (const auto& u : find_unrunnable_correlations(load.rules))
+    load.diagnostics.check_warning("correlation-reference", u.rule->rule.path, u.rule->rule.line, 0, u.rule->rule.id,
+                                   fmt::format("hunt cannot run this correlation: {}", u.reason),
+                                   "fix the reference or the condition as the message says");
+  load.diagnostics.sort();
 }
 
 void report_corpus(const CorpusLoad& load, std::size_t max_warnings, bool skip_check_warnings) {

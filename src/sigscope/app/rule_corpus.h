@@ -30,6 +30,11 @@ struct CorpusLoad {
 void load_corpus(const std::vector<std::string>& paths, unsigned threads, CorpusLoad& out,
                  std::vector<Rule>* uncompiled = nullptr);
 
+// Adds a warning (check id correlation-reference) for each correlation in
+// `load` that cannot run even when every detection rule runs, such as one that
+// references no loaded rule. Such a correlation loads, so it is no error.
+void warn_unrunnable_correlations(CorpusLoad& load);
+
 // Prints errors in full and at most `max_warnings` warnings (the rest are
 // counted), then the summary line. With `skip_check_warnings`, warnings that
 // name a lint check are left out, because `check` reports them as findings.

@@ -261,6 +261,16 @@ CorrelationHits::View CorrelationHits::operator[](std::size_t index) const {
   return v;
 }
 
+std::vector<UnrunnableCorrelation> find_unrunnable_correlations(const std::vector<CompiledRule>& rules) {
+  std::vector<const CompiledRule*> detection_rules;
+  for (const auto& r : rules)
+    if (r.rule.kind == RuleKind::Detection) detection_rules.push_back(&r);
+  FieldTable fields;
+  std::vector<UnrunnableCorrelation> unrunnable;
+  plan_correlations(rules, detection_rules, fields, unrunnable);
+  return unrunnable;
+}
+
 CorrelationSet plan_correlations(const std::vector<CompiledRule>& all, const std::vector<const CompiledRule*>& runnable,
                                  FieldTable& fields, std::vector<UnrunnableCorrelation>& unrunnable) {
   CorrelationSet set;

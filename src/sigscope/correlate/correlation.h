@@ -197,6 +197,10 @@ struct UnrunnableCorrelation {
 CorrelationSet plan_correlations(const std::vector<CompiledRule>& all, const std::vector<const CompiledRule*>& runnable,
                                  FieldTable& fields, std::vector<UnrunnableCorrelation>& unrunnable);
 
+// Lists the correlations in `rules` that cannot run even when every detection
+// rule in `rules` runs, whatever its status, with the reason plan_correlations gives.
+std::vector<UnrunnableCorrelation> find_unrunnable_correlations(const std::vector<CompiledRule>& rules);
+
 // Evaluates every correlation over `hits`, which must be in the order the
 // events were read. They are ordered by time here, and equal times keep that
 // order. Returns the fires plan by plan, each plan's by the time of their
