@@ -431,6 +431,15 @@ TEST(CorrelationFindings, InputsThatGaveWrongResults) {
   // Nanosecond epoch times were read as microseconds (year -9234).
   EXPECT_EQ(parse_event_time("1714557600000000000"), 1714557600LL * 1000000);
   EXPECT_FALSE(parse_event_time("133590312000000000000"));
+  // Integer nanoseconds are scaled exactly, and a JSON double's exponent
+  // form is a number too.
+  EXPECT_EQ(parse_event_time("1714557661234567891"), 1714557661234568LL);
+  EXPECT_EQ(parse_event_time("1714557661234567499"), 1714557661234567LL);
+  EXPECT_EQ(parse_event_time("1.71455766e+18"), 1714557660LL * 1000000);
+  EXPECT_EQ(parse_event_time("1.5e9"), 1500000000LL * 1000000);
+  EXPECT_FALSE(parse_event_time("1e21"));
+  EXPECT_FALSE(parse_event_time("12.5.3"));
+  EXPECT_FALSE(parse_event_time("1714557600abc"));
   // A parent grouping by a field its child correlation does not group by
   // never fired, and the summary blamed the events for lacking the field.
   std::string yaml = std::string(kFailed) + "---\n" +

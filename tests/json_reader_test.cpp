@@ -3,6 +3,7 @@
 
 #include <simdjson.h>
 
+#include "sigscope/correlate/correlation.h"
 #include "sigscope/input/json_reader.h"
 #include "test_support.h"
 
@@ -217,6 +218,51 @@ TEST(JsonReaderTimestamp, PreferredKeyWins) {
   EXPECT_EQ(timestamp_of(R"({"time": {"nested": 1}, "ts": 1.5})"), "1.5");
   EXPECT_EQ(timestamp_of(R"({"UtcTime": "first", "UtcTime": "second"})"), "first");
   EXPECT_EQ(timestamp_of(R"({"Image": "x"})"), "");
+}
+
+// A nanosecond count written as a JSON number was formatted as a double
+// ("1.714557661234568e+18"), which no correlation could read as a time.
+TEST(JsonReaderTimestamp, IntegerTimeKeepsEveryDigit) {
+  JsonEventReader reader;
+  DiagnosticList diagnostics;
+  simdjson::padded_string padded(std::string(
+      R"({"Channel":"Security","EventID":4624,"LogonType":3,"TargetUserName":"ns","@timestamp":1714557661234567891,)"
+      R"("BigId":18446744073709551615,"Neg":-9223372036854775808, "F":0.1})"
+      "\n"
+      R"({"Channel": "Security", "EventID": 4624, "LogonType": 3, "TargetUserName": "ns", "@timestamp": 1714557660000000000})"
+      "\n"
+      R"({"ts": 1714557660.5, "time": 1714557660000000000.0})"
+      "\n"));
+  std::vector<std::string> timestamps;
+  std::vector<std::vector<std::string>> others;
+  std::vector<std::optional<std::int64_t>> times;
+  std::vector<std::vector<std::pair<std::string, std::string>>> fields;
+  reader.read(std::string_view(padded.data(), padded.size()), "t.jsonl",
+              [&](const RawEvent& e) {
+                timestamps.emplace_back(e.timestamp);
+                others.emplace_back(e.other_timestamps.begin(), e.other_timestamps.end());
+                times.push_back(event_time(e));
+                std::vector<std::pair<std::string, std::string>> f;
+                for (const auto& v : e.fields) f.emplace_back(std::string(v.name), std::string(v.value));
+                fields.push_back(f);
+              },
+              diagnostics);
+  ASSERT_EQ(timestamps.size(), 3u);
+
+  EXPECT_EQ(timestamps[0], "1714557661234567891");
+  EXPECT_EQ(times[0], 1714557661234568LL);
+  EXPECT_EQ(value_of(fields[0], "@timestamp"), "1714557661234567891");
+  EXPECT_EQ(value_of(fields[0], "BigId"), "18446744073709551615");
+  EXPECT_EQ(value_of(fields[0], "Neg"), "-9223372036854775808");
+  EXPECT_EQ(value_of(fields[0], "F"), "0.1");
+
+  EXPECT_EQ(timestamps[1], "1714557660000000000");
+  EXPECT_EQ(times[1], 1714557660LL * 1000000);
+
+  // A double keeps its shortest form, which a correlation reads as well.
+  EXPECT_EQ(timestamps[2], "1.71455766e+18");
+  EXPECT_EQ(others[2], (std::vector<std::string>{"1714557660.5"}));
+  EXPECT_EQ(times[2], 1714557660LL * 1000000);
 }
 
 // The values of the other time keys are kept in the same order, so a

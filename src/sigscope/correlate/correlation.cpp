@@ -1,6 +1,7 @@
 #include "sigscope/correlate/correlation.h"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -32,6 +33,31 @@ std::optional<int> digits(std::string_view text, std::size_t& pos, std::size_t c
   }
   pos += count;
   return value;
+}
+
+// Reads a number since 1970 as microseconds. The magnitude distinguishes
+// seconds, milliseconds, microseconds and nanoseconds for any date between
+// 1973 and 5138. Integers are scaled exactly, so a nanosecond count keeps
+// its microseconds. A number with a fraction or an exponent, such as
+// "1.71455766e+18" for a JSON double, is read as a double.
+std::optional<std::int64_t> parse_epoch(std::string_view text) {
+  const char* first = text.data();
+  const char* last = text.data() + text.size();
+  std::uint64_t whole = 0;
+  if (auto [end, error] = std::from_chars(first, last, whole); error == std::errc() && end == last) {
+    if (whole < 100'000'000'000ULL) return static_cast<std::int64_t>(whole * 1'000'000);      // seconds
+    if (whole < 100'000'000'000'000ULL) return static_cast<std::int64_t>(whole * 1'000);      // milliseconds
+    if (whole < 100'000'000'000'000'000ULL) return static_cast<std::int64_t>(whole);          // microseconds
+    return static_cast<std::int64_t>(whole / 1'000 + (whole % 1'000 >= 500 ? 1 : 0));        // nanoseconds
+  }
+  double v = 0;
+  if (auto [end, error] = std::from_chars(first, last, v); error != std::errc() || end != last) return std::nullopt;
+  if (!std::isfinite(v) || v < 0 || v >= 1e20) return std::nullopt;
+  double scale = 1e-3;        // nanoseconds
+  if (v < 1e11) scale = 1e6;  // seconds
+  else if (v < 1e14) scale = 1e3;  // milliseconds
+  else if (v < 1e17) scale = 1;    // microseconds
+  return static_cast<std::int64_t>(std::llround(v * scale));
 }
 
 // The field that `name` (a group-by field or the condition's field) stands
@@ -76,20 +102,7 @@ void append_group_value(std::string& key, std::string_view value) {
 std::optional<std::int64_t> parse_event_time(std::string_view text) {
   text = trim(text);
   if (text.empty()) return std::nullopt;
-  // Epoch numbers: the magnitude distinguishes seconds, milliseconds,
-  // microseconds and nanoseconds for any date between 1973 and 5138.
-  if (std::all_of(text.begin(), text.end(), [](char c) { return is_digit(c) || c == '.'; })) {
-    std::string copy(text);
-    char* end = nullptr;
-    double v = std::strtod(copy.c_str(), &end);
-    if (end != copy.c_str() + copy.size() || !std::isfinite(v)) return std::nullopt;
-    if (v >= 1e20) return std::nullopt;
-    double scale = 1e-3;  // nanoseconds
-    if (v < 1e11) scale = 1e6;  // seconds
-    else if (v < 1e14) scale = 1e3;  // milliseconds
-    else if (v < 1e17) scale = 1;  // microseconds
-    return static_cast<std::int64_t>(std::llround(v * scale));
-  }
+  if (auto epoch = parse_epoch(text)) return epoch;
 
   // The date, then an optional time of day, then an optional zone.
   std::size_t pos = 0;

@@ -162,9 +162,12 @@ struct JsonEventReader::Impl {
     }
   }
 
+  static constexpr std::size_t kNumberTextSize = 40;
+
+  // Writes a number to `buffer`: an integer with every digit, a double in
+  // the shortest form that reads back as the same double.
   template <typename T>
-  void add_number(std::string_view name, bool name_stable, T value, bool nested) {
-    char buffer[40];
+  static std::string_view number_text(T value, char (&buffer)[kNumberTextSize]) {
     char* end;
     if constexpr (std::is_integral_v<T>) {
       // std::to_chars writes integers as fmt's "{}" does, at a fraction of the cost.
@@ -172,8 +175,23 @@ struct JsonEventReader::Impl {
     } else {
       end = fmt::format_to_n(buffer, sizeof buffer, "{}", value).out;
     }
-    add_field(name, name_stable, std::string_view(buffer, static_cast<std::size_t>(end - buffer)), false,
-              ValueType::Number, nested);
+    return std::string_view(buffer, static_cast<std::size_t>(end - buffer));
+  }
+
+  // The text of a number element, as add_element writes it to the field.
+  static std::string_view number_text(simdjson::dom::element e, char (&buffer)[kNumberTextSize]) {
+    using simdjson::dom::element_type;
+    switch (e.type()) {
+      case element_type::INT64: return number_text(e.get_int64().value_unsafe(), buffer);
+      case element_type::UINT64: return number_text(e.get_uint64().value_unsafe(), buffer);
+      default: return number_text(e.get_double().value_unsafe(), buffer);
+    }
+  }
+
+  template <typename T>
+  void add_number(std::string_view name, bool name_stable, T value, bool nested) {
+    char buffer[kNumberTextSize];
+    add_field(name, name_stable, number_text(value, buffer), false, ValueType::Number, nested);
   }
 
   // evtx_dump layout: attributes live under "#attributes", element text under "#text".
@@ -280,8 +298,11 @@ struct JsonEventReader::Impl {
       const simdjson::dom::element t = time_values[rank];
       if (t.is_string()) {
         out.assign(t.get_string().value_unsafe());
-      } else if (t.is_number()) {  // Zeek's ts: seconds since the epoch
-        out = fmt::format("{}", t.get_double().value_unsafe());
+      } else if (t.is_number()) {
+        // Such as Zeek's ts (seconds since 1970) or a nanosecond count,
+        // which must keep all 19 digits to be read as a time.
+        char buffer[kNumberTextSize];
+        out.assign(number_text(t, buffer));
       } else {
         continue;
       }
