@@ -427,6 +427,24 @@ TEST(CorrelationPlan, FeedOnlyRulesAreNotReported) {
   EXPECT_EQ(r.reported, std::vector<std::string>{"10000000-0000-4000-8000-000000000001"});
 }
 
+// A FILETIME (100 ns ticks since 1601) of a date from 1970 to 2099 was
+// read as nanoseconds since 1970, a date in 1973 or 1974.
+TEST(CorrelationTime, FiletimeNumbersAreFiletimes) {
+  EXPECT_EQ(parse_event_time("133590000000000000"), 1714526400LL * 1000000);
+  EXPECT_EQ(format_event_time(*parse_event_time("133590000000000000")), "2024-05-01T01:20:00Z");
+  EXPECT_EQ(parse_event_time("133590312000000000"), 1714557600LL * 1000000);
+  EXPECT_EQ(parse_event_time("133590312001234567"), 1714557600LL * 1000000 + 123457);
+  EXPECT_EQ(parse_event_time("1.33590312e+17"), 1714557600LL * 1000000);
+
+  // The range starts at 1970-01-01 and ends before 2100-01-01.
+  EXPECT_EQ(parse_event_time("116444736000000000"), 0);
+  EXPECT_EQ(parse_event_time("157469183990000000"), 4102444799LL * 1000000);
+  // Just outside it, the number is nanoseconds again.
+  EXPECT_EQ(parse_event_time("116444735999999000"), 116444735999999LL);
+  EXPECT_EQ(parse_event_time("157469184000000000"), 157469184000000LL);
+  EXPECT_EQ(parse_event_time("1714557600000000000"), 1714557600LL * 1000000);
+}
+
 TEST(CorrelationFindings, InputsThatGaveWrongResults) {
   // Nanosecond epoch times were read as microseconds (year -9234).
   EXPECT_EQ(parse_event_time("1714557600000000000"), 1714557600LL * 1000000);

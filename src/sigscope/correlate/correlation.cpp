@@ -35,9 +35,16 @@ std::optional<int> digits(std::string_view text, std::size_t& pos, std::size_t c
   return value;
 }
 
+// A Windows FILETIME counts 100 ns ticks since 1601-01-01 UTC. These are
+// its values at 1970-01-01 and 2100-01-01.
+constexpr std::uint64_t kFiletimeAt1970 = 116'444'736'000'000'000ULL;
+constexpr std::uint64_t kFiletimeAt2100 = 157'469'184'000'000'000ULL;
+
 // Reads a number since 1970 as microseconds. The magnitude distinguishes
 // seconds, milliseconds, microseconds and nanoseconds for any date between
-// 1973 and 5138. Integers are scaled exactly, so a nanosecond count keeps
+// 1973 and 5138. A FILETIME of a date from 1970 to 2099 is read as one,
+// because as nanoseconds it would be a date from September 1973 to
+// December 1974. Integers are scaled exactly, so a nanosecond count keeps
 // its microseconds. A number with a fraction or an exponent, such as
 // "1.71455766e+18" for a JSON double, is read as a double.
 std::optional<std::int64_t> parse_epoch(std::string_view text) {
@@ -45,14 +52,20 @@ std::optional<std::int64_t> parse_epoch(std::string_view text) {
   const char* last = text.data() + text.size();
   std::uint64_t whole = 0;
   if (auto [end, error] = std::from_chars(first, last, whole); error == std::errc() && end == last) {
-    if (whole < 100'000'000'000ULL) return static_cast<std::int64_t>(whole * 1'000'000);      // seconds
-    if (whole < 100'000'000'000'000ULL) return static_cast<std::int64_t>(whole * 1'000);      // milliseconds
-    if (whole < 100'000'000'000'000'000ULL) return static_cast<std::int64_t>(whole);          // microseconds
-    return static_cast<std::int64_t>(whole / 1'000 + (whole % 1'000 >= 500 ? 1 : 0));        // nanoseconds
+    if (whole < 100'000'000'000ULL) return static_cast<std::int64_t>(whole * 1'000'000);  // seconds
+    if (whole < 100'000'000'000'000ULL) return static_cast<std::int64_t>(whole * 1'000);  // milliseconds
+    if (whole < 100'000'000'000'000'000ULL) return static_cast<std::int64_t>(whole);      // microseconds
+    if (whole >= kFiletimeAt1970 && whole < kFiletimeAt2100) {
+      const std::uint64_t ticks = whole - kFiletimeAt1970;
+      return static_cast<std::int64_t>(ticks / 10 + (ticks % 10 >= 5 ? 1 : 0));
+    }
+    return static_cast<std::int64_t>(whole / 1'000 + (whole % 1'000 >= 500 ? 1 : 0));  // nanoseconds
   }
   double v = 0;
   if (auto [end, error] = std::from_chars(first, last, v); error != std::errc() || end != last) return std::nullopt;
   if (!std::isfinite(v) || v < 0 || v >= 1e20) return std::nullopt;
+  if (v >= static_cast<double>(kFiletimeAt1970) && v < static_cast<double>(kFiletimeAt2100))
+    return static_cast<std::int64_t>(std::llround((v - static_cast<double>(kFiletimeAt1970)) / 10));
   double scale = 1e-3;        // nanoseconds
   if (v < 1e11) scale = 1e6;  // seconds
   else if (v < 1e14) scale = 1e3;  // milliseconds

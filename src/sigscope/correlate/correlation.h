@@ -171,9 +171,9 @@ struct CorrelationStats {
 void append_group_value(std::string& key, std::string_view value);
 
 // Parses an event time: ISO 8601 ("2024-05-01T10:00:00Z", with optional
-// fraction and offset, 'T' or space) or seconds, milliseconds,
-// microseconds or nanoseconds since 1970. Returns microseconds since 1970
-// in UTC.
+// fraction and offset, 'T' or space), seconds, milliseconds, microseconds
+// or nanoseconds since 1970, or a Windows FILETIME from 1970 to 2099.
+// Returns microseconds since 1970 in UTC.
 std::optional<std::int64_t> parse_event_time(std::string_view text);
 
 // Returns the time of `event` in microseconds since 1970 (UTC): the first of
