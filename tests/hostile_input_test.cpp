@@ -452,6 +452,62 @@ TEST(HostileUtf16, BadArrayElementLosesOnlyItself) {
             static_cast<std::size_t>(std::count(lines.begin(), lines.end(), '\n')));
 }
 
+// UTF-16 JSON without a byte order mark was parsed as UTF-8 and lost whole
+// as one invalid object. JSON starts with two ASCII characters, so their NUL
+// bytes give the byte order, and such input is now read like UTF-16 with a
+// mark: small and large files, big-endian, compressed and on stdin.
+TEST(HostileUtf16, WithoutByteOrderMarkIsRead) {
+  const std::string little =
+      testing::read_file(std::filesystem::path(SIGSCOPE_SOURCE_DIR) / "tests" / "data" / "utf16le-no-bom.jsonl");
+  ASSERT_EQ(little.size(), 3922u);
+  std::string big = little;
+  for (std::size_t i = 0; i + 1 < big.size(); i += 2) std::swap(big[i], big[i + 1]);
+  std::string large;
+  for (int i = 0; i < 600; ++i) large += little;  // over 2 MiB, so the reader thread streams it
+
+  TempDir dir;
+  auto rules = dir.write("rules/r.yml", std::string(kRuleHead) + "level: low\ndetection:\n  sel:\n    CommandLine|startswith: who\n  condition: sel\n");
+  struct Case {
+    const char* name;
+    std::string content;
+    std::size_t events;
+  };
+  const Case cases[] = {{"le.jsonl", little, 10},
+                        {"be.jsonl", big, 10},
+                        {"le.jsonl.gz", gzip_member(little), 10},
+                        {"be.jsonl.zst", zstd_stream(big, 1), 10},
+                        {"large.jsonl", large, 6000}};
+  for (const Case& c : cases) {
+    auto log = dir.write(c.name, c.content);
+    auto r = run_cli({"hunt", "-r", rules.string(), "-f", "jsonl", log.string()});
+    EXPECT_EQ(r.exit_code, 0) << c.name << "\n" << r.err;
+    EXPECT_EQ(static_cast<std::size_t>(std::count(r.out.begin(), r.out.end(), '\n')), c.events) << c.name;
+    EXPECT_NE(r.out.find("whoami /all \xC3\xA9t\xC3\xA9 10"), std::string::npos) << c.name;
+    EXPECT_EQ(r.err.find(": error:"), std::string::npos) << c.name << "\n" << r.err;
+  }
+
+  auto r = run_cli({"hunt", "-r", rules.string(), "-f", "jsonl", "-"}, little);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 10) << r.err;
+}
+
+// UTF-16 text without a byte order mark that does not start like JSON is
+// not read, and the message names the encoding and the conversion.
+TEST(HostileUtf16, WithoutByteOrderMarkNotJsonIsExplained) {
+  std::string bytes;
+  for (char c : std::string("TimeCreated,EventID\r\n2024-05-01 10:00:00,4624\r\n")) {
+    bytes.push_back(c);
+    bytes.push_back('\0');
+  }
+  TempDir dir;
+  auto rules = dir.write("rules/r.yml", std::string(kRuleHead) + "level: low\ndetection:\n  sel:\n    EventID: 4624\n  condition: sel\n");
+  auto log = dir.write("export.jsonl", bytes);
+  auto r = run_cli({"hunt", "-r", rules.string(), log.string()});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("content looks like UTF-16LE text without a byte order mark"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("iconv -f UTF-16LE -t UTF-8"), std::string::npos) << r.err;
+}
+
 // ---------------------------------------------------------------------------
 // Exit status and output
 

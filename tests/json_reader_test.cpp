@@ -64,6 +64,34 @@ TEST(JsonReader, BadLineReportedAndSkipped) {
   EXPECT_EQ(diagnostics.items()[0].line, 2);
 }
 
+// A syntax error in objects spread over lines stops the parser. The error
+// message stated that the rest of the input was lost, and its hint that the
+// rest was read.
+TEST(JsonReader, BrokenConcatenatedObjectSaysRestIsLost) {
+  ReadStats stats;
+  DiagnosticList diagnostics;
+  auto c = read_all("{\n  \"a\": 1\n}\n{\n  \"a\": x\n}\n{\n  \"a\": 3\n}\n", &stats, &diagnostics);
+  EXPECT_EQ(c.records, (std::vector<std::uint64_t>{1}));
+  EXPECT_EQ(stats.rejected, 1u);
+  ASSERT_EQ(diagnostics.items().size(), 1u);
+  const Diagnostic& d = diagnostics.items()[0];
+  EXPECT_EQ(d.line, 4);
+  EXPECT_NE(d.message.find("reading stopped at object 2 on invalid JSON"), std::string::npos) << d.message;
+  EXPECT_NE(d.message.find("that object and the rest of the input were not read"), std::string::npos) << d.message;
+  EXPECT_EQ(d.hint.find("the rest of the input is read"), std::string::npos) << d.hint;
+  EXPECT_NE(d.hint.find("JSON lines"), std::string::npos) << d.hint;
+
+  // A control character in a string is found while the parser scans ahead,
+  // so reading stops before the first object.
+  DiagnosticList scanned;
+  c = read_all("{\n  \"a\": 1\n}\n{\n  \"a\": \"x\x01\"\n}\n", nullptr, &scanned);
+  EXPECT_TRUE(c.records.empty());
+  ASSERT_EQ(scanned.items().size(), 1u);
+  EXPECT_NE(scanned.items()[0].message.find("reading stopped at object 1"), std::string::npos)
+      << scanned.items()[0].message;
+  EXPECT_EQ(scanned.items()[0].hint.find("the rest of the input is read"), std::string::npos);
+}
+
 TEST(JsonReader, EvtxDumpLayoutIsFlattened) {
   auto c = read_all(R"({"Event": {"#attributes": {"xmlns": "x"},
     "System": {"Provider": {"#attributes": {"Name": "Microsoft-Windows-Sysmon", "Guid": "G"}},

@@ -408,5 +408,45 @@ TEST(ByteStream, Utf16IsReadAsUtf8) {
   EXPECT_EQ(compression, "gzip");
 }
 
+// JSON in UTF-16 without a byte order mark is recognized by the NUL bytes
+// of its first two characters. Other starts with NUL bytes are not UTF-16.
+TEST(DetectUtf16, WithoutByteOrderMark) {
+  using namespace std::string_literals;
+  const Utf16Start little = detect_utf16("{\0\"\0"s);
+  EXPECT_TRUE(little.found);
+  EXPECT_FALSE(little.big_endian);
+  EXPECT_EQ(little.bom_bytes, 0u);
+  const Utf16Start big = detect_utf16("\0[\0{"s);
+  EXPECT_TRUE(big.found);
+  EXPECT_TRUE(big.big_endian);
+  EXPECT_EQ(big.bom_bytes, 0u);
+  EXPECT_TRUE(detect_utf16(" \0\n\0"s).found);
+  const Utf16Start marked = detect_utf16("\xFE\xFF\0{"s);
+  EXPECT_TRUE(marked.found);
+  EXPECT_TRUE(marked.big_endian);
+  EXPECT_EQ(marked.bom_bytes, 2u);
+
+  EXPECT_FALSE(detect_utf16("{\"a\":"s).found);
+  EXPECT_FALSE(detect_utf16("\0\0\0\0{\"a\": 1}"s).found);  // a preallocated log
+  EXPECT_FALSE(detect_utf16("{\0\0\0"s).found);
+  EXPECT_FALSE(detect_utf16("T\0i\0"s).found);  // UTF-16, but not JSON
+  EXPECT_FALSE(detect_utf16("{\0"s).found);     // too short to tell
+}
+
+TEST(ByteStream, Utf16WithoutMarkIsConverted) {
+  std::u16string text = u"{\"CommandLine\": \"caf\u00e9\"}\n";
+  const std::string utf8 = "{\"CommandLine\": \"caf\xC3\xA9\"}\n";
+  TempDir dir;
+  auto little = dir.write("le.json", utf16_bytes(text, false));
+  auto big = dir.write("be.json", utf16_bytes(text, true));
+  ASSERT_EQ(std::system(("gzip -c '" + big.string() + "' > '" + big.string() + ".gz'").c_str()), 0);
+  std::string compression;
+  EXPECT_EQ(read_stream(little.string(), &compression), utf8);
+  EXPECT_EQ(compression, "utf-16");
+  EXPECT_EQ(read_stream(big.string()), utf8);
+  EXPECT_EQ(read_stream(big.string() + ".gz", &compression), utf8);
+  EXPECT_EQ(compression, "gzip+utf-16");
+}
+
 }  // namespace
 }  // namespace sigscope

@@ -640,14 +640,18 @@ ReadStats JsonEventReader::read(std::string_view text, const std::string& name, 
   start = skip_space(text, start);
   if (start >= text.size()) return stats;
 
-  auto reject = [&](std::uint64_t line, const char* reason, std::string message) {
+  auto reject = [&](std::uint64_t line, const char* reason, std::string message,
+                    const char* hint = "fix or remove the record; the rest of the input is read") {
     stats.reject(reason);
     // Cap the messages per input; the count in the summary stays exact.
     if (stats.rejected <= 20)
-      diagnostics.error(name, static_cast<int>(line), 0, "", std::move(message), "fix or remove the record; the rest of the input is read");
+      diagnostics.error(name, static_cast<int>(line), 0, "", std::move(message), hint);
     else if (stats.rejected == 21)
       diagnostics.warning(name, 0, 0, "", "more unreadable records follow; only their number is reported", "");
   };
+  // A syntax error stops parse_many, so it loses the rest of the input.
+  const char* rest_lost_hint =
+      "fix the JSON there, or write one event per line (JSON lines) so that a bad record loses only itself";
 
   if (text[start] == '[') {
     // One JSON array of events. Invalid UTF-8 is repaired for the whole
@@ -691,7 +695,8 @@ ReadStats JsonEventReader::read(std::string_view text, const std::string& name, 
                                  std::max<std::size_t>(simdjson::dom::DEFAULT_BATCH_SIZE, text.size() - start + 1))
                  .get(stream);
   if (err) {
-    reject(1, "invalid JSON", fmt::format("invalid JSON: {}", simdjson::error_message(err)));
+    reject(1, "invalid JSON", fmt::format("invalid JSON: {}; no event of this input can be read", simdjson::error_message(err)),
+           rest_lost_hint);
     return stats;
   }
   std::uint64_t index = 0;
@@ -702,8 +707,11 @@ ReadStats JsonEventReader::read(std::string_view text, const std::string& name, 
     std::size_t offset = start + it.current_index();
     std::uint64_t line = 1 + static_cast<std::uint64_t>(std::count(text.begin(), text.begin() + std::min(offset, text.size()), '\n'));
     if (doc_err) {
-      reject(line, "invalid JSON", fmt::format("invalid JSON in object {}: {}; the rest of the input cannot be read", index,
-                               simdjson::error_message(doc_err)));
+      reject(line, "invalid JSON",
+             fmt::format("reading stopped at object {} on invalid JSON: {}; that object and the rest of the input "
+                         "were not read",
+                         index, simdjson::error_message(doc_err)),
+             rest_lost_hint);
       break;
     }
     bool not_object = false;

@@ -233,16 +233,17 @@ bool is_zstd(std::string_view b) {
          static_cast<unsigned char>(b[2]) == 0x2F && static_cast<unsigned char>(b[3]) == 0xFD;
 }
 
-// Converts UTF-16 text that starts with a byte order mark to UTF-8 (see
-// Utf16Decoder). Counts the replaced units in `replaced` and sets
-// `first_offset` to the byte offset of the first.
-std::string utf16_to_utf8(std::string_view b, std::uint64_t& replaced, std::size_t& first_offset) {
-  Utf16Decoder decoder(static_cast<unsigned char>(b[0]) == 0xFE);
+// Converts UTF-16 text found by detect_utf16 to UTF-8 (see Utf16Decoder).
+// Counts the replaced units in `replaced` and sets `first_offset` to the
+// byte offset of the first.
+std::string utf16_to_utf8(std::string_view b, const Utf16Start& utf16, std::uint64_t& replaced,
+                          std::size_t& first_offset) {
+  Utf16Decoder decoder(utf16.big_endian);
   std::string out;
   out.reserve(b.size());
-  decoder.decode(b.substr(2), true, out);
+  decoder.decode(b.substr(utf16.bom_bytes), true, out);
   replaced += decoder.replaced();
-  if (decoder.replaced() > 0) first_offset = static_cast<std::size_t>(decoder.first_replaced_offset()) + 2;
+  if (decoder.replaced() > 0) first_offset = static_cast<std::size_t>(decoder.first_replaced_offset()) + utf16.bom_bytes;
   return out;
 }
 
@@ -308,14 +309,31 @@ bool read_padded(const std::string& path, simdjson::padded_string& out, Diagnost
 
 // A file named like a log whose content is neither EVTX nor JSON is an
 // error, not just a skipped file.
-std::optional<LoadedInput> not_a_log(const InputFile& input, DiagnosticList& diagnostics, std::string& skip_reason) {
+std::optional<LoadedInput> not_a_log(const InputFile& input, std::string_view content, DiagnosticList& diagnostics,
+                                     std::string& skip_reason) {
   // An empty file (a log just rotated) is skipped and counted, not an error.
   if (skip_reason == "empty") return std::nullopt;
   std::string ext = ascii_lower(fs::path(input.path).extension().string());
   if (ext == ".evtx" || ext == ".json" || ext == ".jsonl" || ext == ".ndjson") {
     skip_reason = "named like a log but neither EVTX nor JSON";
-    diagnostics.error(input.path, 0, 0, "", "content is neither EVTX (no ElfFile header) nor JSON (no '{' or '[' at the start)",
-                      "check the file: it may be damaged, truncated or in another format");
+    std::size_t nul_bytes = 0, examined = 0;
+    if (const char* encoding = looks_like_utf16(content, nul_bytes, examined)) {
+      // UTF-16 JSON without a byte order mark is read (see detect_utf16),
+      // so this text does not start like JSON even in UTF-16.
+      const bool little_endian = std::string_view(encoding) == "UTF-16LE";
+      diagnostics.error(input.path, 0, 0, "",
+                        fmt::format("content looks like {} text without a byte order mark: {} of its first {} bytes "
+                                    "are NUL, almost all at {} offsets. It does not start with '{{' or '[', so it "
+                                    "is not read as JSON",
+                                    encoding, nul_bytes, examined, little_endian ? "odd" : "even"),
+                        fmt::format("if it is a JSON log, convert it to UTF-8, e.g. with iconv -f {} -t UTF-8, and "
+                                    "check that it starts with '{{' or '['",
+                                    encoding));
+    } else {
+      diagnostics.error(input.path, 0, 0, "",
+                        "content is neither EVTX (no ElfFile header) nor JSON (no '{' or '[' at the start)",
+                        "check the file: it may be damaged, truncated or in another format");
+    }
   }
   return std::nullopt;
 }
@@ -336,9 +354,9 @@ std::optional<LoadedInput> load_input(const InputFile& input, DiagnosticList& di
   if (!input.stream) {
     if (!read_padded(input.path, loaded.json, diagnostics)) return unreadable();
     std::string_view content(loaded.json.data(), loaded.json.size());
-    if (!is_gzip(content) && !is_zstd(content) && !has_utf16_bom(content)) {
+    if (!is_gzip(content) && !is_zstd(content) && !detect_utf16(content).found) {
       auto format = detect(content, skip_reason);
-      if (!format) return not_a_log(input, diagnostics, skip_reason);
+      if (!format) return not_a_log(input, content, diagnostics, skip_reason);
       loaded.format = *format;
       return loaded;
     }
@@ -374,11 +392,11 @@ std::optional<LoadedInput> load_from_bytes(const InputFile& input, std::string r
                                            DiagnosticList& diagnostics, std::string& skip_reason) {
   LoadedInput loaded;
   loaded.compression = std::move(compression);
-  if (has_utf16_bom(raw)) {
+  if (const Utf16Start utf16 = detect_utf16(raw); utf16.found) {
     // Windows PowerShell 5.1 writes UTF-16LE with a byte order mark by default.
     loaded.compression += loaded.compression.empty() ? "utf-16" : "+utf-16";
     std::size_t first_offset = 0;
-    raw = utf16_to_utf8(raw, loaded.replaced_surrogates, first_offset);
+    raw = utf16_to_utf8(raw, utf16, loaded.replaced_surrogates, first_offset);
     if (loaded.replaced_surrogates > 0)
       diagnostics.warning(input.path, 0, 0, "",
                           utf16_repair_message(loaded.replaced_surrogates, first_offset,
@@ -386,7 +404,7 @@ std::optional<LoadedInput> load_from_bytes(const InputFile& input, std::string r
                           "fix the encoding at the source if the exact text matters");
   }
   auto format = detect(raw, skip_reason);
-  if (!format) return not_a_log(input, diagnostics, skip_reason);
+  if (!format) return not_a_log(input, raw, diagnostics, skip_reason);
   loaded.format = *format;
   if (*format == InputFormat::Evtx) {
     loaded.evtx_bytes = std::make_shared<const std::string>(std::move(raw));

@@ -210,9 +210,9 @@ class ZstdStream final : public ByteStream {
 // other input, in bounded memory, and a bad record loses only itself.
 class Utf16Stream final : public ByteStream {
  public:
-  // `in` is positioned after the byte order mark.
-  Utf16Stream(std::unique_ptr<ByteStream> in, bool big_endian)
-      : in_(std::move(in)), decoder_(big_endian), raw_(1 << 16) {
+  // `in` is positioned after the byte order mark of `bom_bytes` bytes, if any.
+  Utf16Stream(std::unique_ptr<ByteStream> in, bool big_endian, std::size_t bom_bytes)
+      : in_(std::move(in)), decoder_(big_endian), raw_(1 << 16), bom_bytes_(bom_bytes) {
     compression_ = in_->compression().empty() ? "utf-16" : in_->compression() + "+utf-16";
   }
 
@@ -239,7 +239,7 @@ class Utf16Stream final : public ByteStream {
 
   std::uint64_t raw_bytes() const override { return in_->raw_bytes(); }
   std::uint64_t replaced_units() const override { return decoder_.replaced(); }
-  std::uint64_t first_replaced_offset() const override { return decoder_.first_replaced_offset() + 2; }
+  std::uint64_t first_replaced_offset() const override { return decoder_.first_replaced_offset() + bom_bytes_; }
 
  private:
   std::unique_ptr<ByteStream> in_;
@@ -248,6 +248,7 @@ class Utf16Stream final : public ByteStream {
   std::string text_;  // converted, not yet handed out from pos_
   std::size_t pos_ = 0;
   bool finished_ = false;
+  std::size_t bom_bytes_;
 };
 
 // A stream whose first bytes were taken to look for a byte order mark.
@@ -282,6 +283,37 @@ class PrefixStream final : public ByteStream {
 bool has_utf16_bom(std::string_view b) {
   return b.size() >= 2 && ((static_cast<unsigned char>(b[0]) == 0xFF && static_cast<unsigned char>(b[1]) == 0xFE) ||
                            (static_cast<unsigned char>(b[0]) == 0xFE && static_cast<unsigned char>(b[1]) == 0xFF));
+}
+
+Utf16Start detect_utf16(std::string_view b) {
+  if (has_utf16_bom(b)) return {true, static_cast<unsigned char>(b[0]) == 0xFE, 2};
+  if (b.size() < 4) return {};
+  // A JSON object or array starts with '{', '[' or a blank, then another
+  // ASCII character. In UTF-16 each of the two is an ASCII byte and a NUL
+  // byte, in the encoding's order. JSON in UTF-8 has no NUL byte there.
+  auto is_json_start = [](unsigned char c) { return c == '{' || c == '[' || c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  auto is_ascii = [](unsigned char c) { return c != 0 && c < 0x80; };
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(b[i]); };
+  if (is_json_start(byte(0)) && byte(1) == 0 && is_ascii(byte(2)) && byte(3) == 0) return {true, false, 0};
+  if (byte(0) == 0 && is_json_start(byte(1)) && byte(2) == 0 && is_ascii(byte(3))) return {true, true, 0};
+  return {};
+}
+
+const char* looks_like_utf16(std::string_view bytes, std::size_t& nul_bytes, std::size_t& examined) {
+  examined = std::min<std::size_t>(bytes.size(), 256) & ~std::size_t{1};
+  std::size_t at_even = 0, at_odd = 0;
+  for (std::size_t i = 0; i < examined; ++i) {
+    if (bytes[i] != '\0') continue;
+    if (i % 2 == 0) ++at_even;
+    else ++at_odd;
+  }
+  // Latin text in UTF-16 has a NUL byte in almost every character. Runs of
+  // NUL bytes, as in a preallocated log, fill both offsets alike.
+  const std::size_t characters = examined / 2;
+  const std::size_t more = std::max(at_even, at_odd), fewer = std::min(at_even, at_odd);
+  nul_bytes = at_even + at_odd;
+  if (characters < 2 || more * 2 < characters || fewer * 8 > more) return nullptr;
+  return at_odd > at_even ? "UTF-16LE" : "UTF-16BE";
 }
 
 void Utf16Decoder::replace(std::uint64_t offset, std::string& out) {
@@ -379,20 +411,21 @@ std::unique_ptr<ByteStream> ByteStream::open(const InputFile& input, std::string
     decompressed = std::make_unique<GzipStream>(std::move(plain), input.size);
   } else if (head.size() >= 4 && byte(0) == 0x28 && byte(1) == 0xB5 && byte(2) == 0x2F && byte(3) == 0xFD) {
     decompressed = std::make_unique<ZstdStream>(std::move(plain), input.size);
-  } else if (has_utf16_bom(head)) {
-    const bool big_endian = byte(0) == 0xFE;
+  } else if (const Utf16Start utf16 = detect_utf16(head); utf16.found) {
     char bom[2];
-    plain->read(bom, 2);
-    return std::make_unique<Utf16Stream>(std::move(plain), big_endian);
+    plain->read(bom, utf16.bom_bytes);
+    return std::make_unique<Utf16Stream>(std::move(plain), utf16.big_endian, utf16.bom_bytes);
   } else {
     return plain;
   }
   // The decompressed text may be UTF-16 too.
-  char bom[2];
-  const std::size_t got = decompressed->read_full(bom, 2);
-  if (has_utf16_bom(std::string_view(bom, got)))
-    return std::make_unique<Utf16Stream>(std::move(decompressed), static_cast<unsigned char>(bom[0]) == 0xFE);
-  return std::make_unique<PrefixStream>(std::move(decompressed), std::string(bom, got));
+  char start[4];
+  const std::size_t got = decompressed->read_full(start, sizeof start);
+  const Utf16Start utf16 = detect_utf16(std::string_view(start, got));
+  auto rest = std::make_unique<PrefixStream>(std::move(decompressed),
+                                             std::string(start + utf16.bom_bytes, got - utf16.bom_bytes));
+  if (!utf16.found) return rest;
+  return std::make_unique<Utf16Stream>(std::move(rest), utf16.big_endian, utf16.bom_bytes);
 }
 
 }  // namespace sigscope

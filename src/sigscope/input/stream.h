@@ -51,6 +51,25 @@ class ByteStream {
 // Returns true when `bytes` starts with a UTF-16 byte order mark (FF FE or FE FF).
 bool has_utf16_bom(std::string_view bytes);
 
+// The UTF-16 encoding found at the start of an input.
+struct Utf16Start {
+  bool found = false;
+  bool big_endian = false;
+  std::size_t bom_bytes = 0;  // 2 after a byte order mark, 0 without one
+};
+
+// Detects UTF-16 text by its byte order mark, or JSON in UTF-16 without
+// one by the NUL bytes of its first two characters. Needs the first 4 bytes
+// of the input.
+Utf16Start detect_utf16(std::string_view bytes);
+
+// Guesses the encoding of an input that is neither EVTX nor JSON. Returns
+// "UTF-16LE" when NUL bytes fill at least half the odd offsets of its first
+// 256 bytes and at most an eighth as many even ones, "UTF-16BE" for the
+// reverse, else nullptr. Sets `nul_bytes` (all NUL bytes seen) and
+// `examined` (bytes looked at) for the message.
+const char* looks_like_utf16(std::string_view bytes, std::size_t& nul_bytes, std::size_t& examined);
+
 // Converts UTF-16 text to UTF-8 piece by piece: a surrogate pair or a code
 // unit split between two pieces is completed by the next. Unpaired
 // surrogates, and an odd last byte, become U+FFFD and are counted.
