@@ -847,7 +847,34 @@ TEST(HostileEvtx, ChunkCutAtRecordBoundaryCountsLostRecords) {
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.err.find("read 2 events"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find(fmt::format("the chunk header lists {} records", listed)), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find(fmt::format("EVTX record cut off with its chunk: {}", listed - 2)), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(fmt::format("truncated EVTX record: {}", listed - 2)), std::string::npos) << r.err;
+}
+
+// A file cut through a record counted that record as a corrupt EVTX record.
+// It is one of the records the truncation lost.
+TEST(HostileEvtx, RecordCutByTruncationIsTruncated) {
+  const fs::path source = testing::shared_dir() / "corpus" / "evtx" / "EVTX-ATTACK-SAMPLES" / "Lateral Movement" /
+                          "LM_5145_Remote_FileCopy.evtx";
+  if (!fs::exists(source)) GTEST_SKIP() << source << " not found";
+  std::ifstream in(source, std::ios::binary);
+  const std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GT(data.size(), 230704u);
+
+  TempDir dir;
+  auto rules = dir.write("r.yml", kWhoamiRule);
+  auto path = dir.write("cut.evtx", data.substr(0, 230704));  // 30,000 bytes into chunk 3
+  auto r = run_cli({"hunt", "-r", rules.string(), "-o", (dir.path() / "out.jsonl").string(), path.string()});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("read 322 events"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("the record at offset 0x38298 is truncated: the file ends 664 bytes into its 792 bytes"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("the chunk header lists 82 records (numbers 288 to 369) but the truncated chunk holds 35 "
+                       "whole records; the other 47 are lost"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("rejected 47 records (truncated EVTX record: 47)"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("corrupt EVTX record"), std::string::npos) << r.err;
 }
 
 // A file cut exactly at a chunk boundary looked whole: its missing chunks

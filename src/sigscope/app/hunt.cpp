@@ -63,6 +63,10 @@ std::optional<Logsource> parse_logsource(const std::string& text) {
   return ls;
 }
 
+// The skip reason of the last job of a streamed input whose data ended early
+// or turned corrupt: the events before that point were read and hunted.
+constexpr std::string_view kPartlyRead = "read only in part";
+
 // Chunks per job when a large EVTX file is split across threads (2 MiB).
 constexpr std::size_t kChunksPerTask = 32;
 // JSON-lines inputs are read as a stream in blocks of whole lines, one job
@@ -283,7 +287,7 @@ class Worker {
           if (file.missing_chunks() > 0) result.stats.lose_chunks("missing EVTX chunk", file.missing_chunks());
         }
         for (std::uint64_t k = 0; k < chunks.skipped_records; ++k) result.stats.reject("corrupt EVTX record");
-        for (std::uint64_t k = 0; k < chunks.missing_records; ++k) result.stats.reject("EVTX record cut off with its chunk");
+        for (std::uint64_t k = 0; k < chunks.missing_records; ++k) result.stats.reject("truncated EVTX record");
         if (chunks.bad_chunks > 0) result.stats.lose_chunks("corrupt EVTX chunk", chunks.bad_chunks);
         if (chunks.lost_chunks > 0) result.stats.lose_chunks("EVTX chunk lost when the file shrank", chunks.lost_chunks);
         if (chunks.checksum_errors > 0) result.stats.repair("EVTX checksum mismatch", chunks.checksum_errors);
@@ -556,7 +560,7 @@ class InputPlanner {
         tail.kind = Job::Kind::Skip;
         tail.input = i;
         tail.first = false;
-        tail.skip_reason = "partly unreadable";
+        tail.skip_reason = kPartlyRead;
         emit(std::move(tail));
       }
     };
@@ -1007,7 +1011,7 @@ int run_hunt(const HuntOptions& options) {
     spdlog::debug("skipped {}: {}", escape_control_characters(entry.path), entry.reason);
   }
   std::uint64_t regex_limit_hits = 0, channel_less = 0;
-  std::size_t inputs_read = 0, unreadable = 0;
+  std::size_t inputs_read = 0, unreadable = 0, partly_read = 0;
   std::size_t jobs_done = 0;
   CorrelationHits hits;  // in job order
   CorrelationStats correlation_stats;
@@ -1019,12 +1023,17 @@ int run_hunt(const HuntOptions& options) {
     }
     ++jobs_done;
     out.write(result.output);
+    if (result.skip_reason == kPartlyRead) {
+      // The events before the damage were read and hunted, so the input is
+      // not skipped.
+      ++partly_read;
+      spdlog::debug("read only in part: {}", escape_control_characters(display_name(inputs[result.input])));
+      return;
+    }
     if (!result.skip_reason.empty()) {
       ++skipped[result.skip_reason];
       spdlog::debug("skipped {}: {}", escape_control_characters(display_name(inputs[result.input])), result.skip_reason);
-      if (result.skip_reason == "unreadable" || result.skip_reason == "partly unreadable" ||
-          result.skip_reason.rfind("named like a log", 0) == 0)
-        ++unreadable;
+      if (result.skip_reason == "unreadable" || result.skip_reason.rfind("named like a log", 0) == 0) ++unreadable;
       return;
     }
     if (result.first && result.input_read) ++inputs_read;
@@ -1202,6 +1211,10 @@ int run_hunt(const HuntOptions& options) {
     }
     spdlog::info("skipped {} ({}); -v lists them", plural(n, "input", "inputs"), join(parts, ", "));
   }
+  if (partly_read > 0)
+    spdlog::info("read {} only up to where {} data ends early or is corrupt (see the messages above); -v lists {}",
+                 plural(partly_read, "input", "inputs"), partly_read == 1 ? "its" : "their",
+                 partly_read == 1 ? "it" : "them");
   if (channel_less > 0 && !assumed && !options.no_routing) {
     std::string fields = "a Channel field";
     if (!channel_fields.empty()) fields = fmt::format("a Channel or {} field", fmt::join(channel_fields, " or "));
@@ -1226,9 +1239,13 @@ int run_hunt(const HuntOptions& options) {
     std::size_t silent = 0;
     for (std::uint32_t r = 0; r < engine.rules().size(); ++r) silent += !engine.reports(r);
     for (bool reported : engine.correlations().plan_reported) silent += !reported;
-    for (std::uint64_t n : correlation_fires) total_correlations += n;
-    spdlog::info("{} by {}, from {} of the rules they reference{}",
-                 plural(total_correlations, "correlation detection", "correlation detections"),
+    std::size_t fired = 0;
+    for (std::uint64_t n : correlation_fires) {
+      total_correlations += n;
+      fired += n > 0;
+    }
+    spdlog::info("{} by {} of {}, from {} of the rules they reference{}",
+                 plural(total_correlations, "correlation detection", "correlation detections"), fired,
                  plural(engine.correlations().plans.size(), "correlation rule", "correlation rules"),
                  plural(correlation_stats.detections, "detection", "detections"),
                  silent > 0 ? fmt::format(" ({} only {} correlations, so {} own detections are not written)",
@@ -1268,9 +1285,10 @@ int run_hunt(const HuntOptions& options) {
     spdlog::error("detections were lost: writing to {} failed ({})", out.name(), out.error());
     return kHuntFailed;
   }
-  if (missing_inputs + unreadable > 0 || totals.rejected > 0 || totals.lost_chunks > 0) {
+  if (missing_inputs + unreadable + partly_read > 0 || totals.rejected > 0 || totals.lost_chunks > 0) {
     std::vector<std::string> lost;
     if (missing_inputs + unreadable > 0) lost.push_back(plural(missing_inputs + unreadable, "input", "inputs"));
+    if (partly_read > 0) lost.push_back("the end of " + plural(partly_read, "input", "inputs"));
     if (totals.rejected > 0) lost.push_back(plural(totals.rejected, "record", "records"));
     if (totals.lost_chunks > 0) lost.push_back(plural(totals.lost_chunks, "EVTX chunk", "EVTX chunks"));
     std::string lost_summary = lost.back();

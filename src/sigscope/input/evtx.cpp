@@ -70,6 +70,16 @@ bool valid_record_at(std::span<const std::uint8_t> chunk, std::uint32_t pos, std
          load_u32(chunk.data() + pos + size - 4) == size;
 }
 
+// True when the record at `pos` runs past `end`, the end of a chunk cut
+// short by the end of the file, and would fit in a whole chunk: the
+// truncation, not damage, took its end.
+bool cut_off_by_truncation(std::span<const std::uint8_t> chunk, std::uint32_t pos, std::uint32_t end) {
+  if (chunk.size() >= kEvtxChunkSize || end != chunk.size()) return false;
+  if (std::uint64_t{pos} + 8 > end || load_u32(chunk.data() + pos) != kRecordSignature) return false;
+  const std::uint32_t size = load_u32(chunk.data() + pos + 4);
+  return size >= kMinRecordSize && std::uint64_t{pos} + size > end && std::uint64_t{pos} + size <= kEvtxChunkSize;
+}
+
 // Calls on_record(offset, size) for each well-framed record in
 // [512, end) and on_damage(offset, reason) for each damaged stretch, after
 // which it resumes at the next offset that contains a well-framed record.
@@ -443,6 +453,7 @@ ChunkStats EvtxChunkParser::parse_chunk(const EvtxFile& file, std::size_t index,
   std::uint64_t record_number = file.first_record_number(index);
   RawEvent event;
   std::uint64_t first_repaired_record = 0, first_repaired_offset = 0;
+  std::uint64_t cut_records = 0;  // cut off by the end of the file, so not corrupt
   frame_records(
       chunk, end,
       [&](std::uint32_t pos, std::uint32_t size) {
@@ -472,6 +483,16 @@ ChunkStats EvtxChunkParser::parse_chunk(const EvtxFile& file, std::size_t index,
         ++record_number;
       },
       [&](std::uint32_t pos, const std::string& reason) {
+        if (cut_off_by_truncation(chunk, pos, end)) {
+          ++cut_records;
+          diagnostics.error(file.path(), 0, 0, kRuleId,
+                            fmt::format("{}: the record at offset {:#x} is truncated: the file ends {} bytes into "
+                                        "its {} bytes; skipped",
+                                        chunk_location(index), chunk_offset + pos, end - pos,
+                                        load_u32(chunk.data() + pos + 4)),
+                            "copy the log again from its source");
+          return;
+        }
         ++stats.skipped_records;
         diagnostics.error(file.path(), 0, 0, kRuleId,
                           fmt::format("{}: {} at offset {:#x}; skipped to the next record",
@@ -482,14 +503,15 @@ ChunkStats EvtxChunkParser::parse_chunk(const EvtxFile& file, std::size_t index,
     // the records cut off with the end of the file can be counted. A record
     // takes at least 28 bytes, which bounds a plausible count.
     const std::uint64_t first = load_u64(header + 8), last = load_u64(header + 16);
-    const std::uint64_t framed = stats.records + stats.skipped_records;
+    const std::uint64_t whole = stats.records + stats.skipped_records;
     constexpr std::uint64_t kMaxRecordsPerChunk = kEvtxChunkSize / 28;
-    if (last >= first && last - first < kMaxRecordsPerChunk && last - first + 1 > framed) {
-      stats.missing_records = last - first + 1 - framed;
+    stats.missing_records = cut_records;
+    if (last >= first && last - first < kMaxRecordsPerChunk && last - first + 1 > whole + cut_records) {
+      stats.missing_records = last - first + 1 - whole;
       diagnostics.error(file.path(), 0, 0, kRuleId,
                         fmt::format("{}: the chunk header lists {} records (numbers {} to {}) but the truncated "
-                                    "chunk holds {}; the other {} are lost",
-                                    chunk_location(index), last - first + 1, first, last, framed,
+                                    "chunk holds {} whole records; the other {} are lost",
+                                    chunk_location(index), last - first + 1, first, last, whole,
                                     stats.missing_records),
                         "copy the log again from its source");
     }

@@ -66,7 +66,8 @@ struct ChunkStats {
   std::uint64_t truncated_chunks = 0;  // a last chunk cut short; the records that fit are read
   std::uint64_t repaired_records = 0;  // records read with unpaired UTF-16 surrogates as U+FFFD
   std::uint64_t lost_chunks = 0;  // chunks that could not be read because the file shrank after open
-  // Records that the header of a truncated chunk lists past the end of the file.
+  // Records of a truncated chunk that the end of the file cut off: the one
+  // it cut through and those its header lists past the end of the file.
   std::uint64_t missing_records = 0;
 
   ChunkStats& operator+=(const ChunkStats& other);
