@@ -92,6 +92,39 @@ TEST(JsonReader, BrokenConcatenatedObjectSaysRestIsLost) {
   EXPECT_EQ(scanned.items()[0].hint.find("the rest of the input is read"), std::string::npos);
 }
 
+// simdjson rejects integers beyond 64 bits, which lost the whole record. They
+// are now read as strings with every digit, and the record is counted as
+// repaired. Numbers that are invalid JSON are still rejected.
+TEST(JsonReader, IntegersBeyond64BitsAreKept) {
+  ReadStats stats;
+  DiagnosticList diagnostics;
+  auto c = read_all(R"({"Huge": 123456789012345678901, "Max": 18446744073709551615, "F": 1.5e300})"
+                    "\n"
+                    R"({"Low": -9223372036854775809, "Min": -9223372036854775808, "s": "123456789012345678901234"})"
+                    "\n"
+                    R"({"Zero": 01234567890123456789012})"
+                    "\n",
+                    &stats, &diagnostics);
+  ASSERT_EQ(c.records, (std::vector<std::uint64_t>{1, 2}));
+  EXPECT_EQ(value_of(c.fields[0], "Huge"), "123456789012345678901");
+  EXPECT_EQ(value_of(c.fields[0], "Max"), "18446744073709551615");
+  EXPECT_EQ(value_of(c.fields[0], "F"), "1.5e+300");
+  EXPECT_EQ(value_of(c.fields[1], "Low"), "-9223372036854775809");
+  EXPECT_EQ(value_of(c.fields[1], "Min"), "-9223372036854775808");
+  EXPECT_EQ(value_of(c.fields[1], "s"), "123456789012345678901234");
+
+  EXPECT_EQ(stats.repaired_by_reason["integer beyond 64 bits read as a string"], 2u);
+  EXPECT_EQ(stats.rejected_by_reason["invalid JSON"], 1u);
+  ASSERT_EQ(diagnostics.items().size(), 3u);
+  EXPECT_NE(diagnostics.items()[0].message.find("holds an integer beyond the 64-bit range"), std::string::npos)
+      << diagnostics.items()[0].message;
+
+  // A file whose every line has such an integer is still read as JSON lines.
+  JsonEventReader reader;
+  simdjson::padded_string lines(std::string("{\"a\": 123456789012345678901}\n{\"a\": 123456789012345678902}\n"));
+  EXPECT_TRUE(reader.is_json_lines(std::string_view(lines.data(), lines.size())));
+}
+
 TEST(JsonReader, EvtxDumpLayoutIsFlattened) {
   auto c = read_all(R"({"Event": {"#attributes": {"xmlns": "x"},
     "System": {"Provider": {"#attributes": {"Name": "Microsoft-Windows-Sysmon", "Guid": "G"}},

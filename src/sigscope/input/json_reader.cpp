@@ -34,6 +34,58 @@ std::size_t skip_space(std::string_view text, std::size_t pos) {
   return pos;
 }
 
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// Returns `text` with each integer that does not fit in 64 bits written as a
+// JSON string, or an empty string when it has none. simdjson rejects such
+// integers with NUMBER_ERROR, which would lose the whole record.
+std::string quote_big_integers(std::string_view text) {
+  std::string out;
+  bool quoted = false;
+  std::size_t copied = 0, i = 0;
+  while (i < text.size()) {
+    const char c = text[i];
+    if (c == '"') {
+      for (++i; i < text.size() && text[i] != '"'; ++i)
+        if (text[i] == '\\') ++i;
+      ++i;
+      continue;
+    }
+    if (c != '-' && !is_digit(c)) {
+      ++i;
+      continue;
+    }
+    const std::size_t start = i;
+    if (c == '-') ++i;
+    const std::size_t first_digit = i;
+    while (i < text.size() && is_digit(text[i])) ++i;
+    const std::size_t digit_count = i - first_digit;
+    const bool fraction_or_exponent = i < text.size() && (text[i] == '.' || text[i] == 'e' || text[i] == 'E');
+    while (i < text.size() && (is_digit(text[i]) || text[i] == '.' || text[i] == 'e' || text[i] == 'E' ||
+                               text[i] == '+' || text[i] == '-'))
+      ++i;
+    // Integers of up to 18 digits always fit. A leading zero is invalid JSON
+    // and stays so.
+    if (fraction_or_exponent || digit_count < 19 || text[first_digit] == '0') continue;
+    const char* begin = text.data() + start;
+    const char* end = text.data() + first_digit + digit_count;
+    std::int64_t signed_value = 0;
+    std::uint64_t unsigned_value = 0;
+    const bool fits = c == '-' ? std::from_chars(begin, end, signed_value).ec == std::errc()
+                               : std::from_chars(begin, end, unsigned_value).ec == std::errc();
+    if (fits || end != text.data() + i) continue;
+    out.append(text.substr(copied, start - copied));
+    out += '"';
+    out.append(text.substr(start, i - start));
+    out += '"';
+    copied = i;
+    quoted = true;
+  }
+  if (!quoted) return {};
+  out.append(text.substr(copied));
+  return out;
+}
+
 simdjson::dom::object as_object(simdjson::dom::element e) {
   simdjson::dom::object out = e.get_object().value_unsafe();
   return out;
@@ -44,6 +96,9 @@ simdjson::dom::array as_array(simdjson::dom::element e) {
 }
 
 }  // namespace
+
+// Repair reason (ReadStats) of records whose integers beyond 64 bits were read as strings.
+constexpr const char* kBigIntegerRepair = "integer beyond 64 bits read as a string";
 
 struct JsonEventReader::Impl {
   simdjson::dom::parser parser;
@@ -358,6 +413,32 @@ struct JsonEventReader::Impl {
     return out;
   }
 
+  // Parses `record` again after `err`, for two kinds of damage that need
+  // not lose it: invalid UTF-8 is read as U+FFFD and integers beyond 64 bits
+  // as strings. The text parsed last is kept in `repaired`, which `doc`
+  // points into. Sets the flags of the repairs that made it parse.
+  simdjson::error_code reparse(std::string_view record, simdjson::error_code err, simdjson::dom::element& doc,
+                               bool& utf8_repaired, bool& integers_quoted) {
+    std::string text;
+    if (err == simdjson::UTF8_ERROR) {
+      text = repair_utf8(record);
+      record = text;
+      repaired = simdjson::padded_string(text);
+      err = parser.parse(repaired).get(doc);
+      utf8_repaired = true;
+    }
+    if (err == simdjson::NUMBER_ERROR) {
+      std::string quoted = quote_big_integers(record);
+      if (!quoted.empty()) {
+        repaired = simdjson::padded_string(quoted);
+        err = parser.parse(repaired).get(doc);
+        integers_quoted = true;
+      }
+    }
+    if (err) utf8_repaired = integers_quoted = false;
+    return err;
+  }
+
   // Emits one parsed JSON value as one event, or, for CloudTrail's
   // {"Records": [...]} layout, one event per record. Returns the number of
   // events emitted. `not_object` is set when the value is not a JSON object;
@@ -455,10 +536,10 @@ bool JsonEventReader::is_json_lines(std::string_view text) {
       if (end - pos > kMaxJsonLineBytes) return true;
       simdjson::dom::element probe;
       auto err = impl_->parser.parse(text.data() + pos, end - pos, false).get(probe);
-      if (err == simdjson::UTF8_ERROR) {
-        // Judge the structure, not the encoding, which read_lines repairs.
-        simdjson::padded_string repaired(Impl::repair_utf8(text.substr(pos, end - pos)));
-        err = impl_->parser.parse(repaired).get(probe);
+      if (err) {
+        // Judge the structure, not the damage that read_lines repairs.
+        bool utf8_repaired = false, integers_quoted = false;
+        err = impl_->reparse(text.substr(pos, end - pos), err, probe, utf8_repaired, integers_quoted);
       }
       if (err == simdjson::SUCCESS) return pos == start || probe.is_object();
     }
@@ -497,18 +578,25 @@ ReadStats JsonEventReader::read_lines(std::string_view text, std::size_t begin, 
     }
     simdjson::dom::element doc;
     auto err = m.parser.parse(text.data() + b, e - b, false).get(doc);
-    if (err == simdjson::UTF8_ERROR) {
-      m.repaired = simdjson::padded_string(Impl::repair_utf8(text.substr(b, e - b)));
-      err = m.parser.parse(m.repaired).get(doc);
-      if (!err) {
-        stats.repair("invalid UTF-8");
-        if (stats.repaired <= 20)
-          diagnostics.warning(name, static_cast<int>(line), 0, "",
-                              fmt::format("the record at byte offset {} holds invalid UTF-8; those bytes were read "
-                                          "as U+FFFD",
-                                          text_offset + b),
-                              "fix the encoding at the source if the exact bytes matter");
-      }
+    bool utf8_repaired = false, integers_quoted = false;
+    if (err) err = m.reparse(text.substr(b, e - b), err, doc, utf8_repaired, integers_quoted);
+    if (utf8_repaired) {
+      stats.repair("invalid UTF-8");
+      if (stats.repaired <= 20)
+        diagnostics.warning(name, static_cast<int>(line), 0, "",
+                            fmt::format("the record at byte offset {} holds invalid UTF-8; those bytes were read "
+                                        "as U+FFFD",
+                                        text_offset + b),
+                            "fix the encoding at the source if the exact bytes matter");
+    }
+    if (integers_quoted) {
+      stats.repair(kBigIntegerRepair);
+      if (stats.repaired <= 20)
+        diagnostics.warning(name, static_cast<int>(line), 0, "",
+                            fmt::format("the record at byte offset {} holds an integer beyond the 64-bit range; it "
+                                        "was read as a string with all its digits",
+                                        text_offset + b),
+                            "");
     }
     bool not_object = false;
     if (err) {
@@ -577,17 +665,24 @@ ReadStats JsonEventReader::read_values(std::string_view text, std::span<const Js
     const char* data = text.data() + v.begin;
     simdjson::dom::element doc;
     auto err = m.parser.parse(data, v.length, false).get(doc);
-    if (err == simdjson::UTF8_ERROR) {
-      m.repaired = simdjson::padded_string(Impl::repair_utf8(std::string_view(data, v.length)));
-      err = m.parser.parse(m.repaired).get(doc);
-      if (!err) {
-        stats.repair("invalid UTF-8");
-        if (stats.repaired <= 20)
-          diagnostics.warning(name, static_cast<int>(v.line), 0, "",
-                              fmt::format("value {} at byte offset {} contains invalid UTF-8; those bytes were read as U+FFFD",
-                                          v.record, v.offset),
-                              "fix the encoding at the source if the exact bytes matter");
-      }
+    bool utf8_repaired = false, integers_quoted = false;
+    if (err) err = m.reparse(std::string_view(data, v.length), err, doc, utf8_repaired, integers_quoted);
+    if (utf8_repaired) {
+      stats.repair("invalid UTF-8");
+      if (stats.repaired <= 20)
+        diagnostics.warning(name, static_cast<int>(v.line), 0, "",
+                            fmt::format("value {} at byte offset {} contains invalid UTF-8; those bytes were read as U+FFFD",
+                                        v.record, v.offset),
+                            "fix the encoding at the source if the exact bytes matter");
+    }
+    if (integers_quoted) {
+      stats.repair(kBigIntegerRepair);
+      if (stats.repaired <= 20)
+        diagnostics.warning(name, static_cast<int>(v.line), 0, "",
+                            fmt::format("value {} at byte offset {} holds an integer beyond the 64-bit range; it was "
+                                        "read as a string with all its digits",
+                                        v.record, v.offset),
+                            "");
     }
     bool not_object = false;
     if (err) {
