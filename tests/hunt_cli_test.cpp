@@ -866,5 +866,55 @@ correlation: {type: event_count, rules: [failed_login], group-by: [TargetUserNam
   EXPECT_EQ(lines[0]["correlation"]["event_count"], 4);
 }
 
+TEST(HuntCli, CorrelationChainsKeepNamesUnderPipeline) {
+  // ecs-windows renamed a parent correlation's group-by 'user', an alias of
+  // its child, to winlog.event_data.user, so the parent was not run.
+  // Parents now find their children's group-by fields by the names written
+  // in the rules, whether the pipeline renamed them (TargetUserName) or not
+  // (an alias).
+  TempDir dir;
+  auto rules = dir.write("rules/r.yml", R"(title: Failed login
+id: 33000000-0000-4000-8000-000000000001
+name: failed_login
+logsource: {product: windows, service: security}
+detection: {sel: {EventID: 4625}, condition: sel}
+---
+title: Failures per user, by alias
+id: 33000000-0000-4000-8000-000000000002
+name: by_alias
+correlation: {type: event_count, rules: [failed_login], group-by: [user], timespan: 5m, condition: {gte: 2},
+              aliases: {user: {failed_login: TargetUserName}}}
+---
+title: Failures per user
+id: 33000000-0000-4000-8000-000000000003
+name: by_field
+correlation: {type: event_count, rules: [failed_login], group-by: [TargetUserName], timespan: 5m, condition: {gte: 2}}
+---
+title: Repeated, over the alias
+id: 33000000-0000-4000-8000-000000000004
+level: high
+correlation: {type: event_count, rules: [by_alias], group-by: [user], timespan: 1h, condition: {gte: 2}}
+---
+title: Repeated, over the field
+id: 33000000-0000-4000-8000-000000000005
+level: high
+correlation: {type: event_count, rules: [by_field], group-by: [TargetUserName], timespan: 1h, condition: {gte: 2}}
+)");
+  std::string events;
+  for (int i : {1, 2, 20, 21})
+    events += fmt::format(R"({{"@timestamp": "2024-05-01T10:{:02}:00Z", "winlog": {{"channel": "Security", )"
+                          R"("event_id": 4625, "event_data": {{"TargetUserName": "mallory"}}}}}})",
+                          i) +
+              "\n";
+  auto log = dir.write("logs/wlb.ndjson", events);
+  auto r = run_cli({"hunt", "-r", rules.string(), "-p", "ecs-windows", log.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("not run:"), std::string::npos) << r.err;
+  std::map<std::string, int> fired;
+  for (const auto& line : parse_lines(r.out)) ++fired[line["rule_id"].get<std::string>()];
+  EXPECT_EQ(fired["33000000-0000-4000-8000-000000000004"], 1) << r.out;
+  EXPECT_EQ(fired["33000000-0000-4000-8000-000000000005"], 1) << r.out;
+}
+
 }  // namespace
 }  // namespace sigscope

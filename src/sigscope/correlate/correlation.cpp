@@ -73,6 +73,17 @@ std::optional<std::int64_t> parse_epoch(std::string_view text) {
   return static_cast<std::int64_t>(std::llround(v * scale));
 }
 
+// The position of `field` among the group-by fields of correlation `child`,
+// or -1. A pipeline renames a parent's names only where the parent reads
+// events itself, so the child's names as written count too.
+int group_position(const Correlation& child, const std::string& field) {
+  for (const auto* names : {&child.group_by, &child.written_group_by}) {
+    auto it = std::find(names->begin(), names->end(), field);
+    if (it != names->end()) return static_cast<int>(it - names->begin());
+  }
+  return -1;
+}
+
 // The field that `name` (a group-by field or the condition's field) stands
 // for in the events of `target`, after the correlation's aliases.
 std::string aliased_field(const Correlation& spec, const std::string& name, const Rule& target) {
@@ -382,10 +393,9 @@ CorrelationSet plan_correlations(const std::vector<CompiledRule>& all, const std
         // A correlation's detections carry only its own group-by values, so
         // a correlation that uses them can group only by those.
         const Rule& child = correlations[ref.index]->rule;
-        const auto& child_group = child.correlation.group_by;
         for (const std::string& g : spec.group_by) {
           const std::string field = aliased_field(spec, g, child);
-          if (std::find(child_group.begin(), child_group.end(), field) == child_group.end()) {
+          if (group_position(child.correlation, field) < 0) {
             out.reason = fmt::format("it groups by '{}', but correlation '{}' that it references does not; add "
                                      "'{}' to that correlation's group-by",
                                      g, name, field);
@@ -396,7 +406,7 @@ CorrelationSet plan_correlations(const std::vector<CompiledRule>& all, const std
         // detections, must be one of the values they carry.
         if (out.reason.empty() && !spec.condition.field.empty()) {
           const std::string field = aliased_field(spec, spec.condition.field, child);
-          if (std::find(child_group.begin(), child_group.end(), field) == child_group.end())
+          if (group_position(child.correlation, field) < 0)
             out.reason = fmt::format("its condition reads '{}' from the detections of correlation '{}', which does "
                                      "not group by it; add '{}' to that correlation's group-by",
                                      spec.condition.field, name, field);
@@ -475,10 +485,7 @@ CorrelationSet plan_correlations(const std::vector<CompiledRule>& all, const std
       CorrelationPlan::Ref& ref = plan.refs[k];
       if (ref.correlation) {
         const Correlation& child = correlations[ref.index]->rule.correlation;
-        auto position = [&](const std::string& name) {
-          auto it = std::find(child.group_by.begin(), child.group_by.end(), field_for(name, ref));
-          return it == child.group_by.end() ? -1 : static_cast<int>(it - child.group_by.begin());
-        };
+        auto position = [&](const std::string& name) { return group_position(child, field_for(name, ref)); };
         for (const std::string& g : spec.group_by) plan.child_group[k].push_back(position(g));
         if (!spec.condition.field.empty()) plan.child_value[k] = position(spec.condition.field);
         ref.index = plan_of[ref.index];

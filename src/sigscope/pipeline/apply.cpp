@@ -196,6 +196,11 @@ class RuleProcessor {
 
   bool failed() const { return failed_; }
 
+  // Names the references of this correlation that are correlations too.
+  // Field names used only against their detections are the children's
+  // group-by names, not event fields, so they are not renamed.
+  void set_correlation_refs(std::set<std::string> refs) { correlation_refs_ = std::move(refs); }
+
   void apply(const Pipeline& pipeline, const Transformation& t) {
     if (failed_ || !rule_selected(t.rule_conditions, state_)) return;
     pipeline_ = &pipeline;
@@ -357,8 +362,14 @@ class RuleProcessor {
       std::set<std::string> aliases;
       for (auto& [alias, fields_by_rule] : c.aliases) {
         aliases.insert(alias);
-        for (auto& entry : fields_by_rule) map_correlation_field(entry.second);
+        for (auto& [ref, field] : fields_by_rule)
+          if (!correlation_refs_.count(ref)) map_correlation_field(field);
       }
+      // A correlation over other correlations only groups by their group-by
+      // fields, which keep the names written in the rules.
+      const bool reads_events = std::any_of(c.rules.begin(), c.rules.end(),
+                                            [&](const std::string& ref) { return !correlation_refs_.count(ref); });
+      if (!reads_events) return;
       for (auto& field : c.group_by)
         if (!aliases.count(field)) map_correlation_field(field);
       if (!c.condition.field.empty()) map_correlation_field(c.condition.field);
@@ -691,6 +702,7 @@ class RuleProcessor {
   RuleState state_;
   CompiledRule& rule_;
   const Vars& vars_;
+  std::set<std::string> correlation_refs_;  // see set_correlation_refs()
   DiagnosticList& diagnostics_;
   std::map<std::string, std::vector<Pattern>> var_cache_;
   const Pipeline* pipeline_ = nullptr;
@@ -735,8 +747,14 @@ PipelineApplyResult apply_pipelines(const std::vector<Pipeline>& pipelines, std:
     return out;
   };
   std::vector<std::vector<Logsource>> logsources(rules.size());
-  for (std::size_t i = 0; i < rules.size(); ++i)
-    if (rules[i].rule.kind == RuleKind::Correlation) logsources[i] = referenced_logsources(rules[i]);
+  std::vector<std::set<std::string>> correlation_refs(rules.size());
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    if (rules[i].rule.kind != RuleKind::Correlation) continue;
+    logsources[i] = referenced_logsources(rules[i]);
+    for (const std::string& ref : rules[i].rule.correlation.rules)
+      for (const CompiledRule& r : rules)
+        if (r.rule.kind == RuleKind::Correlation && is_referenced_by(r.rule, ref)) correlation_refs[i].insert(ref);
+  }
 
   PipelineApplyResult result;
   std::vector<CompiledRule> runnable;
@@ -744,6 +762,7 @@ PipelineApplyResult apply_pipelines(const std::vector<Pipeline>& pipelines, std:
   for (std::size_t i = 0; i < rules.size(); ++i) {
     CompiledRule& rule = rules[i];
     RuleProcessor processor(rule, vars, diagnostics, std::move(logsources[i]));
+    processor.set_correlation_refs(std::move(correlation_refs[i]));
     for (const Pipeline* p : ordered) {
       rule.pipeline.pipelines.push_back(p->name);
       for (const auto& t : p->transformations) processor.apply(*p, t);

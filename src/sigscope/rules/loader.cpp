@@ -251,6 +251,7 @@ void read_correlation(const YamlNode& node, Rule& rule, DocContext& ctx) {
     ctx.error(&node, rule.line, "correlation has no 'rules'",
               "list the ids or names of the rules this correlation combines");
   c.group_by = read_string_list(node, "group-by", ctx, rule.line);
+  c.written_group_by = c.group_by;
 
   const YamlNode* timespan = node.find("timespan");
   if (!timespan || !timespan->is_scalar()) {

@@ -58,6 +58,9 @@ struct Correlation {
   CorrelationType type = CorrelationType::EventCount;
   std::vector<std::string> rules;              // referenced rule ids or names
   std::vector<std::string> group_by;
+  // group_by as written in the rule, before a pipeline renamed it: a parent
+  // correlation names its child's group-by fields this way.
+  std::vector<std::string> written_group_by;
   std::uint64_t timespan_seconds = 0;
   std::string timespan_text;                   // as written, e.g. "5m"
   CorrelationCondition condition;
