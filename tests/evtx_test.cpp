@@ -25,6 +25,7 @@
 #include <zlib.h>
 
 #include "sigscope/input/evtx.h"
+#include "sigscope/input/sources.h"
 #include "sigscope/input/evtx_binxml.h"
 #include "test_support.h"
 
@@ -538,6 +539,26 @@ TEST_F(EvtxDamage, TruncatedFileKeepsWholeChunks) {
   EXPECT_TRUE(any_message_contains(result.diagnostics, "chunk is truncated"));
   ASSERT_GE(result.records.size(), first_chunk);
   for (std::size_t i = 0; i < first_chunk; ++i) EXPECT_EQ(result.records[i], clean_.records[i]);
+}
+
+TEST_F(EvtxDamage, DamagedFileSignatureKeepsTheChunks) {
+  // A file whose first 8 bytes were damaged was rejected whole although
+  // every chunk was intact.
+  std::vector<std::uint8_t> bytes = original_;
+  std::memcpy(bytes.data(), "XXXXXXXX", 8);
+  OurRead result;
+  read_mutated(bytes, result);
+  EXPECT_TRUE(result.stats.opened);
+  EXPECT_TRUE(any_message_contains(result.diagnostics, "first chunk is valid"));
+  EXPECT_EQ(result.records, clean_.records);
+  EXPECT_TRUE(looks_like_evtx((dir_ / "mutated.evtx").string()));
+
+  // Without a chunk after it, the file is still not EVTX.
+  std::memcpy(bytes.data() + kEvtxFileHeaderSize, "XXXXXXXX", 8);
+  OurRead neither;
+  read_mutated(bytes, neither);
+  EXPECT_FALSE(neither.stats.opened);
+  EXPECT_FALSE(looks_like_evtx((dir_ / "mutated.evtx").string()));
 }
 
 TEST_F(EvtxDamage, TruncatedAtManySizesNeverFails) {

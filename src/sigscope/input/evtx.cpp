@@ -234,42 +234,55 @@ std::optional<EvtxFile> EvtxFile::finish_open(EvtxFile file, DiagnosticList& dia
   const std::string& path = file.path_;
   const std::size_t size = file.size_;
   const std::uint8_t* header = file.data_ ? file.data_ : file.buffer_.get();
-  if (std::memcmp(header, "ElfFile\0", 8) != 0) {
-    diagnostics.error(path, 0, 0, kRuleId,
-                      "not an EVTX file: the file header lacks the \"ElfFile\" signature");
-    return std::nullopt;
-  }
-  std::uint32_t stored_crc = load_u32(header + 124);
-  std::uint32_t actual_crc = crc32_of(header, 120);
-  if (stored_crc != actual_crc) {
+  const std::size_t chunks = (size - kEvtxFileHeaderSize + kEvtxChunkSize - 1) / kEvtxChunkSize;
+  std::vector<std::uint8_t> buffer;
+  const bool header_valid = std::memcmp(header, "ElfFile\0", 8) == 0;
+  if (!header_valid) {
+    // A damaged file header loses nothing when the chunks are intact, which
+    // is what an incident responder needs from a carved or damaged log.
+    std::span<const std::uint8_t> first;
+    if (chunks > 0) first = file.fd_ >= 0 ? file.chunk_for_framing(0, buffer) : file.chunk(0, buffer);
+    if (first.size() < 8 || std::memcmp(first.data(), "ElfChnk\0", 8) != 0) {
+      diagnostics.error(path, 0, 0, kRuleId,
+                        "not an EVTX file: the file header lacks the \"ElfFile\" signature, and no chunk follows it");
+      return std::nullopt;
+    }
     diagnostics.warning(path, 0, 0, kRuleId,
-                        fmt::format("file header checksum mismatch (stored {:#010x}, computed "
-                                    "{:#010x}); reading the chunks anyway",
-                                    stored_crc, actual_crc));
+                        "the file header lacks the \"ElfFile\" signature, but its first chunk is valid; reading the "
+                        "chunks without the header",
+                        "check how the file was copied or carved; its records are read as they are");
   }
-  std::uint16_t major_version = evtx::load_u16(header + 38);
-  if (major_version != 3) {
-    diagnostics.warning(path, 0, 0, kRuleId,
-                        fmt::format("unknown EVTX major version {} (expected 3); reading anyway",
-                                    major_version));
-  }
-  file.header_flags_ = load_u32(header + 120);
+  if (header_valid) {
+    std::uint32_t stored_crc = load_u32(header + 124);
+    std::uint32_t actual_crc = crc32_of(header, 120);
+    if (stored_crc != actual_crc) {
+      diagnostics.warning(path, 0, 0, kRuleId,
+                          fmt::format("file header checksum mismatch (stored {:#010x}, computed "
+                                      "{:#010x}); reading the chunks anyway",
+                                      stored_crc, actual_crc));
+    }
+    std::uint16_t major_version = evtx::load_u16(header + 38);
+    if (major_version != 3) {
+      diagnostics.warning(path, 0, 0, kRuleId,
+                          fmt::format("unknown EVTX major version {} (expected 3); reading anyway",
+                                      major_version));
+    }
+    file.header_flags_ = load_u32(header + 120);
 
-  std::size_t chunks = (size - kEvtxFileHeaderSize + kEvtxChunkSize - 1) / kEvtxChunkSize;
-  // The header's chunk count (offset 42) can lag behind the chunks written in
-  // a dirty file. A count above the chunks the file contains means it was cut.
-  const std::size_t listed = evtx::load_u16(header + 42);
-  if (listed > chunks) {
-    file.missing_chunks_ = listed - chunks;
-    diagnostics.error(path, 0, 0, kRuleId,
-                      fmt::format("the file header lists {} chunks but the file holds {}: the file was cut "
-                                  "short, and the records of the last {} are lost",
-                                  listed, chunks, file.missing_chunks_),
-                      "copy the log again from its source");
+    // The header's chunk count (offset 42) can lag behind the chunks written in
+    // a dirty file. A count above the chunks the file contains means it was cut.
+    const std::size_t listed = evtx::load_u16(header + 42);
+    if (listed > chunks) {
+      file.missing_chunks_ = listed - chunks;
+      diagnostics.error(path, 0, 0, kRuleId,
+                        fmt::format("the file header lists {} chunks but the file holds {}: the file was cut "
+                                    "short, and the records of the last {} are lost",
+                                    listed, chunks, file.missing_chunks_),
+                        "copy the log again from its source");
+    }
   }
   file.chunk_record_base_.resize(chunks);
   std::uint64_t framed = 0;
-  std::vector<std::uint8_t> buffer;
   for (std::size_t i = 0; i < chunks; ++i) {
     file.chunk_record_base_[i] = framed;
     std::span<const std::uint8_t> data =

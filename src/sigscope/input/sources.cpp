@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "sigscope/common/text.h"
+#include "sigscope/input/evtx.h"
 #include "sigscope/input/open_file.h"
 #include "sigscope/input/stream.h"
 
@@ -220,9 +221,15 @@ bool looks_like_evtx(const std::string& path) {
   const int fd = open_regular_file(path, error);
   if (fd < 0) return false;
   char header[8] = {};
-  const ssize_t got = ::pread(fd, header, sizeof header, 0);
+  ssize_t got = ::pread(fd, header, sizeof header, 0);
+  bool evtx = got == static_cast<ssize_t>(sizeof header) && std::memcmp(header, "ElfFile\0", 8) == 0;
+  if (!evtx) {
+    // A damaged file header followed by an intact first chunk (EvtxFile reads those).
+    got = ::pread(fd, header, sizeof header, static_cast<off_t>(kEvtxFileHeaderSize));
+    evtx = got == static_cast<ssize_t>(sizeof header) && std::memcmp(header, "ElfChnk\0", 8) == 0;
+  }
   ::close(fd);
-  return got == static_cast<ssize_t>(sizeof header) && std::memcmp(header, "ElfFile\0", 8) == 0;
+  return evtx;
 }
 
 namespace {
@@ -265,6 +272,9 @@ namespace {
 // Classifies decoded content; sets skip_reason when it is neither EVTX nor JSON.
 std::optional<InputFormat> detect(std::string_view content, std::string& skip_reason) {
   if (content.size() >= 8 && std::memcmp(content.data(), "ElfFile\0", 8) == 0) return InputFormat::Evtx;
+  if (content.size() >= kEvtxFileHeaderSize + 8 &&
+      std::memcmp(content.data() + kEvtxFileHeaderSize, "ElfChnk\0", 8) == 0)
+    return InputFormat::Evtx;
   std::size_t i = content.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
   while (i < content.size() && (content[i] == ' ' || content[i] == '\t' || content[i] == '\n' || content[i] == '\r')) ++i;
   if (i == content.size()) {
