@@ -335,9 +335,9 @@ TEST(EngineFilters, FilterSuppressesNamedRuleOnly) {
 }
 
 TEST(EngineFilters, FilterOfAnotherLogsourceIsNotApplied) {
-  // A network_connection filter that names a process_creation rule
-  // suppressed it; as in pySigma, a filter applies only to rules its
-  // logsource covers, and the engine says why it skipped one.
+  // A network_connection filter that named a process_creation rule
+  // suppressed it. As in pySigma, a filter now applies only to rules its
+  // logsource covers, and the engine warns when it skips one.
   std::string yaml = rule("    Image|endswith: '\\rar.exe'\n", "category: process_creation\n  product: test") +
                      "---\ntitle: f\nid: 00000000-0000-4000-8000-000000000003\nlogsource:\n"
                      "  category: network_connection\n  product: test\n"

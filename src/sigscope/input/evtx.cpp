@@ -238,8 +238,8 @@ std::optional<EvtxFile> EvtxFile::finish_open(EvtxFile file, DiagnosticList& dia
   std::vector<std::uint8_t> buffer;
   const bool header_valid = std::memcmp(header, "ElfFile\0", 8) == 0;
   if (!header_valid) {
-    // A damaged file header loses nothing when the chunks are intact, which
-    // is what an incident responder needs from a carved or damaged log.
+    // The records are all in the chunks, so a carved or damaged log whose
+    // header is broken can still be read when its first chunk is intact.
     std::span<const std::uint8_t> first;
     if (chunks > 0) first = file.fd_ >= 0 ? file.chunk_for_framing(0, buffer) : file.chunk(0, buffer);
     if (first.size() < 8 || std::memcmp(first.data(), "ElfChnk\0", 8) != 0) {

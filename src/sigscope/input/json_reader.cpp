@@ -108,10 +108,11 @@ struct JsonEventReader::Impl {
   std::vector<OwnedText> owned;
   std::string path;      // current dotted prefix while flattening
   std::string timestamp;
-  // The values of the event's other time keys in time_key_rank's order, and
-  // views of the first other_count for RawEvent::other_timestamps.
+  // The values of the event's other time keys in time_key_rank's order, for
+  // RawEvent::other_timestamps. Strings point into the parsed document, so
+  // only numbers are written to other_numbers.
   static constexpr int kTimeKeys = 9;
-  std::string other_timestamps[kTimeKeys - 1];
+  std::string other_numbers[kTimeKeys - 1];
   std::string_view other_timestamp_views[kTimeKeys - 1];
   std::size_t other_count = 0;
   std::uint64_t skipped_records = 0;  // of the last emit_document call
@@ -349,20 +350,28 @@ struct JsonEventReader::Impl {
     bool first = true;
     for (int rank = 0; rank < kTimeKeys; ++rank) {
       if (!time_found[rank]) continue;
-      std::string& out = first ? timestamp : other_timestamps[other_count];
       const simdjson::dom::element t = time_values[rank];
+      std::string_view text;
+      char buffer[kNumberTextSize];
       if (t.is_string()) {
-        out.assign(t.get_string().value_unsafe());
+        text = t.get_string().value_unsafe();
       } else if (t.is_number()) {
         // Such as Zeek's ts (seconds since 1970) or a nanosecond count,
         // which must keep all 19 digits to be read as a time.
-        char buffer[kNumberTextSize];
-        out.assign(number_text(t, buffer));
+        text = number_text(t, buffer);
       } else {
         continue;
       }
-      if (!first) ++other_count;
-      first = false;
+      if (first) {
+        timestamp.assign(text);
+        first = false;
+      } else if (t.is_string()) {
+        other_timestamp_views[other_count++] = text;
+      } else {
+        other_numbers[other_count].assign(text);
+        other_timestamp_views[other_count] = other_numbers[other_count];
+        ++other_count;
+      }
     }
   }
 
@@ -477,7 +486,6 @@ struct JsonEventReader::Impl {
     event.fields = fields;
     event.record = record;
     event.timestamp = timestamp;
-    for (std::size_t i = 0; i < other_count; ++i) other_timestamp_views[i] = other_timestamps[i];
     event.other_timestamps = std::span<const std::string_view>(other_timestamp_views, other_count);
     event.source_offset = offset;
     sink(event);

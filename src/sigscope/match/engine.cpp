@@ -94,9 +94,9 @@ bool names_rule(const std::vector<std::string>& refs, const Rule& rule) {
   return false;
 }
 
-// True when every logsource field that `filter` sets has the same value in
-// `rule` (compared without case), as pySigma decides whether a filter
-// applies. A filter without a logsource covers every rule.
+// Returns true when every logsource field that `filter` sets has the same
+// value in `rule`, compared without case. pySigma's SigmaFilter applies a
+// filter by the same test, and a filter without a logsource covers every rule.
 bool covers(const Logsource& filter, const Logsource& rule) {
   auto same = [](const std::string& f, const std::string& r) { return f.empty() || fold_case(f) == fold_case(r); };
   return same(filter.category, rule.category) && same(filter.product, rule.product) &&
