@@ -604,7 +604,7 @@ ReadStats JsonEventReader::read_lines(std::string_view text, std::size_t begin, 
                             fmt::format("the record at byte offset {} holds an integer beyond the 64-bit range; it "
                                         "was read as a string with all its digits",
                                         text_offset + b),
-                            "");
+                            "rules match it as text; in detection output it appears as a JSON string");
     }
     bool not_object = false;
     if (err) {
@@ -690,7 +690,7 @@ ReadStats JsonEventReader::read_values(std::string_view text, std::span<const Js
                             fmt::format("value {} at byte offset {} holds an integer beyond the 64-bit range; it was "
                                         "read as a string with all its digits",
                                         v.record, v.offset),
-                            "");
+                            "rules match it as text; in detection output it appears as a JSON string");
     }
     bool not_object = false;
     if (err) {
