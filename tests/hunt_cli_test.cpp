@@ -784,6 +784,42 @@ TEST(HuntCli, CorrelationsAcrossInputs) {
       << explain.err;
 }
 
+TEST(HuntCli, CorrelationHitsSpillToTemporaryFiles) {
+  // Hits beyond --correlation-memory move to temporary files, and the
+  // correlations read them back with the same result. With TMPDIR pointing
+  // nowhere they stay in memory, with a warning, and the result is the same.
+  TempDir dir;
+  auto rules = dir.write("rules/corr.yml", kCorrelationRules);
+  std::string events;
+  for (int i = 0; i < 3000; ++i) {
+    const std::string user = fmt::format("user{}", i % 37);
+    const std::string time = fmt::format("2024-05-01T{:02}:{:02}:{:02}Z", 10 + i / 3600, i / 60 % 60, i % 60);
+    events += security_event(i % 50 == 49 ? 4624 : 4625, user.c_str(), time.c_str());
+  }
+  auto log = dir.write("logs/many.jsonl", events);
+
+  auto in_memory = run_cli({"hunt", "-r", rules.string(), log.string()});
+  ASSERT_EQ(in_memory.exit_code, 0) << in_memory.err;
+  EXPECT_EQ(in_memory.err.find("temporary files"), std::string::npos) << in_memory.err;
+  ASSERT_GT(parse_lines(in_memory.out).size(), 0u);
+
+  auto spilled = run_cli({"hunt", "-r", rules.string(), "--correlation-memory", "1", "-j", "2", log.string()});
+  ASSERT_EQ(spilled.exit_code, 0) << spilled.err;
+  EXPECT_NE(spilled.err.find("correlation hits took more than 1 MiB, so they went to temporary files"),
+            std::string::npos)
+      << spilled.err;
+  EXPECT_EQ(spilled.out, in_memory.out);
+
+  auto no_tmp = run_cli({"hunt", "-r", rules.string(), "--correlation-memory", "1", log.string()}, {},
+                        {"TMPDIR=" + (dir.path() / "missing").string()});
+  ASSERT_EQ(no_tmp.exit_code, 0) << no_tmp.err;
+  EXPECT_NE(no_tmp.err.find("correlation hits stayed in memory beyond --correlation-memory: cannot create a temporary "
+                            "file in " + (dir.path() / "missing").string()),
+            std::string::npos)
+      << no_tmp.err;
+  EXPECT_EQ(no_tmp.out, in_memory.out);
+}
+
 TEST(HuntCli, CorrelationLevelAndStatusFilters) {
   // --min-level treated every rule without an id as feeding a correlation.
   // It also let a deprecated rule run when a correlation referenced it, and

@@ -66,11 +66,16 @@ std::string read_file(const std::filesystem::path& path) {
   return buffer.str();
 }
 
-CommandResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text) {
+CommandResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text,
+                      const std::vector<std::string>& environment) {
   TempDir io;
   // Keep the CLI's prefilter cache inside the build tree, out of the user's home.
-  std::string command = "XDG_CACHE_HOME=" + shell_quote(std::string(SIGSCOPE_BINARY_DIR) + "/test-cache") + " " +
-                        shell_quote(SIGSCOPE_CLI);
+  std::string command = "XDG_CACHE_HOME=" + shell_quote(std::string(SIGSCOPE_BINARY_DIR) + "/test-cache") + " ";
+  for (const auto& variable : environment) {
+    const std::size_t equals = variable.find('=');
+    command += variable.substr(0, equals + 1) + shell_quote(variable.substr(equals + 1)) + " ";
+  }
+  command += shell_quote(SIGSCOPE_CLI);
   for (const auto& a : args) command += " " + shell_quote(a);
   auto in_path = io.write("stdin", stdin_text);
   command += " < " + shell_quote(in_path.string());

@@ -40,8 +40,10 @@ struct CommandResult {
   std::string err;  // stderr
 };
 
-// Runs the sigscope CLI built with the tests with `args` (shell-quoted here).
-CommandResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text = {});
+// Runs the sigscope CLI built with the tests with `args` (shell-quoted here)
+// and the NAME=value entries of `environment` added to its environment.
+CommandResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text = {},
+                      const std::vector<std::string>& environment = {});
 
 // Runs the CLI with `args`, its standard input piped from the shell command
 // `producer` (e.g. a generator writing gigabytes).

@@ -771,6 +771,73 @@ std::string plural(std::size_t n, std::string_view one, std::string_view many) {
 
 // Writes detections to stdout or a file and remembers the first failure, so
 // a full disk cannot lose detections without an error.
+// Text appended piece by piece and read back in any order: kept in memory
+// up to `memory_limit` bytes, then in an unlinked temporary file in `dir`.
+// When the file cannot be created or written, the rest of the text stays in
+// memory and error() says why.
+class SpillBuffer {
+ public:
+  SpillBuffer(std::size_t memory_limit, std::string dir) : limit_(memory_limit), dir_(std::move(dir)) {}
+  ~SpillBuffer() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  SpillBuffer(const SpillBuffer&) = delete;
+  SpillBuffer& operator=(const SpillBuffer&) = delete;
+
+  std::uint64_t size() const { return file_bytes_ + memory_.size(); }
+  const std::string& error() const { return error_; }
+
+  void append(std::string_view text) {
+    memory_.append(text);
+    if (memory_.size() > limit_ && error_.empty()) flush();
+  }
+
+  // Appends the `length` bytes at `offset` to `out`.
+  void read(std::uint64_t offset, std::size_t length, std::string& out) {
+    if (offset >= file_bytes_) {
+      out.append(memory_, offset - file_bytes_, length);
+      return;
+    }
+    const std::size_t start = out.size();
+    out.resize(start + length);
+    if (pread(fd_, out.data() + start, length, static_cast<off_t>(offset)) != static_cast<ssize_t>(length)) {
+      out.resize(start);  // only a failing disk gets here, after a successful write
+      if (error_.empty()) error_ = fmt::format("cannot read a temporary file in {}: {}", dir_, std::strerror(errno));
+    }
+  }
+
+ private:
+  // Moves the text in memory to the end of the file, creating it first.
+  void flush() {
+    if (fd_ < 0) {
+      std::string path = dir_ + "/sigscope-detections-XXXXXX";
+      fd_ = mkstemp(path.data());
+      if (fd_ < 0) {
+        error_ = fmt::format("cannot create a temporary file in {}: {}", dir_, std::strerror(errno));
+        return;
+      }
+      ::unlink(path.c_str());  // the file lives until it is closed
+    }
+    while (!memory_.empty()) {
+      const ssize_t n = ::write(fd_, memory_.data(), memory_.size());
+      if (n <= 0) {
+        // The bytes written stay in the file, and the rest stays in memory.
+        error_ = fmt::format("cannot write a temporary file in {}: {}", dir_, std::strerror(errno));
+        return;
+      }
+      file_bytes_ += static_cast<std::uint64_t>(n);
+      memory_.erase(0, static_cast<std::size_t>(n));
+    }
+  }
+
+  std::size_t limit_;
+  std::string dir_;
+  std::string memory_;  // the text after the file's
+  int fd_ = -1;
+  std::uint64_t file_bytes_ = 0;
+  std::string error_;
+};
+
 class OutputSink {
  public:
   explicit OutputSink(std::string path) : path_(std::move(path)) {}
@@ -1013,7 +1080,7 @@ int run_hunt(const HuntOptions& options) {
   std::uint64_t regex_limit_hits = 0, channel_less = 0;
   std::size_t inputs_read = 0, unreadable = 0, partly_read = 0;
   std::size_t jobs_done = 0;
-  CorrelationHits hits;  // in job order
+  CorrelationHits hits(options.correlation_memory_mib << 20);  // in job order
   CorrelationStats correlation_stats;
   auto write_one = [&](TaskResult& result) {
     if (out.failed()) {
@@ -1125,25 +1192,48 @@ int run_hunt(const HuntOptions& options) {
   // Correlations see every input's events, so they run once all are read.
   // Their detections come after those of single events.
   std::vector<std::uint64_t> correlation_fires(engine.correlations().plans.size(), 0);
+  std::string fire_lines_error;
   if (!engine.correlations().empty() && !stop) {
-    std::vector<CorrelationFire> fires = evaluate_correlations(engine.correlations(), hits, correlation_stats);
-    std::stable_sort(fires.begin(), fires.end(),
-                     [](const CorrelationFire& a, const CorrelationFire& b) { return a.last_us < b.last_us; });
     std::vector<std::string> names;
     for (const InputFile& input : inputs) names.push_back(display_name(input));
+    // Each reported fire is formatted at once and its line kept in `lines`,
+    // which moves to a temporary file past 8 MiB. Only a small index entry
+    // per fire stays in memory to put the lines in order.
+    struct FireLine {
+      std::int64_t last_us;
+      std::uint32_t correlation;
+      FireOrder order;
+      std::uint64_t offset;
+      std::uint32_t length;
+    };
+    std::vector<FireLine> index;
+    SpillBuffer lines(8u << 20, hits.spill_dir());
     std::string text;
-    for (const CorrelationFire& fire : fires) {
+    evaluate_correlations(engine.correlations(), hits, correlation_stats, [&](CorrelationFire&& fire) {
       const Rule& rule = engine.correlations().plans[fire.correlation].rule->rule;
-      if (!engine.correlations().plan_reported[fire.correlation]) continue;  // it only feeds other correlations
-      if (min_rank > 0 && level_rank(rule.level) < min_rank) continue;
+      if (!engine.correlations().plan_reported[fire.correlation]) return;  // it only feeds other correlations
+      if (min_rank > 0 && level_rank(rule.level) < min_rank) return;
       ++correlation_fires[fire.correlation];
-      format_correlation(format, engine, fire, hits, names, text);
+      text.clear();
+      format_correlation(format, engine, fire, names, text);
+      index.push_back({fire.last_us, fire.correlation, fire.order, lines.size(), static_cast<std::uint32_t>(text.size())});
+      lines.append(text);
+    });
+    // By time of the last event, then plan by plan as evaluated, then in
+    // each plan's own order.
+    std::sort(index.begin(), index.end(), [](const FireLine& a, const FireLine& b) {
+      return std::tie(a.last_us, a.correlation, a.order) < std::tie(b.last_us, b.correlation, b.order);
+    });
+    text.clear();
+    for (const FireLine& line : index) {
+      lines.read(line.offset, line.length, text);
       if (text.size() >= kOutputStep) {
         out.write(text);
         text.clear();
       }
     }
     out.write(text);
+    fire_lines_error = lines.error();
   }
   double hunt_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - hunt_start).count();
   progress.finish();
@@ -1257,6 +1347,25 @@ int run_hunt(const HuntOptions& options) {
         spdlog::info("  {:>8}  {}  {}", correlation_fires[p],
                      escape_control_characters(engine.correlations().plans[p].rule->rule.id),
                      escape_control_characters(engine.correlations().plans[p].rule->rule.title));
+    if (hits.spilled())
+      spdlog::info("the {} took more than {} MiB, so they went to temporary files in {} ({:.1f} MiB); "
+                   "--correlation-memory sets the limit",
+                   plural(hits.size(), "correlation hit", "correlation hits"), options.correlation_memory_mib,
+                   escape_control_characters(hits.spill_dir()), static_cast<double>(hits.spilled_bytes()) / (1 << 20));
+    if (!fire_lines_error.empty())
+      spdlog::warn("correlation detections stayed in memory until they were written: {}; set TMPDIR to a writable "
+                   "folder",
+                   escape_control_characters(fire_lines_error));
+    if (!hits.spill_error().empty()) {
+      if (hits.lost() > 0)
+        spdlog::error("{} of correlation rules were lost, so correlations may have missed events: {}; free space "
+                      "there or set TMPDIR to another folder",
+                      plural(hits.lost(), "detection", "detections"), escape_control_characters(hits.spill_error()));
+      else
+        spdlog::warn("correlation hits stayed in memory beyond --correlation-memory: {}; set TMPDIR to a writable "
+                     "folder",
+                     escape_control_characters(hits.spill_error()));
+    }
     if (correlation_stats.without_time > 0)
       spdlog::warn("{} with detections that feed correlations had no readable time (the first: {} record {}), so "
                    "no correlation counted them; give each event a time in ISO 8601 or epoch form (EVTX events have "

@@ -1,6 +1,7 @@
 // `sigscope hunt`: run detection rules over log inputs.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -22,6 +23,9 @@ struct HuntOptions {
   std::string explain_rule;            // rule id for --explain
   std::uint64_t explain_record = 1;    // record to explain
   bool fail_on_detections = false;     // exit with kHuntDetections when a rule fired
+  // MiB of correlation hits kept in memory before they move to temporary
+  // files in $TMPDIR (see CorrelationHits).
+  std::size_t correlation_memory_mib = 16;
 };
 
 // Exit statuses of run_hunt. When several apply, the first in this order

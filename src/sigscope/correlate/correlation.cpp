@@ -4,7 +4,10 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <compare>
 #include <cstdlib>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <span>
 #include <functional>
@@ -13,6 +16,8 @@
 #include <unordered_set>
 
 #include <fmt/format.h>
+
+#include <unistd.h>
 
 #include "sigscope/common/text.h"
 
@@ -276,12 +281,120 @@ std::optional<std::uint32_t> StringPool::find(std::string_view text) const {
   return static_cast<std::uint32_t>(slots_[i]) - 1;
 }
 
+namespace {
+
+// The fixed part of a spilled hit; the key and value bytes follow it.
+struct SpillRecord {
+  std::int64_t time_us;
+  std::uint64_t record;
+  std::uint64_t order;  // position among all hits added
+  std::uint32_t input, rule, correlation, key_size, value_size;
+  std::uint16_t ref;
+  std::uint8_t has_value;
+  std::uint8_t padding;
+};
+static_assert(sizeof(SpillRecord) == 48);
+
+// Buffer of each partition file: 128 of them take 4 MiB.
+constexpr std::size_t kSpillBuffer = 32 << 10;
+
+}  // namespace
+
+CorrelationHits::CorrelationHits(std::size_t memory_budget, std::string spill_dir)
+    : memory_budget_(memory_budget), spill_dir_(std::move(spill_dir)) {
+  if (spill_dir_.empty()) {
+    const char* tmp = std::getenv("TMPDIR");
+    spill_dir_ = tmp && *tmp ? tmp : "/tmp";
+  }
+}
+
+CorrelationHits::~CorrelationHits() {
+  for (std::FILE* f : files_) std::fclose(f);
+}
+
+std::size_t CorrelationHits::memory_bytes() const { return hits_.size() * sizeof(Stored) + strings_.memory_bytes(); }
+
+std::size_t CorrelationHits::partition_of(std::uint32_t correlation, std::string_view key) {
+  const std::uint64_t h = short_hash(key) ^ (std::uint64_t{correlation} * 0x9E3779B97F4A7C15ull);
+  return static_cast<std::size_t>((h ^ (h >> 31)) % kPartitions);
+}
+
 void CorrelationHits::add(const CorrelationHit& hit) {
   static_assert(sizeof(Stored) == 40, "a hit is kept for every detection that feeds a correlation");
+  const std::uint64_t order = count_++;
+  if (spilled()) {
+    write(hit, order);
+    return;
+  }
   const std::uint32_t key = strings_.intern(hit.key());
   const std::uint32_t value = hit.has_value ? strings_.intern(hit.value()) : kNoValue;
   hits_.push_back({hit.time_us, hit.record, hit.input, hit.rule, hit.correlation, key, value,
                    static_cast<std::uint16_t>(hit.ref)});
+  if (memory_bytes() > memory_budget_ && spill_error_.empty()) spill();
+}
+
+void CorrelationHits::spill() {
+  std::vector<std::FILE*> files;
+  for (std::size_t k = 0; k < kPartitions; ++k) {
+    std::string path = spill_dir_ + "/sigscope-correlation-XXXXXX";
+    const int fd = mkstemp(path.data());
+    std::FILE* f = fd >= 0 ? fdopen(fd, "w+b") : nullptr;
+    if (!f) {
+      spill_error_ = fmt::format("cannot create a temporary file in {}: {}", spill_dir_, std::strerror(errno));
+      if (fd >= 0) {
+        ::unlink(path.c_str());
+        ::close(fd);
+      }
+      for (std::FILE* g : files) std::fclose(g);
+      return;
+    }
+    ::unlink(path.c_str());  // the file lives until it is closed
+    std::setvbuf(f, nullptr, _IOFBF, kSpillBuffer);
+    files.push_back(f);
+  }
+  files_ = std::move(files);
+  CorrelationHit hit;
+  std::uint64_t order = 0;
+  for (const Stored& s : hits_) {
+    hit.time_us = s.time_us;
+    hit.record = s.record;
+    hit.input = s.input;
+    hit.rule = s.rule;
+    hit.correlation = s.correlation;
+    hit.ref = s.ref;
+    hit.text.assign(strings_[s.key]);
+    hit.key_size = static_cast<std::uint32_t>(hit.text.size());
+    hit.has_value = s.value != kNoValue;
+    if (hit.has_value) hit.text += strings_[s.value];
+    write(hit, order++);
+  }
+  std::deque<Stored>().swap(hits_);
+  strings_ = StringPool();
+}
+
+void CorrelationHits::write(const CorrelationHit& hit, std::uint64_t order) {
+  SpillRecord r{};
+  r.time_us = hit.time_us;
+  r.record = hit.record;
+  r.order = order;
+  r.input = hit.input;
+  r.rule = hit.rule;
+  r.correlation = hit.correlation;
+  r.key_size = hit.key_size;
+  r.value_size = hit.has_value ? static_cast<std::uint32_t>(hit.text.size() - hit.key_size) : 0;
+  r.ref = static_cast<std::uint16_t>(hit.ref);
+  r.has_value = hit.has_value;
+  std::FILE* f = files_[partition_of(hit.correlation, hit.key())];
+  if (std::fwrite(&r, sizeof r, 1, f) != 1 ||
+      (!hit.text.empty() && std::fwrite(hit.text.data(), hit.text.size(), 1, f) != 1)) {
+    // The record may be cut: later reads stop at it, and every hit from the
+    // same partition is lost from then on.
+    if (spill_error_.empty())
+      spill_error_ = fmt::format("cannot write a temporary file in {}: {}", spill_dir_, std::strerror(errno));
+    ++lost_;
+    return;
+  }
+  spilled_bytes_ += sizeof r + hit.text.size();
 }
 
 CorrelationHits::View CorrelationHits::operator[](std::size_t index) const {
@@ -296,6 +409,36 @@ CorrelationHits::View CorrelationHits::operator[](std::size_t index) const {
   v.key = s.key;
   v.value = s.value;
   return v;
+}
+
+void CorrelationHits::read_partition(std::size_t part, std::uint32_t correlation, CorrelationHits& into,
+                                     std::vector<std::uint64_t>& order) const {
+  if (!spilled()) return;
+  std::FILE* f = files_[part];
+  std::fflush(f);
+  std::rewind(f);
+  SpillRecord r;
+  CorrelationHit hit;
+  while (std::fread(&r, sizeof r, 1, f) == 1) {
+    const std::size_t text_size = std::size_t{r.key_size} + r.value_size;
+    if (r.correlation != correlation) {
+      if (std::fseek(f, static_cast<long>(text_size), SEEK_CUR) != 0) break;
+      continue;
+    }
+    hit.text.resize(text_size);
+    if (text_size > 0 && std::fread(hit.text.data(), text_size, 1, f) != 1) break;
+    hit.time_us = r.time_us;
+    hit.record = r.record;
+    hit.input = r.input;
+    hit.rule = r.rule;
+    hit.correlation = r.correlation;
+    hit.ref = r.ref;
+    hit.key_size = r.key_size;
+    hit.has_value = r.has_value != 0;
+    into.add(hit);
+    order.push_back(r.order);
+  }
+  std::fseek(f, 0, SEEK_END);  // later writes append
 }
 
 std::vector<UnrunnableCorrelation> find_unrunnable_correlations(const std::vector<CompiledRule>& rules) {
@@ -651,9 +794,12 @@ std::vector<std::string> split_key(std::string_view key) {
 // Evaluates one correlation over its items.
 class Evaluation {
  public:
+  // `hit_order`: the position among all hits of each hit in `hits`, when
+  // `hits` is one partition of them; nullptr when it is all of them.
   Evaluation(const CorrelationPlan& plan, std::uint32_t plan_index, const CorrelationHits& hits,
-             const std::vector<CorrelationFire>& fires)
-      : plan_(plan), spec_(plan.rule->rule.correlation), plan_index_(plan_index), hits_(hits), fires_(fires) {
+             const std::vector<CorrelationFire>& fires, const std::vector<std::uint64_t>* hit_order = nullptr)
+      : plan_(plan), spec_(plan.rule->rule.correlation), plan_index_(plan_index), hits_(hits), fires_(fires),
+        hit_order_(hit_order) {
     // Each position of `rules` by what it names: a rule or correlation
     // listed twice has two, and one event can fill either.
     positions_.resize(plan.refs.size());
@@ -664,8 +810,10 @@ class Evaluation {
   }
 
   // Adds the plan's hits and the fires of the correlations it references.
+  // With `partition` set, only the fires whose group falls in that partition
+  // are added, and fires without a complete group are counted in partition 0.
   void collect(const std::vector<std::uint32_t>& hit_indices, const std::vector<std::vector<std::uint32_t>>& fires_of,
-               CorrelationStats& stats) {
+               CorrelationStats& stats, std::optional<std::size_t> partition = std::nullopt) {
     const bool numeric = is_numeric_type(spec_.type);
     items_.reserve(hit_indices.size());
     for (std::uint32_t h : hit_indices) {
@@ -688,9 +836,10 @@ class Evaluation {
           append_group_value(key, fire.group[static_cast<std::size_t>(position)]);
         }
         if (!complete) {
-          ++stats.without_group;
+          if (!partition || *partition == 0) ++stats.without_group;
           continue;
         }
+        if (partition && CorrelationHits::partition_of(plan_index_, key) != *partition) continue;
         std::uint32_t value = CorrelationHits::kNoValue;
         if (int position = plan_.child_value[k]; position >= 0 && static_cast<std::size_t>(position) < fire.group.size())
           value = unify(fire.group[static_cast<std::size_t>(position)]);
@@ -702,7 +851,7 @@ class Evaluation {
     std::stable_sort(items_.begin(), items_.end(), [](const Item& a, const Item& b) { return a.time < b.time; });
   }
 
-  // Runs the windows and returns the fires, ordered by the time of their last event.
+  // Runs the windows and returns the fires, in no set order.
   std::vector<CorrelationFire> run() {
     const std::int64_t span = static_cast<std::int64_t>(spec_.timespan_seconds) * 1000000;
     // A condition that only grows with more events (at least N events,
@@ -762,16 +911,7 @@ class Evaluation {
       else if (groups[k].armed) close(groups[k]);
     }
 
-    std::vector<std::uint32_t> order(fires_out_.size());
-    for (std::uint32_t k = 0; k < order.size(); ++k) order[k] = k;
-    std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
-      if (fires_out_[a].last_us != fires_out_[b].last_us) return fires_out_[a].last_us < fires_out_[b].last_us;
-      return first_item_[a] < first_item_[b];
-    });
-    std::vector<CorrelationFire> sorted;
-    sorted.reserve(order.size());
-    for (std::uint32_t k : order) sorted.push_back(std::move(fires_out_[k]));
-    return sorted;
+    return std::move(fires_out_);
   }
 
  private:
@@ -919,17 +1059,28 @@ class Evaluation {
       if (!item.fire) {
         out.first_us = std::min(out.first_us, item.time);
         ++out.event_count;
-        if (out.events.size() < kMaxFireEvents) out.events.push_back(item.index);
+        if (out.events.size() < kMaxFireEvents) {
+          const CorrelationHits::View hit = hits_[item.index];
+          out.events.push_back({hit.time_us, hit.record, hit.input, hit.rule});
+        }
         continue;
       }
       const CorrelationFire& child = fires_[children_[item.index].fire];
       out.first_us = std::min(out.first_us, child.first_us);
       out.event_count += child.event_count;
-      for (std::uint32_t e : child.events)
+      for (const FireEvent& e : child.events)
         if (out.events.size() < kMaxFireEvents) out.events.push_back(e);
     }
+    const Item& first = items_[window.front()];
+    out.order.time = first.time;
+    out.order.fire = first.fire;
+    if (first.fire) {
+      out.order.ref = first.ref;
+      out.order.index = children_[first.index].fire;
+    } else {
+      out.order.index = hit_order_ ? (*hit_order_)[first.index] : first.index;
+    }
     fires_out_.push_back(std::move(out));
-    first_item_.push_back(window.front());
   }
 
   const CorrelationPlan& plan_;
@@ -946,28 +1097,72 @@ class Evaluation {
   std::uint32_t current_group_ = 0;  // index of the group being updated
   std::vector<std::vector<std::uint16_t>> positions_;  // per position of `rules`: every position naming the same rule
   std::vector<double> scratch_;
+  const std::vector<std::uint64_t>* hit_order_;
   std::vector<CorrelationFire> fires_out_;
-  std::vector<std::uint32_t> first_item_;  // per fire: its first item, for a stable order
 };
 
 }  // namespace
 
-std::vector<CorrelationFire> evaluate_correlations(const CorrelationSet& set, const CorrelationHits& hits,
-                                                   CorrelationStats& stats) {
+bool fire_before(const CorrelationFire& a, const CorrelationFire& b) {
+  if (a.correlation != b.correlation) return a.correlation < b.correlation;
+  if (a.last_us != b.last_us) return a.last_us < b.last_us;
+  return a.order < b.order;
+}
+
+void evaluate_correlations(const CorrelationSet& set, const CorrelationHits& hits, CorrelationStats& stats,
+                           const std::function<void(CorrelationFire&&)>& sink) {
+  // Only the fires of correlations that others reference are kept, in
+  // `fires`, and each such plan's indices in fires_of.
+  std::vector<bool> referenced(set.plans.size(), false);
+  for (const CorrelationPlan& plan : set.plans)
+    for (const CorrelationPlan::Ref& ref : plan.refs)
+      if (ref.correlation) referenced[ref.index] = true;
   std::vector<CorrelationFire> fires;
-  // Per plan: the indices of its fires, for the plans that reference it.
   std::vector<std::vector<std::uint32_t>> fires_of(set.plans.size());
   std::vector<std::vector<std::uint32_t>> hits_of(set.plans.size());
-  for (std::uint32_t h = 0; h < hits.size(); ++h) hits_of[hits[h].correlation].push_back(h);
+  for (std::uint32_t h = 0; h < hits.memory_size(); ++h) hits_of[hits[h].correlation].push_back(h);
+
   for (std::uint32_t p = 0; p < set.plans.size(); ++p) {  // children come first
-    Evaluation evaluation(set.plans[p], p, hits, fires);
-    evaluation.collect(hits_of[p], fires_of, stats);
-    std::vector<std::uint32_t>().swap(hits_of[p]);
-    for (CorrelationFire& fire : evaluation.run()) {
+    std::vector<CorrelationFire> kept;  // this plan's fires, when another plan references it
+    auto emit = [&](std::vector<CorrelationFire>&& plan_fires) {
+      for (CorrelationFire& fire : plan_fires) {
+        if (referenced[p]) kept.push_back(fire);
+        sink(std::move(fire));
+      }
+    };
+    if (!hits.spilled()) {
+      Evaluation evaluation(set.plans[p], p, hits, fires);
+      evaluation.collect(hits_of[p], fires_of, stats);
+      std::vector<std::uint32_t>().swap(hits_of[p]);
+      emit(evaluation.run());
+    } else {
+      // Groups never span partitions, so each partition is evaluated on its
+      // own.
+      for (std::size_t part = 0; part < CorrelationHits::kPartitions; ++part) {
+        CorrelationHits local(SIZE_MAX);
+        std::vector<std::uint64_t> order;
+        hits.read_partition(part, p, local, order);
+        std::vector<std::uint32_t> indices(local.memory_size());
+        for (std::uint32_t h = 0; h < indices.size(); ++h) indices[h] = h;
+        Evaluation evaluation(set.plans[p], p, local, fires, &order);
+        evaluation.collect(indices, fires_of, stats, part);
+        emit(evaluation.run());
+      }
+    }
+    // Parents see a child's fires in the order they are listed.
+    std::sort(kept.begin(), kept.end(), fire_before);
+    for (CorrelationFire& fire : kept) {
       fires_of[p].push_back(static_cast<std::uint32_t>(fires.size()));
       fires.push_back(std::move(fire));
     }
   }
+}
+
+std::vector<CorrelationFire> evaluate_correlations(const CorrelationSet& set, const CorrelationHits& hits,
+                                                   CorrelationStats& stats) {
+  std::vector<CorrelationFire> fires;
+  evaluate_correlations(set, hits, stats, [&](CorrelationFire&& fire) { fires.push_back(std::move(fire)); });
+  std::sort(fires.begin(), fires.end(), fire_before);
   return fires;
 }
 

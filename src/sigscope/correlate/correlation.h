@@ -9,8 +9,10 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -91,6 +93,11 @@ class StringPool {
   std::optional<std::uint32_t> find(std::string_view text) const;
   std::string_view operator[](std::uint32_t id) const { return texts_[id]; }
   std::uint32_t size() const { return static_cast<std::uint32_t>(texts_.size()); }
+  // Heap bytes of the texts and the table.
+  std::size_t memory_bytes() const {
+    return blocks_.size() * kBlockBytes + texts_.capacity() * sizeof(std::string_view) +
+           slots_.capacity() * sizeof(std::uint64_t);
+  }
 
  private:
   std::size_t slot_of(std::string_view text, std::uint64_t hash) const;
@@ -104,14 +111,21 @@ class StringPool {
 };
 
 // The hits of a hunt, kept until every input is read. A hunt can gather
-// millions, so each takes 40 bytes, and its group key and value are ids into
-// a pool of distinct strings.
-// NOTE: memory still grows with the number of hits, because nothing spills
-// to disk: about 40 bytes per hit while the inputs are read, and 64 while
-// the correlations are evaluated, plus each distinct group key and value.
+// millions, so each takes 40 bytes in memory, and its group key and value are
+// ids into a pool of distinct strings. Once the hits and the pool take more
+// than a memory budget, they move to temporary files, one per partition of
+// the groups, and evaluate_correlations() reads one partition at a time.
+// NOTE: a partition is read whole, so memory still grows with the largest
+// partition: with the default budget, beyond about 128 x 1M hits, or when one
+// group has millions of hits.
 class CorrelationHits {
  public:
   static constexpr std::uint32_t kNoValue = UINT32_MAX;
+  static constexpr std::size_t kDefaultMemoryBudget = std::size_t{16} << 20;
+  // Groups of a spilled hunt go to this many files, by a hash of the
+  // correlation and the group key.
+  static constexpr std::size_t kPartitions = 128;
+
   struct View {
     std::int64_t time_us = 0;
     std::uint64_t record = 0;
@@ -121,13 +135,47 @@ class CorrelationHits {
     bool has_value() const { return value != kNoValue; }
   };
 
-  // Appends `hit`, interning its group key and value.
+  // `memory_budget`: bytes of hits and strings kept in memory before they
+  // spill. `spill_dir`: where the temporary files go; empty means $TMPDIR,
+  // else /tmp. The files are unlinked as soon as they are created.
+  explicit CorrelationHits(std::size_t memory_budget = kDefaultMemoryBudget, std::string spill_dir = {});
+  ~CorrelationHits();
+  CorrelationHits(const CorrelationHits&) = delete;
+  CorrelationHits& operator=(const CorrelationHits&) = delete;
+  CorrelationHits(CorrelationHits&&) noexcept = default;  // the moved-from object keeps no files
+  CorrelationHits& operator=(CorrelationHits&&) = delete;
+
+  // Appends `hit`, interning its group key and value, or writes it to its
+  // partition file once the hits have spilled.
   void add(const CorrelationHit& hit);
-  std::size_t size() const { return hits_.size(); }
-  bool empty() const { return hits_.empty(); }
+  // All hits added, in memory or spilled.
+  std::size_t size() const { return count_; }
+  bool empty() const { return count_ == 0; }
+
+  // The hits in memory; all of them unless spilled().
+  std::size_t memory_size() const { return hits_.size(); }
   View operator[](std::size_t index) const;
-  // The group keys and values the hits name.
+  // The group keys and values the hits in memory name.
   const StringPool& strings() const { return strings_; }
+
+  // True once the hits have moved to temporary files.
+  bool spilled() const { return !files_.empty(); }
+  // Bytes written to the temporary files.
+  std::uint64_t spilled_bytes() const { return spilled_bytes_; }
+  const std::string& spill_dir() const { return spill_dir_; }
+  // Why spilling failed: the temporary files could not be created (the hits
+  // then stay in memory) or written (those hits are lost, and counted in
+  // lost()). Empty when nothing failed.
+  const std::string& spill_error() const { return spill_error_; }
+  std::uint64_t lost() const { return lost_; }
+
+  // Partition of the group `key` of correlation `correlation`.
+  static std::size_t partition_of(std::uint32_t correlation, std::string_view key);
+  // Adds the spilled hits of correlation `correlation` in partition `part`
+  // to `into`, in the order they were added, and the position of each among
+  // all hits added here to `order`.
+  void read_partition(std::size_t part, std::uint32_t correlation, CorrelationHits& into,
+                      std::vector<std::uint64_t>& order) const;
 
  private:
   struct Stored {
@@ -136,8 +184,40 @@ class CorrelationHits {
     std::uint32_t input, rule, correlation, key, value;
     std::uint16_t ref;
   };
+  std::size_t memory_bytes() const;
+  void spill();
+  void write(const CorrelationHit& hit, std::uint64_t order);
+
   std::deque<Stored> hits_;  // a deque, so growing never copies the hits
   StringPool strings_;
+  std::size_t count_ = 0;
+  std::size_t memory_budget_;
+  std::string spill_dir_;
+  std::vector<std::FILE*> files_;  // one per partition once spilled
+  std::uint64_t spilled_bytes_ = 0;
+  std::uint64_t lost_ = 0;
+  std::string spill_error_;
+};
+
+// One detection that made up a correlation's window.
+struct FireEvent {
+  std::int64_t time_us = 0;
+  std::uint64_t record = 0;  // the event's record number in its input
+  std::uint32_t input = 0;   // as CorrelationHit::input
+  std::uint32_t rule = 0;    // runnable rule that fired
+};
+
+// Where a fire's first event is in the time order of all events of its
+// correlation: by time, then detections before fires of referenced
+// correlations, detections in the order they were read, and fires by
+// position in `rules`, then by fire. Fires with equal last times are listed
+// in this order, so the order does not depend on how the hits were spilled.
+struct FireOrder {
+  std::int64_t time = 0;
+  bool fire = false;
+  std::uint16_t ref = 0;
+  std::uint64_t index = 0;
+  auto operator<=>(const FireOrder&) const = default;
 };
 
 // One firing of a correlation rule for one group.
@@ -146,11 +226,15 @@ struct CorrelationFire {
   std::vector<std::string> group;  // values of the group-by fields, in order
   std::int64_t first_us = 0, last_us = 0;
   double value = 0;               // the aggregate the condition compared
-  // The detections that make up the window, as indices into the hits given
-  // to evaluate_correlations (at most kMaxFireEvents of them).
-  std::vector<std::uint32_t> events;
+  // The detections that make up the window (at most kMaxFireEvents of them).
+  std::vector<FireEvent> events;
   std::uint64_t event_count = 0;  // all of them, also those not listed
+  FireOrder order;  // of its first event
 };
+
+// True when `a` is listed before `b`: by correlation, then by the time of
+// the last event, then by FireOrder.
+bool fire_before(const CorrelationFire& a, const CorrelationFire& b);
 
 constexpr std::size_t kMaxFireEvents = 100;
 
@@ -205,8 +289,16 @@ std::vector<UnrunnableCorrelation> find_unrunnable_correlations(const std::vecto
 // Evaluates every correlation over `hits`, which must be in the order the
 // events were read. They are ordered by time here, and equal times keep that
 // order. Returns the fires plan by plan, each plan's by the time of their
-// last event.
+// last event. Spilled hits are read back one partition at a time.
 std::vector<CorrelationFire> evaluate_correlations(const CorrelationSet& set, const CorrelationHits& hits,
                                                    CorrelationStats& stats);
+
+// Evaluates every correlation as above and passes each fire to `sink`
+// instead of returning them all: correlation by correlation, each in no set
+// order (sort by fire_before()). Only the fires of correlations that other
+// correlations reference are kept until the end, so memory does not grow
+// with the fires of the others.
+void evaluate_correlations(const CorrelationSet& set, const CorrelationHits& hits, CorrelationStats& stats,
+                           const std::function<void(CorrelationFire&&)>& sink);
 
 }  // namespace sigscope

@@ -269,7 +269,7 @@ void format_detection(DetectionFormat format, const DetectionContext& c, std::st
 namespace {
 
 // The correlation part of a correlation detection, as a JSON object.
-std::string correlation_json(const Engine& engine, const CorrelationFire& fire, const CorrelationHits& hits,
+std::string correlation_json(const Engine& engine, const CorrelationFire& fire,
                              const std::vector<std::string>& input_names) {
   const CorrelationPlan& plan = engine.correlations().plans[fire.correlation];
   const Correlation& spec = plan.rule->rule.correlation;
@@ -293,7 +293,7 @@ std::string correlation_json(const Engine& engine, const CorrelationFire& fire, 
   append_json_string(out, format_event_time(fire.last_us));
   out += fmt::format(",\"event_count\":{},\"events\":[", fire.event_count);
   for (std::size_t i = 0; i < fire.events.size(); ++i) {
-    const CorrelationHits::View hit = hits[fire.events[i]];
+    const FireEvent& hit = fire.events[i];
     if (i) out.push_back(',');
     out += "{\"rule_id\":";
     append_json_string(out, engine.rules()[hit.rule]->rule.id);
@@ -310,7 +310,7 @@ std::string correlation_json(const Engine& engine, const CorrelationFire& fire, 
 }  // namespace
 
 void format_correlation(DetectionFormat format, const Engine& engine, const CorrelationFire& fire,
-                        const CorrelationHits& hits, const std::vector<std::string>& input_names,
+                        const std::vector<std::string>& input_names,
                         std::string& out) {
   const Rule& rule = engine.correlations().plans[fire.correlation].rule->rule;
   const std::string last = format_event_time(fire.last_us);
@@ -330,7 +330,7 @@ void format_correlation(DetectionFormat format, const Engine& engine, const Corr
       out += "],\"timestamp\":";
       append_json_string(out, last);
       out += ",\"correlation\":";
-      out += correlation_json(engine, fire, hits, input_names);
+      out += correlation_json(engine, fire, input_names);
       out += "}\n";
       return;
     }
@@ -349,7 +349,7 @@ void format_correlation(DetectionFormat format, const Engine& engine, const Corr
       out.push_back(',');
       csv_field(fmt::format("correlation:{}", correlation_type_name(rule.correlation.type)), out);
       out.push_back(',');
-      csv_field(correlation_json(engine, fire, hits, input_names), out);
+      csv_field(correlation_json(engine, fire, input_names), out);
       out.push_back('\n');
       return;
     }

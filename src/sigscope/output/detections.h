@@ -26,11 +26,10 @@ struct DetectionContext {
 void format_detection(DetectionFormat format, const DetectionContext& context, std::string& out);
 
 // Appends one line (with its newline) describing a correlation that fired.
-// `hits` are those given to evaluate_correlations(); `input_names` names
-// the inputs their `input` indices refer to.
+// `input_names` names the inputs that the `input` indices of its events
+// refer to.
 void format_correlation(DetectionFormat format, const Engine& engine, const CorrelationFire& fire,
-                        const CorrelationHits& hits, const std::vector<std::string>& input_names,
-                        std::string& out);
+                        const std::vector<std::string>& input_names, std::string& out);
 
 // The CSV header line, with its newline.
 std::string csv_header();
