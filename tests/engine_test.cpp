@@ -12,6 +12,7 @@
 #include "sigscope/input/json_reader.h"
 #include "sigscope/match/engine.h"
 #include "sigscope/match/glob.h"
+#include "sigscope/output/detections.h"
 #include "sigscope/rules/loader.h"
 #include "test_support.h"
 
@@ -515,6 +516,52 @@ TEST(EngineFields, EventDataShadowsSystemField) {
                        "product: windows\n  service: system"));
   EXPECT_TRUE(f.hits(event("Security")));
   EXPECT_FALSE(f.hits(event("Microsoft-Windows-Diagnostics-Networking/Operational")));
+}
+
+// The `event` object of a detection, hunted again as JSON, fires the rules
+// that the event fired as read from EVTX. Event 104's UserData repeats
+// System's Channel name, which a flat object would merge into one array.
+TEST(EngineFields, ShadowedSystemFieldSurvivesEventJson) {
+  constexpr const char* kImportant = "00000000-0000-4000-8000-000000000104";
+  constexpr const char* kOther = "00000000-0000-4000-8000-000000000105";
+  const std::string logsource = "product: windows\n  service: system";
+  const std::string important = rule("    EventID: 104\n    Channel:\n      - 'Security'\n      - 'System'\n",
+                                     logsource, "sel", kImportant);
+  const std::string other = "title: t\nid: " + std::string(kOther) + "\nlogsource:\n  " + logsource +
+                            "\ndetection:\n  sel:\n    EventID: 104\n  filter:\n    Channel:\n      - 'Security'\n"
+                            "      - 'System'\n  condition: sel and not filter\n";
+  EngineFixture f(important + "---\n" + other);
+
+  for (const char* cleared : {"Security", "Application"}) {
+    SCOPED_TRACE(cleared);
+    // The fields in the order and with the flags the EVTX reader gives them.
+    const std::vector<FieldValue> fields = {
+        {"Provider_Name", "Microsoft-Windows-Eventlog", ValueType::String, false, true},
+        {"EventID", "104", ValueType::Number, false, true},
+        {"TimeCreated", "2021-10-25T18:11:09.0020102Z", ValueType::String, false, true},
+        {"Channel", "System", ValueType::String, false, true},
+        {"SubjectUserName", "admin", ValueType::String, false, false},
+        {"Channel", cleared, ValueType::String, false, false},
+    };
+    RawEvent event;
+    event.fields = fields;
+    event.timestamp = "2021-10-25T18:11:09.0020102Z";
+    std::vector<Detection> detections;
+    f.matcher->match(event, detections);
+    std::set<std::string> from_evtx;
+    for (const auto& d : detections) from_evtx.insert(f.engine->rules()[d.rule]->rule.id);
+    EXPECT_EQ(from_evtx, std::set<std::string>{std::string(cleared) == "Security" ? kImportant : kOther});
+
+    std::string json;
+    append_event_json(event, json);
+    EXPECT_EQ(f.fired(json), from_evtx) << json;
+
+    // Correlations read the time, so it must be read back as well.
+    std::string timestamp, error;
+    JsonEventReader reader;
+    ASSERT_TRUE(reader.read_object(json, 1, [&](const RawEvent& e) { timestamp = e.timestamp; }, error)) << error;
+    EXPECT_EQ(timestamp, event.timestamp);
+  }
 }
 
 TEST(EngineRouting, EmptyChannelIsStillWindows) {

@@ -2,7 +2,9 @@
 // hunt finishes, and its summary accounts for every event of every input.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -87,6 +89,62 @@ TEST(HuntCorpus, EveryEventAccountedFor) {
     ++count;
   }
   EXPECT_EQ(count, detections);
+}
+
+// The `event` objects of the detections on the shared EVTX files, hunted
+// again as JSON lines, fire the same rules, one event per line. Event 104
+// (log cleared) repeats System's Channel in UserData. Merged into one array,
+// the two values move detections between SigmaHQ's two "Eventlog Cleared"
+// rules.
+TEST(HuntCorpus, EventOutputHuntsToSameRules) {
+  SIGSCOPE_REQUIRE_SHARED();
+  auto corpus = testing::shared_dir() / "corpus";
+  testing::TempDir dir;
+  auto first = dir.path() / "first.jsonl";
+  auto result = testing::run_cli({"hunt", "-q", "-r", (corpus / "sigma").string(), (corpus / "evtx").string(), "-f",
+                                  "jsonl", "-o", first.string()});
+  ASSERT_EQ(result.exit_code, 0) << result.err.substr(0, 4000);
+
+  // Each event once, with the rules it fired, in output order.
+  std::map<std::pair<std::string, std::uint64_t>, std::size_t> line_of_event;
+  std::vector<std::set<std::string>> expected;
+  std::string events;
+  std::istringstream lines(testing::read_file(first));
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto j = nlohmann::json::parse(line);
+    if (!j.contains("event")) continue;  // a correlation
+    auto key = std::make_pair(j["input"].get<std::string>(), j["record"].get<std::uint64_t>());
+    auto [it, added] = line_of_event.emplace(key, expected.size());
+    if (added) {
+      expected.emplace_back();
+      events += j["event"].dump() + "\n";
+    }
+    expected[it->second].insert(j["rule_id"].get<std::string>());
+  }
+  ASSERT_GT(expected.size(), 1000u);
+
+  auto second = dir.path() / "second.jsonl";
+  result = testing::run_cli({"hunt", "-q", "-r", (corpus / "sigma").string(), dir.write("events.jsonl", events).string(),
+                             "-f", "jsonl", "-o", second.string()});
+  ASSERT_EQ(result.exit_code, 0) << result.err.substr(0, 4000);
+  std::vector<std::set<std::string>> fired(expected.size());
+  std::istringstream again(testing::read_file(second));
+  while (std::getline(again, line)) {
+    auto j = nlohmann::json::parse(line);
+    if (!j.contains("event")) continue;
+    const auto record = j["record"].get<std::uint64_t>();
+    ASSERT_LE(record, fired.size());
+    fired[record - 1].insert(j["rule_id"].get<std::string>());
+  }
+  std::size_t moved = 0;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    if (fired[i] == expected[i]) continue;
+    if (++moved <= 5)
+      ADD_FAILURE() << "event on line " << i + 1 << " fired " << ::testing::PrintToString(fired[i])
+                    << " when hunted again, expected " << ::testing::PrintToString(expected[i]);
+  }
+  EXPECT_EQ(moved, 0u);
 }
 
 }  // namespace

@@ -271,6 +271,8 @@ struct JsonEventReader::Impl {
         continue;
       }
       add_element(key, true, value, false, 1);
+      // hunt's detection output writes the time as a plain value.
+      if (key == "TimeCreated" && value.is_string()) timestamp.assign(value.get_string().value_unsafe());
     }
   }
 

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -114,12 +115,13 @@ std::string details(const DetectionContext& c) {
   return out;
 }
 
-}  // namespace
+void append_sectioned_json(std::span<const FieldValue> fields, std::string& out);
 
-void append_event_json(const RawEvent& event, std::string& out) {
-  // Names that repeat become one key with an array of their values, at the
-  // first occurrence. A small hash table of first occurrences finds the
-  // repeats in one pass.
+// Writes `fields` as one JSON object. Names that repeat become one key with
+// an array of their values, at the first occurrence, unless a data field
+// repeats a System field's name (see append_sectioned_json).
+void append_fields_json(std::span<const FieldValue> fields, std::string& out) {
+  // A small hash table of first occurrences finds the repeats in one pass.
   struct Scratch {
     std::vector<std::uint32_t> table;  // index of a name's first field, or kEmpty
     std::vector<std::int32_t> next;    // next index with the same name, or -1
@@ -128,8 +130,8 @@ void append_event_json(const RawEvent& event, std::string& out) {
   };
   constexpr std::uint32_t kEmpty = 0xFFFFFFFFu;
   thread_local Scratch scratch;
-  const auto& fields = event.fields;
   const std::size_t n = fields.size();
+  bool system_repeated_by_data = false;
   std::size_t table_size = 16;
   while (table_size < 2 * n) table_size <<= 1;
   scratch.table.assign(table_size, kEmpty);
@@ -150,12 +152,17 @@ void append_event_json(const RawEvent& event, std::string& out) {
         break;
       }
       if (fields[first].name == name) {
+        system_repeated_by_data |= fields[first].system != fields[i].system;
         scratch.repeat[i] = 1;
         scratch.next[scratch.last[first]] = static_cast<std::int32_t>(i);
         scratch.last[first] = i;
         break;
       }
     }
+  }
+  if (system_repeated_by_data) {
+    append_sectioned_json(fields, out);
+    return;
   }
 
   // Written to a buffer kept between events, then appended: growing `out`
@@ -189,6 +196,27 @@ void append_event_json(const RawEvent& event, std::string& out) {
   *p++ = '}';
   out.append(buffer.get(), static_cast<std::size_t>(p - buffer.get()));
 }
+
+// Writes an event whose data repeats a System field's name (event 104's
+// UserData names the cleared log in Channel) in evtx_dump's layout:
+// {"Event": {"System": {...}, "EventData": {...}}}. The JSON reader reads
+// that layout as it reads EVTX, so hunting the object again routes by
+// System's Channel and matches the data's, where one flat array of both
+// values would match either.
+void append_sectioned_json(std::span<const FieldValue> fields, std::string& out) {
+  std::vector<FieldValue> system, data;
+  for (const FieldValue& f : fields) (f.system ? system : data).push_back(f);
+  // Neither part mixes System and data fields, so neither comes back here.
+  out += "{\"Event\":{\"System\":";
+  append_fields_json(system, out);
+  out += ",\"EventData\":";
+  append_fields_json(data, out);
+  out += "}}";
+}
+
+}  // namespace
+
+void append_event_json(const RawEvent& event, std::string& out) { append_fields_json(event.fields, out); }
 
 std::string csv_header() { return "rule_id,title,level,tags,input,record,timestamp,stages,event\n"; }
 

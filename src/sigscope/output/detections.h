@@ -36,7 +36,10 @@ std::string csv_header();
 // The table header, with its newline.
 std::string table_header();
 
-// The event's fields as a JSON object; repeated names become arrays.
+// Appends the event's fields as a JSON object; repeated names become arrays.
+// An event whose EventData or UserData repeats a System field's name is
+// written in evtx_dump's layout instead, so that the JSON reader gives back
+// the fields routing and matching read.
 void append_event_json(const RawEvent& event, std::string& out);
 
 }  // namespace sigscope
