@@ -334,6 +334,35 @@ TEST(CompilerErrors, YamlSyntaxErrorHasPosition) {
   EXPECT_NE(diagnostics.items()[0].message.find("invalid YAML"), std::string::npos);
 }
 
+// The error points at the line the author must fix: a key indented between
+// two levels of a mapping, or a top-level key indented by one space.
+TEST(CompilerErrors, YamlIndentationErrorNamesBadLine) {
+  struct Case {
+    const char* yaml;
+    int line;
+    int column;
+  };
+  const Case cases[] = {
+      {"title: t\nlogsource:\n    product: windows\ndetection:\n    sel:\n        Image: a\n"
+       "      bad: b\n    condition: sel\n",
+       7, 7},
+      {"title: t\nlogsource:\n  product: windows\n detection:\n    sel:\n        Image: a\n"
+       "    condition: sel\n",
+       4, 2},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.yaml);
+    DiagnosticList diagnostics;
+    auto rules = compile_text(c.yaml, diagnostics, "indent.yml");
+    EXPECT_TRUE(rules.empty());
+    ASSERT_EQ(diagnostics.error_count(), 1u);
+    const Diagnostic& d = diagnostics.items()[0];
+    EXPECT_NE(d.message.find("invalid indentation"), std::string::npos) << d.message;
+    EXPECT_EQ(d.line, c.line);
+    EXPECT_EQ(d.column, c.column);
+  }
+}
+
 TEST(CompilerErrors, DuplicateKeyIsReported) {
   DiagnosticList diagnostics;
   auto rules = compile_text(rule_with("  sel:\n    A: x\n    A: y\n  condition: sel\n"), diagnostics);

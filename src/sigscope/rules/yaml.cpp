@@ -364,7 +364,9 @@ std::vector<YamlDocument> parse_yaml_stream(std::string_view text, const std::st
     bool reported = false;
     while ((err = fy_diag_errors_iterate(diag.get(), &iter)) != nullptr) {
       if (err->type < FYET_ERROR) continue;
-      diagnostics.error(path, err->line + 1, err->column + 1, "",
+      // A collected error's line and column are already 1-based: libfyaml
+      // (fy_diag_vreport, 0.7.12) adds 1 to its token's start mark.
+      diagnostics.error(path, std::max(err->line, 0), std::max(err->column, 0), "",
                         fmt::format("invalid YAML: {}", err->msg ? err->msg : "syntax error"),
                         "fix the YAML syntax at this position; the construct may start earlier");
       reported = true;
