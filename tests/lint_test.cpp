@@ -275,8 +275,8 @@ TEST(Lint, EveryCheckTripsAndStaysQuiet) {
   }
   // The corpus-wide checks are tested below; load-error by the CLI test.
   for (const char* id : {"duplicate-id", "duplicate-title", "duplicate-filename", "filename-length", "load-error",
-                         "duplicate-name", "correlation-reference", "correlation-status", "misplaced-generate",
-                         "empty-file"})
+                         "duplicate-name", "correlation-reference", "correlation-status", "correlation-alias",
+                         "misplaced-generate", "empty-file"})
     covered.insert(id);
   for (const auto& check : lint_checks()) EXPECT_TRUE(covered.count(std::string(check.id))) << check.id;
 }
@@ -622,6 +622,58 @@ TEST(Lint, CorrelationOfDeprecatedRule) {
                              off),
                   "correlation-status"),
             0u);
+}
+
+// An alias entry keyed by a rule the correlation does not list is never
+// used, so hunt reads share_access's events by the alias name, "user".
+TEST(Lint, CorrelationAliasOfUnlistedRule) {
+  const std::string base = "logsource:\n  product: test\ndetection:\n  sel:\n    x: 1\n  condition: sel\n";
+  const std::vector<std::pair<std::string, std::string>> rules = {
+      {"logon.yml", "title: Logon\nid: 36000000-0000-4000-8000-000000000001\nname: logon\n" + base},
+      {"share.yml", "title: Share\nid: 36000000-0000-4000-8000-000000000002\nname: share_access\n" + base},
+      {"other.yml", "title: Other\nid: 36000000-0000-4000-8000-000000000003\nname: other\n" + base},
+  };
+  auto correlation = [](const std::string& aliased_rule) {
+    return "title: Logon then share\nid: 36000000-0000-4000-8000-000000000004\ncorrelation:\n  type: temporal\n"
+           "  rules:\n    - logon\n    - share_access\n  aliases:\n    user:\n      logon: TargetUserName\n      " +
+           aliased_rule + ": SubjectUserName\n  group-by:\n    - user\n  timespan: 1h\n  condition:\n    gte: 2\n";
+  };
+  auto with = [&](const std::string& aliased_rule) {
+    auto files = rules;
+    files.emplace_back("corr.yml", correlation(aliased_rule));
+    return lint_texts(files);
+  };
+
+  // A typo, another loaded rule, and a rule that is not loaded at all while
+  // every listed rule is.
+  for (const char* unlisted : {"share_acess", "other", "missing_rule"}) {
+    SCOPED_TRACE(unlisted);
+    auto findings = with(unlisted);
+    ASSERT_EQ(count(findings, "correlation-alias"), 1u) << dump(findings);
+    const LintFinding* f = nullptr;
+    for (const auto& finding : findings)
+      if (finding.check == "correlation-alias") f = &finding;
+    EXPECT_EQ(f->file, "corr.yml");
+    EXPECT_EQ(f->severity, LintSeverity::Warning);
+    EXPECT_EQ(f->line, 11) << "points at the alias entry";
+    EXPECT_NE(f->message.find("alias 'user'"), std::string::npos) << f->message;
+    EXPECT_NE(f->message.find("'" + std::string(unlisted) + "'"), std::string::npos) << f->message;
+  }
+
+  // A listed rule keyed by its name or by its id is fine.
+  EXPECT_EQ(count(with("share_access"), "correlation-alias"), 0u);
+  EXPECT_EQ(count(with("36000000-0000-4000-8000-000000000002"), "correlation-alias"), 0u);
+
+  // Without the rule files, an unknown key may be the id of a listed rule
+  // that is not loaded, so nothing is certain and nothing is reported.
+  auto alone = lint_texts({{"corr.yml", correlation("share_acess")}});
+  EXPECT_EQ(count(alone, "correlation-alias"), 0u) << dump(alone);
+
+  LintConfig off;
+  ASSERT_FALSE(parse_lint_config("disable: [correlation-alias]\n", "lint.yml", off));
+  auto files = rules;
+  files.emplace_back("corr.yml", correlation("other"));
+  EXPECT_EQ(count(lint_texts(files, off), "correlation-alias"), 0u);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <set>
 #include <sstream>
 #include <tuple>
 
@@ -103,6 +104,10 @@ const std::vector<LintCheck> kChecks = {
      "--all-statuses is given, so the correlation never fires",
      "Reference a maintained rule instead, or give the referenced rule an active status (test, experimental or "
      "stable)."},
+    {"correlation-alias", S::Warning, true, "sigscope",
+     "A correlation alias maps a rule that the correlation's rules list does not reference, so hunt never uses "
+     "that entry",
+     "Key the alias entry by the name or id of a rule in the rules list, or add that rule to the list."},
     {"duplicate-title", S::Warning, true, "pySigma", "Two or more rules share one title",
      "Make each title say what distinguishes the rule."},
     {"duplicate-reference", S::Warning, true, "pySigma", "A reference is listed twice in one rule",
@@ -1796,6 +1801,49 @@ void report_inactive_references(const std::vector<const Rule*>& all, const LintC
   }
 }
 
+// Reports each alias entry keyed by a rule that the correlation's rules
+// list does not reference. Such an entry is never read: hunt looks up an
+// alias only for the rules of the list. A key is reported only when that is
+// certain, so not when the key and a listed reference both name no loaded
+// rule, because they could be the id and the name of one rule.
+void report_unlisted_alias_rules(const std::vector<const Rule*>& all, const LintConfig& config,
+                                 std::vector<LintFinding>& out) {
+  if (!config.enabled("correlation-alias")) return;
+  auto loaded_rules = [&](const std::string& reference) {
+    std::vector<const Rule*> found;
+    for (const Rule* r : all)
+      if (is_referenced_by(*r, reference)) found.push_back(r);
+    return found;
+  };
+  for (const Rule* correlation : all) {
+    if (correlation->kind != RuleKind::Correlation) continue;
+    const Correlation& spec = correlation->correlation;
+    std::set<const Rule*> listed;
+    bool some_listed_not_loaded = false;
+    for (const std::string& reference : spec.rules) {
+      const auto found = loaded_rules(reference);
+      if (found.empty()) some_listed_not_loaded = true;
+      listed.insert(found.begin(), found.end());
+    }
+    RuleLinter l(*correlation, config, out);
+    for (const auto& [alias, fields] : spec.aliases) {
+      for (const auto& [rule_key, field] : fields) {
+        if (std::find(spec.rules.begin(), spec.rules.end(), rule_key) != spec.rules.end()) continue;
+        const auto found = loaded_rules(rule_key);
+        if (found.empty() && some_listed_not_loaded) continue;
+        if (std::any_of(found.begin(), found.end(), [&](const Rule* r) { return listed.count(r) > 0; })) continue;
+        l.report("correlation-alias", l.locate(rule_key + ":", "correlation"),
+                 fmt::format("alias '{}' maps rule '{}' to field '{}', but the correlation's rules do not reference "
+                             "'{}', so hunt never uses this entry",
+                             alias, rule_key, field, rule_key),
+                 fmt::format("key the entry by the name or id of a rule in correlation.rules ({}), or add '{}' to "
+                             "that list",
+                             join(spec.rules, ", "), rule_key));
+      }
+    }
+  }
+}
+
 void lint_one(const CompiledRule* cr, const Rule& rule, const LintConfig& config, std::vector<LintFinding>& out) {
   RuleLinter l(rule, config, out);
   check_metadata(l);
@@ -1890,6 +1938,7 @@ std::vector<LintFinding> lint_rules(const std::vector<CompiledRule>& rules, cons
     }
   }
   report_inactive_references(all, config, out);
+  report_unlisted_alias_rules(all, config, out);
   report_groups(
       "duplicate-title", [](const Rule& r) { return r.kind == RuleKind::Filter ? std::string() : r.title; },
       [](const std::string& k, const std::string& others) {
