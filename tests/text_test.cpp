@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
+#include "sigscope/common/spill_buffer.h"
 #include "sigscope/common/text.h"
+#include "test_support.h"
 
 namespace sigscope {
 namespace {
@@ -168,6 +170,48 @@ TEST(YamlSingleQuoted, RunsOfEscapedQuotes) {
   EXPECT_EQ(root.find("b")->text, "Rem''''ove-cimInstance -Option ReadOnly");
   EXPECT_EQ(root.find("c")->text, "it's");
   EXPECT_EQ(root.find("d")->text, "two lines");  // folded by libfyaml
+}
+
+// Appends 200 pieces of 1 to 30 bytes and returns their offsets and texts.
+std::vector<std::pair<std::uint64_t, std::string>> fill(SpillBuffer& buffer) {
+  std::vector<std::pair<std::uint64_t, std::string>> pieces;
+  for (int i = 0; i < 200; ++i) {
+    std::string text(static_cast<std::size_t>(1 + i % 30), static_cast<char>('a' + i % 26));
+    text += std::to_string(i);
+    pieces.emplace_back(buffer.size(), text);
+    buffer.append(text);
+  }
+  return pieces;
+}
+
+TEST(SpillBuffer, ReadsBackFromFileAndMemory) {
+  testing::TempDir dir;
+  SpillBuffer buffer(100, dir.path().string());
+  auto pieces = fill(buffer);
+  EXPECT_TRUE(buffer.error().empty()) << buffer.error();
+  EXPECT_GT(buffer.file_bytes(), 0u);
+  EXPECT_LT(buffer.file_bytes(), buffer.size());  // the last pieces are still in memory
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path()));  // the file was unlinked
+  for (auto it = pieces.rbegin(); it != pieces.rend(); ++it) {
+    std::string out = "x";
+    buffer.read(it->first, it->second.size(), out);
+    EXPECT_EQ(out, "x" + it->second);
+  }
+}
+
+TEST(SpillBuffer, StaysInMemoryWithoutFolder) {
+  testing::TempDir dir;
+  SpillBuffer buffer(100, (dir.path() / "missing").string());
+  auto pieces = fill(buffer);
+  EXPECT_NE(buffer.error().find("cannot create a temporary file in " + (dir.path() / "missing").string()),
+            std::string::npos)
+      << buffer.error();
+  EXPECT_EQ(buffer.file_bytes(), 0u);
+  for (const auto& [offset, text] : pieces) {
+    std::string out;
+    buffer.read(offset, text.size(), out);
+    EXPECT_EQ(out, text);
+  }
 }
 
 }  // namespace

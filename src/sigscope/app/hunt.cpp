@@ -25,6 +25,7 @@
 
 #include "sigscope/app/rule_corpus.h"
 #include "sigscope/common/progress.h"
+#include "sigscope/common/spill_buffer.h"
 #include "sigscope/common/text.h"
 #include "sigscope/input/evtx.h"
 #include "sigscope/input/json_reader.h"
@@ -771,73 +772,6 @@ std::string plural(std::size_t n, std::string_view one, std::string_view many) {
 
 // Writes detections to stdout or a file and remembers the first failure, so
 // a full disk cannot lose detections without an error.
-// Text appended piece by piece and read back in any order: kept in memory
-// up to `memory_limit` bytes, then in an unlinked temporary file in `dir`.
-// When the file cannot be created or written, the rest of the text stays in
-// memory and error() says why.
-class SpillBuffer {
- public:
-  SpillBuffer(std::size_t memory_limit, std::string dir) : limit_(memory_limit), dir_(std::move(dir)) {}
-  ~SpillBuffer() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  SpillBuffer(const SpillBuffer&) = delete;
-  SpillBuffer& operator=(const SpillBuffer&) = delete;
-
-  std::uint64_t size() const { return file_bytes_ + memory_.size(); }
-  const std::string& error() const { return error_; }
-
-  void append(std::string_view text) {
-    memory_.append(text);
-    if (memory_.size() > limit_ && error_.empty()) flush();
-  }
-
-  // Appends the `length` bytes at `offset` to `out`.
-  void read(std::uint64_t offset, std::size_t length, std::string& out) {
-    if (offset >= file_bytes_) {
-      out.append(memory_, offset - file_bytes_, length);
-      return;
-    }
-    const std::size_t start = out.size();
-    out.resize(start + length);
-    if (pread(fd_, out.data() + start, length, static_cast<off_t>(offset)) != static_cast<ssize_t>(length)) {
-      out.resize(start);  // only a failing disk gets here, after a successful write
-      if (error_.empty()) error_ = fmt::format("cannot read a temporary file in {}: {}", dir_, std::strerror(errno));
-    }
-  }
-
- private:
-  // Moves the text in memory to the end of the file, creating it first.
-  void flush() {
-    if (fd_ < 0) {
-      std::string path = dir_ + "/sigscope-detections-XXXXXX";
-      fd_ = mkstemp(path.data());
-      if (fd_ < 0) {
-        error_ = fmt::format("cannot create a temporary file in {}: {}", dir_, std::strerror(errno));
-        return;
-      }
-      ::unlink(path.c_str());  // the file lives until it is closed
-    }
-    while (!memory_.empty()) {
-      const ssize_t n = ::write(fd_, memory_.data(), memory_.size());
-      if (n <= 0) {
-        // The bytes written stay in the file, and the rest stays in memory.
-        error_ = fmt::format("cannot write a temporary file in {}: {}", dir_, std::strerror(errno));
-        return;
-      }
-      file_bytes_ += static_cast<std::uint64_t>(n);
-      memory_.erase(0, static_cast<std::size_t>(n));
-    }
-  }
-
-  std::size_t limit_;
-  std::string dir_;
-  std::string memory_;  // the text after the file's
-  int fd_ = -1;
-  std::uint64_t file_bytes_ = 0;
-  std::string error_;
-};
-
 class OutputSink {
  public:
   explicit OutputSink(std::string path) : path_(std::move(path)) {}

@@ -115,9 +115,9 @@ class StringPool {
 // ids into a pool of distinct strings. Once the hits and the pool take more
 // than a memory budget, they move to temporary files, one per partition of
 // the groups, and evaluate_correlations() reads one partition at a time.
-// NOTE: a partition is read whole, so memory still grows with the largest
-// partition: with the default budget, beyond about 128 x 1M hits, or when one
-// group has millions of hits.
+// NOTE: evaluation reads a partition whole, at about 100 bytes per hit (an
+// estimate), so one group with tens of millions of hits, or about a billion
+// hits in all, still takes more than 150 MB.
 class CorrelationHits {
  public:
   static constexpr std::uint32_t kNoValue = UINT32_MAX;
