@@ -3,6 +3,9 @@
 // recorded by the Matcher and evaluated in time order.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/resource.h>
+
 #include <chrono>
 #include <map>
 
@@ -348,6 +351,46 @@ TEST(CorrelationValueAggregates, SumAvgMinMaxMedianPercentile) {
   EXPECT_EQ(fires_for("value_min", "    lt: 15\n"), 10);
   EXPECT_EQ(fires_for("value_median", "    eq: 30\n"), 30);
   EXPECT_EQ(fires_for("value_percentile", "    percentile: 75\n    gte: 40\n"), 40);
+}
+
+TEST(CorrelationHits, FailedWriteBringsHitsBackToMemory) {
+  // With the temporary files' disk full, hits were dropped and records cut
+  // in the middle were read back as other hits.
+  testing::TempDir dir;
+  CorrelationHits hits(0, dir.path().string());
+  rlimit saved{};
+  getrlimit(RLIMIT_FSIZE, &saved);
+  rlimit limit = saved;
+  limit.rlim_cur = 100000;  // bytes per file, as on a full disk
+  setrlimit(RLIMIT_FSIZE, &limit);
+  const sighandler_t old_handler = signal(SIGXFSZ, SIG_IGN);
+  for (std::uint32_t i = 0; i < 20000; ++i) {
+    CorrelationHit hit;
+    hit.time_us = 1000 * i;
+    hit.record = i + 1;
+    hit.correlation = 0;
+    hit.text = "one group";  // every hit in one partition file
+    hit.key_size = static_cast<std::uint32_t>(hit.text.size());
+    hit.text += std::to_string(i);
+    hit.has_value = true;
+    hits.add(hit);
+  }
+  setrlimit(RLIMIT_FSIZE, &saved);
+  signal(SIGXFSZ, old_handler);
+
+  EXPECT_FALSE(hits.spilled());
+  EXPECT_NE(hits.spill_error().find("cannot write a temporary file in " + dir.path().string()), std::string::npos)
+      << hits.spill_error();
+  EXPECT_EQ(hits.lost(), 0u);
+  ASSERT_EQ(hits.size(), 20000u);
+  ASSERT_EQ(hits.memory_size(), 20000u);
+  for (std::uint32_t i = 0; i < 20000; ++i) {
+    const CorrelationHits::View hit = hits[i];
+    ASSERT_EQ(hit.record, i + 1);
+    ASSERT_EQ(hit.time_us, 1000 * i);
+    ASSERT_EQ(hits.strings()[hit.key], "one group");
+    ASSERT_EQ(hits.strings()[hit.value], std::to_string(i));
+  }
 }
 
 TEST(CorrelationHits, EventsWithoutTimeOrGroupAreCounted) {

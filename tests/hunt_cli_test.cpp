@@ -813,8 +813,8 @@ TEST(HuntCli, CorrelationHitsSpillToTemporaryFiles) {
   auto no_tmp = run_cli({"hunt", "-r", rules.string(), "--correlation-memory", "1", log.string()}, {},
                         {"TMPDIR=" + (dir.path() / "missing").string()});
   ASSERT_EQ(no_tmp.exit_code, 0) << no_tmp.err;
-  EXPECT_NE(no_tmp.err.find("correlation hits stayed in memory beyond --correlation-memory: cannot create a temporary "
-                            "file in " + (dir.path() / "missing").string()),
+  EXPECT_NE(no_tmp.err.find("detections that feed correlations stayed in memory beyond --correlation-memory: cannot "
+                            "create a temporary file in " + (dir.path() / "missing").string()),
             std::string::npos)
       << no_tmp.err;
   EXPECT_EQ(no_tmp.out, in_memory.out);

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/resource.h>
+
 #include "sigscope/common/spill_buffer.h"
 #include "sigscope/common/text.h"
 #include "test_support.h"
@@ -211,6 +214,49 @@ TEST(SpillBuffer, StaysInMemoryWithoutFolder) {
     std::string out;
     buffer.read(offset, text.size(), out);
     EXPECT_EQ(out, text);
+  }
+}
+
+// Limits the size of files this process writes to `bytes` while it lives,
+// so writes fail as on a full disk (with EFBIG instead of ENOSPC).
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    getrlimit(RLIMIT_FSIZE, &saved_);
+    rlimit limit = saved_;
+    limit.rlim_cur = bytes;
+    setrlimit(RLIMIT_FSIZE, &limit);
+    old_handler_ = signal(SIGXFSZ, SIG_IGN);
+  }
+  ~FileSizeLimit() {
+    setrlimit(RLIMIT_FSIZE, &saved_);
+    signal(SIGXFSZ, old_handler_);
+  }
+
+ private:
+  rlimit saved_{};
+  sighandler_t old_handler_;
+};
+
+TEST(SpillBuffer, FailedWriteKeepsEveryPiece) {
+  // A write cut short by a full disk left a piece's start in the file and
+  // its rest in memory, and reading it back lost the piece.
+  testing::TempDir dir;
+  std::vector<std::pair<std::uint64_t, std::string>> pieces;
+  {
+    SpillBuffer buffer(100, dir.path().string());
+    {
+      FileSizeLimit limit(1000);
+      pieces = fill(buffer);
+    }
+    EXPECT_NE(buffer.error().find("cannot write a temporary file in " + dir.path().string()), std::string::npos)
+        << buffer.error();
+    EXPECT_EQ(buffer.file_bytes(), 1000u);
+    for (const auto& [offset, text] : pieces) {
+      std::string out;
+      EXPECT_TRUE(buffer.read(offset, text.size(), out));
+      EXPECT_EQ(out, text);
+    }
   }
 }
 

@@ -1127,6 +1127,7 @@ int run_hunt(const HuntOptions& options) {
   // Their detections come after those of single events.
   std::vector<std::uint64_t> correlation_fires(engine.correlations().plans.size(), 0);
   std::string fire_lines_error;
+  std::uint64_t unwritten_fires = 0;  // correlation detections whose line could not be read back
   if (!engine.correlations().empty() && !stop) {
     std::vector<std::string> names;
     for (const InputFile& input : inputs) names.push_back(display_name(input));
@@ -1160,7 +1161,7 @@ int run_hunt(const HuntOptions& options) {
     });
     text.clear();
     for (const FireLine& line : index) {
-      lines.read(line.offset, line.length, text);
+      if (!lines.read(line.offset, line.length, text)) ++unwritten_fires;
       if (text.size() >= kOutputStep) {
         out.write(text);
         text.clear();
@@ -1286,20 +1287,21 @@ int run_hunt(const HuntOptions& options) {
                    "--correlation-memory sets the limit",
                    plural(hits.size(), "correlation hit", "correlation hits"), options.correlation_memory_mib,
                    escape_control_characters(hits.spill_dir()), static_cast<double>(hits.spilled_bytes()) / (1 << 20));
-    if (!fire_lines_error.empty())
-      spdlog::warn("correlation detections stayed in memory until they were written: {}; set TMPDIR to a writable "
-                   "folder",
+    const std::uint64_t lost_hits = hits.lost() + correlation_stats.unread;
+    if (lost_hits > 0)
+      spdlog::error("{} that feed correlations could not be read back from their temporary files ({}), so "
+                    "correlations may have missed events",
+                    plural(lost_hits, "detection", "detections"), escape_control_characters(hits.spill_error()));
+    else if (!hits.spill_error().empty())
+      spdlog::warn("detections that feed correlations stayed in memory beyond --correlation-memory: {}",
+                   escape_control_characters(hits.spill_error()));
+    if (unwritten_fires > 0)
+      spdlog::error("{} could not be read back from a temporary file and were not written: {}",
+                    plural(unwritten_fires, "correlation detection", "correlation detections"),
+                    escape_control_characters(fire_lines_error));
+    else if (!fire_lines_error.empty())
+      spdlog::warn("correlation detections stayed in memory until they were written: {}",
                    escape_control_characters(fire_lines_error));
-    if (!hits.spill_error().empty()) {
-      if (hits.lost() > 0)
-        spdlog::error("{} of correlation rules were lost, so correlations may have missed events: {}; free space "
-                      "there or set TMPDIR to another folder",
-                      plural(hits.lost(), "detection", "detections"), escape_control_characters(hits.spill_error()));
-      else
-        spdlog::warn("correlation hits stayed in memory beyond --correlation-memory: {}; set TMPDIR to a writable "
-                     "folder",
-                     escape_control_characters(hits.spill_error()));
-    }
     if (correlation_stats.without_time > 0)
       spdlog::warn("{} with detections that feed correlations had no readable time (the first: {} record {}), so "
                    "no correlation counted them; give each event a time in ISO 8601 or epoch form (EVTX events have "
@@ -1328,6 +1330,8 @@ int run_hunt(const HuntOptions& options) {
     spdlog::error("detections were lost: writing to {} failed ({})", out.name(), out.error());
     return kHuntFailed;
   }
+  // Lost correlation input or output, reported above.
+  if (hits.lost() + correlation_stats.unread + unwritten_fires > 0) return kHuntFailed;
   if (missing_inputs + unreadable + partly_read > 0 || totals.rejected > 0 || totals.lost_chunks > 0) {
     std::vector<std::string> lost;
     if (missing_inputs + unreadable > 0) lost.push_back(plural(missing_inputs + unreadable, "input", "inputs"));

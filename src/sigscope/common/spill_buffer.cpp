@@ -5,11 +5,19 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
 
 namespace sigscope {
+
+std::string temporary_file_error(const char* action, const std::string& dir, int error) {
+  const char* hint = error == EMFILE || error == ENFILE
+                         ? "raise the limit of open files (ulimit -n) above 200"
+                         : "set TMPDIR to a writable folder with free space";
+  return fmt::format("cannot {} a temporary file in {}: {}; {}", action, dir, std::strerror(error), hint);
+}
 
 SpillBuffer::~SpillBuffer() {
   if (fd_ >= 0) ::close(fd_);
@@ -20,23 +28,28 @@ void SpillBuffer::append(std::string_view text) {
   if (memory_.size() > limit_ && error_.empty()) flush();
 }
 
-void SpillBuffer::read(std::uint64_t offset, std::size_t length, std::string& out) {
-  if (offset >= file_bytes_) {
-    out.append(memory_, static_cast<std::size_t>(offset - file_bytes_), length);
-    return;
-  }
+bool SpillBuffer::read(std::uint64_t offset, std::size_t length, std::string& out) {
   const std::size_t start = out.size();
-  out.resize(start + length);
-  std::size_t done = 0;
-  while (done < length) {
-    const ssize_t n = ::pread(fd_, out.data() + start + done, length - done, static_cast<off_t>(offset + done));
-    if (n <= 0) {
-      out.resize(start);
-      if (error_.empty()) error_ = fmt::format("cannot read a temporary file in {}: {}", dir_, std::strerror(errno));
-      return;
+  if (offset < file_bytes_) {
+    // The part in the file; a failed write can leave a piece's start there
+    // and its rest in memory.
+    const std::size_t in_file = static_cast<std::size_t>(std::min<std::uint64_t>(length, file_bytes_ - offset));
+    out.resize(start + in_file);
+    std::size_t done = 0;
+    while (done < in_file) {
+      const ssize_t n = ::pread(fd_, out.data() + start + done, in_file - done, static_cast<off_t>(offset + done));
+      if (n <= 0) {
+        out.resize(start);
+        if (error_.empty()) error_ = temporary_file_error("read", dir_, n < 0 ? errno : EIO);
+        return false;
+      }
+      done += static_cast<std::size_t>(n);
     }
-    done += static_cast<std::size_t>(n);
+    offset += in_file;
+    length -= in_file;
   }
+  if (length > 0) out.append(memory_, static_cast<std::size_t>(offset - file_bytes_), length);
+  return true;
 }
 
 // Moves the text in memory to the end of the file, creating it first.
@@ -45,7 +58,7 @@ void SpillBuffer::flush() {
     std::string path = dir_ + "/sigscope-spill-XXXXXX";
     fd_ = ::mkstemp(path.data());
     if (fd_ < 0) {
-      error_ = fmt::format("cannot create a temporary file in {}: {}", dir_, std::strerror(errno));
+      error_ = temporary_file_error("create", dir_, errno);
       return;
     }
     ::unlink(path.c_str());  // the file lives until it is closed
@@ -55,7 +68,7 @@ void SpillBuffer::flush() {
     const ssize_t n = ::write(fd_, memory_.data() + done, memory_.size() - done);
     if (n <= 0) {
       // The bytes written stay in the file, and the rest stays in memory.
-      error_ = fmt::format("cannot write a temporary file in {}: {}", dir_, std::strerror(errno));
+      error_ = temporary_file_error("write", dir_, errno);
       break;
     }
     done += static_cast<std::size_t>(n);

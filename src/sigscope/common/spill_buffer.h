@@ -8,6 +8,10 @@
 
 namespace sigscope {
 
+// The message for a temporary file in `dir` that could not be created,
+// written or read (`action`), with the system error `error` and what to do.
+std::string temporary_file_error(const char* action, const std::string& dir, int error);
+
 // Text appended piece by piece and read back in any order: kept in memory
 // up to `memory_limit` bytes, then moved to an unlinked temporary file in
 // `dir`. When the file cannot be created or written, the rest of the text
@@ -26,9 +30,9 @@ class SpillBuffer {
   const std::string& error() const { return error_; }
 
   void append(std::string_view text);
-  // Appends the `length` bytes at `offset` to `out`. Nothing is appended, and
-  // error() is set, when the file cannot be read.
-  void read(std::uint64_t offset, std::size_t length, std::string& out);
+  // Appends the `length` bytes at `offset` to `out` and returns true. Returns
+  // false, appends nothing and sets error() when the file cannot be read.
+  bool read(std::uint64_t offset, std::size_t length, std::string& out);
 
  private:
   void flush();

@@ -19,6 +19,7 @@
 
 #include <unistd.h>
 
+#include "sigscope/common/spill_buffer.h"
 #include "sigscope/common/text.h"
 
 namespace sigscope {
@@ -283,7 +284,7 @@ std::optional<std::uint32_t> StringPool::find(std::string_view text) const {
 
 namespace {
 
-// The fixed part of a spilled hit; the key and value bytes follow it.
+// The fixed part of a spilled hit. The key and value bytes follow it.
 struct SpillRecord {
   std::int64_t time_us;
   std::uint64_t record;
@@ -295,7 +296,8 @@ struct SpillRecord {
 };
 static_assert(sizeof(SpillRecord) == 48);
 
-// Buffer of each partition file: 128 of them take 4 MiB.
+// Bytes a partition collects before they are written: 128 partitions take
+// 4 MiB.
 constexpr std::size_t kSpillBuffer = 32 << 10;
 
 }  // namespace
@@ -308,8 +310,12 @@ CorrelationHits::CorrelationHits(std::size_t memory_budget, std::string spill_di
   }
 }
 
-CorrelationHits::~CorrelationHits() {
-  for (std::FILE* f : files_) std::fclose(f);
+CorrelationHits::~CorrelationHits() { close_files(); }
+
+void CorrelationHits::close_files() {
+  for (Partition& part : parts_)
+    if (part.fd >= 0) ::close(part.fd);
+  parts_.clear();
 }
 
 std::size_t CorrelationHits::memory_bytes() const { return hits_.size() * sizeof(Stored) + strings_.memory_bytes(); }
@@ -326,50 +332,61 @@ void CorrelationHits::add(const CorrelationHit& hit) {
     write(hit, order);
     return;
   }
+  add_to_memory(hit);
+  if (memory_bytes() > memory_budget_ && spill_error_.empty()) spill();
+}
+
+void CorrelationHits::add_to_memory(const CorrelationHit& hit) {
   const std::uint32_t key = strings_.intern(hit.key());
   const std::uint32_t value = hit.has_value ? strings_.intern(hit.value()) : kNoValue;
   hits_.push_back({hit.time_us, hit.record, hit.input, hit.rule, hit.correlation, key, value,
                    static_cast<std::uint16_t>(hit.ref)});
-  if (memory_bytes() > memory_budget_ && spill_error_.empty()) spill();
 }
 
 void CorrelationHits::spill() {
-  std::vector<std::FILE*> files;
-  for (std::size_t k = 0; k < kPartitions; ++k) {
+  std::vector<Partition> parts(kPartitions);
+  for (Partition& part : parts) {
     std::string path = spill_dir_ + "/sigscope-correlation-XXXXXX";
-    const int fd = mkstemp(path.data());
-    std::FILE* f = fd >= 0 ? fdopen(fd, "w+b") : nullptr;
-    if (!f) {
-      spill_error_ = fmt::format("cannot create a temporary file in {}: {}", spill_dir_, std::strerror(errno));
-      if (fd >= 0) {
-        ::unlink(path.c_str());
-        ::close(fd);
-      }
-      for (std::FILE* g : files) std::fclose(g);
+    part.fd = ::mkstemp(path.data());
+    if (part.fd < 0) {
+      spill_error_ = temporary_file_error("create", spill_dir_, errno);
+      for (Partition& created : parts)
+        if (created.fd >= 0) ::close(created.fd);
       return;
     }
     ::unlink(path.c_str());  // the file lives until it is closed
-    std::setvbuf(f, nullptr, _IOFBF, kSpillBuffer);
-    files.push_back(f);
   }
-  files_ = std::move(files);
+  parts_ = std::move(parts);
+  std::deque<Stored> in_memory;
+  in_memory.swap(hits_);
+  StringPool strings = std::move(strings_);
+  strings_ = StringPool();
   CorrelationHit hit;
   std::uint64_t order = 0;
-  for (const Stored& s : hits_) {
+  for (const Stored& s : in_memory) {
     hit.time_us = s.time_us;
     hit.record = s.record;
     hit.input = s.input;
     hit.rule = s.rule;
     hit.correlation = s.correlation;
     hit.ref = s.ref;
-    hit.text.assign(strings_[s.key]);
+    hit.text.assign(strings[s.key]);
     hit.key_size = static_cast<std::uint32_t>(hit.text.size());
     hit.has_value = s.value != kNoValue;
-    if (hit.has_value) hit.text += strings_[s.value];
+    if (hit.has_value) hit.text += strings[s.value];
     write(hit, order++);
+    if (!spilled()) {
+      // Writing failed, and every hit written so far came back to memory:
+      // the rest follows.
+      for (auto it = in_memory.begin() + static_cast<std::ptrdiff_t>(order); it != in_memory.end(); ++it) {
+        Stored copy = *it;
+        copy.key = strings_.intern(strings[it->key]);
+        if (copy.value != kNoValue) copy.value = strings_.intern(strings[it->value]);
+        hits_.push_back(copy);
+      }
+      return;
+    }
   }
-  std::deque<Stored>().swap(hits_);
-  strings_ = StringPool();
 }
 
 void CorrelationHits::write(const CorrelationHit& hit, std::uint64_t order) {
@@ -384,17 +401,96 @@ void CorrelationHits::write(const CorrelationHit& hit, std::uint64_t order) {
   r.value_size = hit.has_value ? static_cast<std::uint32_t>(hit.text.size() - hit.key_size) : 0;
   r.ref = static_cast<std::uint16_t>(hit.ref);
   r.has_value = hit.has_value;
-  std::FILE* f = files_[partition_of(hit.correlation, hit.key())];
-  if (std::fwrite(&r, sizeof r, 1, f) != 1 ||
-      (!hit.text.empty() && std::fwrite(hit.text.data(), hit.text.size(), 1, f) != 1)) {
-    // The record may be cut: later reads stop at it, and every hit from the
-    // same partition is lost from then on.
-    if (spill_error_.empty())
-      spill_error_ = fmt::format("cannot write a temporary file in {}: {}", spill_dir_, std::strerror(errno));
-    ++lost_;
-    return;
-  }
+  Partition& part = parts_[partition_of(hit.correlation, hit.key())];
+  part.pending.append(reinterpret_cast<const char*>(&r), sizeof r);
+  part.pending.append(hit.text);
+  ++part.records;
   spilled_bytes_ += sizeof r + hit.text.size();
+  if (part.pending.size() >= kSpillBuffer && !flush(part)) unspill();
+}
+
+bool CorrelationHits::flush(Partition& part) {
+  std::size_t done = 0;
+  bool ok = true;
+  while (done < part.pending.size()) {
+    const ssize_t n = ::write(part.fd, part.pending.data() + done, part.pending.size() - done);
+    if (n <= 0) {
+      spill_error_ = temporary_file_error("write", spill_dir_, n < 0 ? errno : EIO);
+      ok = false;
+      break;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  // A record cut by a failed write has its start in the file and its rest
+  // here, so reading the file and then `pending` gives every record whole.
+  part.written += done;
+  part.pending.erase(0, done);
+  return ok;
+}
+
+void CorrelationHits::unspill() {
+  // Every spilled hit comes back, in the order they were added.
+  std::vector<std::pair<std::uint64_t, CorrelationHit>> back;
+  std::uint64_t unread = 0;
+  for (std::size_t k = 0; k < parts_.size(); ++k) {
+    std::uint64_t records = 0;
+    const bool complete = for_each_spilled(k, [&](const CorrelationHit& hit, std::uint64_t order) {
+      ++records;
+      back.emplace_back(order, hit);
+    });
+    if (!complete) unread += parts_[k].records - records;
+  }
+  close_files();
+  std::sort(back.begin(), back.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [order, hit] : back) add_to_memory(hit);
+  lost_ += unread;
+}
+
+bool CorrelationHits::for_each_spilled(std::size_t part_index,
+                                       const std::function<void(const CorrelationHit&, std::uint64_t)>& f) const {
+  const Partition& part = parts_[part_index];
+  std::string buffer;
+  std::size_t used = 0;  // bytes of `buffer` already parsed
+  CorrelationHit hit;
+  // Parses the whole records at the start of buffer[used...].
+  auto parse = [&] {
+    for (;;) {
+      if (buffer.size() - used < sizeof(SpillRecord)) return;
+      SpillRecord r;
+      std::memcpy(&r, buffer.data() + used, sizeof r);
+      const std::size_t text_size = std::size_t{r.key_size} + r.value_size;
+      if (buffer.size() - used - sizeof r < text_size) return;
+      hit.time_us = r.time_us;
+      hit.record = r.record;
+      hit.input = r.input;
+      hit.rule = r.rule;
+      hit.correlation = r.correlation;
+      hit.ref = r.ref;
+      hit.key_size = r.key_size;
+      hit.has_value = r.has_value != 0;
+      hit.text.assign(buffer, used + sizeof r, text_size);
+      f(hit, r.order);
+      used += sizeof r + text_size;
+    }
+  };
+  constexpr std::size_t kChunk = 1 << 20;
+  for (std::uint64_t offset = 0; offset < part.written;) {
+    buffer.erase(0, used);
+    used = 0;
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, part.written - offset));
+    const std::size_t start = buffer.size();
+    buffer.resize(start + want);
+    const ssize_t n = ::pread(part.fd, buffer.data() + start, want, static_cast<off_t>(offset));
+    if (n <= 0) return false;
+    buffer.resize(start + static_cast<std::size_t>(n));
+    offset += static_cast<std::uint64_t>(n);
+    parse();
+  }
+  buffer.erase(0, used);
+  used = 0;
+  buffer += part.pending;
+  parse();
+  return true;
 }
 
 CorrelationHits::View CorrelationHits::operator[](std::size_t index) const {
@@ -411,34 +507,15 @@ CorrelationHits::View CorrelationHits::operator[](std::size_t index) const {
   return v;
 }
 
-void CorrelationHits::read_partition(std::size_t part, std::uint32_t correlation, CorrelationHits& into,
-                                     std::vector<std::uint64_t>& order) const {
+void CorrelationHits::read_partition(std::size_t part, const std::function<void(const CorrelationHit&, std::uint64_t)>& f,
+                                     std::uint64_t& unread) const {
   if (!spilled()) return;
-  std::FILE* f = files_[part];
-  std::fflush(f);
-  std::rewind(f);
-  SpillRecord r;
-  CorrelationHit hit;
-  while (std::fread(&r, sizeof r, 1, f) == 1) {
-    const std::size_t text_size = std::size_t{r.key_size} + r.value_size;
-    if (r.correlation != correlation) {
-      if (std::fseek(f, static_cast<long>(text_size), SEEK_CUR) != 0) break;
-      continue;
-    }
-    hit.text.resize(text_size);
-    if (text_size > 0 && std::fread(hit.text.data(), text_size, 1, f) != 1) break;
-    hit.time_us = r.time_us;
-    hit.record = r.record;
-    hit.input = r.input;
-    hit.rule = r.rule;
-    hit.correlation = r.correlation;
-    hit.ref = r.ref;
-    hit.key_size = r.key_size;
-    hit.has_value = r.has_value != 0;
-    into.add(hit);
-    order.push_back(r.order);
-  }
-  std::fseek(f, 0, SEEK_END);  // later writes append
+  std::uint64_t records = 0;
+  const bool complete = for_each_spilled(part, [&](const CorrelationHit& hit, std::uint64_t order) {
+    ++records;
+    f(hit, order);
+  });
+  if (!complete) unread += parts_[part].records - records;
 }
 
 std::vector<UnrunnableCorrelation> find_unrunnable_correlations(const std::vector<CompiledRule>& rules) {
@@ -1119,43 +1196,83 @@ void evaluate_correlations(const CorrelationSet& set, const CorrelationHits& hit
       if (ref.correlation) referenced[ref.index] = true;
   std::vector<CorrelationFire> fires;
   std::vector<std::vector<std::uint32_t>> fires_of(set.plans.size());
-  std::vector<std::vector<std::uint32_t>> hits_of(set.plans.size());
-  for (std::uint32_t h = 0; h < hits.memory_size(); ++h) hits_of[hits[h].correlation].push_back(h);
-
-  for (std::uint32_t p = 0; p < set.plans.size(); ++p) {  // children come first
-    std::vector<CorrelationFire> kept;  // this plan's fires, when another plan references it
-    auto emit = [&](std::vector<CorrelationFire>&& plan_fires) {
-      for (CorrelationFire& fire : plan_fires) {
-        if (referenced[p]) kept.push_back(fire);
-        sink(std::move(fire));
-      }
-    };
-    if (!hits.spilled()) {
-      Evaluation evaluation(set.plans[p], p, hits, fires);
-      evaluation.collect(hits_of[p], fires_of, stats);
-      std::vector<std::uint32_t>().swap(hits_of[p]);
-      emit(evaluation.run());
-    } else {
-      // Groups never span partitions, so each partition is evaluated on its
-      // own.
-      for (std::size_t part = 0; part < CorrelationHits::kPartitions; ++part) {
-        CorrelationHits local(SIZE_MAX);
-        std::vector<std::uint64_t> order;
-        hits.read_partition(part, p, local, order);
-        std::vector<std::uint32_t> indices(local.memory_size());
-        for (std::uint32_t h = 0; h < indices.size(); ++h) indices[h] = h;
-        Evaluation evaluation(set.plans[p], p, local, fires, &order);
-        evaluation.collect(indices, fires_of, stats, part);
-        emit(evaluation.run());
-      }
+  std::vector<std::vector<CorrelationFire>> kept(set.plans.size());
+  auto emit = [&](std::uint32_t p, std::vector<CorrelationFire>&& plan_fires) {
+    for (CorrelationFire& fire : plan_fires) {
+      if (referenced[p]) kept[p].push_back(fire);
+      sink(std::move(fire));
     }
-    // Parents see a child's fires in the order they are listed.
-    std::sort(kept.begin(), kept.end(), fire_before);
-    for (CorrelationFire& fire : kept) {
+  };
+  // Parents see a child's fires in the order they are listed.
+  auto keep = [&](std::uint32_t p) {
+    std::sort(kept[p].begin(), kept[p].end(), fire_before);
+    for (CorrelationFire& fire : kept[p]) {
       fires_of[p].push_back(static_cast<std::uint32_t>(fires.size()));
       fires.push_back(std::move(fire));
     }
+    std::vector<CorrelationFire>().swap(kept[p]);
+  };
+
+  if (!hits.spilled()) {
+    std::vector<std::vector<std::uint32_t>> hits_of(set.plans.size());
+    for (std::uint32_t h = 0; h < hits.memory_size(); ++h) hits_of[hits[h].correlation].push_back(h);
+    for (std::uint32_t p = 0; p < set.plans.size(); ++p) {  // children come first
+      Evaluation evaluation(set.plans[p], p, hits, fires);
+      evaluation.collect(hits_of[p], fires_of, stats);
+      std::vector<std::uint32_t>().swap(hits_of[p]);
+      emit(p, evaluation.run());
+      keep(p);
+    }
+    return;
   }
+
+  // Spilled hits are read one partition at a time. Groups never span
+  // partitions, so each partition is evaluated on its own. A pass over the
+  // partitions runs every plan of one depth: first those that reference no
+  // correlation, then those that reference only plans of the earlier passes.
+  std::vector<std::uint32_t> depth(set.plans.size(), 0);
+  std::uint32_t max_depth = 0;
+  for (std::uint32_t p = 0; p < set.plans.size(); ++p) {  // children come first
+    for (const CorrelationPlan::Ref& ref : set.plans[p].refs)
+      if (ref.correlation) depth[p] = std::max(depth[p], depth[ref.index] + 1);
+    max_depth = std::max(max_depth, depth[p]);
+  }
+  std::uint64_t unread = 0;
+  for (std::uint32_t level = 0; level <= max_depth; ++level) {
+    std::vector<std::int32_t> slot(set.plans.size(), -1);  // index in `locals` of the plans of this level
+    std::vector<std::uint32_t> plans;
+    for (std::uint32_t p = 0; p < set.plans.size(); ++p)
+      if (depth[p] == level) {
+        slot[p] = static_cast<std::int32_t>(plans.size());
+        plans.push_back(p);
+      }
+    for (std::size_t part = 0; part < CorrelationHits::kPartitions; ++part) {
+      struct Local {
+        CorrelationHits hits{SIZE_MAX};
+        std::vector<std::uint64_t> order;
+      };
+      std::vector<Local> locals(plans.size());
+      hits.read_partition(
+          part,
+          [&](const CorrelationHit& hit, std::uint64_t order) {
+            if (hit.correlation >= slot.size() || slot[hit.correlation] < 0) return;
+            Local& local = locals[static_cast<std::size_t>(slot[hit.correlation])];
+            local.hits.add(hit);
+            local.order.push_back(order);
+          },
+          unread);
+      for (std::size_t k = 0; k < plans.size(); ++k) {
+        const std::uint32_t p = plans[k];
+        std::vector<std::uint32_t> indices(locals[k].hits.memory_size());
+        for (std::uint32_t h = 0; h < indices.size(); ++h) indices[h] = h;
+        Evaluation evaluation(set.plans[p], p, locals[k].hits, fires, &locals[k].order);
+        evaluation.collect(indices, fires_of, stats, part);
+        emit(p, evaluation.run());
+      }
+    }
+    for (std::uint32_t p : plans) keep(p);
+  }
+  stats.unread += unread;
 }
 
 std::vector<CorrelationFire> evaluate_correlations(const CorrelationSet& set, const CorrelationHits& hits,

@@ -159,23 +159,24 @@ class CorrelationHits {
   const StringPool& strings() const { return strings_; }
 
   // True once the hits have moved to temporary files.
-  bool spilled() const { return !files_.empty(); }
+  bool spilled() const { return !parts_.empty(); }
   // Bytes written to the temporary files.
   std::uint64_t spilled_bytes() const { return spilled_bytes_; }
   const std::string& spill_dir() const { return spill_dir_; }
-  // Why spilling failed: the temporary files could not be created (the hits
-  // then stay in memory) or written (those hits are lost, and counted in
-  // lost()). Empty when nothing failed.
+  // Why spilling failed, with what to do: the temporary files could not be
+  // created or written, so every hit stays in memory. Empty when nothing
+  // failed.
   const std::string& spill_error() const { return spill_error_; }
+  // Hits that could not be read back from the temporary files.
   std::uint64_t lost() const { return lost_; }
 
   // Partition of the group `key` of correlation `correlation`.
   static std::size_t partition_of(std::uint32_t correlation, std::string_view key);
-  // Adds the spilled hits of correlation `correlation` in partition `part`
-  // to `into`, in the order they were added, and the position of each among
-  // all hits added here to `order`.
-  void read_partition(std::size_t part, std::uint32_t correlation, CorrelationHits& into,
-                      std::vector<std::uint64_t>& order) const;
+  // Calls `f` with each spilled hit of partition `part` and its position
+  // among all hits added, in the order they were added. Hits that cannot be
+  // read back are added to `unread`.
+  void read_partition(std::size_t part, const std::function<void(const CorrelationHit&, std::uint64_t)>& f,
+                      std::uint64_t& unread) const;
 
  private:
   struct Stored {
@@ -184,16 +185,30 @@ class CorrelationHits {
     std::uint32_t input, rule, correlation, key, value;
     std::uint16_t ref;
   };
+  // One temporary file: its hits are the `written` bytes in the file, then
+  // `pending`.
+  struct Partition {
+    int fd = -1;
+    std::uint64_t written = 0;
+    std::string pending;
+    std::uint64_t records = 0;
+  };
   std::size_t memory_bytes() const;
+  void add_to_memory(const CorrelationHit& hit);
   void spill();
   void write(const CorrelationHit& hit, std::uint64_t order);
+  bool flush(Partition& part);
+  // Brings every spilled hit back to memory after a failed write.
+  void unspill();
+  void close_files();
+  bool for_each_spilled(std::size_t part, const std::function<void(const CorrelationHit&, std::uint64_t)>& f) const;
 
   std::deque<Stored> hits_;  // a deque, so growing never copies the hits
   StringPool strings_;
   std::size_t count_ = 0;
   std::size_t memory_budget_;
   std::string spill_dir_;
-  std::vector<std::FILE*> files_;  // one per partition once spilled
+  std::vector<Partition> parts_;  // one per partition once spilled
   std::uint64_t spilled_bytes_ = 0;
   std::uint64_t lost_ = 0;
   std::string spill_error_;
@@ -248,6 +263,8 @@ struct CorrelationStats {
   // or the value of a value_sum (and the like) field was not a decimal number.
   std::uint64_t without_group = 0;
   std::uint64_t without_value = 0;
+  // Spilled hits that could not be read back from their temporary file.
+  std::uint64_t unread = 0;
 };
 
 // Appends one group-by value to a group key as its length, ':' and its
