@@ -820,6 +820,27 @@ TEST(HuntCli, CorrelationHitsSpillToTemporaryFiles) {
   EXPECT_EQ(no_tmp.out, in_memory.out);
 }
 
+TEST(HuntCli, RepeatedInputIsNamed) {
+  // One file named three ways was read three times, and a correlation
+  // counted each of its events three times, without a word.
+  TempDir dir;
+  auto rules = dir.write("rules/corr.yml", kCorrelationRules);
+  auto log = dir.write("logs/a.jsonl", security_event(4625, "mallory", "2024-05-01T10:00:00Z"));
+  const std::string dotted = (dir.path() / "logs" / "." / "a.jsonl").string();
+  auto r = run_cli({"hunt", "-r", rules.string(), log.string(), dotted, (dir.path() / "logs").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find(dotted + ": warning: the same file as " + log.string() +
+                       ", given earlier, is read again, so its events count more than once in correlations (2 inputs "
+                       "repeat an earlier one)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("read 3 events from 3 inputs"), std::string::npos) << r.err;
+
+  auto once = run_cli({"hunt", "-r", rules.string(), log.string()});
+  ASSERT_EQ(once.exit_code, 0) << once.err;
+  EXPECT_EQ(once.err.find("given earlier"), std::string::npos) << once.err;
+}
+
 TEST(HuntCli, CorrelationLevelAndStatusFilters) {
   // --min-level treated every rule without an id as feeding a correlation.
   // It also let a deprecated rule run when a correlation referenced it, and

@@ -3,6 +3,7 @@
 #include <zlib.h>
 #include <zstd.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <set>
 
 #include <fmt/format.h>
@@ -97,6 +99,29 @@ std::vector<InputFile> find_inputs(const std::vector<std::string>& paths, Diagno
     std::sort(found.begin(), found.end(), [](const InputFile& a, const InputFile& b) { return a.path < b.path; });
     out.insert(out.end(), found.begin(), found.end());
   }
+  // A file named twice (`a.jsonl ./a.jsonl`, a folder and a file in it, hard
+  // links) is read twice, as asked, but its events then count twice in
+  // correlations, so one warning names the first repeat.
+  std::map<std::pair<dev_t, ino_t>, std::size_t> first_of;
+  std::size_t repeats = 0;
+  std::size_t first_repeat = 0, first_original = 0;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    struct stat st {};
+    if (out[i].stream || ::stat(out[i].path.c_str(), &st) != 0) continue;
+    auto [it, added] = first_of.emplace(std::make_pair(st.st_dev, st.st_ino), i);
+    if (added) continue;
+    if (repeats++ == 0) {
+      first_repeat = i;
+      first_original = it->second;
+    }
+  }
+  if (repeats > 0)
+    diagnostics.warning(out[first_repeat].path, 0, 0, "",
+                        fmt::format("the same file as {}, given earlier, is read again, so its events count more "
+                                    "than once in correlations{}",
+                                    out[first_original].path,
+                                    repeats > 1 ? fmt::format(" ({} inputs repeat an earlier one)", repeats) : ""),
+                        "name each file once");
   return out;
 }
 
