@@ -143,7 +143,7 @@ int main(int argc, char** argv) {
                        "MiB of correlation hits kept in memory; beyond it they move to temporary files in $TMPDIR")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
       ->capture_default_str();
-  hunt_cmd->add_option("--explain", hunt.explain_rule, "Explain this rule id on one record instead of hunting");
+  hunt_cmd->add_option("--explain", hunt.explain_rule, "Explain this rule (id or name) on one record instead of hunting");
   hunt_cmd->add_flag("--fail-on-detections", hunt.fail_on_detections,
                      "Exit with status 1 when any rule fired (for CI); unreadable inputs still give 3");
   auto* record_option = hunt_cmd->add_option("--record", hunt.explain_record, "Record number (1-based) that --explain looks at")

@@ -782,6 +782,13 @@ TEST(HuntCli, CorrelationsAcrossInputs) {
   EXPECT_NE(explain.err.find("30000000-0000-4000-8000-000000000003 (a correlation), 30000000-0000-4000-8000-000000000002"),
             std::string::npos)
       << explain.err;
+
+  // A rule's name, as correlations use it, finds it too.
+  auto by_name = run_cli({"hunt", "-r", rules.string(), "--explain", "failed_login", "--record", "2",
+                          (dir.path() / "logs" / "a.jsonl").string()});
+  EXPECT_EQ(by_name.exit_code, 0) << by_name.err;
+  EXPECT_NE(by_name.out.find("rule 30000000-0000-4000-8000-000000000001 \"Failed login\": MATCH"), std::string::npos)
+      << by_name.out << by_name.err;
 }
 
 TEST(HuntCli, CorrelationHitsSpillToTemporaryFiles) {

@@ -690,16 +690,20 @@ void produce_jobs(const std::vector<InputFile>& inputs, JobQueue& queue, BlockPo
 }
 
 int explain(const Engine& engine, const HuntOptions& options, DiagnosticList& diagnostics) {
+  // A rule is named by its id or, as correlations name it, by its `name`.
+  auto named = [&](const Rule& r) {
+    return r.id == options.explain_rule || (!r.name.empty() && r.name == options.explain_rule);
+  };
   std::uint32_t rule = 0;
   bool found = false;
   for (std::uint32_t i = 0; i < engine.rules().size(); ++i)
-    if (engine.rules()[i]->rule.id == options.explain_rule) {
+    if (named(engine.rules()[i]->rule)) {
       rule = i;
       found = true;
     }
   if (!found) {
     for (const auto& plan : engine.correlations().plans)
-      if (plan.rule->rule.id == options.explain_rule) {
+      if (named(plan.rule->rule)) {
         std::vector<std::string> refs;
         for (const auto& ref : plan.refs)
           refs.push_back(ref.correlation ? fmt::format("{} (a correlation)", engine.correlations().plans[ref.index].rule->rule.id)
