@@ -134,7 +134,7 @@ TEST(Soak, HuntOutputIndependentOfThreads) {
   auto corpus = testing::shared_dir() / "corpus";
   std::string reference;
   for (const char* threads : {"1", "2", "3", "8", "2", "1"}) {
-    auto r = testing::run_cli({"hunt", "-r", (corpus / "sigma").string(), (corpus / "evtx").string(),
+    auto r = testing::run_cli({"hunt", "-r", (corpus / "sigma" / "rules").string(), (corpus / "evtx").string(),
                                (corpus / "json").string(), (corpus / "sigma-regression").string(), "-f", "jsonl", "-j",
                                threads, "-q"});
     ASSERT_EQ(r.exit_code, 0) << r.err.substr(0, 2000);

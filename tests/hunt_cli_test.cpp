@@ -827,6 +827,25 @@ TEST(HuntCli, CorrelationHitsSpillToTemporaryFiles) {
   EXPECT_EQ(no_tmp.out, in_memory.out);
 }
 
+TEST(HuntCli, FailedRuleDocumentGivesStatus3) {
+  // A rule file that failed to load left its rule unrun, and the hunt still
+  // exited 0, so a CI job could not tell.
+  TempDir dir;
+  auto rules = dir.write("rules/corr.yml", kCorrelationRules);
+  dir.write("rules/bad.yml", "title: broken\nlogsource: {product: windows\ndetection: x\n");
+  auto log = dir.write("logs/a.jsonl", security_event(4625, "mallory", "2024-05-01T10:00:00Z"));
+  auto r = run_cli({"hunt", "-r", (dir.path() / "rules").string(), log.string()});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("error: 1 rule document could not be loaded (see the errors above), so it was not run; every "
+                       "other rule ran"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("read 1 event from 1 input"), std::string::npos) << r.err;
+
+  auto good = run_cli({"hunt", "-r", rules.string(), log.string()});
+  EXPECT_EQ(good.exit_code, 0) << good.err;
+}
+
 TEST(HuntCli, RepeatedInputIsNamed) {
   // One file named three ways was read three times, and a correlation
   // counted each of its events three times, without a word.

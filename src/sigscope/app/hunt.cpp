@@ -1363,6 +1363,13 @@ int run_hunt(const HuntOptions& options) {
                   listed == 1 ? std::string("the input is not an") : fmt::format("none of the {} inputs is an", listed));
     return kHuntFailed;
   }
+  if (load.documents_failed > 0) {
+    // The rules that failed were never run, so their detections are missing.
+    spdlog::error("{} could not be loaded (see the errors above), so {} not run; every other rule ran",
+                  plural(load.documents_failed, "rule document", "rule documents"),
+                  load.documents_failed == 1 ? "it was" : "they were");
+    return kHuntPartlyUnreadable;
+  }
   if (options.fail_on_detections && total_detections + total_correlations > 0) return kHuntDetections;
   return kHuntOk;
 }

@@ -33,7 +33,7 @@ struct HuntOptions {
 inline constexpr int kHuntOk = 0;                // every input read, with or without detections
 inline constexpr int kHuntDetections = 1;        // detections, with fail_on_detections set
 inline constexpr int kHuntFailed = 2;            // usage error, no rule can run, no input readable, output lost
-inline constexpr int kHuntPartlyUnreadable = 3;  // some inputs or records unreadable; the rest was hunted
+inline constexpr int kHuntPartlyUnreadable = 3;  // some inputs, records or rule documents unreadable; the rest was hunted
 
 // Runs the hunt (or --explain) and returns one of the exit statuses above.
 // Standard output closed by its reader ends the hunt early with kHuntOk.
