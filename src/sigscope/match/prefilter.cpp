@@ -696,24 +696,34 @@ void Prefilter::scan(const EventView& event, int keyword_set, int field_set, Scr
     // scan per value, since each call to Hyperscan has a fixed cost.
     const DatabaseSet& set = keyword_sets_[static_cast<std::size_t>(keyword_set)];
     const bool caseless = set.caseless_literal || set.caseless_regex;
-    scratch.joined.clear();
+    // Sized first and filled by memcpy: appending value by value to a
+    // std::string cost about 1,000 instructions per Sysmon event.
+    std::size_t total = 0;
+    for (std::uint32_t i = 0; i < event.value_count(); ++i) {
+      const FieldValue& v = event.value(i);
+      if (v.type == ValueType::String || v.type == ValueType::Number) total += v.value.size() + 1;
+    }
+    if (scratch.joined.size() < total) scratch.joined.resize(std::max(total, 2 * scratch.joined.size()));
+    char* out = scratch.joined.data();
     for (std::uint32_t i = 0; i < event.value_count(); ++i) {
       const FieldValue& v = event.value(i);
       if (v.type != ValueType::String && v.type != ValueType::Number) continue;
-      scratch.joined += v.value;
-      scratch.joined.push_back('\0');
+      std::memcpy(out, v.value.data(), v.value.size());
+      out += v.value.size();
+      *out++ = '\0';
     }
+    const std::string_view joined(scratch.joined.data(), total);
     // Caseless databases fold ASCII themselves, and other text is folded
     // first. With only ASCII literals to find, folding can change a match
     // only where text folds to an ASCII letter. In Unicode's simple case
     // folding only U+212A KELVIN SIGN (to k) and U+017F LATIN SMALL LETTER
     // LONG S (to s) do, so text without them is scanned as it is.
-    std::string_view folded = scratch.joined;
+    std::string_view folded = joined;
     auto folds_to_ascii = [](std::string_view text) {
       return text.find("\xE2\x84\xAA") != std::string_view::npos || text.find("\xC5\xBF") != std::string_view::npos;
     };
-    if (caseless && !is_ascii(scratch.joined) &&
-        (!keyword_ascii_only_[static_cast<std::size_t>(keyword_set)] || folds_to_ascii(scratch.joined))) {
+    if (caseless && !is_ascii(joined) &&
+        (!keyword_ascii_only_[static_cast<std::size_t>(keyword_set)] || folds_to_ascii(joined))) {
       scratch.joined_folded.clear();
       for (std::uint32_t i = 0; i < event.value_count(); ++i) {
         const FieldValue& v = event.value(i);
@@ -725,8 +735,8 @@ void Prefilter::scan(const EventView& event, int keyword_set, int field_set, Scr
     }
     if (set.caseless_literal) scan_value(set.caseless_literal, folded, scratch);
     if (set.caseless_regex) scan_value(set.caseless_regex, folded, scratch);
-    if (set.cased_literal) scan_value(set.cased_literal, scratch.joined, scratch);
-    if (set.cased_regex) scan_value(set.cased_regex, scratch.joined, scratch);
+    if (set.cased_literal) scan_value(set.cased_literal, joined, scratch);
+    if (set.cased_regex) scan_value(set.cased_regex, joined, scratch);
   }
 }
 

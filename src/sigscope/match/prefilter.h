@@ -67,7 +67,9 @@ class Prefilter {
     std::vector<std::uint32_t> slot_hit;       // per value slot: event number of the last hit
     std::vector<std::uint32_t> predicate_hit;  // per predicate: event number when any of its values hit
     std::vector<std::uint32_t> hit_predicates; // predicates hit in the current event
-    std::string joined, joined_folded;         // keyword scan input: values joined by NUL bytes
+    // Keyword scan input: values joined by NUL bytes. `joined` only grows, and
+    // its first bytes hold the current event's values.
+    std::string joined, joined_folded;
     std::uint32_t event = 0;
     const Prefilter* owner = nullptr;
 
