@@ -129,8 +129,8 @@ TEST(CorrelationTime, ParsesIsoAndEpochForms) {
   EXPECT_FALSE(parse_event_time("2024-02-30T00:00:00Z"));
   EXPECT_FALSE(parse_event_time("2024-05-01T25:00:00Z"));
   EXPECT_FALSE(parse_event_time("2024-05-01T10:00:00Zjunk"));
-  EXPECT_EQ(format_event_time(1714557600LL * 1000000 + 250000), "2024-05-01T10:00:00.25Z");
-  EXPECT_EQ(format_event_time(0), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(format_event_time(1714557600LL * 1000000 + 250000), "2024-05-01T10:00:00.250000Z");
+  EXPECT_EQ(format_event_time(0), "1970-01-01T00:00:00.000000Z");
   EXPECT_EQ(format_event_time(-1), "1969-12-31T23:59:59.999999Z");
 }
 
@@ -148,8 +148,8 @@ TEST(CorrelationEventCount, FiresPerGroupWithinTheTimespan) {
   EXPECT_EQ(r.fires[0].event_count, 3u);
   EXPECT_EQ(r.fires[0].value, 3);
   EXPECT_EQ(r.fires[1].group, std::vector<std::string>{"carol"});
-  EXPECT_EQ(format_event_time(r.fires[1].first_us), "2024-05-01T10:00:50Z");
-  EXPECT_EQ(format_event_time(r.fires[1].last_us), "2024-05-01T10:01:45Z");
+  EXPECT_EQ(format_event_time(r.fires[1].first_us), "2024-05-01T10:00:50.000000Z");
+  EXPECT_EQ(format_event_time(r.fires[1].last_us), "2024-05-01T10:01:45.000000Z");
   // generate: false (the default) keeps the base rule's detections out.
   EXPECT_TRUE(r.reported.empty());
 }
@@ -207,7 +207,7 @@ TEST(CorrelationEventCount, EventsOutOfOrderAreSortedByTime) {
   // Read in this order, but 0, 10 and 20 s apart in time.
   Hunted r = run(yaml, {login("a", 20), login("a", 500), login("a", 0), login("a", 10)});
   ASSERT_EQ(r.fires.size(), 1u);
-  EXPECT_EQ(format_event_time(r.fires[0].first_us), "2024-05-01T10:00:00Z");
+  EXPECT_EQ(format_event_time(r.fires[0].first_us), "2024-05-01T10:00:00.000000Z");
 }
 
 TEST(CorrelationEventCount, NoGroupByCountsEveryEventTogether) {
@@ -243,7 +243,7 @@ TEST(CorrelationValueCount, WindowAfterAFireCountsFromZero) {
                         login("a", 2401)});
   ASSERT_EQ(r.fires.size(), 2u);
   EXPECT_EQ(r.fires[1].value, 2);
-  EXPECT_EQ(format_event_time(r.fires[1].first_us), "2024-05-01T10:20:00Z");
+  EXPECT_EQ(format_event_time(r.fires[1].first_us), "2024-05-01T10:20:00.000000Z");
 }
 
 TEST(CorrelationHits, StringPoolKeepsOneIdPerText) {
@@ -415,8 +415,8 @@ TEST(CorrelationHits, FirstValidTimeKeyWins) {
                         R"({"EventID": 4625, "User": "a", "@timestamp": "-", "time": "yesterday"})"});
   EXPECT_EQ(r.stats.without_time, 1u);
   ASSERT_EQ(r.hits.size(), 2u);
-  EXPECT_EQ(format_event_time(r.hits[0].time_us), "2024-05-01T10:00:00Z");
-  EXPECT_EQ(format_event_time(r.hits[1].time_us), "2024-05-01T10:00:30Z");
+  EXPECT_EQ(format_event_time(r.hits[0].time_us), "2024-05-01T10:00:00.000000Z");
+  EXPECT_EQ(format_event_time(r.hits[1].time_us), "2024-05-01T10:00:30.000000Z");
   ASSERT_EQ(r.fires.size(), 1u);
   EXPECT_EQ(r.fires[0].event_count, 2u);
 }
@@ -503,7 +503,7 @@ TEST(CorrelationPlan, FeedOnlyRulesAreNotReported) {
 // read as nanoseconds since 1970, a date in 1973 or 1974.
 TEST(CorrelationTime, FiletimeNumbersAreFiletimes) {
   EXPECT_EQ(parse_event_time("133590000000000000"), 1714526400LL * 1000000);
-  EXPECT_EQ(format_event_time(*parse_event_time("133590000000000000")), "2024-05-01T01:20:00Z");
+  EXPECT_EQ(format_event_time(*parse_event_time("133590000000000000")), "2024-05-01T01:20:00.000000Z");
   EXPECT_EQ(parse_event_time("133590312000000000"), 1714557600LL * 1000000);
   EXPECT_EQ(parse_event_time("133590312001234567"), 1714557600LL * 1000000 + 123457);
   EXPECT_EQ(parse_event_time("1.33590312e+17"), 1714557600LL * 1000000);

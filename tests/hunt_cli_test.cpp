@@ -741,11 +741,11 @@ TEST(HuntCli, CorrelationsAcrossInputs) {
     ASSERT_EQ(lines.size(), 1u) << r.out;
     EXPECT_EQ(lines[0]["rule_id"], "30000000-0000-4000-8000-000000000004");
     EXPECT_EQ(lines[0]["level"], "high");
-    EXPECT_EQ(lines[0]["timestamp"], "2024-05-01T10:04:00Z");
+    EXPECT_EQ(lines[0]["timestamp"], "2024-05-01T10:04:00.000000Z");
     EXPECT_EQ(lines[0]["correlation"]["type"], "temporal_ordered");
     EXPECT_EQ(lines[0]["correlation"]["event_count"], 4);
     EXPECT_EQ(lines[0]["correlation"]["group"]["TargetUserName"], "mallory");
-    EXPECT_EQ(lines[0]["correlation"]["first_timestamp"], "2024-05-01T10:00:00Z");
+    EXPECT_EQ(lines[0]["correlation"]["first_timestamp"], "2024-05-01T10:00:00.000000Z");
     EXPECT_EQ(lines[0]["correlation"]["events"][0]["input"], (dir.path() / "logs" / "b.jsonl").string());
     EXPECT_EQ(lines[0]["correlation"]["events"][0]["record"], 1);
 
@@ -769,7 +769,7 @@ TEST(HuntCli, CorrelationsAcrossInputs) {
   std::getline(csv, row);
   EXPECT_FALSE(std::getline(csv, extra)) << high.out;
   EXPECT_EQ(row.rfind(R"("30000000-0000-4000-8000-000000000004","Brute force then success","high",)"
-                      R"("attack.credential-access;attack.t1110",,,"2024-05-01T10:04:00Z","correlation:temporal_ordered",)",
+                      R"("attack.credential-access;attack.t1110",,,"2024-05-01T10:04:00.000000Z","correlation:temporal_ordered",)",
                       0),
             0u)
       << row;

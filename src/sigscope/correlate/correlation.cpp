@@ -220,13 +220,7 @@ std::string format_event_time(std::int64_t time_us) {
   std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", static_cast<int>(date.year()),
                                 static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()), rest / 3600,
                                 rest / 60 % 60, rest % 60);
-  if (micros != 0) {
-    std::string fraction = fmt::format("{:06}", micros);
-    while (fraction.back() == '0') fraction.pop_back();
-    out += '.';
-    out += fraction;
-  }
-  out += 'Z';
+  out += fmt::format(".{:06}Z", micros);
   return out;
 }
 

@@ -282,8 +282,8 @@ std::optional<std::int64_t> parse_event_time(std::string_view text);
 // nullopt when none is a valid time.
 std::optional<std::int64_t> event_time(const RawEvent& event);
 
-// Writes microseconds since 1970 as ISO 8601 UTC with the fraction when it
-// is not zero ("2024-05-01T10:00:00.25Z").
+// Writes microseconds since 1970 as ISO 8601 UTC with six fraction digits
+// ("2024-05-01T10:00:00.250000Z"), so that the times sort as text too.
 std::string format_event_time(std::int64_t time_us);
 
 // A correlation rule that cannot run, with the reason.
