@@ -697,7 +697,8 @@ void Prefilter::scan(const EventView& event, int keyword_set, int field_set, Scr
     const DatabaseSet& set = keyword_sets_[static_cast<std::size_t>(keyword_set)];
     const bool caseless = set.caseless_literal || set.caseless_regex;
     // Sized first and filled by memcpy: appending value by value to a
-    // std::string cost about 1,000 instructions per Sysmon event.
+    // std::string cost about 550 more instructions per Sysmon event
+    // (callgrind, first 6,000 events of the benchmark input).
     std::size_t total = 0;
     for (std::uint32_t i = 0; i < event.value_count(); ++i) {
       const FieldValue& v = event.value(i);
