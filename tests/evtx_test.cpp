@@ -698,6 +698,25 @@ TEST_F(EvtxDamage, RandomRecordBytesNeverCrash) {
   }
 }
 
+TEST(EvtxCrc32, EqualsZlibCrc32) {
+  // The EVTX checksums moved from zlib's crc32 to ISA-L's: both must give the
+  // same value for any length and alignment, whole or continued.
+  std::mt19937 rng(7);
+  std::vector<std::uint8_t> data(70000);
+  for (auto& b : data) b = static_cast<std::uint8_t>(rng());
+  for (std::size_t size : {0u, 1u, 7u, 15u, 16u, 63u, 64u, 65u, 120u, 511u, 4096u, 65536u, 69999u}) {
+    for (std::size_t offset : {0u, 1u, 3u}) {
+      if (offset + size > data.size()) continue;
+      const std::uint8_t* p = data.data() + offset;
+      const auto expected = static_cast<std::uint32_t>(::crc32(0L, p, static_cast<uInt>(size)));
+      EXPECT_EQ(evtx_crc32(0, p, size), expected) << "size " << size << " offset " << offset;
+      const std::size_t half = size / 2;
+      EXPECT_EQ(evtx_crc32(evtx_crc32(0, p, half), p + half, size - half), expected)
+          << "size " << size << " offset " << offset << ", in two parts";
+    }
+  }
+}
+
 TEST(EvtxFileOpen, RejectsNonEvtxFiles) {
   fs::path path = fs::temp_directory_path() / ("sigscope-not-evtx-" + std::to_string(::getpid()));
   std::vector<std::uint8_t> text(8192, 'a');

@@ -58,6 +58,10 @@ inline constexpr std::size_t kEvtxChunkSize = 65536;
 inline constexpr std::size_t kEvtxChunkHeaderSize = 512;
 
 // Counts for one chunk or one file.
+// Continues the CRC-32 (the IEEE polynomial, reflected, as in zlib and EVTX
+// checksums) `crc` over `size` bytes at `data`; `crc` is 0 to start.
+std::uint32_t evtx_crc32(std::uint32_t crc, const std::uint8_t* data, std::size_t size);
+
 struct ChunkStats {
   std::uint64_t records = 0;          // records passed to the sink
   std::uint64_t skipped_records = 0;  // records reported as bad and not passed on
