@@ -25,6 +25,7 @@
 #include <zlib.h>
 
 #include "sigscope/input/evtx.h"
+#include "sigscope/input/evtx_format.h"
 #include "sigscope/input/sources.h"
 #include "sigscope/input/evtx_binxml.h"
 #include "test_support.h"
@@ -695,6 +696,50 @@ TEST_F(EvtxDamage, RandomRecordBytesNeverCrash) {
     read_mutated(bytes, result);
     EXPECT_GE(result.records.size() + result.stats.skipped_records, clean_.records.size() - 1)
         << "round " << round;
+  }
+}
+
+TEST(EvtxText, Utf16ToUtf8AtEveryPosition) {
+  // UTF-16 text is converted sixteen ASCII units at a time. A non-ASCII unit,
+  // a surrogate pair or an unpaired surrogate at any position, in text of any
+  // length, must come out as one unit at a time would give it.
+  struct Special {
+    std::vector<std::uint16_t> units;
+    std::string utf8;
+  };
+  const std::vector<Special> specials = {
+      {{0x00e9}, "\xc3\xa9"},                 // é
+      {{0x20ac}, "\xe2\x82\xac"},             // €
+      {{0xd83d, 0xde00}, "\xf0\x9f\x98\x80"},  // U+1F600, a surrogate pair
+      {{0xd800}, "\xef\xbf\xbd"},             // an unpaired surrogate becomes U+FFFD
+      {{0x0080}, "\xc2\x80"},
+  };
+  for (std::size_t length = 0; length <= 40; ++length) {
+    for (const Special& special : specials) {
+      for (std::size_t at = 0; at <= length; ++at) {
+        std::vector<std::uint16_t> units;
+        std::string expected;
+        for (std::size_t k = 0; k < length; ++k) {
+          if (k == at) {
+            units.insert(units.end(), special.units.begin(), special.units.end());
+            expected += special.utf8;
+          }
+          const char c = static_cast<char>('a' + k % 26);
+          units.push_back(static_cast<std::uint16_t>(c));
+          expected += c;
+        }
+        std::vector<std::uint8_t> bytes;
+        for (std::uint16_t u : units) {
+          bytes.push_back(static_cast<std::uint8_t>(u & 0xff));
+          bytes.push_back(static_cast<std::uint8_t>(u >> 8));
+        }
+        evtx::TextBuffer out;
+        out.append("x");
+        evtx::append_utf16(out, bytes.data(), units.size());
+        ASSERT_EQ(std::string(out.data(), out.size()), "x" + expected)
+            << "length " << length << ", special " << special.utf8.size() << " bytes at " << at;
+      }
+    }
   }
 }
 

@@ -1,5 +1,9 @@
 #include "sigscope/input/evtx_format.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
 #include <charconv>
 
@@ -194,7 +198,21 @@ void append_utf16(TextBuffer& out, const std::uint8_t* p, std::size_t units) {
   char* q = out.reserve_tail(units * 3);
   std::size_t n = 0;
   std::size_t i = 0;
-  // Fast path: four ASCII units at a time, which covers most event text.
+#if defined(__SSE2__)
+  // Fast path: sixteen ASCII units at a time, packed to bytes with SSE2
+  // (part of every x86-64 CPU), which covers most event text.
+  while (i + 16 <= units) {
+    const __m128i low = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2 * i));
+    const __m128i high = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2 * i + 16));
+    const __m128i mask = _mm_set1_epi16(static_cast<short>(0xff80));
+    if (_mm_movemask_epi8(_mm_cmpeq_epi16(_mm_and_si128(_mm_or_si128(low, high), mask), _mm_setzero_si128())) != 0xffff)
+      break;
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + n), _mm_packus_epi16(low, high));
+    n += 16;
+    i += 16;
+  }
+#endif
+  // Four ASCII units at a time.
   while (i + 4 <= units) {
     std::uint64_t four = load_u64(p + 2 * i);
     if ((four & 0xff80ff80ff80ff80ULL) != 0) break;
