@@ -1260,6 +1260,9 @@ void evaluate_correlations(const CorrelationSet& set, const CorrelationHits& hit
         std::vector<std::uint32_t> indices(locals[k].hits.memory_size());
         for (std::uint32_t h = 0; h < indices.size(); ++h) indices[h] = h;
         Evaluation evaluation(set.plans[p], p, locals[k].hits, fires, &locals[k].order);
+        // NOTE: collect() builds the group key of every child fire in each of
+        // the 128 partitions to find the fires of this one, so chains over
+        // many child fires pay that 128 times.
         evaluation.collect(indices, fires_of, stats, part);
         emit(p, evaluation.run());
       }

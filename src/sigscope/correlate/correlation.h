@@ -222,9 +222,9 @@ struct FireEvent {
   std::uint32_t rule = 0;    // runnable rule that fired
 };
 
-// Where a fire's first event is in the time order of all events of its
-// correlation: by time, then detections before fires of referenced
-// correlations, detections in the order they were read, and fires by
+// The position of a fire's first event among all events of its correlation.
+// Events are ordered by time, then detections before fires of referenced
+// correlations, detections in the order they were read, and fires by their
 // position in `rules`, then by fire. Fires with equal last times are listed
 // in this order, so the order does not depend on how the hits were spilled.
 struct FireOrder {
