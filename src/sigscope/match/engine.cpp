@@ -1,6 +1,7 @@
 #include "sigscope/match/engine.h"
 
 #include <algorithm>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <set>
@@ -562,24 +563,62 @@ const FieldValue* find_field(const RawEvent& event, std::string_view name) {
   return found;
 }
 
-std::string_view find_value(const RawEvent& event, std::string_view name) {
-  const FieldValue* f = find_field(event, name);
-  return f ? f->value : std::string_view();
-}
-
-// Finds `name`, or else the first of `others` (a pipeline's names for it,
-// as a literal key or a nested path such as {"winlog": {"channel": ...}}).
-const FieldValue* find_field(const RawEvent& event, std::string_view name, const std::vector<std::string>& others) {
-  if (const FieldValue* f = find_field(event, name); f || others.empty()) return f;
+// Returns the first field named one of `others` that is not null.
+const FieldValue* find_other(const RawEvent& event, const std::vector<std::string>& others) {
   for (const auto& other : others)
     for (const auto& f : event.fields)
       if (f.name == other && f.type != ValueType::Null) return &f;
   return nullptr;
 }
 
+// Finds `name`, or else the first of `others` (a pipeline's names for it,
+// as a literal key or a nested path such as {"winlog": {"channel": ...}}).
+const FieldValue* find_field(const RawEvent& event, std::string_view name, const std::vector<std::string>& others) {
+  if (const FieldValue* f = find_field(event, name); f || others.empty()) return f;
+  return find_other(event, others);
+}
+
 std::string_view find_value(const RawEvent& event, std::string_view name, const std::vector<std::string>& others) {
   const FieldValue* f = find_field(event, name, others);
   return f ? f->value : std::string_view();
+}
+
+// The routing fields of an event, found as find_field() finds them.
+struct RoutingFields {
+  const FieldValue* channel = nullptr;
+  const FieldValue* event_id = nullptr;
+};
+
+// Finds Channel and EventID in one pass, preferring System fields as
+// find_field() does. Both names have seven bytes, so a name is compared as
+// two overlapping 4-byte words. Two find_field() calls had cost about 800
+// instructions per Sysmon event (callgrind), mostly in memcmp.
+RoutingFields find_routing_fields(const RawEvent& event) {
+  RoutingFields found;
+  bool channel_system = false, event_id_system = false;
+  auto load4 = [](const char* p) {
+    std::uint32_t w;
+    std::memcpy(&w, p, 4);
+    return w;
+  };
+  static const std::uint32_t kChannelHead = load4("Channel"), kChannelTail = load4("Channel" + 3);
+  static const std::uint32_t kEventIdHead = load4("EventID"), kEventIdTail = load4("EventID" + 3);
+  for (const FieldValue& f : event.fields) {
+    if (f.name.size() != 7 || f.nested_path) continue;
+    const std::uint32_t head = load4(f.name.data()), tail = load4(f.name.data() + 3);
+    if (head == kChannelHead && tail == kChannelTail) {
+      if (!channel_system && (f.system || !found.channel)) {
+        found.channel = &f;
+        channel_system = f.system;
+      }
+    } else if (head == kEventIdHead && tail == kEventIdTail) {
+      if (!event_id_system && (f.system || !found.event_id)) {
+        found.event_id = &f;
+        event_id_system = f.system;
+      }
+    }
+  }
+  return found;
 }
 
 long parse_event_id(std::string_view text) {
@@ -598,7 +637,9 @@ std::uint32_t Matcher::route_of(const RawEvent& event) const {
   std::uint32_t route_id = router.no_channel;
   if (router.channels.empty() && router.other_channels == router.no_channel) return route_id;
   // A Channel field marks a Windows event, even when it is empty.
-  const FieldValue* channel_field = find_field(event, "Channel", router.channel_fields);
+  const RoutingFields routing = find_routing_fields(event);
+  const FieldValue* channel_field = routing.channel;
+  if (!channel_field && !router.channel_fields.empty()) channel_field = find_other(event, router.channel_fields);
   if (!channel_field || channel_field->type == ValueType::Null) return route_id;
   route_id = router.other_channels;
   using ChannelEntry = Engine::Router::ChannelEntry;
@@ -614,7 +655,9 @@ std::uint32_t Matcher::route_of(const RawEvent& event) const {
   }
   if (const auto* entry = static_cast<const ChannelEntry*>(last_channel_entry_)) {
     route_id = entry->any;
-    long id = parse_event_id(find_value(event, "EventID", router.event_id_fields));
+    const FieldValue* event_id = routing.event_id;
+    if (!event_id && !router.event_id_fields.empty()) event_id = find_other(event, router.event_id_fields);
+    long id = parse_event_id(event_id ? event_id->value : std::string_view());
     auto eid = entry->by_event_id.find(id);
     if (eid != entry->by_event_id.end()) route_id = eid->second;
   }
