@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include <sys/wait.h>
 
@@ -358,6 +359,99 @@ TEST(HostileCompression, HuntReportsBombAndReadsTheRest) {
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.out.find("\"rule_id\""), std::string::npos);
   EXPECT_NE(r.err.find("compression bomb"), std::string::npos) << r.err;
+}
+
+// Compresses `text` as `zstd --long=28` does on a pipe: long-distance
+// matching and a window of 2^28 bytes, fed in pieces with no pledged size, so
+// the frame header keeps the whole window instead of one fitted to the input.
+std::string zstd_long_window(const std::string& text) {
+  ZSTD_CCtx* ctx = ZSTD_createCCtx();
+  EXPECT_FALSE(ZSTD_isError(ZSTD_CCtx_setParameter(ctx, ZSTD_c_enableLongDistanceMatching, 1)));
+  EXPECT_FALSE(ZSTD_isError(ZSTD_CCtx_setParameter(ctx, ZSTD_c_windowLog, 28)));
+  std::string out, buffer(ZSTD_CStreamOutSize(), '\0');
+  constexpr std::size_t kPiece = 4096;
+  for (std::size_t at = 0; at <= text.size(); at += kPiece) {
+    const bool last = at + kPiece > text.size();
+    const std::string_view piece = std::string_view(text).substr(at, kPiece);
+    ZSTD_inBuffer in{piece.data(), piece.size(), 0};
+    const ZSTD_EndDirective mode = last ? ZSTD_e_end : ZSTD_e_continue;
+    bool done = false;
+    while (!done) {
+      ZSTD_outBuffer o{buffer.data(), buffer.size(), 0};
+      const std::size_t left = ZSTD_compressStream2(ctx, &o, &in, mode);
+      EXPECT_FALSE(ZSTD_isError(left)) << ZSTD_getErrorName(left);
+      out.append(buffer.data(), o.pos);
+      done = ZSTD_isError(left) || (last ? left == 0 : in.pos == in.size);
+    }
+  }
+  ZSTD_freeCCtx(ctx);
+  return out;
+}
+
+// Returns the error code of decompressing `frame` with libzstd's default
+// window limit of 2^27 bytes, or 0 when that succeeds.
+ZSTD_ErrorCode default_decoder_error(const std::string& frame) {
+  ZSTD_DCtx* ctx = ZSTD_createDCtx();
+  std::string buffer(ZSTD_DStreamOutSize(), '\0');
+  ZSTD_inBuffer in{frame.data(), frame.size(), 0};
+  ZSTD_ErrorCode code = ZSTD_error_no_error;
+  while (in.pos < in.size && code == ZSTD_error_no_error) {
+    ZSTD_outBuffer o{buffer.data(), buffer.size(), 0};
+    code = ZSTD_getErrorCode(ZSTD_decompressStream(ctx, &o, &in));
+  }
+  ZSTD_freeDCtx(ctx);
+  return code;
+}
+
+std::string whoami_lines(std::size_t count) {
+  std::string text;
+  for (std::size_t i = 0; i < count; ++i) text += fmt::format("{{\"CommandLine\": \"whoami\", \"n\": {}}}\n", i);
+  return text;
+}
+
+TEST(ZstdLongWindow, TestFrameNeedsMoreThanDefaultWindow) {
+  // The frames below are only a test of the window limit if libzstd's
+  // default decoder rejects them.
+  EXPECT_EQ(default_decoder_error(zstd_long_window(whoami_lines(3000))), ZSTD_error_frameParameter_windowTooLarge);
+}
+
+TEST(ZstdLongWindow, LoadInputDecompressesFrame) {
+  // zstd data read whole (EVTX, standard input, JSON that is not streamed)
+  // goes through load_input.
+  const std::string text = whoami_lines(3000);
+  TempDir dir;
+  auto path = dir.write("long.json.zst", zstd_long_window(text));
+  Loaded r;
+  load(path, r);
+  ASSERT_TRUE(r.input.has_value()) << r.diagnostics.items().front().format();
+  EXPECT_EQ(r.input->compression, "zstd");
+  EXPECT_EQ(std::string_view(r.input->json.data(), r.input->json.size()), text);
+}
+
+TEST(ZstdLongWindow, HuntStreamsFrame) {
+  TempDir dir;
+  auto rules = dir.write("rules/r.yml", std::string(kRuleHead) + "level: low\ndetection:\n  sel:\n    CommandLine: whoami\n  condition: sel\n");
+  auto log = dir.write("long.jsonl.zst", zstd_long_window(whoami_lines(3000)));
+  auto r = run_cli({"hunt", "-r", rules.string(), log.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("zstd"), std::string::npos) << r.err;
+  std::size_t detections = 0;
+  for (std::size_t at = r.out.find("\"rule_id\""); at != std::string::npos; at = r.out.find("\"rule_id\"", at + 1))
+    ++detections;
+  EXPECT_EQ(detections, 3000u);
+}
+
+TEST(ZstdLongWindow, WindowOverMaximumIsExplained) {
+  // A frame header whose window descriptor sets 2^32 bytes (exponent
+  // 22, so 2^(10 + 22)), then one raw last block of 2 bytes.
+  const std::string frame("\x28\xB5\x2F\xFD\x00\xB0\x11\x00\x00{}", 11);
+  TempDir dir;
+  auto path = dir.write("huge-window.json.zst", frame);
+  Loaded r;
+  load(path, r);
+  EXPECT_FALSE(r.input.has_value());
+  EXPECT_TRUE(any_message_contains(r.diagnostics, "zstd frame needs a window larger than 2^31 bytes (2048 MiB)"))
+      << r.diagnostics.items().front().format();
 }
 
 TEST(HostileJson, UnbalancedQuoteSaysRecordsMayBeJoined) {

@@ -204,7 +204,7 @@ bool gunzip(const std::string& in, std::string& out, std::string& error) {
 }
 
 bool unzstd(const std::string& in, std::string& out, std::string& error) {
-  ZSTD_DCtx* ctx = ZSTD_createDCtx();
+  ZSTD_DCtx* ctx = new_zstd_decoder();
   ZSTD_inBuffer input{in.data(), in.size(), 0};
   std::string buffer(ZSTD_DStreamOutSize(), '\0');
   std::size_t rc = 0;
@@ -216,7 +216,7 @@ bool unzstd(const std::string& in, std::string& out, std::string& error) {
     ZSTD_outBuffer output{buffer.data(), buffer.size(), 0};
     rc = ZSTD_decompressStream(ctx, &output, &input);
     if (ZSTD_isError(rc)) {
-      error = fmt::format("zstd data is corrupt ({})", ZSTD_getErrorName(rc));
+      error = zstd_error_message(rc);
       ZSTD_freeDCtx(ctx);
       return false;
     }

@@ -14,6 +14,8 @@
 #include "sigscope/input/json_reader.h"
 #include "sigscope/input/sources.h"
 
+struct ZSTD_DCtx_s;
+
 namespace sigscope {
 
 class ByteStream {
@@ -47,6 +49,13 @@ class ByteStream {
   std::string error_;
   std::string compression_;
 };
+
+// Creates a zstd decoder that accepts windows up to libzstd's maximum (see
+// stream.cpp for the memory this costs). The caller frees it with ZSTD_freeDCtx.
+ZSTD_DCtx_s* new_zstd_decoder();
+
+// Returns the message for the error code `code` of ZSTD_decompressStream.
+std::string zstd_error_message(std::size_t code);
 
 // Returns true when `bytes` starts with a UTF-16 byte order mark (FF FE or FE FF).
 bool has_utf16_bom(std::string_view bytes);
