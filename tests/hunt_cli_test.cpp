@@ -340,6 +340,50 @@ TEST(HuntCli, ExplainOneRecord) {
   EXPECT_EQ(unknown.exit_code, 2);
 }
 
+TEST(HuntCli, ExplainFindsUnsupportedRuleByName) {
+  // Rules that are not run were found by id only, so their `name` gave
+  // "not found" instead of the reason.
+  TempDir dir;
+  // The runnable rule keeps the hunt from stopping with "no rule can run".
+  auto rules = dir.write("rules/r.yml", R"(title: Needs a variable
+id: 34000000-0000-4000-8000-000000000001
+name: needs_variable
+level: low
+logsource: {product: windows}
+detection: {sel: {CommandLine|expand: '%admin_tools%'}, condition: sel}
+---
+title: Counts a missing rule
+id: 34000000-0000-4000-8000-000000000002
+name: counts_missing
+level: high
+correlation: {type: event_count, rules: [no_such_rule], group-by: [User], timespan: 5m, condition: {gte: 2}}
+---
+title: Whoami
+id: 34000000-0000-4000-8000-000000000003
+level: low
+logsource: {product: windows}
+detection: {sel: {CommandLine: whoami}, condition: sel}
+)");
+  auto log = dir.write("logs/a.jsonl", "{\"CommandLine\": \"whoami\"}\n");
+
+  auto detection = run_cli({"hunt", "-r", rules.string(), "--explain", "needs_variable", log.string()});
+  EXPECT_EQ(detection.exit_code, 1) << detection.err;
+  EXPECT_NE(detection.err.find("rule needs_variable (34000000-0000-4000-8000-000000000001) is not run: placeholder "
+                               "%admin_tools% has no value"),
+            std::string::npos)
+      << detection.err;
+
+  auto correlation = run_cli({"hunt", "-r", rules.string(), "--explain", "counts_missing", log.string()});
+  EXPECT_EQ(correlation.exit_code, 1) << correlation.err;
+  EXPECT_NE(correlation.err.find("rule counts_missing (34000000-0000-4000-8000-000000000002) is not run:"),
+            std::string::npos)
+      << correlation.err;
+
+  auto by_id = run_cli({"hunt", "-r", rules.string(), "--explain", "34000000-0000-4000-8000-000000000001", log.string()});
+  EXPECT_EQ(by_id.exit_code, 1) << by_id.err;
+  EXPECT_NE(by_id.err.find("rule 34000000-0000-4000-8000-000000000001 is not run:"), std::string::npos) << by_id.err;
+}
+
 TEST(HuntCli, TableEscapesControlCharacters) {
   HuntFiles s;
   auto ansi = s.dir.write("logs5/a.jsonl", "{\"CommandLine\": \"whoami \\u001b[31mRED\\u0007\"}\n");

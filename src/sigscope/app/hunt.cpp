@@ -714,8 +714,9 @@ int explain(const Engine& engine, const HuntOptions& options, DiagnosticList& di
         return 2;
       }
     for (const auto& u : engine.unsupported())
-      if (u.id == options.explain_rule) {
-        spdlog::error("rule {} is not run: {}", u.id, u.reason);
+      if (u.id == options.explain_rule || (!u.name.empty() && u.name == options.explain_rule)) {
+        spdlog::error("rule {} is not run: {}", u.id == options.explain_rule ? u.id : fmt::format("{} ({})", u.name, u.id),
+                      u.reason);
         return 1;
       }
     spdlog::error("rule {} not found among the loaded rules", options.explain_rule);

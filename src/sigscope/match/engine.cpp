@@ -226,7 +226,7 @@ Engine::Engine(std::vector<CompiledRule> rules, const EngineOptions& options, Di
       }
     } drop_after{!options.keep_rule_sources && r.rule.kind != RuleKind::Filter ? &r : nullptr};
     auto report = [&](std::string category, std::string reason) {
-      unsupported_.push_back({r.rule.id, r.rule.title, r.rule.path, std::move(category), std::move(reason)});
+      unsupported_.push_back({r.rule.id, r.rule.name, r.rule.title, r.rule.path, std::move(category), std::move(reason)});
     };
     switch (r.rule.kind) {
       case RuleKind::Filter: continue;  // applied to the rules it names below
@@ -299,7 +299,7 @@ Engine::Engine(std::vector<CompiledRule> rules, const EngineOptions& options, Di
         (!runnable_[r]->rule.name.empty() && options.feed_only.count(runnable_[r]->rule.name)))
       correlations_.reported[r] = false;
   for (const auto& u : unrunnable)
-    unsupported_.push_back({u.rule->rule.id, u.rule->rule.title, u.rule->rule.path, "correlation rule", u.reason});
+    unsupported_.push_back({u.rule->rule.id, u.rule->rule.name, u.rule->rule.title, u.rule->rule.path, "correlation rule", u.reason});
   build_routes(options);
 
   // Each route searches only its own rules' keywords.

@@ -58,6 +58,7 @@ struct EngineOptions {
 // A rule the engine cannot run, with the reason.
 struct UnsupportedRule {
   std::string id;
+  std::string name;  // the rule's `name`, by which correlations refer to it, or empty
   std::string title;
   std::string path;
   std::string category;  // short class of the reason, for summaries
