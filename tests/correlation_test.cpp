@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -307,6 +308,48 @@ TEST(CorrelationChain, SpecificationExampleBruteForceThenSuccess) {
   const CorrelationFire& outer = r.fires.back();
   EXPECT_EQ(outer.group, std::vector<std::string>{"mallory"});
   EXPECT_EQ(outer.event_count, 11u);  // ten failures through the inner correlation, and the success
+}
+
+TEST(CorrelationChain, ManyGroupsGiveSameFiresSpilled) {
+  // run() also evaluates the hits from temporary files, one partition at a
+  // time, and compares. Here the parents' groups spread over most of the
+  // partitions, and each partition must take exactly the child fires of its
+  // groups, next to the hits of those groups.
+  std::string yaml = std::string(kFailed) + "---\n" + kSuccess + "---\n" +
+                     correlation("  type: event_count\n  rules: [failed_login]\n  group-by: [User]\n  timespan: 1m\n"
+                                 "  condition:\n    gte: 2\n",
+                                 "20000000-0000-4000-8000-000000000002", "repeated_failures") +
+                     "---\n" +
+                     correlation("  type: temporal\n  rules: [repeated_failures, successful_login]\n"
+                                 "  group-by: [User]\n  timespan: 5m\n") +
+                     "---\n" +
+                     correlation("  type: event_count\n  rules: [repeated_failures]\n  group-by: [User]\n"
+                                 "  timespan: 1h\n  condition:\n    gte: 2\n",
+                                 "20000000-0000-4000-8000-000000000003");
+  // Per user: two failures, two more two minutes later, then a success.
+  // Users share start times, so items of many groups tie.
+  constexpr int kUsers = 300;
+  std::vector<std::string> events;
+  for (int u = 0; u < kUsers; ++u) {
+    const std::string user = "user" + std::to_string(u);
+    const int start = (u % 20) * 5;
+    for (int second : {start, start + 1, start + 120, start + 121}) events.push_back(login(user.c_str(), second));
+    events.push_back(login(user.c_str(), start + 130, 4624));
+  }
+  Hunted r = run(yaml, events);
+  auto counts = r.counts();
+  EXPECT_EQ(counts["20000000-0000-4000-8000-000000000002"], 2 * kUsers);
+  EXPECT_EQ(counts[kCorr], kUsers);
+  EXPECT_EQ(counts["20000000-0000-4000-8000-000000000003"], kUsers);
+
+  std::set<std::size_t> partitions;
+  for (const CorrelationFire& fire : r.fires) {
+    if (r.engine->correlations().plans[fire.correlation].rule->rule.id != kCorr) continue;
+    std::string key;
+    append_group_value(key, fire.group.at(0));
+    partitions.insert(CorrelationHits::partition_of(fire.correlation, key));
+  }
+  EXPECT_GE(partitions.size(), 64u);
 }
 
 TEST(CorrelationAliases, GroupAcrossDifferentFieldNames) {

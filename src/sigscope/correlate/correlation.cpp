@@ -862,6 +862,33 @@ std::vector<std::string> split_key(std::string_view key) {
   return out;
 }
 
+// Returns whether position `k` of `plan`'s rules is the first that names
+// what it names. A correlation listed twice gives its fires once, at its
+// first position.
+bool first_position(const CorrelationPlan& plan, std::uint32_t k) {
+  for (std::uint32_t j = 0; j < k; ++j)
+    if (plan.refs[j].correlation == plan.refs[k].correlation && plan.refs[j].index == plan.refs[k].index) return false;
+  return true;
+}
+
+// Sets `key` to the group key under which `plan` counts `fire`, a fire of
+// the correlation at position `k` of its rules. Returns false when the fire
+// lacks one of the plan's group-by values.
+bool child_group_key(const CorrelationPlan& plan, std::uint32_t k, const CorrelationFire& fire, std::string& key) {
+  key.clear();
+  for (int position : plan.child_group[k]) {
+    if (position < 0 || static_cast<std::size_t>(position) >= fire.group.size()) return false;
+    append_group_value(key, fire.group[static_cast<std::size_t>(position)]);
+  }
+  return true;
+}
+
+// A fire of a referenced correlation, as one parent counts it.
+struct ChildFire {
+  std::uint32_t fire = 0;      // index into the fires
+  std::uint32_t position = 0;  // position in the parent's `rules`
+};
+
 // Evaluates one correlation over its items.
 class Evaluation {
  public:
@@ -880,46 +907,36 @@ class Evaluation {
           positions_[k].push_back(static_cast<std::uint16_t>(j));
   }
 
-  // Adds the plan's hits and the fires of the correlations it references.
-  // With `partition` set, only the fires whose group falls in that partition
-  // are added, and fires without a complete group are counted in partition 0.
+  // Adds the plan's hits and every fire of the correlations it references.
   void collect(const std::vector<std::uint32_t>& hit_indices, const std::vector<std::vector<std::uint32_t>>& fires_of,
-               CorrelationStats& stats, std::optional<std::size_t> partition = std::nullopt) {
-    const bool numeric = is_numeric_type(spec_.type);
-    items_.reserve(hit_indices.size());
-    for (std::uint32_t h : hit_indices) {
-      const CorrelationHits::View hit = hits_[h];
-      if (numeric && (!hit.has_value() || !number(text(hit.value)))) ++stats.without_value;
-      items_.push_back({hit.time_us, h, static_cast<std::uint16_t>(hit.ref), false});
-    }
+               CorrelationStats& stats) {
+    add_hits(hit_indices, stats);
+    std::string key;
     for (std::uint32_t k = 0; k < plan_.refs.size(); ++k) {
-      // A correlation listed twice gives its detections once, at its first position.
-      if (!plan_.refs[k].correlation || positions_[k].front() != k) continue;
+      if (!plan_.refs[k].correlation || !first_position(plan_, k)) continue;
       for (std::uint32_t f : fires_of[plan_.refs[k].index]) {
-        const CorrelationFire& fire = fires_[f];
-        std::string key;
-        bool complete = true;
-        for (int position : plan_.child_group[k]) {
-          if (position < 0 || static_cast<std::size_t>(position) >= fire.group.size()) {
-            complete = false;
-            break;
-          }
-          append_group_value(key, fire.group[static_cast<std::size_t>(position)]);
-        }
-        if (!complete) {
-          if (!partition || *partition == 0) ++stats.without_group;
+        if (!child_group_key(plan_, k, fires_[f], key)) {
+          ++stats.without_group;
           continue;
         }
-        if (partition && CorrelationHits::partition_of(plan_index_, key) != *partition) continue;
-        std::uint32_t value = CorrelationHits::kNoValue;
-        if (int position = plan_.child_value[k]; position >= 0 && static_cast<std::size_t>(position) < fire.group.size())
-          value = unify(fire.group[static_cast<std::size_t>(position)]);
-        if (numeric && (value == CorrelationHits::kNoValue || !number(text(value)))) ++stats.without_value;
-        items_.push_back({fire.last_us, static_cast<std::uint32_t>(children_.size()), static_cast<std::uint16_t>(k), true});
-        children_.push_back({f, unify(key), value});
+        add_child(k, f, key, stats);
       }
     }
-    std::stable_sort(items_.begin(), items_.end(), [](const Item& a, const Item& b) { return a.time < b.time; });
+    sort_items();
+  }
+
+  // Adds the plan's hits and `child_fires`, whose group keys are complete:
+  // with spilled hits, one partition's share of each (see
+  // partition_child_fires).
+  void collect(const std::vector<std::uint32_t>& hit_indices, std::span<const ChildFire> child_fires,
+               CorrelationStats& stats) {
+    add_hits(hit_indices, stats);
+    std::string key;
+    for (const ChildFire& child : child_fires) {
+      child_group_key(plan_, child.position, fires_[child.fire], key);
+      add_child(child.position, child.fire, key, stats);
+    }
+    sort_items();
   }
 
   // Runs the windows and returns the fires, in no set order.
@@ -986,6 +1003,33 @@ class Evaluation {
   }
 
  private:
+  void add_hits(const std::vector<std::uint32_t>& hit_indices, CorrelationStats& stats) {
+    const bool numeric = is_numeric_type(spec_.type);
+    items_.reserve(hit_indices.size());
+    for (std::uint32_t h : hit_indices) {
+      const CorrelationHits::View hit = hits_[h];
+      if (numeric && (!hit.has_value() || !number(text(hit.value)))) ++stats.without_value;
+      items_.push_back({hit.time_us, h, static_cast<std::uint16_t>(hit.ref), false});
+    }
+  }
+
+  // Adds fire `f` of the correlation at position `k`, in the group `key`.
+  void add_child(std::uint32_t k, std::uint32_t f, std::string_view key, CorrelationStats& stats) {
+    const CorrelationFire& fire = fires_[f];
+    std::uint32_t value = CorrelationHits::kNoValue;
+    if (int position = plan_.child_value[k]; position >= 0 && static_cast<std::size_t>(position) < fire.group.size())
+      value = unify(fire.group[static_cast<std::size_t>(position)]);
+    if (is_numeric_type(spec_.type) && (value == CorrelationHits::kNoValue || !number(text(value)))) ++stats.without_value;
+    items_.push_back({fire.last_us, static_cast<std::uint32_t>(children_.size()), static_cast<std::uint16_t>(k), true});
+    children_.push_back({f, unify(key), value});
+  }
+
+  // Orders the items by time. Items of one time keep the order they were
+  // added in: hits, then the fires of each position of `rules` in turn.
+  void sort_items() {
+    std::stable_sort(items_.begin(), items_.end(), [](const Item& a, const Item& b) { return a.time < b.time; });
+  }
+
   // The id of a text that a child's fire gives: the hits' id when a hit has
   // the same text, so both land in one group, else a new id past theirs.
   std::uint32_t unify(std::string_view text) {
@@ -1172,6 +1216,33 @@ class Evaluation {
   std::vector<CorrelationFire> fires_out_;
 };
 
+// Distributes the fires of the correlations that `plan` references over the
+// partitions of `plan`'s spilled hits, by the group key under which `plan`
+// counts each. Doing it once per level builds each key twice in all (here
+// and in collect()), where finding each partition's fires in collect() built
+// it once per partition. Returns no partitions
+// when `plan` references no correlation. Fires that lack a group-by value
+// are counted in `stats` and left out.
+std::vector<std::vector<ChildFire>> partition_child_fires(const CorrelationPlan& plan, std::uint32_t plan_index,
+                                                          const std::vector<CorrelationFire>& fires,
+                                                          const std::vector<std::vector<std::uint32_t>>& fires_of,
+                                                          CorrelationStats& stats) {
+  std::vector<std::vector<ChildFire>> parts;
+  std::string key;
+  for (std::uint32_t k = 0; k < plan.refs.size(); ++k) {
+    if (!plan.refs[k].correlation || !first_position(plan, k)) continue;
+    if (parts.empty()) parts.resize(CorrelationHits::kPartitions);
+    for (std::uint32_t f : fires_of[plan.refs[k].index]) {
+      if (!child_group_key(plan, k, fires[f], key)) {
+        ++stats.without_group;
+        continue;
+      }
+      parts[CorrelationHits::partition_of(plan_index, key)].push_back({f, k});
+    }
+  }
+  return parts;
+}
+
 }  // namespace
 
 bool fire_before(const CorrelationFire& a, const CorrelationFire& b) {
@@ -1240,6 +1311,9 @@ void evaluate_correlations(const CorrelationSet& set, const CorrelationHits& hit
         slot[p] = static_cast<std::int32_t>(plans.size());
         plans.push_back(p);
       }
+    std::vector<std::vector<std::vector<ChildFire>>> child_fires(plans.size());
+    for (std::size_t k = 0; k < plans.size(); ++k)
+      child_fires[k] = partition_child_fires(set.plans[plans[k]], plans[k], fires, fires_of, stats);
     for (std::size_t part = 0; part < CorrelationHits::kPartitions; ++part) {
       struct Local {
         CorrelationHits hits{SIZE_MAX};
@@ -1260,10 +1334,9 @@ void evaluate_correlations(const CorrelationSet& set, const CorrelationHits& hit
         std::vector<std::uint32_t> indices(locals[k].hits.memory_size());
         for (std::uint32_t h = 0; h < indices.size(); ++h) indices[h] = h;
         Evaluation evaluation(set.plans[p], p, locals[k].hits, fires, &locals[k].order);
-        // NOTE: collect() builds the group key of every child fire in each of
-        // the 128 partitions to find the fires of this one, so chains over
-        // many child fires pay that 128 times.
-        evaluation.collect(indices, fires_of, stats, part);
+        std::vector<ChildFire> own_fires;
+        if (!child_fires[k].empty()) own_fires.swap(child_fires[k][part]);
+        evaluation.collect(indices, own_fires, stats);
         emit(p, evaluation.run());
       }
     }
