@@ -1468,6 +1468,134 @@ TEST_F(EvtxDamage, ChecksumMismatchIsCountedInTheHuntSummary) {
   EXPECT_NE(r.err.find("EVTX checksum mismatch: 1"), std::string::npos) << r.err;
 }
 
+// Returns the hunt's JSON lines with their "input" field taken out, so runs
+// over the same events from different files compare equal.
+std::vector<std::string> detections_without_input(const std::string& out) {
+  std::vector<std::string> lines;
+  std::size_t pos = 0;
+  while (pos < out.size()) {
+    const std::size_t end = std::min(out.find('\n', pos), out.size());
+    std::string line = out.substr(pos, end - pos);
+    const std::size_t field = line.find("\"input\":\"");
+    if (field != std::string::npos) line.erase(field, line.find("\",", field + 9) + 2 - field);
+    lines.push_back(std::move(line));
+    pos = end + 1;
+  }
+  return lines;
+}
+
+class EvtxStream : public EvtxDamage {
+ protected:
+  // Writes a file of the corpus file's header and its whole chunks repeated
+  // to `chunks` chunks, and returns its path.
+  fs::path write_repeated(const std::string& name, std::size_t chunks) {
+    const std::size_t whole = (original_.size() - kEvtxFileHeaderSize) / kEvtxChunkSize;
+    std::vector<std::uint8_t> bytes(original_.begin(), original_.begin() + kEvtxFileHeaderSize);
+    for (std::size_t c = 0; c < chunks; ++c) {
+      const auto begin = original_.begin() + static_cast<std::ptrdiff_t>(kEvtxFileHeaderSize + (c % whole) * kEvtxChunkSize);
+      bytes.insert(bytes.end(), begin, begin + static_cast<std::ptrdiff_t>(kEvtxChunkSize));
+    }
+    fs::path path = dir_ / name;
+    write_bytes(path, bytes);
+    return path;
+  }
+  // Compresses `path` with `compressor` ("gzip" or "zstd -q") into `path` + `suffix`.
+  fs::path compress(const fs::path& path, const std::string& compressor, const std::string& suffix) {
+    fs::path out = path.string() + suffix;
+    const std::string command = compressor + " -c '" + path.string() + "' > '" + out.string() + "'";
+    EXPECT_EQ(std::system(command.c_str()), 0) << command;
+    return out;
+  }
+  fs::path rules() {
+    fs::path path = dir_ / "rule.yml";
+    write_bytes(path, std::vector<std::uint8_t>(kAnyEventRule, kAnyEventRule + std::strlen(kAnyEventRule)));
+    return path;
+  }
+};
+
+TEST_F(EvtxStream, CompressedFileGivesPlainFileDetections) {
+  // 70 chunks: two full jobs of 32 chunks and a last one of 6.
+  const fs::path plain = write_repeated("big.evtx", 70);
+  const fs::path rule = rules();
+  auto expected = testing::run_cli({"hunt", "-r", rule.string(), "-f", "jsonl", plain.string()});
+  ASSERT_EQ(expected.exit_code, 0) << expected.err;
+  const long long events = testing::number_after(expected.err, "info: read ");
+  ASSERT_GT(events, 100) << expected.err;
+
+  for (const auto& [compressor, suffix] : std::vector<std::pair<std::string, std::string>>{{"gzip", ".gz"}, {"zstd -q", ".zst"}}) {
+    const fs::path packed = compress(plain, compressor, suffix);
+    auto file = testing::run_cli({"hunt", "-r", rule.string(), "-f", "jsonl", packed.string()});
+    EXPECT_EQ(file.exit_code, 0) << file.err;
+    EXPECT_EQ(testing::number_after(file.err, "info: read "), events) << file.err;
+    EXPECT_EQ(detections_without_input(file.out), detections_without_input(expected.out)) << compressor;
+
+    auto piped = testing::run_cli_piped("cat '" + packed.string() + "'", {"hunt", "-r", rule.string(), "-f", "jsonl", "-"});
+    EXPECT_EQ(piped.exit_code, 0) << piped.err;
+    EXPECT_EQ(detections_without_input(piped.out), detections_without_input(expected.out)) << compressor << " piped";
+  }
+  // Uncompressed EVTX from a pipe streams too.
+  auto piped = testing::run_cli_piped("cat '" + plain.string() + "'", {"hunt", "-r", rule.string(), "-f", "jsonl", "-"});
+  EXPECT_EQ(piped.exit_code, 0) << piped.err;
+  EXPECT_EQ(detections_without_input(piped.out), detections_without_input(expected.out));
+}
+
+TEST_F(EvtxStream, CompressedTruncatedFileIsReportedAsPlain) {
+  // Cut in the second chunk, with a header that lists 17 chunks (and its
+  // checksum updated): the data contains 2, the second of them cut short.
+  std::vector<std::uint8_t> bytes(original_.begin(), original_.begin() + kEvtxFileHeaderSize + kEvtxChunkSize + 30000);
+  bytes[42] = 17;
+  bytes[43] = 0;
+  put_u32(bytes, 124, static_cast<std::uint32_t>(::crc32(0, bytes.data(), 120)));
+  const fs::path plain = dir_ / "cut.evtx";
+  write_bytes(plain, bytes);
+  const fs::path rule = rules();
+  auto expected = testing::run_cli({"hunt", "-r", rule.string(), "-f", "jsonl", plain.string()});
+  const fs::path packed = compress(plain, "zstd -q", ".zst");
+  auto r = testing::run_cli({"hunt", "-r", rule.string(), "-f", "jsonl", packed.string()});
+  EXPECT_EQ(r.exit_code, expected.exit_code) << r.err;
+  EXPECT_EQ(detections_without_input(r.out), detections_without_input(expected.out));
+  for (const char* text : {"chunk is truncated", "the file header lists 17 chunks but the file holds 2",
+                           "truncated EVTX chunk: 1", "missing EVTX chunk: 15"}) {
+    EXPECT_NE(expected.err.find(text), std::string::npos) << text << "\n" << expected.err;
+    EXPECT_NE(r.err.find(text), std::string::npos) << text << "\n" << r.err;
+  }
+}
+
+TEST_F(EvtxStream, DamagedCompressionKeepsEventsBefore) {
+  // gzip, since it decodes as it reads: a zstd frame of these repeated
+  // chunks cut in half gives no output at all.
+  const fs::path plain = write_repeated("big.evtx", 70);
+  const fs::path packed = compress(plain, "gzip", ".gz");
+  const std::string gz = testing::read_file(packed.string());
+  const fs::path cut = dir_ / "cut.evtx.gz";
+  std::ofstream(cut, std::ios::binary) << gz.substr(0, gz.size() / 2);
+  auto r = testing::run_cli({"hunt", "-r", rules().string(), "-f", "jsonl", cut.string()});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("input ends early: gzip data is truncated"), std::string::npos) << r.err;
+  EXPECT_GT(testing::number_after(r.err, "info: read "), 100) << r.err;
+  EXPECT_NE(r.err.find("info: read 1 input only up to where its data ends early"), std::string::npos) << r.err;
+}
+
+TEST_F(EvtxStream, CompressedPipeKeepsMemoryFlat) {
+  // About 250 MB of EVTX, compressed on the fly. Read whole, as before, the
+  // data alone took more than 250 MB.
+  const fs::path chunks = write_repeated("chunks.evtx", 16);
+  const std::string producer = "{ cat '" + chunks.string() + "'; i=0; while [ $i -lt 240 ]; do tail -c +" +
+                               std::to_string(kEvtxFileHeaderSize + 1) + " '" + chunks.string() +
+                               "'; i=$((i+1)); done; } | zstd -q -1 -c";
+  const char* kNoEventRule = "title: No event\nid: 3c4d5e6f-7081-4923-ab4c-5d6e7f809102\nlevel: low\n"
+                             "logsource:\n  product: windows\ndetection:\n  selection:\n    EventID: 999999\n"
+                             "  condition: selection\n";
+  const fs::path rule = dir_ / "none.yml";
+  write_bytes(rule, std::vector<std::uint8_t>(kNoEventRule, kNoEventRule + std::strlen(kNoEventRule)));
+  auto r = testing::run_cli_piped(producer, {"hunt", "-r", rule.string(), "-j", "2", "-o", "/dev/null", "-"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GT(testing::number_after(r.err, "info: read "), 10000) << r.err;
+  const long long peak = testing::number_after(r.err, "peak memory ");
+  ASSERT_GT(peak, 0) << r.err;
+  EXPECT_LT(peak, 100) << "peak memory in MiB; the decompressed input alone is about 250 MB";
+}
+
 TEST(EvtxBinXml, UnpairedSurrogateIsReadAndReported) {
   EvtxBuilder b;
   b.begin_record();

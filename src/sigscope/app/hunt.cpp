@@ -93,13 +93,18 @@ struct InputState {
 // A Small job is a whole small file, which its worker plans into the other
 // kinds and runs (see InputPlanner).
 struct Job {
-  enum class Kind { Whole, EvtxPart, JsonBlock, Skip, Small };
+  enum class Kind { Whole, EvtxPart, EvtxChunks, JsonBlock, Skip, Small };
   Kind kind = Kind::Whole;
   std::size_t input = 0;
   bool first = true;                 // first job of its input
   std::size_t part = 0, parts = 1;   // EvtxPart: chunk range `part` of `parts`
   std::shared_ptr<InputState> state;  // Whole, EvtxPart
   std::shared_ptr<LineBlock> block;   // JsonBlock
+  // EvtxChunks: chunks of EVTX data read as a stream (compressed or piped),
+  // and on the last job of the input, the chunks its file header lists
+  // beyond those the data contains.
+  std::shared_ptr<const EvtxFile> evtx_chunks;
+  std::size_t missing_chunks = 0;
   std::string skip_reason;            // Skip
   std::uint64_t progress_bytes = 0;   // input bytes this job accounts for
   std::uint64_t replaced_units = 0;   // JsonBlock: unpaired UTF-16 surrogates read as U+FFFD
@@ -134,6 +139,22 @@ std::string shipped_pipeline_names() {
 
 std::string display_name(const InputFile& input) { return input.path == "-" ? "<stdin>" : input.path; }
 
+void warn_no_evtx_records(const std::string& name, DiagnosticList& diagnostics) {
+  diagnostics.warning(name, 0, 0, "", "the EVTX file holds no event records",
+                      "the log may be empty, or its chunks damaged (see the other messages about this file)");
+}
+
+// Adds the counts of parsed EVTX chunks to `stats`, all but the records read.
+void add_chunk_stats(const ChunkStats& chunks, ReadStats& stats) {
+  for (std::uint64_t k = 0; k < chunks.skipped_records; ++k) stats.reject("corrupt EVTX record");
+  for (std::uint64_t k = 0; k < chunks.missing_records; ++k) stats.reject("truncated EVTX record");
+  if (chunks.bad_chunks > 0) stats.lose_chunks("corrupt EVTX chunk", chunks.bad_chunks);
+  if (chunks.lost_chunks > 0) stats.lose_chunks("EVTX chunk lost when the file shrank", chunks.lost_chunks);
+  if (chunks.checksum_errors > 0) stats.repair("EVTX checksum mismatch", chunks.checksum_errors);
+  if (chunks.truncated_chunks > 0) stats.repair("truncated EVTX chunk", chunks.truncated_chunks);
+  if (chunks.repaired_records > 0) stats.repair("unpaired UTF-16 surrogates", chunks.repaired_records);
+}
+
 void open_input(const InputFile& input, InputState& state, DiagnosticList& diagnostics) {
   if (state.evtx_file) {
     state.loaded.emplace();
@@ -153,9 +174,7 @@ void open_input(const InputFile& input, InputState& state, DiagnosticList& diagn
       state.skip_reason = "unreadable";
       return;
     }
-    if (state.evtx->framed_record_count() == 0)
-      diagnostics.warning(display_name(input), 0, 0, "", "the EVTX file holds no event records",
-                          "the log may be empty, or its chunks damaged (see the other messages about this file)");
+    if (state.evtx->framed_record_count() == 0) warn_no_evtx_records(display_name(input), diagnostics);
   }
   state.ok = true;
 }
@@ -263,6 +282,18 @@ class Worker {
                             : json_.read_lines(block.text(), 0, block.size, block.first_line, name, sink, diagnostics,
                                                block.offset);
       result.stats.add(stats);
+    } else if (job.kind == Job::Kind::EvtxChunks) {
+      const EvtxFile& file = *job.evtx_chunks;
+      result.input_read = true;
+      ChunkStats chunks;
+      for (std::size_t c = file.first_chunk(); c < file.chunk_count(); ++c)
+        chunks += evtx_.parse_chunk(file, c, sink, diagnostics);
+      result.stats.events = chunks.records;
+      // The decompressed bytes: those of the chunks, and the file header once.
+      result.stats.bytes = file.size() - (kEvtxFileHeaderSize + file.first_chunk() * kEvtxChunkSize) +
+                           (job.first ? kEvtxFileHeaderSize : 0);
+      if (job.missing_chunks > 0) result.stats.lose_chunks("missing EVTX chunk", job.missing_chunks);
+      add_chunk_stats(chunks, result.stats);
     } else {
       InputState& state = *job.state;
       std::call_once(state.once, [&] { open_input(input, state, diagnostics); });
@@ -287,13 +318,7 @@ class Worker {
           // Chunks the header lists but a cut file lacks (reported by EvtxFile::open).
           if (file.missing_chunks() > 0) result.stats.lose_chunks("missing EVTX chunk", file.missing_chunks());
         }
-        for (std::uint64_t k = 0; k < chunks.skipped_records; ++k) result.stats.reject("corrupt EVTX record");
-        for (std::uint64_t k = 0; k < chunks.missing_records; ++k) result.stats.reject("truncated EVTX record");
-        if (chunks.bad_chunks > 0) result.stats.lose_chunks("corrupt EVTX chunk", chunks.bad_chunks);
-        if (chunks.lost_chunks > 0) result.stats.lose_chunks("EVTX chunk lost when the file shrank", chunks.lost_chunks);
-        if (chunks.checksum_errors > 0) result.stats.repair("EVTX checksum mismatch", chunks.checksum_errors);
-        if (chunks.truncated_chunks > 0) result.stats.repair("truncated EVTX chunk", chunks.truncated_chunks);
-        if (chunks.repaired_records > 0) result.stats.repair("unpaired UTF-16 surrogates", chunks.repaired_records);
+        add_chunk_stats(chunks, result.stats);
       }
       if (job.first && state.loaded->replaced_surrogates > 0)
         result.stats.repair("unpaired UTF-16 surrogates", state.loaded->replaced_surrogates);
@@ -332,7 +357,7 @@ class JobQueue {
 
   // Reader: adds a job, waiting while too many are in flight.
   void push(Job job) {
-    const bool holds_data = job.block != nullptr || (job.state && job.state->preloaded);
+    const bool holds_data = job.block != nullptr || job.evtx_chunks != nullptr || (job.state && job.state->preloaded);
     std::unique_lock lock(mutex_);
     space_.wait(lock, [&] {
       return pushed_ - written_ < max_jobs_ && (!holds_data || data_jobs_ < max_data_jobs_);
@@ -524,6 +549,10 @@ class InputPlanner {
     while (start < head.size() && (head[start] == ' ' || head[start] == '\t' || head[start] == '\r' || head[start] == '\n'))
       ++start;
     const bool readable = stream->error().empty() && start < head.size();
+    if (stream->error().empty() && starts_like_evtx(head) && (input.stream || !stream->compression().empty())) {
+      plan_evtx_stream(i, input, *stream, std::move(head), emit, progress, stop, diagnostics);
+      return;
+    }
     std::uint64_t accounted = 0, replaced = 0;
     // UTF-16 inputs are converted as they are read (see ByteStream).
     auto report_replaced = [&] {
@@ -657,6 +686,103 @@ class InputPlanner {
   }
 
  private:
+  // Sends the jobs of EVTX data that is compressed or comes from a pipe, read
+  // from `stream` after its first bytes `head`: one job per kChunksPerTask
+  // chunks, so memory keeps the chunks of the jobs in flight, not the whole
+  // decompressed file. Records keep their numbers in the whole file.
+  void plan_evtx_stream(std::size_t i, const InputFile& input, ByteStream& stream, std::string head, const Emit& emit,
+                        Progress* progress, const std::atomic<bool>& stop, DiagnosticList& diagnostics) {
+    const std::string name = display_name(input);
+    std::size_t head_used = 0;
+    // Reads up to `size` bytes of the data: the rest of `head`, then the stream.
+    auto read = [&](char* out, std::size_t size) {
+      const std::size_t from_head = std::min(size, head.size() - head_used);
+      std::memcpy(out, head.data() + head_used, from_head);
+      head_used += from_head;
+      return from_head + (from_head < size ? stream.read_full(out + from_head, size - from_head) : 0);
+    };
+    std::uint64_t accounted = 0;
+    auto advance = [&] {
+      if (progress) progress->advance(stream.raw_bytes() - accounted);
+      accounted = stream.raw_bytes();
+    };
+    auto as_bytes = [](const std::string& text) {
+      return std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
+    };
+
+    std::string header(kEvtxFileHeaderSize, '\0');
+    header.resize(read(header.data(), header.size()));
+    // The next chunk to send: a whole chunk, a last one cut short, or empty
+    // at the end of the data.
+    std::string pending(kEvtxChunkSize, '\0');
+    pending.resize(header.size() == kEvtxFileHeaderSize ? read(pending.data(), pending.size()) : 0);
+    std::optional<EvtxHeader> info;
+    if (header.size() == kEvtxFileHeaderSize) {
+      info = check_evtx_header(name, as_bytes(header), as_bytes(pending), diagnostics);
+    } else if (!stream.error().empty()) {
+      diagnostics.error(name, 0, 0, "", stream.error(), "recompress or decompress the input and try again");
+    } else {
+      diagnostics.error(name, 0, 0, "",
+                        fmt::format("data is too small to be EVTX ({} bytes, the file header alone is {} bytes)",
+                                    header.size(), kEvtxFileHeaderSize));
+    }
+    if (!info) {
+      Job skip;
+      skip.kind = Job::Kind::Skip;
+      skip.input = i;
+      skip.skip_reason = "unreadable";
+      advance();
+      emit(std::move(skip));
+      return;
+    }
+
+    std::size_t next_chunk = 0;
+    std::uint64_t records = 0;
+    bool first = true;
+    // One job even for data without chunks, so the input counts as read.
+    do {
+      std::string segment;
+      segment.reserve(kChunksPerTask * kEvtxChunkSize);
+      while (!pending.empty() && segment.size() < kChunksPerTask * kEvtxChunkSize) {
+        segment += pending;
+        if (pending.size() < kEvtxChunkSize) {
+          pending.clear();  // a chunk cut short ends the data
+          break;
+        }
+        pending.resize(read(pending.data(), kEvtxChunkSize));
+      }
+      const std::size_t held = (segment.size() + kEvtxChunkSize - 1) / kEvtxChunkSize;
+      auto chunks = std::make_shared<const EvtxFile>(
+          EvtxFile::from_chunks(name, next_chunk, records, std::make_shared<const std::string>(std::move(segment))));
+      next_chunk += held;
+      records = chunks->framed_record_count();
+      Job part;
+      part.kind = Job::Kind::EvtxChunks;
+      part.input = i;
+      part.first = first;
+      part.evtx_chunks = std::move(chunks);
+      if (pending.empty() && stream.error().empty()) {
+        // The whole data is read: the header's chunk count can be checked.
+        part.missing_chunks = report_missing_evtx_chunks(name, info->listed_chunks, next_chunk, diagnostics);
+        if (records == 0) warn_no_evtx_records(name, diagnostics);
+      }
+      advance();
+      emit(std::move(part));
+      first = false;
+    } while (!pending.empty() && !stop);
+
+    if (!stream.error().empty()) {
+      diagnostics.error(name, 0, 0, "", fmt::format("input ends early: {}", stream.error()),
+                        "the events before this point were read; recompress or copy the input again");
+      Job tail;
+      tail.kind = Job::Kind::Skip;
+      tail.input = i;
+      tail.first = false;
+      tail.skip_reason = kPartlyRead;
+      emit(std::move(tail));
+    }
+  }
+
   // The start of each input is read here, then copied for as many bytes as
   // it has: most inputs are small, and zeroing 64 KiB for each cost more.
   static constexpr std::size_t kSniffBytes = 64 << 10;

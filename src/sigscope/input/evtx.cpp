@@ -238,69 +238,108 @@ std::optional<EvtxFile> EvtxFile::from_memory(const std::string& name, std::shar
   return finish_open(std::move(file), diagnostics);
 }
 
+std::optional<EvtxHeader> check_evtx_header(const std::string& name, std::span<const std::uint8_t> header,
+                                            std::span<const std::uint8_t> first_chunk, DiagnosticList& diagnostics) {
+  EvtxHeader info;
+  if (std::memcmp(header.data(), "ElfFile\0", 8) != 0) {
+    // The records are all in the chunks, so a carved or damaged log whose
+    // header is broken can still be read when its first chunk is intact.
+    if (first_chunk.size() < 8 || std::memcmp(first_chunk.data(), "ElfChnk\0", 8) != 0) {
+      diagnostics.error(name, 0, 0, kRuleId,
+                        "not an EVTX file: the file header lacks the \"ElfFile\" signature, and no chunk follows it");
+      return std::nullopt;
+    }
+    diagnostics.warning(name, 0, 0, kRuleId,
+                        "the file header lacks the \"ElfFile\" signature, but its first chunk is valid; reading the "
+                        "chunks without the header",
+                        "check how the file was copied or carved; its records are read as they are");
+    return info;
+  }
+  std::uint32_t stored_crc = load_u32(header.data() + 124);
+  std::uint32_t actual_crc = crc32_of(header.data(), 120);
+  if (stored_crc != actual_crc) {
+    diagnostics.warning(name, 0, 0, kRuleId,
+                        fmt::format("file header checksum mismatch (stored {:#010x}, computed "
+                                    "{:#010x}); reading the chunks anyway",
+                                    stored_crc, actual_crc));
+  }
+  std::uint16_t major_version = evtx::load_u16(header.data() + 38);
+  if (major_version != 3) {
+    diagnostics.warning(name, 0, 0, kRuleId,
+                        fmt::format("unknown EVTX major version {} (expected 3); reading anyway",
+                                    major_version));
+  }
+  info.flags = load_u32(header.data() + 120);
+  // The header's chunk count (offset 42) can lag behind the chunks written in
+  // a dirty file. A count above the chunks the file contains means it was cut.
+  info.listed_chunks = evtx::load_u16(header.data() + 42);
+  return info;
+}
+
+std::size_t report_missing_evtx_chunks(const std::string& name, std::size_t listed, std::size_t held,
+                                       DiagnosticList& diagnostics) {
+  if (listed <= held) return 0;
+  diagnostics.error(name, 0, 0, kRuleId,
+                    fmt::format("the file header lists {} chunks but the file holds {}: the file was cut "
+                                "short, and the records of the last {} are lost",
+                                listed, held, listed - held),
+                    "copy the log again from its source");
+  return listed - held;
+}
+
+namespace {
+// Returns the number of well-framed records in `chunk` (see frame_records).
+std::uint64_t count_framed_records(std::span<const std::uint8_t> chunk) {
+  if (classify_chunk(chunk) != ChunkKind::Records) return 0;
+  std::uint64_t framed = 0;
+  bool offset_valid = false;
+  frame_records(
+      chunk, records_end(chunk, offset_valid), [&](std::uint32_t, std::uint32_t) { ++framed; },
+      [](std::uint32_t, const std::string&) {});
+  return framed;
+}
+}  // namespace
+
 std::optional<EvtxFile> EvtxFile::finish_open(EvtxFile file, DiagnosticList& diagnostics) {
   const std::string& path = file.path_;
   const std::size_t size = file.size_;
   const std::uint8_t* header = file.data_ ? file.data_ : file.buffer_.get();
   const std::size_t chunks = (size - kEvtxFileHeaderSize + kEvtxChunkSize - 1) / kEvtxChunkSize;
   std::vector<std::uint8_t> buffer;
-  const bool header_valid = std::memcmp(header, "ElfFile\0", 8) == 0;
-  if (!header_valid) {
-    // The records are all in the chunks, so a carved or damaged log whose
-    // header is broken can still be read when its first chunk is intact.
-    std::span<const std::uint8_t> first;
-    if (chunks > 0) first = file.fd_ >= 0 ? file.chunk_for_framing(0, buffer) : file.chunk(0, buffer);
-    if (first.size() < 8 || std::memcmp(first.data(), "ElfChnk\0", 8) != 0) {
-      diagnostics.error(path, 0, 0, kRuleId,
-                        "not an EVTX file: the file header lacks the \"ElfFile\" signature, and no chunk follows it");
-      return std::nullopt;
-    }
-    diagnostics.warning(path, 0, 0, kRuleId,
-                        "the file header lacks the \"ElfFile\" signature, but its first chunk is valid; reading the "
-                        "chunks without the header",
-                        "check how the file was copied or carved; its records are read as they are");
-  }
-  if (header_valid) {
-    std::uint32_t stored_crc = load_u32(header + 124);
-    std::uint32_t actual_crc = crc32_of(header, 120);
-    if (stored_crc != actual_crc) {
-      diagnostics.warning(path, 0, 0, kRuleId,
-                          fmt::format("file header checksum mismatch (stored {:#010x}, computed "
-                                      "{:#010x}); reading the chunks anyway",
-                                      stored_crc, actual_crc));
-    }
-    std::uint16_t major_version = evtx::load_u16(header + 38);
-    if (major_version != 3) {
-      diagnostics.warning(path, 0, 0, kRuleId,
-                          fmt::format("unknown EVTX major version {} (expected 3); reading anyway",
-                                      major_version));
-    }
-    file.header_flags_ = load_u32(header + 120);
-
-    // The header's chunk count (offset 42) can lag behind the chunks written in
-    // a dirty file. A count above the chunks the file contains means it was cut.
-    const std::size_t listed = evtx::load_u16(header + 42);
-    if (listed > chunks) {
-      file.missing_chunks_ = listed - chunks;
-      diagnostics.error(path, 0, 0, kRuleId,
-                        fmt::format("the file header lists {} chunks but the file holds {}: the file was cut "
-                                    "short, and the records of the last {} are lost",
-                                    listed, chunks, file.missing_chunks_),
-                        "copy the log again from its source");
-    }
-  }
+  // The first chunk matters only when the header lacks its signature.
+  std::span<const std::uint8_t> first;
+  if (std::memcmp(header, "ElfFile\0", 8) != 0 && chunks > 0)
+    first = file.fd_ >= 0 ? file.chunk_for_framing(0, buffer) : file.chunk(0, buffer);
+  const std::optional<EvtxHeader> info = check_evtx_header(path, {header, kEvtxFileHeaderSize}, first, diagnostics);
+  if (!info) return std::nullopt;
+  file.header_flags_ = info->flags;
+  file.missing_chunks_ = report_missing_evtx_chunks(path, info->listed_chunks, chunks, diagnostics);
   file.chunk_record_base_.resize(chunks);
   std::uint64_t framed = 0;
   for (std::size_t i = 0; i < chunks; ++i) {
     file.chunk_record_base_[i] = framed;
-    std::span<const std::uint8_t> data =
-        file.fd_ >= 0 ? file.chunk_for_framing(i, buffer) : file.chunk(i, buffer);
-    if (classify_chunk(data) != ChunkKind::Records) continue;
-    bool offset_valid = false;
-    frame_records(
-        data, records_end(data, offset_valid),
-        [&](std::uint32_t, std::uint32_t) { ++framed; },
-        [](std::uint32_t, const std::string&) {});
+    framed += count_framed_records(file.fd_ >= 0 ? file.chunk_for_framing(i, buffer) : file.chunk(i, buffer));
+  }
+  file.framed_records_ = framed;
+  return file;
+}
+
+EvtxFile EvtxFile::from_chunks(const std::string& name, std::size_t first_chunk, std::uint64_t records_before,
+                               std::shared_ptr<const std::string> chunks) {
+  EvtxFile file;
+  file.path_ = name;
+  file.first_chunk_ = first_chunk;
+  file.data_offset_ = kEvtxFileHeaderSize + first_chunk * kEvtxChunkSize;
+  file.data_ = reinterpret_cast<const std::uint8_t*>(chunks->data());
+  file.size_ = file.data_offset_ + chunks->size();
+  const std::size_t held = (chunks->size() + kEvtxChunkSize - 1) / kEvtxChunkSize;
+  file.owner_ = std::move(chunks);
+  file.chunk_record_base_.resize(held);
+  std::uint64_t framed = records_before;
+  std::vector<std::uint8_t> unused;
+  for (std::size_t i = 0; i < held; ++i) {
+    file.chunk_record_base_[i] = framed;
+    framed += count_framed_records(file.chunk(first_chunk + i, unused));
   }
   file.framed_records_ = framed;
   return file;
@@ -309,6 +348,8 @@ std::optional<EvtxFile> EvtxFile::finish_open(EvtxFile file, DiagnosticList& dia
 EvtxFile::EvtxFile(EvtxFile&& other) noexcept
     : path_(std::move(other.path_)),
       data_(std::exchange(other.data_, nullptr)),
+      data_offset_(other.data_offset_),
+      first_chunk_(other.first_chunk_),
       size_(std::exchange(other.size_, 0)),
       fd_(std::exchange(other.fd_, -1)),
       header_flags_(other.header_flags_),
@@ -324,6 +365,8 @@ EvtxFile& EvtxFile::operator=(EvtxFile&& other) noexcept {
     release();
     path_ = std::move(other.path_);
     data_ = std::exchange(other.data_, nullptr);
+    data_offset_ = other.data_offset_;
+    first_chunk_ = other.first_chunk_;
     size_ = std::exchange(other.size_, 0);
     fd_ = std::exchange(other.fd_, -1);
     header_flags_ = other.header_flags_;
@@ -377,7 +420,7 @@ std::span<const std::uint8_t> EvtxFile::chunk(std::size_t index, std::vector<std
   const std::size_t begin = kEvtxFileHeaderSize + index * kEvtxChunkSize;
   const std::size_t length = chunk_size(index);
   if (length == 0) return {};
-  if (data_ != nullptr) return {data_ + begin, length};
+  if (data_ != nullptr) return {data_ + (begin - data_offset_), length};
   buffer.resize(kEvtxChunkSize);
   std::string error;
   return {buffer.data(), read_at(fd_, buffer.data(), length, begin, error)};
@@ -400,7 +443,7 @@ ChunkStats EvtxChunkParser::parse_chunk(const EvtxFile& file, std::size_t index,
                                         const std::function<void(const RawEvent&)>& sink,
                                         DiagnosticList& diagnostics) {
   ChunkStats stats;
-  if (index >= file.chunk_count()) return stats;
+  if (index < file.first_chunk() || index >= file.chunk_count()) return stats;
   std::span<const std::uint8_t> chunk = file.chunk(index, impl_->chunk_buffer);
   const std::uint64_t chunk_offset = kEvtxFileHeaderSize + index * kEvtxChunkSize;
   if (chunk.size() < file.chunk_size(index)) {

@@ -83,6 +83,26 @@ struct EvtxReadStats : ChunkStats {
   bool opened = false;       // false when the file could not be opened as EVTX
 };
 
+// The facts of an EVTX file header that the reader keeps.
+struct EvtxHeader {
+  std::uint32_t flags = 0;          // bit 0x1: dirty
+  std::size_t listed_chunks = 0;    // the header's chunk count, 0 when the header lacks its signature
+};
+
+// Checks the file header of the EVTX data `name`: `header` is its first
+// kEvtxFileHeaderSize bytes and `first_chunk` the chunk after it (it may be
+// empty when the header has its signature). A bad checksum, an unknown major
+// version, or a header without its signature before an intact first chunk
+// are reported as warnings. Returns nullopt and reports an error when
+// neither the header nor the first chunk has its signature.
+std::optional<EvtxHeader> check_evtx_header(const std::string& name, std::span<const std::uint8_t> header,
+                                            std::span<const std::uint8_t> first_chunk, DiagnosticList& diagnostics);
+
+// Reports an error when the header lists more chunks (`listed`) than the
+// data contains (`held`): the file was cut short. Returns the number missing.
+std::size_t report_missing_evtx_chunks(const std::string& name, std::size_t listed, std::size_t held,
+                                       DiagnosticList& diagnostics);
+
 // An .evtx file open for reading. It is move-only. Files smaller than
 // kReadWholeMaxBytes are read into memory at open. Larger ones stay open and
 // each chunk is read when it is needed, so memory stays flat whatever the
@@ -101,6 +121,13 @@ class EvtxFile {
   // `bytes` stays alive as long as the file. `name` is used in messages.
   static std::optional<EvtxFile> from_memory(const std::string& name, std::shared_ptr<const std::string> bytes,
                                              DiagnosticList& diagnostics);
+  // Creates a file of consecutive chunks of an EVTX file read as a stream,
+  // without its file header (see check_evtx_header): `chunks` contains chunks
+  // first_chunk, first_chunk + 1 and so on, the last one possibly cut short. Chunks keep
+  // their index and offset in the whole file, and records their number, given
+  // `records_before`, the records framed in the chunks before first_chunk.
+  static EvtxFile from_chunks(const std::string& name, std::size_t first_chunk, std::uint64_t records_before,
+                              std::shared_ptr<const std::string> chunks);
 
   EvtxFile(EvtxFile&& other) noexcept;
   EvtxFile& operator=(EvtxFile&& other) noexcept;
@@ -113,8 +140,11 @@ class EvtxFile {
 
   // Returns the number of chunks stored after the file header, counting a
   // truncated last chunk. This can differ from the header's chunk count,
-  // which can be stale in dirty files.
-  std::size_t chunk_count() const { return chunk_record_base_.size(); }
+  // which can be stale in dirty files. For chunks from from_chunks(), it is
+  // the index after the last chunk held.
+  std::size_t chunk_count() const { return first_chunk_ + chunk_record_base_.size(); }
+  // Returns the index of the first chunk held: 0 except from from_chunks().
+  std::size_t first_chunk() const { return first_chunk_; }
   // Returns how many chunks the file header lists beyond those the file
   // holds: chunks lost when the file was cut short, 0 for a whole file.
   std::size_t missing_chunks() const { return missing_chunks_; }
@@ -136,10 +166,11 @@ class EvtxFile {
   // (signature, size and size copy), so a record whose Binary XML is bad
   // still uses its number.
   std::uint64_t first_record_number(std::size_t index) const {
-    return chunk_record_base_[index] + 1;
+    return chunk_record_base_[index - first_chunk_] + 1;
   }
 
-  // Returns the number of framed records in the whole file.
+  // Returns the number of framed records in the whole file, or for chunks
+  // from from_chunks(), up to the end of the last chunk held.
   std::uint64_t framed_record_count() const { return framed_records_; }
 
   // Files smaller than this are read whole into memory at open. Each worker
@@ -160,10 +191,12 @@ class EvtxFile {
 
   std::string path_;
   const std::uint8_t* data_ = nullptr;  // the file's bytes when held in memory, else nullptr
+  std::size_t data_offset_ = 0;         // the file offset of data_[0]
+  std::size_t first_chunk_ = 0;         // the index of the first chunk held
   std::size_t size_ = 0;
   int fd_ = -1;  // open file that is read chunk by chunk, else -1
   std::uint32_t header_flags_ = 0;
-  std::vector<std::uint64_t> chunk_record_base_;  // framed records before each chunk
+  std::vector<std::uint64_t> chunk_record_base_;  // framed records before each chunk held
   std::uint64_t framed_records_ = 0;
   std::size_t missing_chunks_ = 0;
   std::shared_ptr<const std::string> owner_;  // set for from_memory()

@@ -257,6 +257,12 @@ bool looks_like_evtx(const std::string& path) {
   return evtx;
 }
 
+bool starts_like_evtx(std::string_view bytes) {
+  if (bytes.size() >= 8 && std::memcmp(bytes.data(), "ElfFile\0", 8) == 0) return true;
+  return bytes.size() >= kEvtxFileHeaderSize + 8 &&
+         std::memcmp(bytes.data() + kEvtxFileHeaderSize, "ElfChnk\0", 8) == 0;
+}
+
 namespace {
 
 bool is_gzip(std::string_view b) { return b.size() >= 2 && static_cast<unsigned char>(b[0]) == 0x1F && static_cast<unsigned char>(b[1]) == 0x8B; }
@@ -296,10 +302,7 @@ namespace {
 
 // Classifies decoded content; sets skip_reason when it is neither EVTX nor JSON.
 std::optional<InputFormat> detect(std::string_view content, std::string& skip_reason) {
-  if (content.size() >= 8 && std::memcmp(content.data(), "ElfFile\0", 8) == 0) return InputFormat::Evtx;
-  if (content.size() >= kEvtxFileHeaderSize + 8 &&
-      std::memcmp(content.data() + kEvtxFileHeaderSize, "ElfChnk\0", 8) == 0)
-    return InputFormat::Evtx;
+  if (starts_like_evtx(content)) return InputFormat::Evtx;
   std::size_t i = content.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
   while (i < content.size() && (content[i] == ' ' || content[i] == '\t' || content[i] == '\n' || content[i] == '\r')) ++i;
   if (i == content.size()) {

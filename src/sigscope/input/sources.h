@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sigscope/common/diagnostics.h"
@@ -64,6 +65,10 @@ struct LoadedInput {
 
 // True when the file at `path` starts with the EVTX file signature.
 bool looks_like_evtx(const std::string& path);
+
+// Returns true when `bytes`, the start of some data, begin with the EVTX file
+// signature, or hold a chunk signature right after the file header.
+bool starts_like_evtx(std::string_view bytes);
 
 // Loads an input, decompressing gzip or zstd and converting UTF-16 text
 // (with a byte order mark) to UTF-8, and detects EVTX ("ElfFile" header) or
