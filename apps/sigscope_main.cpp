@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "sigscope/app/commands.h"
+#include "sigscope/app/convert_command.h"
 #include "sigscope/app/hunt.h"
 #include "sigscope/app/overlap_command.h"
 
@@ -165,6 +166,31 @@ int main(int argc, char** argv) {
   overlap_cmd->add_option("--max-warnings", overlap.max_warnings, "Rule warnings printed before the rest are only counted")
       ->capture_default_str();
 
+  sigscope::ConvertOptions convert;
+  auto* convert_cmd = app.add_subcommand("convert", "Write detection rules as ClickHouse SQL queries");
+  convert_cmd->add_option("paths", convert.paths, "Rule files or folders")->required();
+  convert_cmd->add_option("-t,--target", convert.target, "Query language")
+      ->check(CLI::IsMember({"clickhouse"}))
+      ->capture_default_str();
+  convert_cmd->add_option("--table", convert.table, "Table the queries read (database.table allowed)")
+      ->capture_default_str();
+  convert_cmd->add_option("--keyword-column", convert.keyword_column,
+                          "Column that keyword searches read, such as one holding the whole event as text "
+                          "(default: keyword rules are not converted)");
+  convert_cmd->add_option("-p,--pipeline", convert.pipelines, "Processing pipeline name or YAML file (repeatable)")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  convert_cmd->add_flag("--no-routing", convert.no_routing,
+                        "Leave out the Channel and EventID conditions of each rule's logsource");
+  convert_cmd->add_flag("--all-statuses", convert.all_statuses, "Also convert rules whose status is deprecated or unsupported");
+  convert_cmd->add_option("-o,--output", convert.output, "Write the queries to this file instead of stdout");
+  convert_cmd->add_option("-j,--threads", convert.threads, "Worker threads for loading (0: one per core; at most 256)")
+      ->check(CLI::Range(0u, 256u))
+      ->capture_default_str();
+  convert_cmd->add_option("--max-warnings", convert.max_warnings, "Rule warnings printed before the rest are only counted")
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
     if (*record_option && hunt.explain_rule.empty())
@@ -183,6 +209,7 @@ int main(int argc, char** argv) {
   if (*check_cmd) return sigscope::run_check(check);
   if (*hunt_cmd) return sigscope::run_hunt(hunt);
   if (*overlap_cmd) return sigscope::run_overlap(overlap);
+  if (*convert_cmd) return sigscope::run_convert(convert);
   if (*layer_cmd) {
     // A base URL names a folder: rule pages are under it.
     if (!layer.base_url.empty() && layer.base_url.back() != '/') layer.base_url += '/';

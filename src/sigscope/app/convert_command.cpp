@@ -1,0 +1,104 @@
+#include "sigscope/app/convert_command.h"
+
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "sigscope/app/rule_corpus.h"
+#include "sigscope/convert/clickhouse.h"
+#include "sigscope/pipeline/pipeline.h"
+
+namespace sigscope {
+
+namespace {
+
+std::string plural(std::size_t n, std::string_view one, std::string_view many) {
+  return fmt::format("{} {}", n, n == 1 ? one : many);
+}
+
+// An SQL comment line: line breaks in titles would end it early.
+std::string comment_text(std::string_view text) {
+  std::string out;
+  for (char c : text) out.push_back(c == '\n' || c == '\r' ? ' ' : c);
+  return out;
+}
+
+}  // namespace
+
+int run_convert(const ConvertOptions& options) {
+  CorpusLoad load;
+  load_corpus(options.paths, options.threads, load);
+  report_corpus(load, options.max_warnings);
+  if (load.files == 0) {
+    spdlog::error("no .yml or .yaml rule files found under {}; give a rule file or a folder that contains some",
+                  fmt::join(options.paths, ", "));
+    return 2;
+  }
+  std::size_t excluded_status = 0;
+  std::erase_if(load.rules, [&](const CompiledRule& r) {
+    if (options.all_statuses || !has_inactive_status(r.rule)) return false;
+    ++excluded_status;
+    return true;
+  });
+  if (excluded_status > 0)
+    spdlog::info("{} not converted because their status is deprecated or unsupported (--all-statuses converts them)",
+                 plural(excluded_status, "rule is", "rules are"));
+  if (!options.pipelines.empty()) {
+    DiagnosticList diagnostics;
+    auto pipelines = load_pipelines(options.pipelines, diagnostics);
+    if (pipelines) apply_pipelines(*pipelines, load.rules, diagnostics);
+    diagnostics.sort();
+    for (const auto& d : diagnostics.items())
+      spdlog::log(d.severity == Severity::Error ? spdlog::level::err : spdlog::level::warn, d.format());
+    if (!pipelines) {
+      spdlog::error("cannot load the processing pipelines {} (see above); give a shipped pipeline name or the path "
+                    "of a pipeline YAML file",
+                    fmt::join(options.pipelines, ", "));
+      return 2;
+    }
+  }
+
+  ClickHouseOptions clickhouse;
+  clickhouse.table = options.table;
+  clickhouse.keyword_column = options.keyword_column;
+  clickhouse.routing = !options.no_routing;
+  std::string body;
+  std::size_t converted = 0;
+  std::map<std::string, std::size_t> reasons;  // reason kind -> rules
+  for (const CompiledRule& r : load.rules) {
+    ClickHouseQuery query = to_clickhouse(r, clickhouse);
+    if (!query.reason.empty()) {
+      spdlog::warn("{}: rule {} ({}) not converted: {}", r.rule.path, r.rule.id, r.rule.title, query.reason);
+      ++reasons[query.reason.substr(0, query.reason.find_first_of("'%"))];
+      continue;
+    }
+    ++converted;
+    body += fmt::format("-- {} ({})\n-- {}\n{};\n\n", comment_text(r.rule.title), comment_text(r.rule.id),
+                        comment_text(r.rule.path), query.sql);
+  }
+  if (options.output.empty()) {
+    std::cout << body;
+    std::cout.flush();
+  } else {
+    std::ofstream out(options.output, std::ios::binary | std::ios::trunc);
+    out << body;
+    if (!out) {
+      spdlog::error("cannot write {}; check that the folder exists and is writable", options.output);
+      return 2;
+    }
+  }
+  const std::size_t skipped = load.rules.size() - converted;
+  spdlog::info("converted {} to ClickHouse SQL; {} not converted", plural(converted, "rule", "rules"),
+               plural(skipped, "rule", "rules"));
+  for (const auto& [reason, count] : reasons) spdlog::info("  {}: {}", plural(count, "rule", "rules"), reason);
+  if (converted == 0) {
+    spdlog::error("no rule was converted (see the reasons above)");
+    return 2;
+  }
+  return load.documents_failed > 0 || skipped > 0 ? 3 : 0;
+}
+
+}  // namespace sigscope
