@@ -120,7 +120,8 @@ class RuleConverter {
     for (const auto& v : p.values) parts.push_back(value(p, col, v));
     if (parts.empty()) return "0";
     std::string any = join_sql(parts, p.match_all ? "AND" : "OR");
-    return p.negated ? fmt::format("NOT {}", any) : any;
+    // neq holds only on a field that is present, as in the engine.
+    return p.negated ? fmt::format("(isNotNull({}) AND NOT {})", col, any) : any;
   }
 
   // One value's test, never NULL: SQL's NOT of NULL is NULL, but Sigma's
@@ -182,7 +183,8 @@ class RuleConverter {
   // The number a comparison reads: the value, or a part of a date written
   // as YYYY-MM-DD[T ]HH:MM..., as the engine extracts it.
   std::string number_of(const Predicate& p, const std::string& col) {
-    const std::string text = fmt::format("trimBoth({})", col);
+    // ClickHouse 18.16 has no trimBoth; the engine trims blanks too.
+    const std::string text = fmt::format("replaceRegexpAll({}, '^\\\\s+|\\\\s+$', '')", col);
     auto digits = [&](int offset, int length, const char* shape) {
       return fmt::format("if(match({}, {}), toFloat64OrNull(substring({}, {}, {})), NULL)", text,
                          clickhouse_string(shape), text, offset, length);
@@ -265,13 +267,12 @@ struct SourceGroup {
   std::vector<std::pair<std::string, int>> events;
 };
 
+// The sources of a Windows rule's logsource, grouped by renames and extra
+// conditions; empty when the logsource names no channel.
 std::vector<SourceGroup> source_groups(const Logsource& logsource) {
   std::vector<SourceGroup> groups;
-  const bool windows = logsource.product == "windows";
-  // The same sources as hunt's router: a product-only Windows rule reads every
-  // channel, and rules of other products have no channel.
-  if (!windows || (logsource.category.empty() && logsource.service.empty())) return groups;
   for (const auto& source : LogsourceData::bundled().coverage(logsource).sources) {
+    if (source.channels.empty()) continue;  // ETW and other sources without a channel
     SourceGroup* group = nullptr;
     for (auto& g : groups)
       if (g.renames == source.field_renames && g.extra_conditions == source.extra_conditions) group = &g;
@@ -282,6 +283,40 @@ std::vector<SourceGroup> source_groups(const Logsource& logsource) {
     for (const auto& channel : source.channels) group->events.emplace_back(channel, source.event_id);
   }
   return groups;
+}
+
+// The WHERE expression with hunt's routing: rows without a Channel reach
+// every rule, as events without one do. Rows with one reach a Windows rule
+// when their Channel and EventID are among its sources, and a rule of
+// product windows alone reaches every row. Other rules reach only rows
+// without a Channel.
+std::string routed_condition(const CompiledRule& rule, const ClickHouseOptions& options) {
+  const Logsource& logsource = rule.rule.logsource;
+  const std::map<std::string, std::string> none;
+  const std::string plain = RuleConverter(rule, options, none).condition(rule.condition);
+  const bool windows = logsource.product == "windows";
+  if (windows && logsource.category.empty() && logsource.service.empty()) return plain;
+  const std::string channel = clickhouse_identifier("Channel");
+  std::vector<std::string> branches = {fmt::format("(isNull({}) AND {})", channel, plain)};
+  // Category-only rules (proxy, webserver...) have no channel in hunt either.
+  if (!windows) return branches.front();
+  for (const auto& group : source_groups(logsource)) {
+    std::vector<std::string> events;
+    for (const auto& [name, event_id] : group.events) {
+      std::string test = fmt::format("lowerUTF8({}) = {}", channel, clickhouse_string(fold_case(name)));
+      if (event_id >= 0)
+        test = fmt::format("({} AND {} = {})", test, clickhouse_identifier("EventID"),
+                           clickhouse_string(std::to_string(event_id)));
+      events.push_back(std::move(test));
+    }
+    std::vector<std::string> parts = {join_sql(events, "OR")};
+    for (const auto& [field, value] : group.extra_conditions)
+      parts.push_back(fmt::format("ifNull(lowerUTF8({}) = {}, 0)", clickhouse_identifier(field),
+                                  clickhouse_string(fold_case(value))));
+    parts.push_back(group.renames.empty() ? plain : RuleConverter(rule, options, group.renames).condition(rule.condition));
+    branches.push_back(join_sql(parts, "AND"));
+  }
+  return join_sql(branches, "OR");
 }
 
 }  // namespace
@@ -297,37 +332,9 @@ ClickHouseQuery to_clickhouse(const CompiledRule& rule, const ClickHouseOptions&
     return out;
   }
   try {
-    const std::vector<SourceGroup> groups =
-        options.routing ? source_groups(rule.rule.logsource) : std::vector<SourceGroup>{};
-    if (groups.empty()) {
-      const std::map<std::string, std::string> none;
-      out.where = RuleConverter(rule, options, none).condition(rule.condition);
-    } else {
-      // Rows without a Channel reach every rule, as events without one do in hunt.
-      std::vector<std::string> branches = {fmt::format("isNull({})", clickhouse_identifier("Channel"))};
-      for (const auto& group : groups) {
-        std::vector<std::string> events;
-        for (const auto& [channel, event_id] : group.events) {
-          std::string test =
-              fmt::format("lowerUTF8({}) = {}", clickhouse_identifier("Channel"), clickhouse_string(fold_case(channel)));
-          if (event_id >= 0)
-            test = fmt::format("({} AND {} = {})", test, clickhouse_identifier("EventID"),
-                               clickhouse_string(std::to_string(event_id)));
-          events.push_back(std::move(test));
-        }
-        std::vector<std::string> parts = {join_sql(events, "OR")};
-        for (const auto& [field, value] : group.extra_conditions)
-          parts.push_back(fmt::format("ifNull(lowerUTF8({}) = {}, 0)", clickhouse_identifier(field),
-                                      clickhouse_string(fold_case(value))));
-        parts.push_back(RuleConverter(rule, options, group.renames).condition(rule.condition));
-        branches.push_back(join_sql(parts, "AND"));
-      }
-      // The Channel-less branch needs the detection too, without renames.
-      const std::map<std::string, std::string> none;
-      branches.front() = fmt::format("(isNull({}) AND {})", clickhouse_identifier("Channel"),
-                                     RuleConverter(rule, options, none).condition(rule.condition));
-      out.where = join_sql(branches, "OR");
-    }
+    const std::map<std::string, std::string> none;
+    out.where = options.routing ? routed_condition(rule, options)
+                                : RuleConverter(rule, options, none).condition(rule.condition);
   } catch (const Unsupported& e) {
     out.reason = e.what();
     out.where.clear();
