@@ -177,6 +177,7 @@ class ClickHouseServer {
     dir_ = (std::filesystem::temp_directory_path() / fmt::format("sigscope-clickhouse-{}-{}", getpid(), port)).string();
     std::filesystem::remove_all(dir_, ec);
     std::filesystem::create_directories(dir_ + "/data", ec);
+
     std::ofstream(dir_ + "/config.xml") << fmt::format(
         "<?xml version=\"1.0\"?>\n<yandex>\n<logger><level>warning</level><log>{0}/server.log</log>"
         "<errorlog>{0}/err.log</errorlog><console>0</console></logger>\n<tcp_port>{1}</tcp_port>\n"
@@ -190,6 +191,7 @@ class ClickHouseServer {
            "<users><default><password></password><networks><ip>127.0.0.1</ip></networks>"
            "<profile>default</profile><quota>default</quota></default></users>"
            "<quotas><default></default></quotas></yandex>\n";
+
     const std::string config = "--config-file=" + dir_ + "/config.xml";
     std::vector<char*> argv = {const_cast<char*>(server_.c_str()), const_cast<char*>(config.c_str()), nullptr};
     posix_spawn_file_actions_t actions;
@@ -204,6 +206,7 @@ class ClickHouseServer {
       return;
     }
     port_ = port;
+
     for (int i = 0; i < 150; ++i) {
       std::string error;
       if (run("SELECT 1", "", error) == "1\n" && error.empty()) {
@@ -388,7 +391,7 @@ TEST(ClickHouseServerTest, ConformanceCasesGiveExpectedVerdicts) {
 }
 
 // Flattens the JSON reader's fields into a row. Events that repeat a field
-// name have no flat row, since one column holds one value.
+// name have no flat row, since a column contains one value.
 std::optional<Row> row_of(const RawEvent& event) {
   Row row;
   for (const auto& f : event.fields) {

@@ -68,10 +68,12 @@ int run_convert(const ConvertOptions& options) {
   std::string body;
   std::size_t converted = 0;
   std::map<std::string, std::size_t> reasons;  // reason kind -> rules
+  std::size_t skipped_shown = 0;
   for (const CompiledRule& r : load.rules) {
     ClickHouseQuery query = to_clickhouse(r, clickhouse);
     if (!query.reason.empty()) {
-      spdlog::warn("{}: rule {} ({}) not converted: {}", r.rule.path, r.rule.id, r.rule.title, query.reason);
+      if (skipped_shown++ < options.max_warnings)
+        spdlog::warn("{}: rule {} ({}) not converted: {}", r.rule.path, r.rule.id, r.rule.title, query.reason);
       ++reasons[query.reason.substr(0, query.reason.find_first_of("'%"))];
       continue;
     }
@@ -91,6 +93,9 @@ int run_convert(const ConvertOptions& options) {
     }
   }
   const std::size_t skipped = load.rules.size() - converted;
+  if (skipped_shown > options.max_warnings)
+    spdlog::info("{} more rules not converted are not named (raise --max-warnings to see them)",
+                 skipped_shown - options.max_warnings);
   spdlog::info("converted {} to ClickHouse SQL; {} not converted", plural(converted, "rule", "rules"),
                plural(skipped, "rule", "rules"));
   for (const auto& [reason, count] : reasons) spdlog::info("  {}: {}", plural(count, "rule", "rules"), reason);

@@ -38,7 +38,7 @@ std::string clickhouse_identifier(std::string_view name) {
 
 namespace {
 
-// A rule part that has no ClickHouse form; its message becomes the reason.
+// A rule part that has no ClickHouse form. Its message becomes the reason.
 struct Unsupported : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -124,8 +124,8 @@ class RuleConverter {
     return p.negated ? fmt::format("(isNotNull({}) AND NOT {})", col, any) : any;
   }
 
-  // One value's test, never NULL: SQL's NOT of NULL is NULL, but Sigma's
-  // `not` over a missing field is true.
+  // Returns one value's test, which is never NULL, because SQL's NOT of NULL
+  // is NULL and Sigma's `not` over a missing field is true.
   std::string value(const Predicate& p, const std::string& col, const CompiledValue& v) {
     switch (v.kind) {
       case CompiledValue::Kind::Null: return fmt::format("isNull({})", col);
@@ -183,7 +183,8 @@ class RuleConverter {
   // The number a comparison reads: the value, or a part of a date written
   // as YYYY-MM-DD[T ]HH:MM..., as the engine extracts it.
   std::string number_of(const Predicate& p, const std::string& col) {
-    // ClickHouse 18.16 has no trimBoth; the engine trims blanks too.
+    // ClickHouse 18.16 has no trimBoth, so a regex removes the blanks that the
+    // engine trims.
     const std::string text = fmt::format("replaceRegexpAll({}, '^\\\\s+|\\\\s+$', '')", col);
     auto digits = [&](int offset, int length, const char* shape) {
       return fmt::format("if(match({}, {}), toFloat64OrNull(substring({}, {}, {})), NULL)", text,
@@ -268,7 +269,7 @@ struct SourceGroup {
 };
 
 // The sources of a Windows rule's logsource, grouped by renames and extra
-// conditions; empty when the logsource names no channel.
+// conditions. Empty when the logsource names no channel.
 std::vector<SourceGroup> source_groups(const Logsource& logsource) {
   std::vector<SourceGroup> groups;
   for (const auto& source : LogsourceData::bundled().coverage(logsource).sources) {
