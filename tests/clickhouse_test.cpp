@@ -117,6 +117,31 @@ TEST(ClickHouseSql, UnconvertibleRulesGiveReasons) {
   EXPECT_NE(to_clickhouse(placeholder, {}).reason.find("%Servers%"), std::string::npos);
 }
 
+// The convert command: one query per convertible rule on stdout, each
+// rule it cannot convert named on stderr, and exit status 3 for those.
+TEST(ConvertCli, WritesQueriesAndNamesSkippedRules) {
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("sigscope-convert-{}", getpid());
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "a.yml") << rule_with(kNeutral, "  sel:\n    Image|endswith: '\\a.exe'\n  condition: sel");
+  std::ofstream(dir / "b.yml") << "title: kw\nid: 0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d\nstatus: test\nlogsource:\n"
+                                  "  product: conformance\ndetection:\n  kw:\n    - 'mimikatz'\n  condition: kw\n";
+  auto result = testing::run_cli({"convert", dir.string(), "--table", "db.logs"});
+  EXPECT_EQ(result.exit_code, 3) << result.err;
+  EXPECT_NE(result.out.find("SELECT * FROM `db`.`logs` WHERE (isNull(`Channel`) AND ifNull(endsWith(lowerUTF8(`Image`), "
+                            "'\\\\a.exe'), 0));"),
+            std::string::npos)
+      << result.out;
+  EXPECT_EQ(result.out.find("mimikatz"), std::string::npos);
+  EXPECT_NE(result.err.find("b.yml: rule 0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d (kw) not converted: it searches keywords"),
+            std::string::npos)
+      << result.err;
+  auto with_column = testing::run_cli({"convert", dir.string(), "--keyword-column", "raw", "--no-routing"});
+  EXPECT_EQ(with_column.exit_code, 0) << with_column.err;
+  EXPECT_NE(with_column.out.find("ifNull(position(lowerUTF8(`raw`), 'mimikatz') > 0, 0)"), std::string::npos)
+      << with_column.out;
+  std::filesystem::remove_all(dir);
+}
+
 // A clickhouse-server of our own, on a private port, with its data in a
 // temporary folder. Absent from the machine: available() is false.
 class ClickHouseServer {
