@@ -2,9 +2,13 @@
 // functions in src/sigscope/app.
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
+#include <cstdio>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -191,6 +195,21 @@ int main(int argc, char** argv) {
   convert_cmd->add_option("--max-warnings", convert.max_warnings, "Rule warnings printed before the rest are only counted")
       ->capture_default_str();
 
+  // CLI11 reports a misspelled command as "A subcommand is required", which
+  // does not name the word. The first argument that is not an option must
+  // be a command.
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word.empty() || word[0] == '-') continue;
+    std::vector<std::string> names;
+    for (const auto* command : app.get_subcommands({})) names.push_back(command->get_name());
+    if (std::find(names.begin(), names.end(), word) == names.end()) {
+      std::fprintf(stderr, "error: unknown command '%s'; the commands are %s (see sigscope --help)\n", word.c_str(),
+                   fmt::format("{}", fmt::join(names, ", ")).c_str());
+      return 2;
+    }
+    break;
+  }
   try {
     app.parse(argc, argv);
     if (*record_option && hunt.explain_rule.empty())
