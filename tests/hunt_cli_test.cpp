@@ -1045,3 +1045,20 @@ correlation: {type: event_count, rules: [by_field], group-by: [TargetUserName], 
 
 }  // namespace
 }  // namespace sigscope
+
+namespace sigscope {
+namespace {
+
+// A misspelled command is named, with the list of commands, instead of
+// CLI11's "A subcommand is required".
+TEST(Cli, UnknownCommandIsNamed) {
+  auto result = testing::run_cli({"catlog", "rules"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("unknown command 'catlog'; the commands are catalog, explain"), std::string::npos)
+      << result.err;
+  auto verbose = testing::run_cli({"-v", "hnut", "x"});
+  EXPECT_NE(verbose.err.find("unknown command 'hnut'"), std::string::npos) << verbose.err;
+}
+
+}  // namespace
+}  // namespace sigscope
