@@ -2,6 +2,7 @@
 // counts on a small corpus written by the test, and HTML escaping.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "test_support.h"
@@ -160,6 +161,27 @@ TEST(CatalogPage, ExplainPrintsMarkdownSections) {
                               "### Stage 3: not filter_iis_setup", "## Exclusions", "## Indicators"})
     EXPECT_NE(result.out.find(heading), std::string::npos) << heading;
   EXPECT_NE(result.out.find("| Image | ends_with |  | `\\appcmd.exe` |"), std::string::npos) << result.out;
+}
+
+// The rule explained is left out of its own indicator counts however the
+// --corpus path is spelled: "dir/./x.yml" is the same file as "dir/x.yml".
+TEST(CatalogPage, ExplainCountsOtherRulesWhateverCorpusSpelling) {
+  TempDir dir;
+  auto rule = [](const char* id, const char* title) {
+    return fmt::format("title: {}\nid: {}\nlogsource:\n  product: windows\n  category: process_creation\n"
+                       "detection:\n  sel:\n    Image|endswith: '\\odd.exe'\n  condition: sel\nlevel: high\n",
+                       title, id);
+  };
+  dir.write("rules/a.yml", rule("cccccccc-0000-4000-8000-000000000001", "A"));
+  dir.write("rules/b.yml", rule("cccccccc-0000-4000-8000-000000000002", "B"));
+  const std::string explained = (dir.path() / "rules" / "a.yml").string();
+  for (const std::string corpus : {(dir.path() / "rules").string(), (dir.path() / "rules" / ".").string()}) {
+    auto result = run_cli({"explain", explained, "--corpus", corpus});
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    // One other rule (b.yml) shares the indicator.
+    EXPECT_NE(result.out.find("| Image | ends_with |  | `\\odd.exe` | 1 |"), std::string::npos)
+        << "--corpus " << corpus << "\n" << result.out;
+  }
 }
 
 TEST(CatalogSite, RuleTextIsHtmlEscaped) {

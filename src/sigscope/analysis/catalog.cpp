@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <thread>
@@ -142,6 +143,15 @@ Catalog build_catalog(std::vector<CompiledRule> rules, const DiagnosticList& dia
   return catalog;
 }
 
+bool same_rule_document(const Rule& a, const Rule& b) {
+  if (a.document_index != b.document_index) return false;
+  if (a.path == b.path) return true;
+  // Only files of the same name need the file system's answer.
+  if (std::filesystem::path(a.path).filename() != std::filesystem::path(b.path).filename()) return false;
+  std::error_code ec;
+  return std::filesystem::equivalent(a.path, b.path, ec);
+}
+
 RulePage analyse_rule(const CompiledRule& rule, const Catalog* corpus,
                       const DiagnosticList& diagnostics) {
   RulePage page;
@@ -163,9 +173,7 @@ RulePage analyse_rule(const CompiledRule& rule, const Catalog* corpus,
   bool in_corpus = false;
   if (corpus)
     for (const auto& r : corpus->rules)
-      if (r.rule.path == rule.rule.path && r.rule.id == rule.rule.id &&
-          r.rule.document_index == rule.rule.document_index)
-        in_corpus = true;
+      if (r.rule.id == rule.rule.id && same_rule_document(r.rule, rule.rule)) in_corpus = true;
   for (const auto& ind : page.indicators)
     page.indicator_corpus.push_back(count_others(indicator_index, ind.key, in_corpus));
   for (const auto& ex : page.exclusions) {

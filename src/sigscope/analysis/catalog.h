@@ -60,6 +60,10 @@ struct Catalog {
   std::unordered_map<std::string, std::vector<std::uint32_t>> indicator_pages;
 };
 
+// True when `a` and `b` are the same document of the same file, however the
+// paths were spelled ("rules/x.yml", "./rules/x.yml" or an absolute path).
+bool same_rule_document(const Rule& a, const Rule& b);
+
 // Rules of `catalog` that share indicators with `page`, ranked by how many
 // they share (ties: rarer shared indicators first, then title). `self` is
 // the page's own index in the catalog, skipped; SIZE_MAX when it is not in it.

@@ -39,8 +39,7 @@ std::vector<SimilarRule> similar_rules(const RulePage& page, const Catalog& cata
       if (other == self) continue;
       // A copy of the rule itself (same file and document) is not related.
       const Rule& o = catalog.pages[other].rule->rule;
-      if (self == SIZE_MAX && o.path == page.rule->rule.path && o.document_index == page.rule->rule.document_index)
-        continue;
+      if (self == SIZE_MAX && same_rule_document(o, page.rule->rule)) continue;
       Score& s = scores[other];
       ++s.shared;
       s.rarity += weight;
