@@ -184,6 +184,17 @@ TEST(CatalogPage, ExplainCountsOtherRulesWhateverCorpusSpelling) {
   }
 }
 
+// With no warning shown, the count of hidden ones does not say "more".
+TEST(CatalogLoad, HiddenWarningCountReadsRight) {
+  TempDir dir;
+  dir.write("rules/x.yml",
+            "title: X\nid: dddddddd-0000-4000-8000-000000000001\nlogsource:\n  product: windows\n"
+            "detection:\n  sel:\n    Image|contains|all: a\n  condition: sel\nlevel: high\n");
+  auto none = run_cli({"overlap", (dir.path() / "rules").string(), "--max-warnings", "0"});
+  EXPECT_NE(none.err.find("info: 1 warning is not shown"), std::string::npos) << none.err;
+  EXPECT_EQ(none.err.find("more warning"), std::string::npos) << none.err;
+}
+
 TEST(CatalogSite, RuleTextIsHtmlEscaped) {
   TempDir dir;
   dir.write("rules/x.yml",

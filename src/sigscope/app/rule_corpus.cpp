@@ -74,6 +74,14 @@ void warn_unrunnable_correlations(CorpusLoad& load) {
   load.diagnostics.sort();
 }
 
+namespace {
+
+std::string plural_count(std::size_t n, const char* one, const char* many) {
+  return fmt::format("{} {}", n, n == 1 ? one : many);
+}
+
+}  // namespace
+
 void report_corpus(const CorpusLoad& load, std::size_t max_warnings, bool skip_check_warnings) {
   auto diag_logger = spdlog::get("diagnostics");
   std::size_t warnings_shown = 0, warnings_hidden = 0;
@@ -90,8 +98,10 @@ void report_corpus(const CorpusLoad& load, std::size_t max_warnings, bool skip_c
     else fmt::print(stderr, "{}\n", d.format());
   }
   if (warnings_hidden > 0)
-    spdlog::info("{} more warnings not shown (raise --max-warnings, or see each rule's catalog page)",
-                 warnings_hidden);
+    spdlog::info("{} {} not shown (raise --max-warnings, or see each rule's catalog page)",
+                 plural_count(warnings_hidden, warnings_shown > 0 ? "more warning" : "warning",
+                              warnings_shown > 0 ? "more warnings" : "warnings"),
+                 warnings_hidden == 1 ? "is" : "are");
   auto count = [](std::size_t n, const char* one, const char* many) { return fmt::format("{} {}", n, n == 1 ? one : many); };
   spdlog::info("loaded {} from {} in {:.2f} s: {} failed, {}, {}", count(load.rules.size(), "rule", "rules"),
                count(load.files, "file", "files"), load.seconds, count(load.documents_failed, "rule document", "rule documents"),
