@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "sigscope/analysis/rule_facts.h"
 #include "test_support.h"
 
 namespace sigscope {
@@ -193,6 +194,24 @@ TEST(CatalogLoad, HiddenWarningCountReadsRight) {
   auto none = run_cli({"overlap", (dir.path() / "rules").string(), "--max-warnings", "0"});
   EXPECT_NE(none.err.find("info: 1 warning is not shown"), std::string::npos) << none.err;
   EXPECT_EQ(none.err.find("more warning"), std::string::npos) << none.err;
+}
+
+// A filter written as a list of maps is an OR of the maps, so `not filter`
+// suppresses on each map alone: one exclusion group per map.
+TEST(CatalogPage, ListOfMapsFilterGivesOneGroupPerMap) {
+  auto rule = testing::compile_one(
+      "title: Ex\nid: eeeeeeee-0000-4000-8000-000000000001\nlogsource:\n  product: windows\n"
+      "  category: process_creation\ndetection:\n  selection:\n    Image|endswith: '\\cmd.exe'\n"
+      "  filter:\n    - ParentImage|endswith: '\\a.exe'\n    - User|contains: SYSTEM\n"
+      "      ParentImage|startswith: 'C:\\x'\n  condition: selection and not filter\nlevel: high\n");
+  auto exclusions = rule_exclusions(rule);
+  ASSERT_EQ(exclusions.size(), 3u);
+  EXPECT_EQ(exclusions[0].field, "ParentImage");
+  EXPECT_EQ(exclusions[0].group, 0);
+  EXPECT_EQ(exclusions[1].field, "User");
+  EXPECT_EQ(exclusions[1].group, 1);
+  EXPECT_EQ(exclusions[2].field, "ParentImage");
+  EXPECT_EQ(exclusions[2].group, 1);
 }
 
 TEST(CatalogSite, RuleTextIsHtmlEscaped) {

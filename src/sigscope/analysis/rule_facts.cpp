@@ -184,27 +184,42 @@ std::vector<Exclusion> rule_exclusions(const CompiledRule& rule) {
     } else {
       parts.push_back(&inner);
     }
+    auto add = [&](const Stage& stage, const StageNode& node) {
+      std::vector<int> order;
+      collect_predicates(node, order);
+      for (int index : order) {
+        const Predicate& p = stage.predicates[static_cast<std::size_t>(index)];
+        Exclusion ex;
+        ex.group = group;
+        ex.stage = stage.name;
+        ex.field = p.field;
+        ex.kind = p.kind();
+        ex.modifiers = p.extra_modifiers();
+        for (const auto& v : p.values) {
+          ex.values.push_back(display_value(p, v));
+          ex.keys.push_back(indicator_key(p, ex.kind, ex.values.back()));
+        }
+        out.push_back(std::move(ex));
+      }
+    };
     for (const ConditionExpr* part : parts) {
+      // A selection written as a list of maps is an OR of the maps, so
+      // `not filter` is one exclusion per map, as for `not (a or b)`.
+      if (part->op == ConditionExpr::Op::Stage) {
+        const Stage& stage = rule.stages[static_cast<std::size_t>(part->stage)];
+        if (stage.root.op == StageNode::Op::Or) {
+          for (const auto& alternative : stage.root.children) {
+            add(stage, alternative);
+            ++group;
+          }
+          continue;
+        }
+      }
       std::vector<int> stages;
       stages_under(*part, stages);
       for (int s : stages) {
         const Stage& stage = rule.stages[static_cast<std::size_t>(s)];
-        std::vector<int> order;
-        collect_predicates(stage.root, order);
-        for (int index : order) {
-          const Predicate& p = stage.predicates[static_cast<std::size_t>(index)];
-          Exclusion ex;
-          ex.group = group;
-          ex.stage = stage.name;
-          ex.field = p.field;
-          ex.kind = p.kind();
-          ex.modifiers = p.extra_modifiers();
-          for (const auto& v : p.values) {
-            ex.values.push_back(display_value(p, v));
-            ex.keys.push_back(indicator_key(p, ex.kind, ex.values.back()));
-          }
-          out.push_back(std::move(ex));
-        }
+        add(stage, stage.root);
       }
       ++group;
     }

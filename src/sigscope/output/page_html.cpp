@@ -265,9 +265,10 @@ std::string rule_page_html(const RulePage& page, const std::string& root, const 
   if (page.exclusions.empty()) {
     out += "<p class=\"empty\">The condition has no top-level NOT conjuncts.</p>\n";
   } else {
-    out += "<p>Top-level NOT conjuncts of the condition: events matching these are suppressed. "
+    out += "<p>Top-level NOT conjuncts of the condition: events matching these are suppressed. Rows with the "
+           "same number suppress an event only when all of them match it; each number suppresses on its own. "
            "Corpus counts other rules that exclude the same value.</p>\n";
-    out += "<table><thead><tr><th>Field</th><th>Kind</th><th>Excluded values</th><th>Stage</th>"
+    out += "<table><thead><tr><th>#</th><th>Field</th><th>Kind</th><th>Excluded values</th><th>Stage</th>"
            "<th>Corpus</th></tr></thead><tbody>\n";
     for (std::size_t i = 0; i < page.exclusions.size(); ++i) {
       const Exclusion& ex = page.exclusions[i];
@@ -278,7 +279,7 @@ std::string rule_page_html(const RulePage& page, const std::string& root, const 
       }
       std::string kind = esc(ex.kind);
       if (!ex.modifiers.empty()) kind += " <span class=\"muted\">" + esc(join(ex.modifiers, ", ")) + "</span>";
-      out += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+      out += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n", ex.group + 1,
                          ex.field.empty() ? "<em>keyword</em>" : esc(ex.field), kind, values, esc(ex.stage),
                          counts);
     }

@@ -137,15 +137,16 @@ std::string rule_page_markdown(const RulePage& page) {
   if (page.exclusions.empty()) {
     out += "The condition has no top-level NOT conjuncts.\n\n";
   } else {
-    out += "Top-level NOT conjuncts of the condition: events matching these are suppressed.\n\n";
-    out += "| Field | Kind | Excluded values | Stage | Corpus |\n|---|---|---|---|---|\n";
+    out += "Top-level NOT conjuncts of the condition: events matching these are suppressed. Rows with the same "
+           "number suppress an event only when all of them match it; each number suppresses on its own.\n\n";
+    out += "| # | Field | Kind | Excluded values | Stage | Corpus |\n|---|---|---|---|---|---|\n";
     for (std::size_t i = 0; i < page.exclusions.size(); ++i) {
       const Exclusion& ex = page.exclusions[i];
       std::vector<std::string> values, counts;
       for (const auto& v : ex.values) values.push_back(code(v));
       for (int c : page.exclusion_corpus[i]) counts.push_back(c >= 0 ? std::to_string(c) : std::string("–"));
       std::string kind = ex.kind + (ex.modifiers.empty() ? "" : " (" + join(ex.modifiers, ", ") + ")");
-      out += fmt::format("| {} | {} | {} | {} | {} |\n",
+      out += fmt::format("| {} | {} | {} | {} | {} | {} |\n", ex.group + 1,
                          ex.field.empty() ? "(keyword)" : markdown_cell(ex.field),
                          markdown_cell(kind), join(values, " "), markdown_cell(ex.stage),
                          join(counts, ", "));
