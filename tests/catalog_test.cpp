@@ -162,6 +162,8 @@ TEST(CatalogPage, ExplainPrintsMarkdownSections) {
                               "### Stage 3: not filter_iis_setup", "## Exclusions", "## Indicators"})
     EXPECT_NE(result.out.find(heading), std::string::npos) << heading;
   EXPECT_NE(result.out.find("| Image | ends_with |  | `\\appcmd.exe` |"), std::string::npos) << result.out;
+  // Outside a table, a '|' of the logic needs no backslash.
+  EXPECT_NE(result.out.find("Logic: `CommandLine contains|all all of"), std::string::npos) << result.out;
 }
 
 // The rule explained is left out of its own indicator counts however the

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "sigscope/taxonomy/fields.h"
+#include "sigscope/taxonomy/logsources.h"
 
 namespace sigscope {
 namespace {
@@ -36,6 +37,22 @@ TEST(LogsourceFields, UnknownLogsourceIsNotKnown) {
   EXPECT_FALSE(LogsourceFields::bundled().fields(make("windows", "no_such_category")).known);
   EXPECT_FALSE(LogsourceFields::bundled().fields(make("no_such_product", "")).known);
   EXPECT_FALSE(LogsourceFields::bundled().version().empty());
+}
+
+}  // namespace
+}  // namespace sigscope
+
+namespace sigscope {
+namespace {
+
+// A rule of product windows alone reaches every Windows event in hunt, and
+// its coverage says so instead of "no event mapping is known".
+TEST(Logsources, WindowsProductAloneCoversEveryEvent) {
+  Logsource ls;
+  ls.product = "windows";
+  EventCoverage coverage = LogsourceData::bundled().coverage(ls);
+  EXPECT_TRUE(coverage.mapped);
+  EXPECT_NE(coverage.note.find("every event that has a Channel field"), std::string::npos) << coverage.note;
 }
 
 }  // namespace

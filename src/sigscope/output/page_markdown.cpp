@@ -19,6 +19,18 @@ std::string code(std::string_view s) {
   return fence + pad + markdown_cell(s) + pad + fence;
 }
 
+// Inline code outside a table, where a '|' needs no escape.
+std::string code_text(std::string_view s) {
+  std::size_t ticks = 0, run = 0;
+  for (char c : s) {
+    run = c == '`' ? run + 1 : 0;
+    ticks = std::max(ticks, run);
+  }
+  std::string fence(ticks + 1, '`');
+  std::string pad = (!s.empty() && (s.front() == '`' || s.back() == '`')) ? " " : "";
+  return fence + pad + std::string(s) + pad + fence;
+}
+
 std::string fenced(std::string_view text, std::string_view lang) {
   std::string fence = "```";
   while (text.find(fence) != std::string_view::npos) fence += '`';
@@ -119,7 +131,7 @@ std::string rule_page_markdown(const RulePage& page) {
       bool negated = page.polarity[static_cast<std::size_t>(s)] == Polarity::Negative;
       out += fmt::format("### Stage {}: {}{}\n\n", index++, negated ? "not " : "", stage.name);
       out += fenced(stage.yaml, "yaml") + "\n";
-      out += "Logic: " + code(stage_logic(stage)) + "\n\n";
+      out += "Logic: " + code_text(stage_logic(stage)) + "\n\n";
       out += "| Field | Kind | Modifiers | Values | Match |\n|---|---|---|---|---|\n";
       for (const auto& p : stage.predicates) {
         std::vector<std::string> values;

@@ -203,6 +203,12 @@ EventCoverage LogsourceData::coverage(const Logsource& ls, const std::vector<int
     out.mapped = true;
     return out;
   }
+  if (windows && ls.category.empty() && ls.service.empty()) {
+    out.mapped = true;
+    out.note = "Every Windows event: product windows without a category or service names no channel, so hunt "
+               "sends this rule every event that has a Channel field";
+    return out;
+  }
   // Other products: the taxonomy appendix describes the source but names no
   // Windows channel.
   for (const auto& o : other_) {
