@@ -178,7 +178,7 @@ TEST(CatalogPage, ExplainCountsOtherRulesWhateverCorpusSpelling) {
   dir.write("rules/a.yml", rule("cccccccc-0000-4000-8000-000000000001", "A"));
   dir.write("rules/b.yml", rule("cccccccc-0000-4000-8000-000000000002", "B"));
   const std::string explained = (dir.path() / "rules" / "a.yml").string();
-  for (const std::string corpus : {(dir.path() / "rules").string(), (dir.path() / "rules" / ".").string()}) {
+  for (const std::string& corpus : {(dir.path() / "rules").string(), (dir.path() / "rules" / ".").string()}) {
     auto result = run_cli({"explain", explained, "--corpus", corpus});
     ASSERT_EQ(result.exit_code, 0) << result.err;
     // One other rule (b.yml) shares the indicator.
