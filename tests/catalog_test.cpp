@@ -243,7 +243,8 @@ TEST(CatalogSite, RuleTextIsHtmlEscaped) {
 TEST(CatalogSite, WritesIndexAssetsAndLayer) {
   TempDir dir;
   dir.write("rules/x.yml", small_rule("cccccccc-0000-4000-8000-000000000001",
-                                      "  sel:\n    Image|endswith: '\\x.exe'\n  condition: sel\n") +
+                                      "  sel:\n    Image|endswith: '\\x.exe'\n  filter:\n"
+                                      "    ParentImage|endswith: '\\iissetup.exe'\n  condition: sel and not filter\n") +
                                "tags:\n  - attack.execution\n  - attack.t1059.001\n");
   auto result = run_cli({"catalog", (dir.path() / "rules").string(), "--out", (dir.path() / "site").string()});
   ASSERT_EQ(result.exit_code, 0) << result.err;
@@ -254,6 +255,10 @@ TEST(CatalogSite, WritesIndexAssetsAndLayer) {
   ASSERT_EQ(index["rules"].size(), 1u);
   EXPECT_EQ(index["rules"][0]["tactics"], json::array({"execution"}));
   EXPECT_EQ(index["rules"][0]["techniques"], json::array({"T1059.001"}));
+  // The search text has the indicator and the excluded value.
+  const std::string search = index["rules"][0]["indicators"];
+  EXPECT_NE(search.find("Image \\x.exe"), std::string::npos) << search;
+  EXPECT_NE(search.find("ParentImage \\iissetup.exe"), std::string::npos) << search;
   json layer = json::parse(read_file(dir.path() / "site" / "attack-navigator-layer.json"));
   EXPECT_EQ(layer["versions"]["layer"], "4.5");
   // The sub-technique with its rule, and its parent shown expanded.

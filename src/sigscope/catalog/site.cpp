@@ -71,7 +71,7 @@ std::string index_html(const Catalog& catalog, const nlohmann::json& summary) {
     out += "</ul></details>\n";
   }
   out += R"HTML(<form class="filters" id="filters">
-<input type="search" id="q" placeholder="Search title, id, tags, fields and values" autocomplete="off">
+<input type="search" id="q" placeholder="Search title, id, tags, fields and values (excluded ones too)" autocomplete="off">
 <select id="f-tactic"><option value="">All tactics</option></select>
 <input type="search" id="f-technique" list="technique-list" placeholder="Technique: T1059">
 <datalist id="technique-list"></datalist>

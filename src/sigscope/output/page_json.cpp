@@ -264,12 +264,21 @@ json index_entry_json(const RulePage& page) {
       if (std::find(techniques.begin(), techniques.end(), t.id) == techniques.end())
         techniques.push_back(t.id);
   }
-  // Free text the index page searches: identifiers, fields and indicator values.
+  // Free text the index page searches: fields and values of the indicators
+  // and of the exclusions, so a search for a filtered path finds its rules.
   std::string search;
   for (const auto& ind : page.indicators) {
     search += ind.field;
     search += ' ';
     search += ind.value;
+    search += '\n';
+  }
+  for (const auto& ex : page.exclusions) {
+    search += ex.field;
+    for (const auto& v : ex.values) {
+      search += ' ';
+      search += v;
+    }
     search += '\n';
   }
   return {{"id", r.id},
