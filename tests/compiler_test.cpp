@@ -293,6 +293,19 @@ TEST(CompilerCondition, ConditionListIsOr) {
   EXPECT_EQ(r.condition_texts.size(), 2u);
 }
 
+// A misspelled condition key reads as a selection; the error points at it.
+TEST(CompilerErrors, MisspelledConditionKeyIsNamed) {
+  DiagnosticList diagnostics;
+  auto rules = compile_text(rule_with("  sel:\n    A: x\n  condtion: sel\n"), diagnostics, "rules/x.yml");
+  EXPECT_TRUE(rules.empty());
+  ASSERT_EQ(diagnostics.error_count(), 1u);
+  const Diagnostic& d = diagnostics.items()[0];
+  EXPECT_EQ(d.line, 10);
+  EXPECT_EQ(d.column, 3);
+  EXPECT_NE(d.message.find("'condtion' looks like a misspelling"), std::string::npos) << d.message;
+  EXPECT_EQ(d.hint, "rename the key to 'condition'");
+}
+
 TEST(CompilerErrors, UndefinedIdentifierNamesIt) {
   DiagnosticList diagnostics;
   auto rules = compile_text(rule_with("  sel:\n    A: x\n  condition: sel and missing_sel\n"),

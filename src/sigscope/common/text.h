@@ -157,4 +157,8 @@ char* write_json_string(char* p, std::string_view s);
 // Standard Base64 (RFC 4648) with padding.
 std::string base64_encode(std::string_view bytes);
 
+// Returns the optimal string alignment distance of `a` and `b`: the
+// Levenshtein distance, with a swap of two adjacent characters as one edit.
+std::size_t osa_distance(std::string_view a, std::string_view b);
+
 }  // namespace sigscope

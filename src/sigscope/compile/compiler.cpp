@@ -684,6 +684,16 @@ bool compile_detection(const YamlNode& detection, CompiledRule& out, Context& ct
   }
 
   if (!condition || condition->is_null()) {
+    // A misspelled key ("condtion") reads as a selection, so the error points at it.
+    if (!condition)
+      for (const auto& e : detection.entries)
+        if (e.key != "condition" && osa_distance(ascii_lower(e.key), "condition") <= 2) {
+          ctx.error(e.line, e.column,
+                    fmt::format("the detection section has no condition, and '{}' looks like a misspelling of it",
+                                e.key),
+                    "rename the key to 'condition'");
+          return false;
+        }
     ctx.error(condition ? condition_line : rule.line, condition ? condition_column : 0,
               "the detection section has no condition",
               "add e.g. 'condition: selection' under detection");
