@@ -306,6 +306,19 @@ TEST(CompilerErrors, MisspelledConditionKeyIsNamed) {
   EXPECT_EQ(d.hint, "rename the key to 'condition'");
 }
 
+// A typo of a modifier gets the modifier it most likely meant.
+TEST(CompilerErrors, MisspelledModifierGetsClosest) {
+  DiagnosticList diagnostics;
+  compile_text(rule_with("  sel:\n    Image|contians: x\n  condition: sel\n"), diagnostics, "rules/x.yml");
+  ASSERT_EQ(diagnostics.error_count(), 1u);
+  EXPECT_EQ(diagnostics.items()[0].hint.rfind("write 'contains', the closest modifier", 0), 0u)
+      << diagnostics.items()[0].hint;
+  DiagnosticList far;
+  compile_text(rule_with("  sel:\n    Image|xyz: x\n  condition: sel\n"), far, "rules/x.yml");
+  ASSERT_EQ(far.error_count(), 1u);
+  EXPECT_EQ(far.items()[0].hint.rfind("use one of the Sigma 2.1 modifiers", 0), 0u) << far.items()[0].hint;
+}
+
 TEST(CompilerErrors, UndefinedIdentifierNamesIt) {
   DiagnosticList diagnostics;
   auto rules = compile_text(rule_with("  sel:\n    A: x\n  condition: sel and missing_sel\n"),

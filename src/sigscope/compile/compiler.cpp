@@ -113,8 +113,20 @@ std::optional<ModifierChain> parse_modifiers(const std::vector<std::string>& nam
   for (const auto& raw : names) {
     auto it = modifier_table().find(raw);
     if (it == modifier_table().end()) {
+      // A modifier one edit away (two for long names) is most likely a typo of it.
+      std::string_view closest;
+      std::size_t best = raw.size() >= 8 ? 3 : 2;
+      for (const auto& [name, info] : modifier_table()) {
+        const std::size_t distance = osa_distance(ascii_lower(raw), name);
+        if (distance < best) {
+          best = distance;
+          closest = name;
+        }
+      }
       reject(fmt::format("unknown modifier '{}'", raw),
-             fmt::format("use one of the Sigma 2.1 modifiers: {}", kModifierList));
+             closest.empty() ? fmt::format("use one of the Sigma 2.1 modifiers: {}", kModifierList)
+                             : fmt::format("write '{}', the closest modifier; the Sigma 2.1 modifiers are: {}",
+                                           closest, kModifierList));
       continue;
     }
     const ModifierInfo& info = it->second;
