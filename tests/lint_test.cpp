@@ -230,6 +230,8 @@ std::vector<Case> cases() {
                det("  selection:\n    CommandLine|contains: 'C:\\temp'\n  condition: selection\n")});
   c.push_back({"wildcards-instead-of-modifier", det("  selection:\n    CommandLine:\n      - '*whoami*'\n      - '*hostname*'\n  condition: selection\n"),
                det("  selection:\n    CommandLine:\n      - '*whoami*'\n      - 'hostname*'\n  condition: selection\n")});
+  c.push_back({"keyword-field-test", det("  keywords:\n    - Image|endswith '\\whoami.exe'\n  condition: keywords\n"),
+               det("  keywords:\n    - 'Image endswith whoami'\n  condition: keywords\n")});
   c.push_back({"escaped-wildcard", det("  selection:\n    CommandLine|contains: 'a\\*b'\n  condition: selection\n"),
                det("  selection:\n    CommandLine|contains: 'a\\b'\n  condition: selection\n")});
   c.push_back({"never-matches",

@@ -173,6 +173,10 @@ const std::vector<LintCheck> kChecks = {
     {"wildcards-instead-of-modifier", S::Info, true, "pySigma",
      "Every value is '*x*', '*x' or 'x*' where contains, endswith or startswith says the same",
      "Use the modifier and drop the wildcards."},
+    {"keyword-field-test", S::Warning, true, "sigscope",
+     "A keyword reads like a field test that lost its colon ('Image|endswith \\x.exe'), so it is searched "
+     "as text in every value",
+     "Write it as a field test in a selection map, e.g. 'Image|endswith: \\x.exe'."},
     {"escaped-wildcard", S::Info, true, "pySigma",
      "A value holds an escaped wildcard ('\\*' or '\\?'); make sure the escape is intended",
      "Keep it when the rule must match a literal '*' or '?'; otherwise remove the backslash."},
@@ -934,6 +938,29 @@ void scan_regex(std::string_view re, std::vector<std::string>& unsupported, std:
   }
 }
 
+// Returns true for text such as "Image|endswith '\\x.exe'": a field name,
+// '|', a modifier, then a space, a colon or a quote. Such a keyword is most
+// likely a field test whose colon was left out.
+bool looks_like_field_test(std::string_view text) {
+  static const std::set<std::string, std::less<>> kModifiers = {
+      "contains", "startswith", "endswith", "re",    "all",   "cidr",    "base64", "base64offset",
+      "windash",  "cased",      "exists",   "fieldref", "neq", "utf16le", "utf16be", "utf16",
+      "wide",     "expand",     "lt",       "lte",   "gt",    "gte"};
+  std::size_t i = 0;
+  auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-'; };
+  while (i < text.size() && word(text[i])) ++i;
+  if (i == 0 || i >= text.size() || text[i] != '|') return false;
+  ++i;
+  const std::size_t start = i;
+  while (i < text.size() && std::isalnum(static_cast<unsigned char>(text[i]))) ++i;
+  if (!kModifiers.count(ascii_lower(text.substr(start, i - start)))) return false;
+  while (i < text.size() && text[i] == '|') {  // further modifiers
+    ++i;
+    while (i < text.size() && std::isalnum(static_cast<unsigned char>(text[i]))) ++i;
+  }
+  return i < text.size() && (text[i] == ' ' || text[i] == ':' || text[i] == '\'' || text[i] == '"');
+}
+
 void check_values(RuleLinter& l, const CompiledRule& cr) {
   const YamlNode* det = detection_of(cr.rule);
   std::map<std::pair<int, int>, std::string> keys;
@@ -957,6 +984,15 @@ void check_values(RuleLinter& l, const CompiledRule& cr) {
           l.report("repeated-modifier", pos, fmt::format("'{}' repeats the modifier '{}'", key, m));
           break;
         }
+
+      if (p.is_keyword())
+        for (const auto& v : p.values)
+          if (looks_like_field_test(v.written)) {
+            l.report("keyword-field-test", pos,
+                     fmt::format("keyword '{}' reads like a field test without its colon", show(v.written)),
+                     "write it as a field test in a selection map, with ': ' after the modifiers");
+            break;
+          }
 
       const bool anchored = p.op == MatchOp::Contains;
       std::size_t distinct = 0;
