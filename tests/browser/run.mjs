@@ -121,6 +121,29 @@ test("search for appcmd finds the IIS rule", async () => {
   await page.context().close();
 });
 
+test("filters read from the address keep their value, and levels sort by severity", async () => {
+  const page = await openPage("index.html");
+  await page.goto(page.url() + "#level=High&technique=T1505%20");
+  await page.waitForFunction(() => document.getElementById("f-level").value !== "");
+  assert.equal(await page.locator("#f-level").inputValue(), "high");
+  const levels = await page.locator("#f-level option").evaluateAll((os) => os.map((o) => o.value).filter((v) => v));
+  assert.deepEqual(levels.slice(0, 5), ["critical", "high", "medium", "low", "informational"]);
+  const filtered = await ruleCount(page);
+  assert.ok(filtered.shown > 0 && filtered.shown < filtered.total, `${filtered.shown} of ${filtered.total}`);
+  // A value no rule has stays visible and matches nothing, instead of being dropped.
+  await page.goto(page.url().replace(/#.*/, "#status=nosuchstatus"));
+  await page.waitForFunction(() => /^\d+ of/.test(document.getElementById("count").textContent));
+  assert.equal(await page.locator("#f-status").inputValue(), "nosuchstatus");
+  assert.equal((await ruleCount(page)).shown, 0);
+  // Excluded values are searched too: two rules filter on iissetup.exe.
+  await page.goto(page.url().replace(/#.*/, "#q=iissetup"));
+  await page.waitForFunction(() => /^\d+ of/.test(document.getElementById("count").textContent) &&
+    !/^0 of/.test(document.getElementById("count").textContent));
+  assert.ok((await ruleCount(page)).shown > 0, "no rule excludes iissetup");
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
 test("a tactic filter narrows the list", async () => {
   const page = await openPage("index.html");
   const before = await ruleCount(page);

@@ -50,8 +50,13 @@
     r._title = String(r.title || "").toLowerCase();
   });
 
-  function fillSelect(select, values, label) {
-    values.sort().forEach(function (v) {
+  // Options in `order` first, in that order, then the others sorted.
+  function fillSelect(select, values, label, order) {
+    var rank = function (v) { var i = (order || []).indexOf(v); return i < 0 ? order.length : i; };
+    values.sort(function (a, b) {
+      if (order && rank(a) !== rank(b)) return rank(a) - rank(b);
+      return a < b ? -1 : a > b ? 1 : 0;
+    }).forEach(function (v) {
       var o = document.createElement("option");
       o.value = v;
       o.textContent = label ? label(v) : v;
@@ -67,7 +72,7 @@
     return Object.keys(seen);
   }
   fillSelect(filters.tactic, distinct("tactics"), tacticLabel);
-  fillSelect(filters.level, distinct("level"));
+  fillSelect(filters.level, distinct("level"), null, ["critical", "high", "medium", "low", "informational"]);
   fillSelect(filters.status, distinct("status"));
   fillSelect(filters.product, distinct("product"));
   fillSelect(filters.category, distinct("category"));
@@ -82,7 +87,27 @@
   function readHash() {
     var params = new URLSearchParams(location.hash.replace(/^#/, ""));
     query.value = params.get("q") || "";
-    Object.keys(filters).forEach(function (k) { filters[k].value = params.get(k) || ""; });
+    Object.keys(filters).forEach(function (k) {
+      var wanted = (params.get(k) || "").trim();
+      var select = filters[k];
+      select.value = wanted;
+      if (!wanted || select.value === wanted || !select.options) return;
+      // A value in another case selects its option; an unknown one gets an
+      // option of its own, so the filter shows (and matches nothing) instead
+      // of being dropped while the address still carries it.
+      var same = Array.prototype.find.call(select.options, function (o) {
+        return o.value.toLowerCase() === wanted.toLowerCase();
+      });
+      if (same) {
+        select.value = same.value;
+        return;
+      }
+      var o = document.createElement("option");
+      o.value = wanted;
+      o.textContent = wanted + " (no rule)";
+      select.appendChild(o);
+      select.value = wanted;
+    });
     if (params.get("sort")) {
       sortKey = params.get("sort");
       sortDir = params.get("dir") === "desc" ? -1 : 1;
@@ -105,7 +130,7 @@
     var f = filters;
     if (f.tactic.value && (r.tactics || []).indexOf(f.tactic.value) < 0) return false;
     if (f.technique.value) {
-      var t = f.technique.value.toUpperCase();
+      var t = f.technique.value.trim().toUpperCase();
       var hit = (r.techniques || []).some(function (x) { return x === t || x.indexOf(t + ".") === 0; });
       if (!hit) return false;
     }
