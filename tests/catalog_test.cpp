@@ -216,6 +216,32 @@ TEST(CatalogPage, ListOfMapsFilterGivesOneGroupPerMap) {
   EXPECT_EQ(exclusions[2].group, 1);
 }
 
+// A correlation's page names its type, group-by, window and condition, and
+// links the rules it lists (here by name) to their pages.
+TEST(CatalogSite, CorrelationPageLinksItsRules) {
+  TempDir dir;
+  dir.write("rules/base.yml",
+            "title: Failed Logon\nid: 0e95725d-7320-415d-80f7-004da920fc11\nname: failed_logon\nstatus: test\n"
+            "logsource:\n  product: windows\n  service: security\ndetection:\n  selection:\n    EventID: 4625\n"
+            "  condition: selection\nlevel: low\n");
+  dir.write("rules/corr.yml",
+            "title: Many Failed Logons\nid: 0e95725d-7320-415d-80f7-004da920fc12\nstatus: test\ncorrelation:\n"
+            "  type: event_count\n  rules:\n    - failed_logon\n    - missing_rule\n  group-by:\n    - TargetUserName\n"
+            "  timespan: 5m\n  condition:\n    gte: 10\nlevel: high\n");
+  auto result = run_cli({"catalog", (dir.path() / "rules").string(), "--out", (dir.path() / "site").string()});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const std::string html = read_file(dir.path() / "site" / "rules" / "0e95725d-7320-415d-80f7-004da920fc12.html");
+  EXPECT_NE(html.find("<a href=\"0e95725d-7320-415d-80f7-004da920fc11.html\"><code>failed_logon</code></a>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<code>missing_rule</code> <span class=\"note\">(not in this catalog)</span>"), std::string::npos);
+  EXPECT_NE(html.find("<tr><th>Group by</th><td>TargetUserName</td></tr>"), std::string::npos);
+  EXPECT_NE(html.find("<tr><th>Condition</th><td>gte 10</td></tr>"), std::string::npos);
+  EXPECT_NE(html.find("reads the detections of the rules it lists"), std::string::npos);
+  EXPECT_EQ(html.find("no event mapping is known"), std::string::npos);
+  json page = json::parse(read_file(dir.path() / "site" / "rules" / "0e95725d-7320-415d-80f7-004da920fc12.json"));
+  EXPECT_EQ(page["correlation"]["rule_slugs"], json::array({"0e95725d-7320-415d-80f7-004da920fc11", ""}));
+}
+
 TEST(CatalogSite, RuleTextIsHtmlEscaped) {
   TempDir dir;
   dir.write("rules/x.yml",

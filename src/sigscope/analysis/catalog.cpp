@@ -1,5 +1,6 @@
 #include "sigscope/common/parallel.h"
 #include "sigscope/analysis/catalog.h"
+#include "sigscope/common/text.h"
 
 #include <algorithm>
 #include <atomic>
@@ -7,6 +8,8 @@
 #include <map>
 #include <set>
 #include <thread>
+
+#include <fmt/format.h>
 
 namespace sigscope {
 
@@ -37,6 +40,13 @@ void fill_facts(RulePage& page) {
   const CompiledRule& rule = *page.rule;
   page.attack = AttackData::bundled().coverage(rule.rule.tags);
   page.events = LogsourceData::bundled().coverage(rule.rule.logsource, required_event_ids(rule));
+  // A correlation has no logsource of its own. A filter's logsource only
+  // narrows the rules it applies to.
+  if (rule.rule.kind == RuleKind::Correlation)
+    page.events = {false, "A correlation rule reads the detections of the rules it lists; see their pages for the "
+                          "events.", {}};
+  else if (rule.rule.kind == RuleKind::Filter && page.events.sources.empty())
+    page.events.note = "A filter rule applies to the rules it lists; see their pages for the events.";
   // Keep only the renames of fields this rule uses: those are what a source
   // such as Security 4688 needs for the rule to work on it.
   std::set<std::string> used;
@@ -111,8 +121,27 @@ Catalog build_catalog(std::vector<CompiledRule> rules, const DiagnosticList& dia
   std::map<std::string, std::string> slug_of_id;  // ids that name exactly one page
   for (const auto& page : catalog.pages)
     if (id_count[page.rule->rule.id] == 1) slug_of_id[page.rule->rule.id] = page.slug;
+  std::map<std::string, int> name_count;
+  for (const auto& page : catalog.pages)
+    if (!page.rule->rule.name.empty()) ++name_count[page.rule->rule.name];
+  std::map<std::string, std::string> slug_of_name;  // names of exactly one page
+  for (const auto& page : catalog.pages)
+    if (!page.rule->rule.name.empty() && name_count[page.rule->rule.name] == 1)
+      slug_of_name[page.rule->rule.name] = page.slug;
   for (std::size_t i = 0; i < catalog.pages.size(); ++i) {
     RulePage& page = catalog.pages[i];
+    const Rule& rule = page.rule->rule;
+    const std::vector<std::string>* referenced = rule.kind == RuleKind::Correlation ? &rule.correlation.rules
+                                                 : rule.kind == RuleKind::Filter    ? &rule.filter.rules
+                                                                                     : nullptr;
+    if (referenced)
+      for (const auto& ref : *referenced) {
+        auto by_id = slug_of_id.find(ref);
+        auto by_name = slug_of_name.find(ref);
+        page.referenced_slugs.push_back(by_id != slug_of_id.end()       ? by_id->second
+                                        : by_name != slug_of_name.end() ? by_name->second
+                                                                        : std::string());
+      }
     for (const auto& related : page.rule->rule.related) {
       auto it = slug_of_id.find(related.id);
       page.related_slugs.push_back(it == slug_of_id.end() ? std::string() : it->second);
@@ -143,10 +172,22 @@ Catalog build_catalog(std::vector<CompiledRule> rules, const DiagnosticList& dia
   return catalog;
 }
 
+std::string correlation_condition_text(const CorrelationCondition& condition) {
+  std::vector<std::string> parts;
+  if (!condition.field.empty()) parts.push_back("field " + condition.field);
+  if (condition.percentile) parts.push_back(fmt::format("percentile {}", *condition.percentile));
+  const std::pair<const char*, const std::optional<double>*> bounds[] = {
+      {"gt", &condition.gt}, {"gte", &condition.gte}, {"lt", &condition.lt},
+      {"lte", &condition.lte}, {"eq", &condition.eq}, {"neq", &condition.neq}};
+  for (const auto& [name, value] : bounds)
+    if (*value) parts.push_back(fmt::format("{} {}", name, **value));
+  return join(parts, ", ");
+}
+
 bool same_rule_document(const Rule& a, const Rule& b) {
   if (a.document_index != b.document_index) return false;
   if (a.path == b.path) return true;
-  // Only files of the same name need the file system's answer.
+  // Only files of the same name need a file system check.
   if (std::filesystem::path(a.path).filename() != std::filesystem::path(b.path).filename()) return false;
   std::error_code ec;
   return std::filesystem::equivalent(a.path, b.path, ec);

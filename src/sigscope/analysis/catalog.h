@@ -38,6 +38,9 @@ struct RulePage {
   // Per entry of the rule's `related` list: the page slug of that rule, or
   // empty when the rule is not in the catalog (removed upstream, say).
   std::vector<std::string> related_slugs;
+  // Per rule that a correlation or filter lists: its page slug, or empty
+  // when no single rule of the catalog has that id or name.
+  std::vector<std::string> referenced_slugs;
   std::vector<Exclusion> exclusions;
   std::vector<std::vector<int>> exclusion_corpus;  // per value: other rules excluding it too
   std::vector<Diagnostic> diagnostics;            // warnings about this rule
@@ -59,6 +62,9 @@ struct Catalog {
   // Indicator key -> pages (indexes into `pages`) carrying it, each once.
   std::unordered_map<std::string, std::vector<std::uint32_t>> indicator_pages;
 };
+
+// A correlation's condition as text, e.g. "gte 10" or "field User, gt 3".
+std::string correlation_condition_text(const CorrelationCondition& condition);
 
 // True when `a` and `b` are the same document of the same file, however the
 // paths were spelled ("rules/x.yml", "./rules/x.yml" or an absolute path).

@@ -123,6 +123,27 @@ std::string rule_page_html(const RulePage& page, const std::string& root, const 
   meta("Level", level_badge(r.level));
   meta("Status", r.status.empty() ? std::string() : fmt::format("<span class=\"badge status-{0}\">{0}</span>", esc(r.status)));
   meta("Logsource", esc(r.logsource.label()));
+  if (r.kind == RuleKind::Correlation || r.kind == RuleKind::Filter) {
+    // The rules it lists, linked to their pages.
+    const auto& refs = r.kind == RuleKind::Correlation ? r.correlation.rules : r.filter.rules;
+    std::string list = "<ul>";
+    for (std::size_t k = 0; k < refs.size(); ++k) {
+      const std::string slug = k < page.referenced_slugs.size() ? page.referenced_slugs[k] : std::string();
+      list += slug.empty() ? fmt::format("<li><code>{}</code> <span class=\"note\">(not in this catalog)</span></li>",
+                                         esc(refs[k]))
+                           : fmt::format("<li><a href=\"{}.html\"><code>{}</code></a></li>", esc(slug), esc(refs[k]));
+    }
+    meta(r.kind == RuleKind::Correlation ? "Correlates" : "Applies to", list + "</ul>");
+  }
+  if (r.kind == RuleKind::Correlation) {
+    const Correlation& c = r.correlation;
+    meta("Correlation type", "<code>" + esc(correlation_type_name(c.type)) + "</code>");
+    meta("Group by", esc(join(c.group_by, ", ")));
+    meta("Timespan", esc(c.timespan_text));
+    meta("Condition", esc(correlation_condition_text(c.condition)));
+    meta("Generate", c.generate ? "yes: the listed rules also write their own detections"
+                                : "no: the listed rules only feed this correlation");
+  }
   meta("Author", esc(r.author));
   meta("Date", esc(r.date));
   meta("Modified", esc(r.modified));

@@ -249,8 +249,11 @@ json rule_page_json(const RulePage& page) {
       {"related_rules", std::move(related_rules)},
   };
   if (page.rule->aggregation) out["legacy_aggregation"] = page.rule->aggregation->text;
-  if (r.kind == RuleKind::Correlation) out["correlation"] = correlation_json(r.correlation);
-  if (r.kind == RuleKind::Filter) out["filter"] = {{"rules", r.filter.rules}};
+  if (r.kind == RuleKind::Correlation) {
+    out["correlation"] = correlation_json(r.correlation);
+    out["correlation"]["rule_slugs"] = page.referenced_slugs;
+  }
+  if (r.kind == RuleKind::Filter) out["filter"] = {{"rules", r.filter.rules}, {"rule_slugs", page.referenced_slugs}};
   return out;
 }
 

@@ -68,6 +68,17 @@ std::string rule_page_markdown(const RulePage& page) {
   row("Status", r.status);
   row("Level", r.level);
   row("Logsource", r.logsource.label());
+  if (r.kind == RuleKind::Correlation || r.kind == RuleKind::Filter)
+    row(r.kind == RuleKind::Correlation ? "Correlates" : "Applies to",
+        join(r.kind == RuleKind::Correlation ? r.correlation.rules : r.filter.rules, ", "));
+  if (r.kind == RuleKind::Correlation) {
+    const Correlation& c = r.correlation;
+    row("Correlation type", std::string(correlation_type_name(c.type)));
+    row("Group by", join(c.group_by, ", "));
+    row("Timespan", c.timespan_text);
+    row("Condition", correlation_condition_text(c.condition));
+    row("Generate", c.generate ? "yes" : "no");
+  }
   row("Author", r.author);
   row("Date", r.date);
   row("Modified", r.modified);
