@@ -227,7 +227,8 @@ TEST(CatalogSite, CorrelationPageLinksItsRules) {
   dir.write("rules/corr.yml",
             "title: Many Failed Logons\nid: 0e95725d-7320-415d-80f7-004da920fc12\nstatus: test\ncorrelation:\n"
             "  type: event_count\n  rules:\n    - failed_logon\n    - missing_rule\n  group-by:\n    - TargetUserName\n"
-            "  timespan: 5m\n  condition:\n    gte: 10\nlevel: high\n");
+            "  timespan: 5m\n  condition:\n    gte: 10\nlevel: high\ntags:\n  - attack.credential-access\n"
+            "  - attack.t1110.001\n");
   auto result = run_cli({"catalog", (dir.path() / "rules").string(), "--out", (dir.path() / "site").string()});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const std::string html = read_file(dir.path() / "site" / "rules" / "0e95725d-7320-415d-80f7-004da920fc12.html");
@@ -240,6 +241,11 @@ TEST(CatalogSite, CorrelationPageLinksItsRules) {
   EXPECT_EQ(html.find("no event mapping is known"), std::string::npos);
   json page = json::parse(read_file(dir.path() / "site" / "rules" / "0e95725d-7320-415d-80f7-004da920fc12.json"));
   EXPECT_EQ(page["correlation"]["rule_slugs"], json::array({"0e95725d-7320-415d-80f7-004da920fc11", ""}));
+  // The correlation alerts, so its technique counts in the layer.
+  json layer = json::parse(read_file(dir.path() / "site" / "attack-navigator-layer.json"));
+  bool found = false;
+  for (const auto& t : layer["techniques"]) found |= t["techniqueID"] == "T1110.001";
+  EXPECT_TRUE(found) << layer.dump();
 }
 
 TEST(CatalogSite, RuleTextIsHtmlEscaped) {

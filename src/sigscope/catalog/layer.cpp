@@ -10,7 +10,7 @@ namespace sigscope {
 
 bool counts_for_coverage(const RulePage& page) {
   const std::string& status = page.rule->rule.status;
-  return page.rule->rule.kind == RuleKind::Detection && status != "deprecated" && status != "unsupported";
+  return page.rule->rule.kind != RuleKind::Filter && status != "deprecated" && status != "unsupported";
 }
 
 int level_score(const std::string& level) {

@@ -20,8 +20,9 @@ struct LayerOptions {
   std::string name = "sigscope rule coverage";
 };
 
-// Deprecated and unsupported rules, correlation and filter rules are left out
-// of coverage: they do not run as detections in production rule sets.
+// Deprecated and unsupported rules and filter rules are left out of coverage:
+// they do not alert in production rule sets. Correlation rules count, since
+// they alert with their own tags.
 bool counts_for_coverage(const RulePage& page);
 
 // Level as a score: informational 1, low 2, medium 3, high 4, critical 5, else 0.

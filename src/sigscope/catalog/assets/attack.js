@@ -7,7 +7,8 @@
   var data = window.SIGSCOPE_INDEX;
   var matrix = document.getElementById("matrix");
   if (!data || !data.rules || !matrix) return;
-  var rules = data.rules.filter(function (r) { return r.kind === "detection"; });
+  // Filter rules do not alert; detection and correlation rules do.
+  var rules = data.rules.filter(function (r) { return r.kind !== "filter"; });
   var levelOrder = { critical: 5, high: 4, medium: 3, low: 2, informational: 1 };
   var levelSel = document.getElementById("a-level");
   var statusSel = document.getElementById("a-status");
