@@ -219,16 +219,21 @@ test("the heatmap renders and a cell lists its rules", async () => {
 
 test("the Navigator layer downloads and parses as JSON", async () => {
   const page = await openPage("attack.html");
+  const layers = {};
   for (const [button, score] of [["#layer-count", "count"], ["#layer-level", "level"]]) {
     const [download] = await Promise.all([page.waitForEvent("download"), page.click(button)]);
     const layer = JSON.parse(fs.readFileSync(await download.path(), "utf8"));
+    layers[score] = layer;
     assert.equal(layer.versions.layer, "4.5");
     assert.equal(layer.domain, "enterprise-attack");
     const t = layer.techniques.find((x) => x.techniqueID === "T1505.003");
     assert.ok(t, "T1505.003 is not in the layer");
     assert.ok(t.metadata.some((m) => m.name === IIS_ID && m.value === IIS_TITLE));
     assert.ok(t.links.some((l) => l.url.startsWith("file://") && l.url.endsWith(`/rules/${IIS_ID}.html`)));
-    if (score === "level") assert.ok(layer.techniques.every((x) => x.score === undefined || (x.score >= 1 && x.score <= 5)));
+    if (score === "level") {
+      assert.ok(layer.techniques.every((x) => x.score === undefined || (x.score >= 1 && x.score <= 5)));
+      assert.equal(layer.legendItems.length, 5);
+    }
   }
   // The catalog's static layer file.
   const [download] = await Promise.all([page.waitForEvent("download"),
@@ -236,6 +241,9 @@ test("the Navigator layer downloads and parses as JSON", async () => {
   const layer = JSON.parse(fs.readFileSync(await download.path(), "utf8"));
   assert.equal(layer.versions.layer, "4.5");
   assert.ok(layer.techniques.length > 100);
+  // The buttons build the same layer as the file, newer technique ids included.
+  const scored = (l) => l.techniques.filter((x) => x.score !== undefined).map((x) => `${x.techniqueID}=${x.score}`).sort();
+  assert.deepEqual(scored(layers.count), scored(layer));
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });

@@ -108,7 +108,7 @@ nlohmann::json navigator_layer(const Catalog& catalog, const LayerOptions& optio
           {"domain", "enterprise-attack"},
           {"description",
            fmt::format("Sigma detection rules per technique, scored by {} ({} rules counted; deprecated, "
-                       "unsupported, correlation and filter rules left out)",
+                       "unsupported and filter rules left out)",
                        by_level ? "the highest rule level (informational 1 to critical 5)" : "rule count", counted) +
                (newer.empty() ? std::string()
                               : fmt::format(". {} technique ids are not in ATT&CK {} and are kept as tagged: {}",

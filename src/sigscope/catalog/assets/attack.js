@@ -185,8 +185,11 @@
     var exact = {};
     rules.forEach(function (r) {
       if (!visible(r)) return;
-      (r.techniques || []).forEach(function (t) { if (known[t]) (exact[t] = exact[t] || []).push(r); });
+      // Ids that the bundled ATT&CK data lacks (newer ones) are kept, as in
+      // the layer that `sigscope layer` writes; the description names them.
+      (r.techniques || []).forEach(function (t) { (exact[t] = exact[t] || []).push(r); });
     });
+    var newer = Object.keys(exact).filter(function (t) { return !known[t]; }).sort();
     var techniques = [], max = 1, parents = {};
     Object.keys(exact).forEach(function (t) { if (t.indexOf(".") > 0) parents[t.split(".")[0]] = true; });
     Object.keys(exact).sort().forEach(function (t) {
@@ -211,14 +214,20 @@
       name: "sigscope rule coverage", domain: "enterprise-attack",
       versions: { layer: "4.5", navigator: "5.1.0", attack: String(data.attack_version || "").split(".")[0] },
       description: "Sigma detection rules per technique (" + filters.join(", ") + "), scored by " +
-        (score === "level" ? "the highest rule level (informational 1 to critical 5)" : "rule count"),
+        (score === "level" ? "the highest rule level (informational 1 to critical 5)" : "rule count") +
+        (newer.length ? ". " + newer.length + " technique ids are not in ATT&CK " + (data.attack_version || "") +
+          " and are kept as tagged: " + newer.join(", ") : ""),
       sorting: 3,
       layout: { layout: "side", showID: true, showName: true, expandedSubtechniques: "annotated" },
       hideDisabled: false, techniques: techniques,
       gradient: score === "level"
         ? { colors: ["#ffffff", "#9ecae1", "#fdd49e", "#fc8d59", "#d7301f", "#7f0000"], minValue: 0, maxValue: 5 }
         : { colors: ["#ffffff", "#66b1ff", "#0d3b8c"], minValue: 0, maxValue: max },
-      legendItems: [], metadata: [{ name: "generator", value: "sigscope" }, { name: "score", value: score }],
+      legendItems: score === "level"
+        ? [["informational", "#9ecae1"], ["low", "#fdd49e"], ["medium", "#fc8d59"], ["high", "#d7301f"],
+           ["critical", "#7f0000"]].map(function (l) { return { label: "highest rule level: " + l[0], color: l[1] }; })
+        : [],
+      metadata: [{ name: "generator", value: "sigscope" }, { name: "score", value: score }],
       showTacticRowBackground: false, selectTechniquesAcrossTactics: true, selectSubtechniquesWithParent: false
     };
   }
