@@ -1,6 +1,7 @@
 // Bundled taxonomy tables: known fields per logsource.
 #include <gtest/gtest.h>
 
+#include "sigscope/taxonomy/attack.h"
 #include "sigscope/taxonomy/fields.h"
 #include "sigscope/taxonomy/logsources.h"
 
@@ -53,6 +54,22 @@ TEST(Logsources, WindowsProductAloneCoversEveryEvent) {
   EventCoverage coverage = LogsourceData::bundled().coverage(ls);
   EXPECT_TRUE(coverage.mapped);
   EXPECT_NE(coverage.note.find("every event that has a Channel field"), std::string::npos) << coverage.note;
+}
+
+}  // namespace
+}  // namespace sigscope
+
+namespace sigscope {
+namespace {
+
+// A malformed technique tag is not labelled as a newer ATT&CK id.
+TEST(Attack, MalformedTechniqueIdIsNamed) {
+  AttackCoverage coverage = AttackData::bundled().coverage({"attack.execution", "attack.t1059.01", "attack.t9999"});
+  std::map<std::string, std::string> notes;
+  for (const auto& row : coverage.tactics)
+    for (const auto& t : row.techniques) notes[t.id] = t.note;
+  EXPECT_EQ(notes["T1059.01"], "not a valid technique id, which reads T1234 or T1234.567");
+  EXPECT_NE(notes["T9999"].find("not in the bundled ATT&CK"), std::string::npos) << notes["T9999"];
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <regex>
 #include <set>
 #include <tuple>
 
@@ -136,16 +137,23 @@ std::string attack_page_html(const Catalog& catalog) {
 <ol id="cell-list"></ol>
 </aside>
 )HTML";
-  // Techniques the bundled data does not know (newer ATT&CK releases).
-  std::vector<std::pair<std::string, std::size_t>> unknown;
+  // Techniques the bundled data does not know (newer ATT&CK releases), and
+  // malformed ids (attack.t1059.01), listed apart.
+  std::vector<std::pair<std::string, std::size_t>> unknown, malformed;
+  static const std::regex kTechniqueId("T[0-9]{4}(\\.[0-9]{3})?");
   for (const auto& [id, rules] : direct)
-    if (!attack.technique(id)) unknown.emplace_back(id, rules.size());
-  if (!unknown.empty()) {
-    out += fmt::format("<h2>Techniques not in the bundled ATT&amp;CK {} data</h2>\n<ul>\n", esc(attack.version()));
-    for (const auto& [id, n] : unknown)
-      out += fmt::format("<li><a href=\"index.html#technique={0}\">{0}</a>: {1} rules</li>\n", esc(id), n);
+    if (!attack.technique(id))
+      (std::regex_match(id, kTechniqueId) ? unknown : malformed).emplace_back(id, rules.size());
+  auto list = [&](const std::string& heading, const std::vector<std::pair<std::string, std::size_t>>& ids) {
+    if (ids.empty()) return;
+    out += fmt::format("<h2>{}</h2>\n<ul>\n", heading);
+    for (const auto& [id, n] : ids)
+      out += fmt::format("<li><a href=\"index.html#technique={0}\">{0}</a>: {1} {2}</li>\n", esc(id), n,
+                         n == 1 ? "rule" : "rules");
     out += "</ul>\n";
-  }
+  };
+  list(fmt::format("Techniques not in the bundled ATT&amp;CK {} data", esc(attack.version())), unknown);
+  list("Tags that are not valid technique ids", malformed);
   out += "<script src=\"assets/index-data.js\"></script>\n<script src=\"assets/attack.js\"></script>\n";
   out += "</body>\n</html>\n";
   return out;

@@ -166,7 +166,13 @@ AttackCoverage AttackData::coverage(const std::vector<std::string>& tags) const 
     const AttackTechnique* tech = technique(id);
     if (!tech) {
       entry.known = false;
-      entry.note = fmt::format("not in the bundled ATT&CK {} data", version_);
+      // T1234 or T1234.567: a well-formed id that the bundled data lacks is
+      // likely newer; anything else is a malformed tag.
+      const bool well_formed =
+          (id.size() == 5 || (id.size() == 9 && id[5] == '.')) && id[0] == 'T' &&
+          std::all_of(id.begin() + 1, id.end(), [](char c) { return c == '.' || (c >= '0' && c <= '9'); });
+      entry.note = well_formed ? fmt::format("not in the bundled ATT&CK {} data", version_)
+                               : "not a valid technique id, which reads T1234 or T1234.567";
       unplaced.push_back(std::move(entry));
       continue;
     }
