@@ -915,3 +915,20 @@ TEST(LintTrial, EachUnknownModifierReported) {
 
 }  // namespace
 }  // namespace sigscope
+
+namespace sigscope {
+namespace {
+
+// The number-as-string fix does not tell a text field to drop its quotes.
+TEST(LintHints, NumberAsStringKeepsTextFieldsQuoted) {
+  testing::TempDir dir;
+  dir.write("r.yml", "title: T\nid: ffffffff-0000-4000-8000-000000000001\nlogsource:\n  product: windows\n"
+                     "  category: process_creation\ndetection:\n  sel:\n    ProcessId: '4'\n  condition: sel\n"
+                     "level: low\n");
+  auto result = testing::run_cli({"check", (dir.path() / "r.yml").string()});
+  EXPECT_NE(result.out.find("fix: if ProcessId holds a number, write ProcessId: 4; if it holds text"), std::string::npos)
+      << result.out;
+}
+
+}  // namespace
+}  // namespace sigscope

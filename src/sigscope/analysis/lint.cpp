@@ -1075,7 +1075,9 @@ void check_values(RuleLinter& l, const CompiledRule& cr) {
           if (all_digits(digits)) {
             l.report("number-as-string", pos,
                      fmt::format("'{}' compares with the string '{}', a number in quotes", key, v.written),
-                     fmt::format("write {}: {}", key, v.written));
+                     fmt::format("if {} holds a number, write {}: {}; if it holds text (a user agent, a "
+                                 "registry string), keep the quotes",
+                                 key, key, v.written));
             reported_number = true;
           }
         }

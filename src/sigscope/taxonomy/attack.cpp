@@ -166,8 +166,8 @@ AttackCoverage AttackData::coverage(const std::vector<std::string>& tags) const 
     const AttackTechnique* tech = technique(id);
     if (!tech) {
       entry.known = false;
-      // T1234 or T1234.567: a well-formed id that the bundled data lacks is
-      // likely newer; anything else is a malformed tag.
+      // A well-formed id (T1234 or T1234.567) that the bundled data lacks is
+      // likely newer. Anything else is a malformed tag.
       const bool well_formed =
           (id.size() == 5 || (id.size() == 9 && id[5] == '.')) && id[0] == 'T' &&
           std::all_of(id.begin() + 1, id.end(), [](char c) { return c == '.' || (c >= '0' && c <= '9'); });
