@@ -241,6 +241,11 @@ TEST(CatalogSite, CorrelationPageLinksItsRules) {
   EXPECT_EQ(html.find("no event mapping is known"), std::string::npos);
   json page = json::parse(read_file(dir.path() / "site" / "rules" / "0e95725d-7320-415d-80f7-004da920fc12.json"));
   EXPECT_EQ(page["correlation"]["rule_slugs"], json::array({"0e95725d-7320-415d-80f7-004da920fc11", ""}));
+  // The base rule's page names the correlation that uses it.
+  const std::string base = read_file(dir.path() / "site" / "rules" / "0e95725d-7320-415d-80f7-004da920fc11.html");
+  EXPECT_NE(base.find("<tr><th>Used by</th><td><ul><li>correlation <a href=\"0e95725d-7320-415d-80f7-004da920fc12.html\">"
+                      "Many Failed Logons</a></li></ul></td></tr>"),
+            std::string::npos);
   // The correlation alerts, so its technique counts in the layer.
   json layer = json::parse(read_file(dir.path() / "site" / "attack-navigator-layer.json"));
   bool found = false;

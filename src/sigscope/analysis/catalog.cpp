@@ -121,6 +121,7 @@ Catalog build_catalog(std::vector<CompiledRule> rules, const DiagnosticList& dia
   std::map<std::string, std::string> slug_of_id;  // ids that name exactly one page
   for (const auto& page : catalog.pages)
     if (id_count[page.rule->rule.id] == 1) slug_of_id[page.rule->rule.id] = page.slug;
+  std::map<std::string, std::vector<std::uint32_t>> used_by_slug;  // slug -> correlations and filters
   std::map<std::string, int> name_count;
   for (const auto& page : catalog.pages)
     if (!page.rule->rule.name.empty()) ++name_count[page.rule->rule.name];
@@ -141,6 +142,8 @@ Catalog build_catalog(std::vector<CompiledRule> rules, const DiagnosticList& dia
         page.referenced_slugs.push_back(by_id != slug_of_id.end()       ? by_id->second
                                         : by_name != slug_of_name.end() ? by_name->second
                                                                         : std::string());
+        if (!page.referenced_slugs.back().empty())
+          used_by_slug[page.referenced_slugs.back()].push_back(static_cast<std::uint32_t>(i));
       }
     for (const auto& related : page.rule->rule.related) {
       auto it = slug_of_id.find(related.id);
@@ -157,6 +160,11 @@ Catalog build_catalog(std::vector<CompiledRule> rules, const DiagnosticList& dia
     }
   }
   for (auto& page : catalog.pages) {
+    if (auto it = used_by_slug.find(page.slug); it != used_by_slug.end()) {
+      page.used_by = it->second;
+      // A rule listed twice by one correlation is named once.
+      page.used_by.erase(std::unique(page.used_by.begin(), page.used_by.end()), page.used_by.end());
+    }
     for (const auto& ind : page.indicators)
       page.indicator_corpus.push_back(catalog.indicator_rules[ind.key] - 1);
     for (const auto& ex : page.exclusions) {

@@ -41,6 +41,8 @@ struct RulePage {
   // Per rule that a correlation or filter lists: its page slug, or empty
   // when no single rule of the catalog has that id or name.
   std::vector<std::string> referenced_slugs;
+  // Correlations and filters that list this rule (indices into Catalog::pages).
+  std::vector<std::uint32_t> used_by;
   std::vector<Exclusion> exclusions;
   std::vector<std::vector<int>> exclusion_corpus;  // per value: other rules excluding it too
   std::vector<Diagnostic> diagnostics;            // warnings about this rule

@@ -135,6 +135,16 @@ std::string rule_page_html(const RulePage& page, const std::string& root, const 
     }
     meta(r.kind == RuleKind::Correlation ? "Correlates" : "Applies to", list + "</ul>");
   }
+  if (catalog && !page.used_by.empty()) {
+    // The correlations and filters that list this rule.
+    std::string list = "<ul>";
+    for (std::uint32_t k : page.used_by) {
+      const RulePage& other = catalog->pages[k];
+      list += fmt::format("<li>{} <a href=\"{}.html\">{}</a></li>", esc(rule_kind_name(other.rule->rule.kind)),
+                          esc(other.slug), esc(other.rule->rule.title));
+    }
+    meta("Used by", list + "</ul>");
+  }
   if (r.kind == RuleKind::Correlation) {
     const Correlation& c = r.correlation;
     meta("Correlation type", "<code>" + esc(correlation_type_name(c.type)) + "</code>");
