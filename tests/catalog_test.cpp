@@ -200,7 +200,7 @@ TEST(CatalogLoad, HiddenWarningCountReadsRight) {
 
 // A filter written as a list of maps is an OR of the maps, so `not filter`
 // suppresses on each map alone: one exclusion group per map.
-TEST(CatalogPage, ListOfMapsFilterGivesOneGroupPerMap) {
+TEST(CatalogPage, ListFilterGroupsEachMap) {
   auto rule = testing::compile_one(
       "title: Ex\nid: eeeeeeee-0000-4000-8000-000000000001\nlogsource:\n  product: windows\n"
       "  category: process_creation\ndetection:\n  selection:\n    Image|endswith: '\\cmd.exe'\n"
@@ -231,6 +231,7 @@ TEST(CatalogSite, CorrelationPageLinksItsRules) {
             "  - attack.t1110.001\n");
   auto result = run_cli({"catalog", (dir.path() / "rules").string(), "--out", (dir.path() / "site").string()});
   ASSERT_EQ(result.exit_code, 0) << result.err;
+
   const std::string html = read_file(dir.path() / "site" / "rules" / "0e95725d-7320-415d-80f7-004da920fc12.html");
   EXPECT_NE(html.find("<a href=\"0e95725d-7320-415d-80f7-004da920fc11.html\"><code>failed_logon</code></a>"),
             std::string::npos);
@@ -239,13 +240,16 @@ TEST(CatalogSite, CorrelationPageLinksItsRules) {
   EXPECT_NE(html.find("<tr><th>Condition</th><td>gte 10</td></tr>"), std::string::npos);
   EXPECT_NE(html.find("reads the detections of the rules it lists"), std::string::npos);
   EXPECT_EQ(html.find("no event mapping is known"), std::string::npos);
+
   json page = json::parse(read_file(dir.path() / "site" / "rules" / "0e95725d-7320-415d-80f7-004da920fc12.json"));
   EXPECT_EQ(page["correlation"]["rule_slugs"], json::array({"0e95725d-7320-415d-80f7-004da920fc11", ""}));
+
   // The base rule's page names the correlation that uses it.
   const std::string base = read_file(dir.path() / "site" / "rules" / "0e95725d-7320-415d-80f7-004da920fc11.html");
   EXPECT_NE(base.find("<tr><th>Used by</th><td><ul><li>correlation <a href=\"0e95725d-7320-415d-80f7-004da920fc12.html\">"
                       "Many Failed Logons</a></li></ul></td></tr>"),
             std::string::npos);
+
   // The correlation alerts, so its technique counts in the layer.
   json layer = json::parse(read_file(dir.path() / "site" / "attack-navigator-layer.json"));
   bool found = false;

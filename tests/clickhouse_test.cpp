@@ -1,6 +1,6 @@
-// The ClickHouse SQL backend: the text of its queries, and their verdicts on
-// a real clickhouse-server (started here on a private port in a temporary
-// folder) against the shared conformance cases and `hunt`'s own verdicts.
+// Tests of the ClickHouse SQL backend: the text of its queries, and their
+// verdicts on a clickhouse-server that the tests start on a private port. The
+// verdicts are compared with the conformance cases and with the engine's.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -76,7 +76,7 @@ TEST(ClickHouseSql, WildcardsBecomeEscapedLikePatterns) {
   auto rule = compile_one(rule_with(kNeutral, "  sel:\n    CommandLine|contains: '50%_a*b?'\n  condition: sel"));
   auto query = to_clickhouse(rule, unrouted());
   ASSERT_TRUE(query.reason.empty()) << query.reason;
-  // LIKE's own % and _ are escaped; Sigma's * and ? become % and _.
+  // LIKE's own % and _ are escaped, and Sigma's * and ? become % and _.
   EXPECT_EQ(query.where, "ifNull(lowerUTF8(`CommandLine`) LIKE '%50\\\\%\\\\_a%b_%', 0)");
 }
 
@@ -263,8 +263,8 @@ ClickHouseServer& server() {
   return instance;
 }
 
-// The backquoted names in an expression: the columns a query reads. String
-// literals are skipped, since a value may contain a backquote.
+// Returns the backquoted names in an expression: the columns a query reads.
+// String literals are skipped, since a value may contain a backquote.
 std::set<std::string> columns_of(const std::string& where) {
   std::set<std::string> names;
   for (std::size_t i = 0; i < where.size(); ++i) {
@@ -280,9 +280,11 @@ std::set<std::string> columns_of(const std::string& where) {
   return names;
 }
 
-// Events as flat rows of text, the table layout the backend expects. An
-// event with a nested object or an array has no such row.
+// An event as a flat row of text, the table layout the backend expects.
 using Row = std::map<std::string, std::optional<std::string>>;
+
+// Returns the row of an event, or nullopt for an event with a nested object
+// or an array.
 std::optional<Row> flat_row(const YamlNode& event) {
   if (event.kind != YamlNode::Kind::Mapping) return std::nullopt;
   Row row;
@@ -345,7 +347,7 @@ std::vector<std::set<std::size_t>> run_queries(const std::vector<Row>& rows, con
   return out;
 }
 
-// Conformance rules whose verdicts the table layout cannot give, with why.
+// Conformance rules whose verdicts the table layout cannot give, with the reason.
 const std::map<std::string, std::string> kKnownDifferences = {
     {"4888e544-4654-4b59-9200-b53532867610",
      "exists on a field set to null: a Nullable column holds NULL for a null field and for a missing one"},
@@ -532,7 +534,7 @@ TEST(ClickHouseServerTest, OperatorsAgreeWithEngine) {
 // The whole SigmaHQ rules/ tree over real Windows events (the Security
 // Datasets JSON lines): every rule that both run gives the same verdict on
 // every event through ClickHouse as through the engine that `hunt` uses.
-TEST(ClickHouseServerTest, SigmaRulesAgreeWithEngineOnRealEvents) {
+TEST(ClickHouseServerTest, SigmaRulesAgreeOnRealEvents) {
   SIGSCOPE_REQUIRE_SHARED();
   if (!server().available()) GTEST_SKIP() << server().why_not();
   const auto corpus = testing::shared_dir() / "corpus";
@@ -584,12 +586,12 @@ TEST(ClickHouseServerTest, SigmaRulesAgreeWithEngineOnRealEvents) {
   for (const auto& f : files) {
     std::istringstream lines(testing::read_file(f));
     std::string line;
-    std::size_t taken = 0;
-    while (taken < kEventsPerFile && std::getline(lines, line)) {
+    std::size_t lines_read = 0;
+    while (lines_read < kEventsPerFile && std::getline(lines, line)) {
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
       std::string error;
       std::vector<Detection> detections;
-      reader.read_object(line, ++taken, [&](const RawEvent& event) {
+      reader.read_object(line, ++lines_read, [&](const RawEvent& event) {
         auto row = row_of(event);
         if (!row) {
           ++skipped_events;
@@ -606,10 +608,10 @@ TEST(ClickHouseServerTest, SigmaRulesAgreeWithEngineOnRealEvents) {
   }
   ASSERT_GE(rows.size(), 1000u);
 
-  // ClickHouse 18.16 takes about 50 ms to analyze one rule's expression, so
-  // the default run checks the rules the engine fired on these events and
-  // every eighth other rule (about 30 s). SIGSCOPE_SQL_ALL_RULES=1 checks
-  // all of them (about 3 minutes).
+  // ClickHouse 18.16 took about 50 ms to analyze one rule's expression on this
+  // machine, so the default run checks the rules the engine fired on these
+  // events and every eighth other rule (11 s). SIGSCOPE_SQL_ALL_RULES=1 checks
+  // all of them (3 minutes).
   std::vector<bool> fired_somewhere(wheres.size(), false);
   for (const auto& queries : fired)
     for (std::size_t q : queries) fired_somewhere[q] = true;

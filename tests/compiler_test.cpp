@@ -293,7 +293,7 @@ TEST(CompilerCondition, ConditionListIsOr) {
   EXPECT_EQ(r.condition_texts.size(), 2u);
 }
 
-// A misspelled condition key reads as a selection; the error points at it.
+// A misspelled condition key reads as a selection, so the error points at it.
 TEST(CompilerErrors, MisspelledConditionKeyIsNamed) {
   DiagnosticList diagnostics;
   auto rules = compile_text(rule_with("  sel:\n    A: x\n  condtion: sel\n"), diagnostics, "rules/x.yml");

@@ -47,7 +47,7 @@ namespace sigscope {
 namespace {
 
 // A rule of product windows alone reaches every Windows event in hunt, and
-// its coverage says so instead of "no event mapping is known".
+// its coverage states it instead of "no event mapping is known".
 TEST(Logsources, WindowsProductAloneCoversEveryEvent) {
   Logsource ls;
   ls.product = "windows";

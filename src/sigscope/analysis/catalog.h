@@ -65,11 +65,11 @@ struct Catalog {
   std::unordered_map<std::string, std::vector<std::uint32_t>> indicator_pages;
 };
 
-// A correlation's condition as text, e.g. "gte 10" or "field User, gt 3".
+// Returns a correlation's condition as text, e.g. "gte 10" or "field User, gt 3".
 std::string correlation_condition_text(const CorrelationCondition& condition);
 
-// True when `a` and `b` are the same document of the same file, however the
-// paths were spelled ("rules/x.yml", "./rules/x.yml" or an absolute path).
+// Returns true when `a` and `b` are the same document of the same file,
+// however the paths were spelled ("rules/x.yml", "./rules/x.yml", absolute).
 bool same_rule_document(const Rule& a, const Rule& b);
 
 // Rules of `catalog` that share indicators with `page`, ranked by how many

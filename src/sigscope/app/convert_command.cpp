@@ -1,7 +1,5 @@
 #include "sigscope/app/convert_command.h"
 
-#include <fstream>
-#include <iostream>
 #include <map>
 
 #include <fmt/format.h>
@@ -81,24 +79,15 @@ int run_convert(const ConvertOptions& options) {
     body += fmt::format("-- {} ({})\n-- {}\n{};\n\n", comment_text(r.rule.title), comment_text(r.rule.id),
                         comment_text(r.rule.path), query.sql);
   }
-  if (options.output.empty()) {
-    std::cout << body;
-    std::cout.flush();
-  } else {
-    std::ofstream out(options.output, std::ios::binary | std::ios::trunc);
-    out << body;
-    if (!out) {
-      spdlog::error("cannot write {}; check that the folder exists and is writable", options.output);
-      return 2;
-    }
-  }
+  if (!write_report(options.output, body)) return 2;
   const std::size_t skipped = load.rules.size() - converted;
   if (skipped_shown > options.max_warnings)
     spdlog::info("{} more rules not converted are not named (raise --max-warnings to see them)",
                  skipped_shown - options.max_warnings);
   spdlog::info("converted {} to ClickHouse SQL; {} not converted", plural(converted, "rule", "rules"),
                plural(skipped, "rule", "rules"));
-  for (const auto& [reason, count] : reasons) spdlog::info("  {}: {}", plural(count, "rule", "rules"), reason);
+  for (const auto& [reason, count] : reasons)
+    spdlog::info("  {}: {}", plural(count, "rule", "rules"), reason);
   if (converted == 0) {
     spdlog::error("no rule was converted (see the reasons above)");
     return 2;

@@ -583,16 +583,7 @@ class InputPlanner {
         any = reader.next(*block);
       }
       report_replaced();
-      if (!stream->error().empty()) {
-        diagnostics.error(display_name(input), 0, 0, "", fmt::format("input ends early: {}", stream->error()),
-                          "the events before this point were read; recompress or copy the input again");
-        Job tail;
-        tail.kind = Job::Kind::Skip;
-        tail.input = i;
-        tail.first = false;
-        tail.skip_reason = kPartlyRead;
-        emit(std::move(tail));
-      }
+      if (!stream->error().empty()) end_early(i, display_name(input), stream->error(), emit, diagnostics);
     };
     // JSON that is not JSON lines (an array of events, CloudTrail's Records,
     // objects spread over lines) is cut into whole values, also streamed.
@@ -686,10 +677,24 @@ class InputPlanner {
   }
 
  private:
+  // Reports a stream that failed part way (`error`) and sends the job that
+  // counts input `i` as read only in part.
+  static void end_early(std::size_t i, const std::string& name, const std::string& error, const Emit& emit,
+                        DiagnosticList& diagnostics) {
+    diagnostics.error(name, 0, 0, "", fmt::format("input ends early: {}", error),
+                      "the events before this point were read; recompress or copy the input again");
+    Job tail;
+    tail.kind = Job::Kind::Skip;
+    tail.input = i;
+    tail.first = false;
+    tail.skip_reason = kPartlyRead;
+    emit(std::move(tail));
+  }
+
   // Sends the jobs of EVTX data that is compressed or comes from a pipe, read
-  // from `stream` after its first bytes `head`: one job per kChunksPerTask
-  // chunks, so memory keeps the chunks of the jobs in flight, not the whole
-  // decompressed file. Records keep their numbers in the whole file.
+  // from `stream` after its first bytes `head`. Each job has kChunksPerTask
+  // chunks, so memory contains only the chunks of the jobs in flight, not the
+  // whole decompressed file. Records keep their numbers in the whole file.
   void plan_evtx_stream(std::size_t i, const InputFile& input, ByteStream& stream, std::string head, const Emit& emit,
                         Progress* progress, const std::atomic<bool>& stop, DiagnosticList& diagnostics) {
     const std::string name = display_name(input);
@@ -771,16 +776,7 @@ class InputPlanner {
       first = false;
     } while (!pending.empty() && !stop);
 
-    if (!stream.error().empty()) {
-      diagnostics.error(name, 0, 0, "", fmt::format("input ends early: {}", stream.error()),
-                        "the events before this point were read; recompress or copy the input again");
-      Job tail;
-      tail.kind = Job::Kind::Skip;
-      tail.input = i;
-      tail.first = false;
-      tail.skip_reason = kPartlyRead;
-      emit(std::move(tail));
-    }
+    if (!stream.error().empty()) end_early(i, name, stream.error(), emit, diagnostics);
   }
 
   // The start of each input is read here, then copied for as many bytes as

@@ -1,8 +1,5 @@
 #include "sigscope/app/overlap_command.h"
 
-#include <fstream>
-#include <iostream>
-
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -27,17 +24,7 @@ int run_overlap(const OverlapCommandOptions& options) {
 
   std::string body = options.format == "json" ? overlap_json(report, load.rules).dump(2) + "\n"
                                               : overlap_text(report, load.rules);
-  if (options.output.empty()) {
-    std::cout << body;
-    std::cout.flush();
-  } else {
-    std::ofstream out(options.output, std::ios::binary | std::ios::trunc);
-    out << body;
-    if (!out) {
-      spdlog::error("cannot write {}; check that the folder exists and is writable", options.output);
-      return 2;
-    }
-  }
+  if (!write_report(options.output, body)) return 2;
 
   std::vector<std::string> skipped;
   for (const auto& [reason, n] : report.skipped) skipped.push_back(fmt::format("{} {}", n, reason));

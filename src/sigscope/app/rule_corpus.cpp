@@ -1,5 +1,7 @@
 #include "sigscope/app/rule_corpus.h"
 
+#include <fstream>
+#include <iostream>
 #include <map>
 
 #include <fmt/format.h>
@@ -107,6 +109,21 @@ void report_corpus(const CorpusLoad& load, std::size_t max_warnings, bool skip_c
                count(load.files, "file", "files"), load.seconds, count(load.documents_failed, "rule document", "rule documents"),
                count(load.diagnostics.error_count(), "error", "errors"),
                count(load.diagnostics.warning_count(), "warning", "warnings"));
+}
+
+bool write_report(const std::string& path, const std::string& body) {
+  if (path.empty()) {
+    std::cout << body;
+    std::cout.flush();
+    return true;
+  }
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << body;
+  if (!out) {
+    spdlog::error("cannot write {}; check that the folder exists and is writable", path);
+    return false;
+  }
+  return true;
 }
 
 }  // namespace sigscope

@@ -40,4 +40,9 @@ void warn_unrunnable_correlations(CorpusLoad& load);
 // name a lint check are left out, because `check` reports them as findings.
 void report_corpus(const CorpusLoad& load, std::size_t max_warnings, bool skip_check_warnings = false);
 
+// Writes `body` to the file `path`, or to stdout when `path` is empty.
+// Returns false, after logging an error that names the file, when the write
+// failed.
+bool write_report(const std::string& path, const std::string& body);
+
 }  // namespace sigscope

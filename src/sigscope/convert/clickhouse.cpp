@@ -96,8 +96,8 @@ class RuleConverter {
     return join_sql(parts, node.op == StageNode::Op::And ? "AND" : "OR");
   }
 
-  // The column of a rule field for this source, renamed where the source
-  // names it differently (Security 4688's NewProcessName for Image).
+  // Returns the column of a rule field for this source, renamed where the
+  // source names it differently (Security 4688's NewProcessName for Image).
   std::string column(const std::string& field) const {
     auto it = renames_.find(field);
     return clickhouse_identifier(it != renames_.end() ? it->second : field);
@@ -145,10 +145,9 @@ class RuleConverter {
         std::string flags = v.regex.dot_all ? "(?s)" : "(?-s)";
         if (v.regex.case_insensitive) flags += "(?i)";
         if (v.regex.multi_line) flags += "(?m)";
-        // ClickHouse 18.16 tests a regex's required literal text before RE2
-        // runs, with the case as written, so (?i)NewEngineState missed
-        // "newenginestate". An alternative that never matches ([^\s\S]) at the
-        // top level stops it from taking any literal as required.
+        // ClickHouse 18.16 checks a regex's literal text, in its written case,
+        // before RE2 runs, so (?i)NewEngineState missed "newenginestate". A
+        // top-level alternative that never matches ([^\s\S]) turns that off.
         return fmt::format("ifNull(match({}, {}), 0)", col,
                            clickhouse_string(flags + "(?:" + v.regex.source + ")|[^\\s\\S]"));
       }
@@ -180,8 +179,8 @@ class RuleConverter {
     }
   }
 
-  // The number a comparison reads: the value, or a part of a date written
-  // as YYYY-MM-DD[T ]HH:MM..., as the engine extracts it.
+  // Returns the number a comparison reads: the value, or a part of a date
+  // written as YYYY-MM-DD[T ]HH:MM..., as the engine extracts it.
   std::string number_of(const Predicate& p, const std::string& col) {
     // ClickHouse 18.16 has no trimBoth, so a regex removes the blanks that the
     // engine trims.
@@ -219,7 +218,8 @@ class RuleConverter {
       };
       // IPv4StringToNum gives 0 for text that is no address, so the shape
       // is tested first.
-      return fmt::format("ifNull(match({}, '^\\\\d{{1,3}}(\\\\.\\\\d{{1,3}}){{3}}$') AND IPv4StringToNum({}) BETWEEN {} AND {}, 0)",
+      return fmt::format("ifNull(match({}, '^\\\\d{{1,3}}(\\\\.\\\\d{{1,3}}){{3}}$') AND "
+                         "IPv4StringToNum({}) BETWEEN {} AND {}, 0)",
                          col, col, number(low), number(high));
     }
     auto hex = [](const std::array<std::uint8_t, 16>& a) {
@@ -268,8 +268,8 @@ struct SourceGroup {
   std::vector<std::pair<std::string, int>> events;
 };
 
-// The sources of a Windows rule's logsource, grouped by renames and extra
-// conditions. Empty when the logsource names no channel.
+// Returns the sources of a Windows rule's logsource, grouped by renames and
+// extra conditions. The list is empty when the logsource names no channel.
 std::vector<SourceGroup> source_groups(const Logsource& logsource) {
   std::vector<SourceGroup> groups;
   for (const auto& source : LogsourceData::bundled().coverage(logsource).sources) {
@@ -314,7 +314,8 @@ std::string routed_condition(const CompiledRule& rule, const ClickHouseOptions& 
     for (const auto& [field, value] : group.extra_conditions)
       parts.push_back(fmt::format("ifNull(lowerUTF8({}) = {}, 0)", clickhouse_identifier(field),
                                   clickhouse_string(fold_case(value))));
-    parts.push_back(group.renames.empty() ? plain : RuleConverter(rule, options, group.renames).condition(rule.condition));
+    if (group.renames.empty()) parts.push_back(plain);
+    else parts.push_back(RuleConverter(rule, options, group.renames).condition(rule.condition));
     branches.push_back(join_sql(parts, "AND"));
   }
   return join_sql(branches, "OR");

@@ -37,8 +37,8 @@ ClickHouseQuery to_clickhouse(const CompiledRule& rule, const ClickHouseOptions&
 
 // Quotes text as a ClickHouse string literal: 'it\'s'.
 std::string clickhouse_string(std::string_view text);
-// Quotes a column or table name with backquotes; a dot separates database
-// and table only in table names, so column names keep their dots.
+// Quotes a column or table name with backquotes. Dots stay inside the
+// quotes, since to_clickhouse() splits only table names at their dot.
 std::string clickhouse_identifier(std::string_view name);
 
 }  // namespace sigscope

@@ -276,15 +276,15 @@ std::optional<EvtxHeader> check_evtx_header(const std::string& name, std::span<c
   return info;
 }
 
-std::size_t report_missing_evtx_chunks(const std::string& name, std::size_t listed, std::size_t held,
+std::size_t report_missing_evtx_chunks(const std::string& name, std::size_t listed, std::size_t present,
                                        DiagnosticList& diagnostics) {
-  if (listed <= held) return 0;
+  if (listed <= present) return 0;
   diagnostics.error(name, 0, 0, kRuleId,
                     fmt::format("the file header lists {} chunks but the file holds {}: the file was cut "
                                 "short, and the records of the last {} are lost",
-                                listed, held, listed - held),
+                                listed, present, listed - present),
                     "copy the log again from its source");
-  return listed - held;
+  return listed - present;
 }
 
 namespace {

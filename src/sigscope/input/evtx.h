@@ -99,8 +99,9 @@ std::optional<EvtxHeader> check_evtx_header(const std::string& name, std::span<c
                                             std::span<const std::uint8_t> first_chunk, DiagnosticList& diagnostics);
 
 // Reports an error when the header lists more chunks (`listed`) than the
-// data contains (`held`): the file was cut short. Returns the number missing.
-std::size_t report_missing_evtx_chunks(const std::string& name, std::size_t listed, std::size_t held,
+// data contains (`present`), since the file was cut short. Returns the
+// number missing.
+std::size_t report_missing_evtx_chunks(const std::string& name, std::size_t listed, std::size_t present,
                                        DiagnosticList& diagnostics);
 
 // An .evtx file open for reading. It is move-only. Files smaller than

@@ -7,8 +7,9 @@ namespace sigscope {
 
 namespace {
 
-std::string code(std::string_view s) {
-  // Inline code that survives backticks in the value.
+// Returns `content` (the text `s`, escaped or not) as inline code whose
+// fence is longer than any run of backticks in `s`.
+std::string code_span(std::string_view s, std::string_view content) {
   std::size_t ticks = 0, run = 0;
   for (char c : s) {
     run = c == '`' ? run + 1 : 0;
@@ -16,20 +17,14 @@ std::string code(std::string_view s) {
   }
   std::string fence(ticks + 1, '`');
   std::string pad = (!s.empty() && (s.front() == '`' || s.back() == '`')) ? " " : "";
-  return fence + pad + markdown_cell(s) + pad + fence;
+  return fence + pad + std::string(content) + pad + fence;
 }
 
-// Inline code outside a table, where a '|' needs no escape.
-std::string code_text(std::string_view s) {
-  std::size_t ticks = 0, run = 0;
-  for (char c : s) {
-    run = c == '`' ? run + 1 : 0;
-    ticks = std::max(ticks, run);
-  }
-  std::string fence(ticks + 1, '`');
-  std::string pad = (!s.empty() && (s.front() == '`' || s.back() == '`')) ? " " : "";
-  return fence + pad + std::string(s) + pad + fence;
-}
+// Returns inline code for a table cell, where '|' is escaped.
+std::string code(std::string_view s) { return code_span(s, markdown_cell(s)); }
+
+// Returns inline code outside a table, where a '|' needs no escape.
+std::string code_text(std::string_view s) { return code_span(s, s); }
 
 std::string fenced(std::string_view text, std::string_view lang) {
   std::string fence = "```";

@@ -55,7 +55,9 @@
     var rank = function (v) { var i = (order || []).indexOf(v); return i < 0 ? order.length : i; };
     values.sort(function (a, b) {
       if (order && rank(a) !== rank(b)) return rank(a) - rank(b);
-      return a < b ? -1 : a > b ? 1 : 0;
+      if (a < b) return -1;
+      if (a > b) return 1;
+      return 0;
     }).forEach(function (v) {
       var o = document.createElement("option");
       o.value = v;
@@ -88,25 +90,24 @@
     var params = new URLSearchParams(location.hash.replace(/^#/, ""));
     query.value = params.get("q") || "";
     Object.keys(filters).forEach(function (k) {
-      var wanted = (params.get(k) || "").trim();
+      var requested = (params.get(k) || "").trim();
       var select = filters[k];
-      select.value = wanted;
-      if (!wanted || select.value === wanted || !select.options) return;
-      // A value in another case selects its option; an unknown one gets an
-      // option of its own, so the filter shows (and matches nothing) instead
-      // of being dropped while the address still carries it.
+      select.value = requested;
+      if (!requested || select.value === requested || !select.options) return;
+      // A value in another case selects its option. An unknown value gets an
+      // option of its own, so the filter stays visible and matches nothing.
       var same = Array.prototype.find.call(select.options, function (o) {
-        return o.value.toLowerCase() === wanted.toLowerCase();
+        return o.value.toLowerCase() === requested.toLowerCase();
       });
       if (same) {
         select.value = same.value;
         return;
       }
       var o = document.createElement("option");
-      o.value = wanted;
-      o.textContent = wanted + " (no rule)";
+      o.value = requested;
+      o.textContent = requested + " (no rule)";
       select.appendChild(o);
-      select.value = wanted;
+      select.value = requested;
     });
     if (params.get("sort")) {
       sortKey = params.get("sort");
