@@ -102,6 +102,17 @@ TEST(ClickHouseSql, WindowsRulesGetTheirChannels) {
   EXPECT_EQ(to_clickhouse(rule, no_routing).where.find("Channel"), std::string::npos);
 }
 
+// file_access comes from ETW, a source without a channel. Its rules read
+// only rows without a Channel, and the query has no empty "()" group.
+TEST(ClickHouseSql, ChannelLessSourceGivesValidQuery) {
+  auto rule = compile_one(rule_with("  product: windows\n  category: file_access",
+                                    "  sel:\n    FileName|contains: '\\vault\\'\n  condition: sel"));
+  auto query = to_clickhouse(rule, {});
+  ASSERT_EQ(query.reason, "");
+  EXPECT_EQ(query.where.find("()"), std::string::npos) << query.where;
+  EXPECT_EQ(query.where, "(isNull(`Channel`) AND ifNull(position(lowerUTF8(`FileName`), '\\\\vault\\\\') > 0, 0))");
+}
+
 TEST(ClickHouseSql, UnconvertibleRulesGiveReasons) {
   auto keywords = compile_one(rule_with(kNeutral, "  kw:\n    - 'mimikatz'\n  condition: kw"));
   EXPECT_NE(to_clickhouse(keywords, {}).reason.find("--keyword-column"), std::string::npos);
