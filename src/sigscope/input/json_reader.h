@@ -109,6 +109,13 @@ class JsonEventReader {
   // number `record`. Returns false and sets `error` when it is not an object.
   bool read_object(std::string_view json, std::uint64_t record, const EventSink& sink, std::string& error);
 
+  // read_lines() and read_values() read a record whose values are all
+  // strings, numbers, booleans or null with simdjson's On-Demand API, which
+  // skips building a DOM. Every other record, and any record that fails there,
+  // goes through the DOM path. Both give the same events; false sends every
+  // record through the DOM path (for tests that compare the two).
+  void set_flat_fast_path(bool enabled);
+
  private:
   // For inputs parsed as a whole (arrays, concatenated objects): replaces
   // invalid UTF-8 in text[start...] and points `text` at the repaired copy.
