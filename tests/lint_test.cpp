@@ -720,6 +720,43 @@ TEST(Lint, UnknownWindowsLogsource) {
   EXPECT_EQ(count(with_logsource("  category: file_rename\n  product: windows\n"), "unknown-logsource"), 0u);
 }
 
+TEST(Lint, MisspelledLogsourceKeySuggestsKey) {
+  // A typo'd key beside a valid one: the rule loads, and the finding names
+  // the key, its line and the key it was meant to be.
+  RuleText r;
+  r.logsource = "  categroy: process_creation\n  product: windows\n";
+  auto findings = lint(r);
+  ASSERT_EQ(count(findings, "logsource-keys"), 1u) << dump(findings);
+  const LintFinding& f = findings.front();
+  EXPECT_EQ(f.line, 8);
+  EXPECT_EQ(f.column, 3);
+  EXPECT_NE(f.message.find("'categroy'"), std::string::npos) << f.message;
+  EXPECT_NE(f.message.find("misspelling of 'category'"), std::string::npos) << f.message;
+  EXPECT_NE(f.hint.find("rename 'categroy' to 'category'"), std::string::npos) << f.hint;
+
+  // A key far from every valid one gets no suggestion.
+  r.logsource = "  category: process_creation\n  product: windows\n  vendor: microsoft\n";
+  findings = lint(r);
+  ASSERT_EQ(count(findings, "logsource-keys"), 1u) << dump(findings);
+  EXPECT_EQ(findings.front().message.find("misspelling"), std::string::npos) << findings.front().message;
+}
+
+TEST(Lint, LogsourceOfOnlyMisspelledKeysNamesKey) {
+  // The only key is a typo, so the logsource is empty and the rule fails to
+  // load: the error points at the key and names the valid one.
+  RuleText r;
+  r.logsource = "  prodcut: windows\n";
+  DiagnosticList diagnostics;
+  auto rules = load_rules_from_text(render(r), "typo.yml", diagnostics);
+  EXPECT_TRUE(rules.empty());
+  ASSERT_EQ(diagnostics.error_count(), 1u);
+  const Diagnostic& d = diagnostics.items().front();
+  EXPECT_EQ(d.line, 8);
+  EXPECT_EQ(d.column, 3);
+  EXPECT_NE(d.message.find("'prodcut' looks like a misspelling of 'product'"), std::string::npos) << d.message;
+  EXPECT_NE(d.hint.find("rename 'prodcut' to 'product'"), std::string::npos) << d.hint;
+}
+
 }  // namespace
 }  // namespace sigscope
 

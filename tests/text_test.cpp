@@ -138,6 +138,16 @@ TEST(Text, HasSpaceAtEveryPosition) {
   }
 }
 
+TEST(Text, ClosestNameWithinTypoDistance) {
+  const std::vector<std::string> keys = {"category", "product", "service", "definition"};
+  EXPECT_EQ(closest_name("categroy", keys), "category");
+  EXPECT_EQ(closest_name("prodcut", keys), "product");
+  EXPECT_EQ(closest_name("Sevice", keys), "service");
+  EXPECT_EQ(closest_name("vendor", keys), "");
+  // Short names allow one edit only.
+  EXPECT_EQ(closest_name("x", {"id"}), "");
+}
+
 TEST(Text, Base64) {
   EXPECT_EQ(base64_encode(""), "");
   EXPECT_EQ(base64_encode("f"), "Zg==");

@@ -57,7 +57,8 @@ const std::vector<LintCheck> kChecks = {
      "Use the generic category (e.g. category: process_creation) and drop the EventID."},
     {"logsource-keys", S::Warning, true, "pySigma",
      "The logsource has keys other than category, product, service and definition",
-     "Remove the key or move it into 'definition'."},
+     "Correct a misspelled key (the message names the closest valid one), or remove the key or move it into "
+     "'definition'."},
     {"unknown-logsource", S::Warning, true, "sigscope",
      "A Windows rule's category or service is not in the logsource tables that hunt routes events by, so "
      "no event with a Channel field (no EVTX event) reaches the rule",
@@ -551,24 +552,6 @@ void check_metadata(RuleLinter& l) {
   }
 }
 
-// The name in `known` closest to `name` (case-insensitively) when it is
-// near enough to be a typo of it, or an empty string.
-std::string closest_name(std::string_view name, const std::vector<std::string>& known) {
-  const std::string folded = lower(name);
-  // One edit in short names, up to three in long ones such as process_creation.
-  const std::size_t limit = std::clamp<std::size_t>(folded.size() / 4, 1, 3);
-  std::string best;
-  std::size_t best_distance = limit + 1;
-  for (const auto& candidate : known) {
-    const std::size_t distance = osa_distance(folded, lower(candidate));
-    if (distance < best_distance) {
-      best = candidate;
-      best_distance = distance;
-    }
-  }
-  return best;
-}
-
 // Reports a Windows category or service that the router's tables do not
 // know. Categories the tables list without an event log channel (file_access
 // and file_rename come from ETW) are known names and not reported.
@@ -598,9 +581,21 @@ void check_windows_logsource(RuleLinter& l) {
 
 void check_logsource(RuleLinter& l) {
   const Rule& r = l.rule();
-  for (const auto& e : r.logsource.custom)
-    l.report("logsource-keys", {e.line, e.column},
-             fmt::format("logsource key '{}' is not category, product, service or definition", e.key));
+  static const std::vector<std::string> kLogsourceKeys = {"category", "product", "service", "definition"};
+  for (const auto& e : r.logsource.custom) {
+    const std::string suggestion = closest_name(e.key, kLogsourceKeys);
+    if (suggestion.empty())
+      l.report("logsource-keys", {e.line, e.column},
+               fmt::format("logsource key '{}' is not category, product, service or definition", e.key));
+    else
+      l.report("logsource-keys", {e.line, e.column},
+               fmt::format("logsource key '{}' is not category, product, service or definition; it looks like "
+                           "a misspelling of '{}'",
+                           e.key, suggestion),
+               fmt::format("rename '{}' to '{}'; as written, tools ignore the key and the rule's logsource "
+                           "has no {}",
+                           e.key, suggestion, suggestion));
+  }
   check_windows_logsource(l);
 }
 

@@ -410,4 +410,19 @@ std::size_t osa_distance(std::string_view a, std::string_view b) {
   return d[n][m];
 }
 
+std::string closest_name(std::string_view name, const std::vector<std::string>& known) {
+  const std::string folded = ascii_lower(name);
+  const std::size_t limit = std::clamp<std::size_t>(folded.size() / 4, 1, 3);
+  std::string best;
+  std::size_t best_distance = limit + 1;
+  for (const auto& candidate : known) {
+    const std::size_t distance = osa_distance(folded, ascii_lower(candidate));
+    if (distance < best_distance) {
+      best = candidate;
+      best_distance = distance;
+    }
+  }
+  return best;
+}
+
 }  // namespace sigscope

@@ -161,4 +161,10 @@ std::string base64_encode(std::string_view bytes);
 // Levenshtein distance, with a swap of two adjacent characters as one edit.
 std::size_t osa_distance(std::string_view a, std::string_view b);
 
+// Returns the name in `known` closest to `name` by osa_distance, compared in
+// ASCII lower case, when it is near enough to be a typo of it. Near enough is
+// one edit for every four characters of `name`, at least one and at most
+// three. Returns an empty string when no name is that near.
+std::string closest_name(std::string_view name, const std::vector<std::string>& known);
+
 }  // namespace sigscope

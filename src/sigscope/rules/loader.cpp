@@ -157,9 +157,23 @@ void read_logsource(const YamlNode& root, Rule& rule, DocContext& ctx, bool requ
     else if (e.key == "definition") rule.logsource.definition = value;
     else rule.logsource.custom.push_back(e);
   }
-  if (rule.logsource.empty() && required)
+  if (rule.logsource.empty() && required) {
+    // A misspelled key (categroy, prodcut) is the likely cause: name the first one.
+    static const std::vector<std::string> kKeys = {"category", "product", "service"};
+    for (const auto& e : rule.logsource.custom) {
+      const std::string suggestion = closest_name(e.key, kKeys);
+      if (suggestion.empty()) continue;
+      ctx.failed = true;
+      ctx.diagnostics.error(ctx.path, e.line, e.column, ctx.rule_id,
+                            fmt::format("'logsource' has none of category, product or service; its key '{}' looks "
+                                        "like a misspelling of '{}'",
+                                        e.key, suggestion),
+                            fmt::format("rename '{}' to '{}'", e.key, suggestion));
+      return;
+    }
     ctx.error(node, rule.line, "'logsource' has none of category, product or service",
               "set at least one of category, product or service");
+  }
 }
 
 void read_related(const YamlNode& root, Rule& rule, DocContext& ctx) {
