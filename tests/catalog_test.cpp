@@ -187,6 +187,26 @@ TEST(CatalogPage, ExplainCountsOtherRulesWhateverCorpusSpelling) {
   }
 }
 
+// Counts of one read in the singular: "1 rule page", not "1 rule pages".
+TEST(CatalogLoad, OneRuleSummaryIsSingular) {
+  TempDir dir;
+  dir.write("rules/x.yml",
+            "title: X\nid: dddddddd-0000-4000-8000-000000000002\nstatus: test\nlogsource:\n  product: windows\n"
+            "  category: process_creation\ndetection:\n  sel:\n    Image|endswith: '\\x.exe'\n  condition: sel\n"
+            "level: high\n");
+  auto catalog = run_cli({"catalog", (dir.path() / "rules").string(), "--out", (dir.path() / "site").string()});
+  ASSERT_EQ(catalog.exit_code, 0) << catalog.err;
+  EXPECT_NE(catalog.err.find("loaded 1 rule from 1 file in "), std::string::npos) << catalog.err;
+  EXPECT_NE(catalog.err.find("wrote 1 rule page ("), std::string::npos) << catalog.err;
+  EXPECT_NE(read_file(dir.path() / "site" / "index.html").find(">1 rule from 1 file "), std::string::npos);
+
+  auto explain = run_cli({"explain", (dir.path() / "rules" / "x.yml").string(), "--corpus",
+                          (dir.path() / "rules").string()});
+  ASSERT_EQ(explain.exit_code, 0) << explain.err;
+  EXPECT_NE(explain.err.find("corpus: 1 rule from 1 file (0 rule documents failed)"), std::string::npos)
+      << explain.err;
+}
+
 // With no warning shown, the count of hidden ones does not say "more".
 TEST(CatalogLoad, HiddenWarningCountReadsRight) {
   TempDir dir;

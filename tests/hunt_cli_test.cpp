@@ -1051,6 +1051,48 @@ namespace {
 
 // A misspelled command is named, with the list of commands, instead of
 // CLI11's "A subcommand is required".
+// Counts of one read in the singular: "1 more rule ... is", not "1 more rules ... are".
+TEST(HuntCli, OneRuleSummaryIsSingular) {
+  TempDir dir;
+  const std::string runs = R"(title: Any Whoami
+id: 10000000-0000-4000-8000-000000000031
+status: test
+level: low
+logsource:
+  category: process_creation
+  product: windows
+detection:
+  sel:
+    CommandLine|contains: 'whoami'
+  condition: sel
+)";
+  // A placeholder without a pipeline: the rule loads but cannot run.
+  const std::string cannot_run = R"(title: Admin Logon
+id: 10000000-0000-4000-8000-000000000032
+status: test
+level: low
+logsource:
+  category: process_creation
+  product: windows
+detection:
+  sel:
+    User|expand: '%Admins%'
+  condition: sel
+)";
+  const std::string rules = dir.write("rules/r.yml", runs + "---\n" + cannot_run).string();
+  const std::string events = dir.write("events.jsonl",
+                                       R"({"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 1, )"
+                                       R"("CommandLine": "cmd /c whoami"})"
+                                       "\n")
+                                 .string();
+  auto r = run_cli({"hunt", "-r", rules, "-f", "jsonl", "--max-warnings", "0", events});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* line : {"loaded 2 rules from 1 file in ", "1 more rule that cannot run is not listed",
+                           "running 1 rule (", "; 1 rule cannot run", "read 1 event from 1 input;",
+                           "1 detection by 1 rule"})
+    EXPECT_NE(r.err.find(line), std::string::npos) << line << "\n" << r.err;
+}
+
 TEST(Cli, UnknownCommandIsNamed) {
   auto result = testing::run_cli({"catlog", "rules"});
   EXPECT_EQ(result.exit_code, 2);

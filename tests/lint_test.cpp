@@ -422,6 +422,18 @@ TEST_F(LintCli, ExitCodes) {
   EXPECT_NE(help.out.find("Exit status"), std::string::npos) << help.out;
 }
 
+TEST_F(LintCli, OneRuleSummaryIsSingular) {
+  // One rule that loads and one document that does not.
+  const std::string rules = (dir.path() / "one").string();
+  dir.write("one/proc_creation_win_clean.yml", render(RuleText{}));
+  dir.write("one/proc_creation_win_broken.yml", "title: Broken\nlogsource: [\n");
+  auto r = run_cli({"check", rules});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find(" in 1 rule; 1 rule document failed to load"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("loaded 1 rule from 2 files in "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("checked 1 rule in "), std::string::npos) << r.err;
+}
+
 TEST_F(LintCli, Config) {
   auto config = dir.write("lint.yml", "disable: [dangling-detection]\n");
   auto r = run_cli({"check", "--fail-level", "warning", "--config", config.string(), warn_rule});

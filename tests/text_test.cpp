@@ -138,6 +138,13 @@ TEST(Text, HasSpaceAtEveryPosition) {
   }
 }
 
+TEST(Text, PluralAgreesWithCount) {
+  EXPECT_EQ(plural(0, "rule", "rules"), "0 rules");
+  EXPECT_EQ(plural(1, "rule", "rules"), "1 rule");
+  EXPECT_EQ(plural(2, "rule", "rules"), "2 rules");
+  EXPECT_EQ(plural(1, "rule document failed", "rule documents failed"), "1 rule document failed");
+}
+
 TEST(Text, ClosestNameWithinTypoDistance) {
   const std::vector<std::string> keys = {"category", "product", "service", "definition"};
   EXPECT_EQ(closest_name("categroy", keys), "category");

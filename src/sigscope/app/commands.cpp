@@ -59,11 +59,12 @@ int run_catalog(const CatalogOptions& options) {
 
   std::filesystem::path index = std::filesystem::absolute(std::filesystem::path(options.out_dir) / "index.html");
   if (stats.write_errors > 0) {
-    spdlog::error("the catalog in {} is incomplete: {} files could not be written (see above)", options.out_dir,
-                  stats.write_errors);
+    spdlog::error("the catalog in {} is incomplete: {} could not be written (see above)", options.out_dir,
+                  plural(stats.write_errors, "file", "files"));
     return 2;
   }
-  spdlog::info("wrote {} rule pages ({} files) in {:.2f} s", stats.pages, stats.files, seconds);
+  spdlog::info("wrote {} ({}) in {:.2f} s", plural(stats.pages, "rule page", "rule pages"),
+               plural(stats.files, "file", "files"), seconds);
   std::cout << "Catalog written to " << index.lexically_normal().string() << "\n";
   if (options.strict && load.documents_failed > 0) return 1;
   return 0;
@@ -79,7 +80,8 @@ int run_explain(const ExplainOptions& options) {
   for (const auto& d : diagnostics.items())
     spdlog::get("diagnostics")->log(d.severity == Severity::Error ? spdlog::level::err : spdlog::level::warn, d.format());
   if (compiled.rules.empty()) {
-    spdlog::error("{}: no valid rule to explain ({} rule documents failed)", options.rule_file, rejected);
+    spdlog::error("{}: no valid rule to explain ({} failed)", options.rule_file,
+                  plural(rejected, "rule document", "rule documents"));
     return 1;
   }
 
@@ -90,8 +92,8 @@ int run_explain(const ExplainOptions& options) {
     load_corpus(options.corpus, 0, load);
     for (const auto& d : load.diagnostics.items())
       if (d.severity == Severity::Error) spdlog::get("diagnostics")->error(d.format());
-    spdlog::info("corpus: {} rules from {} files ({} failed)", load.rules.size(), load.files,
-                 load.documents_failed);
+    spdlog::info("corpus: {} from {} ({} failed)", plural(load.rules.size(), "rule", "rules"),
+                 plural(load.files, "file", "files"), plural(load.documents_failed, "rule document", "rule documents"));
     if (load.files == 0) {
       spdlog::error("no rule files found under --corpus {}; give a folder of rules to count indicators in",
                     fmt::join(options.corpus, ", "));
@@ -201,13 +203,12 @@ int run_check(const CheckOptions& options) {
     text = lint_report_text(findings);
     std::size_t by_sev[3] = {0, 0, 0};
     for (const auto& f : findings) ++by_sev[static_cast<int>(f.severity)];
-    auto count = [](std::size_t n, std::string_view one, std::string_view many) {
-      return fmt::format("{} {}", n, n == 1 ? one : many);
-    };
-    text += fmt::format("{} ({}, {}, {} info) in {}", count(findings.size(), "finding", "findings"),
-                        count(by_sev[2], "error", "errors"), count(by_sev[1], "warning", "warnings"), by_sev[0],
-                        count(load.rules.size() + uncompiled.size(), "rule", "rules"));
-    if (load.documents_failed > 0) text += fmt::format("; {} rule documents failed to load (see stderr)", load.documents_failed);
+    text += fmt::format("{} ({}, {}, {} info) in {}", plural(findings.size(), "finding", "findings"),
+                        plural(by_sev[2], "error", "errors"), plural(by_sev[1], "warning", "warnings"), by_sev[0],
+                        plural(load.rules.size() + uncompiled.size(), "rule", "rules"));
+    if (load.documents_failed > 0)
+      text += fmt::format("; {} to load (see stderr)",
+                          plural(load.documents_failed, "rule document failed", "rule documents failed"));
     text += "\n";
     for (const auto& [id, n] : counts)
       if (n > 0 && id != "load-error") text += fmt::format("  {:<30} {}\n", id, n);
@@ -225,8 +226,8 @@ int run_check(const CheckOptions& options) {
     }
   }
   const std::size_t checked = load.rules.size() + uncompiled.size();
-  spdlog::info("checked {} {} in {:.2f} s: {} {}", checked, checked == 1 ? "rule" : "rules", seconds, findings.size(),
-               findings.size() == 1 ? "finding" : "findings");
+  spdlog::info("checked {} in {:.2f} s: {}", plural(checked, "rule", "rules"), seconds,
+               plural(findings.size(), "finding", "findings"));
 
   if (load.documents_failed > 0) return 1;
   if (fail_level)

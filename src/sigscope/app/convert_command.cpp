@@ -6,16 +6,13 @@
 #include <spdlog/spdlog.h>
 
 #include "sigscope/app/rule_corpus.h"
+#include "sigscope/common/text.h"
 #include "sigscope/convert/clickhouse.h"
 #include "sigscope/pipeline/pipeline.h"
 
 namespace sigscope {
 
 namespace {
-
-std::string plural(std::size_t n, std::string_view one, std::string_view many) {
-  return fmt::format("{} {}", n, n == 1 ? one : many);
-}
 
 // An SQL comment line: line breaks in titles would end it early.
 std::string comment_text(std::string_view text) {
@@ -82,8 +79,9 @@ int run_convert(const ConvertOptions& options) {
   if (!write_report(options.output, body)) return 2;
   const std::size_t skipped = load.rules.size() - converted;
   if (skipped_shown > options.max_warnings)
-    spdlog::info("{} more rules not converted are not named (raise --max-warnings to see them)",
-                 skipped_shown - options.max_warnings);
+    spdlog::info("{} not converted {} not named (raise --max-warnings to see them)",
+                 plural(skipped_shown - options.max_warnings, "more rule", "more rules"),
+                 skipped_shown - options.max_warnings == 1 ? "is" : "are");
   spdlog::info("converted {} to ClickHouse SQL; {} not converted", plural(converted, "rule", "rules"),
                plural(skipped, "rule", "rules"));
   for (const auto& [reason, count] : reasons)

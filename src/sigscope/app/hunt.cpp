@@ -264,8 +264,9 @@ class Worker {
         // At most 20 messages per block; the summary counts every run.
         if (k < 20)
           diagnostics.warning(name, static_cast<int>(nul.line), 0, "",
-                              fmt::format("{} NUL bytes at byte offset {} were skipped; the records around them were read",
-                                          nul.length, nul.offset),
+                              fmt::format("{} at byte offset {} {} skipped; the records around them were read",
+                                          plural(nul.length, "NUL byte", "NUL bytes"), nul.offset,
+                                          nul.length == 1 ? "was" : "were"),
                               "the log was probably cut short by a crash or preallocated; check it is complete");
       }
       for (const SkippedValue& skipped : block.skipped_values) {
@@ -893,10 +894,6 @@ void log_diagnostic(const Diagnostic& d) {
   spdlog::get("diagnostics")->log(d.severity == Severity::Error ? spdlog::level::err : spdlog::level::warn, d.format());
 }
 
-std::string plural(std::size_t n, std::string_view one, std::string_view many) {
-  return fmt::format("{} {}", n, n == 1 ? one : many);
-}
-
 // Writes detections to stdout or a file and remembers the first failure, so
 // a full disk cannot lose detections without an error.
 class OutputSink {
@@ -1074,8 +1071,9 @@ int run_hunt(const HuntOptions& options) {
                                                                                      u.path, u.id, u.reason)));
   }
   if (unsupported_shown > options.max_warnings)
-    spdlog::info("{} more rules that cannot run are not listed (raise --max-warnings)",
-                 unsupported_shown - options.max_warnings);
+    spdlog::info("{} that cannot run {} not listed (raise --max-warnings)",
+                 plural(unsupported_shown - options.max_warnings, "more rule", "more rules"),
+                 unsupported_shown - options.max_warnings == 1 ? "is" : "are");
   spdlog::info("running {} ({} shared predicates); {} cannot run", plural(engine.rules().size(), "rule", "rules"),
                engine.predicate_count(), plural(engine.unsupported().size(), "rule", "rules"));
   if (engine.rules().empty()) {
@@ -1381,7 +1379,8 @@ int run_hunt(const HuntOptions& options) {
     spdlog::info("{} not run (listed above): {}", plural(engine.unsupported().size(), "rule", "rules"), join(parts, ", "));
   }
   if (regex_limit_hits > 0)
-    spdlog::warn("{} regex evaluations stopped at the backtracking match limit and counted as no match", regex_limit_hits);
+    spdlog::warn("{} stopped at the backtracking match limit and counted as no match",
+                 plural(regex_limit_hits, "regex evaluation", "regex evaluations"));
   spdlog::info("{} by {}", plural(total_detections, "detection", "detections"), plural(by_rule.size(), "rule", "rules"));
   for (const auto& [count, r] : by_rule)
     spdlog::info("  {:>8}  {}  {}", count, escape_control_characters(engine.rules()[r]->rule.id),

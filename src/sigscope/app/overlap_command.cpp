@@ -5,6 +5,7 @@
 
 #include "sigscope/analysis/overlap.h"
 #include "sigscope/app/rule_corpus.h"
+#include "sigscope/common/text.h"
 
 namespace sigscope {
 
@@ -28,13 +29,14 @@ int run_overlap(const OverlapCommandOptions& options) {
 
   std::vector<std::string> skipped;
   for (const auto& [reason, n] : report.skipped) skipped.push_back(fmt::format("{} {}", n, reason));
-  spdlog::info("overlap: {} rules analysed, {} skipped{}", report.rules_analysed,
+  spdlog::info("overlap: {} analysed, {} skipped{}", plural(report.rules_analysed, "rule", "rules"),
                report.rules_total - report.rules_analysed,
                skipped.empty() ? std::string() : fmt::format(" ({})", fmt::join(skipped, ", ")));
-  spdlog::info("overlap: {} equivalent pairs, {} subsumed pairs ({} logsource groups, {} ordered pairs, {} past the "
-               "field filter) in {:.2f} s",
-               report.count(OverlapKind::Equivalent), report.count(OverlapKind::Subsumed), report.logsource_groups,
-               report.checked_pairs, report.candidate_pairs, report.seconds);
+  spdlog::info("overlap: {}, {} ({}, {}, {} past the field filter) in {:.2f} s",
+               plural(report.count(OverlapKind::Equivalent), "equivalent pair", "equivalent pairs"),
+               plural(report.count(OverlapKind::Subsumed), "subsumed pair", "subsumed pairs"),
+               plural(report.logsource_groups, "logsource group", "logsource groups"),
+               plural(report.checked_pairs, "ordered pair", "ordered pairs"), report.candidate_pairs, report.seconds);
   return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "sigscope/common/text.h"
 #include "sigscope/compile/compiler.h"
 #include "sigscope/correlate/correlation.h"
 #include "sigscope/rules/loader.h"
@@ -76,14 +77,6 @@ void warn_unrunnable_correlations(CorpusLoad& load) {
   load.diagnostics.sort();
 }
 
-namespace {
-
-std::string plural_count(std::size_t n, const char* one, const char* many) {
-  return fmt::format("{} {}", n, n == 1 ? one : many);
-}
-
-}  // namespace
-
 void report_corpus(const CorpusLoad& load, std::size_t max_warnings, bool skip_check_warnings) {
   auto diag_logger = spdlog::get("diagnostics");
   std::size_t warnings_shown = 0, warnings_hidden = 0;
@@ -101,14 +94,14 @@ void report_corpus(const CorpusLoad& load, std::size_t max_warnings, bool skip_c
   }
   if (warnings_hidden > 0)
     spdlog::info("{} {} not shown (raise --max-warnings, or see each rule's catalog page)",
-                 plural_count(warnings_hidden, warnings_shown > 0 ? "more warning" : "warning",
-                              warnings_shown > 0 ? "more warnings" : "warnings"),
+                 plural(warnings_hidden, warnings_shown > 0 ? "more warning" : "warning",
+                        warnings_shown > 0 ? "more warnings" : "warnings"),
                  warnings_hidden == 1 ? "is" : "are");
-  auto count = [](std::size_t n, const char* one, const char* many) { return fmt::format("{} {}", n, n == 1 ? one : many); };
-  spdlog::info("loaded {} from {} in {:.2f} s: {} failed, {}, {}", count(load.rules.size(), "rule", "rules"),
-               count(load.files, "file", "files"), load.seconds, count(load.documents_failed, "rule document", "rule documents"),
-               count(load.diagnostics.error_count(), "error", "errors"),
-               count(load.diagnostics.warning_count(), "warning", "warnings"));
+  spdlog::info("loaded {} from {} in {:.2f} s: {} failed, {}, {}", plural(load.rules.size(), "rule", "rules"),
+               plural(load.files, "file", "files"), load.seconds,
+               plural(load.documents_failed, "rule document", "rule documents"),
+               plural(load.diagnostics.error_count(), "error", "errors"),
+               plural(load.diagnostics.warning_count(), "warning", "warnings"));
 }
 
 bool write_report(const std::string& path, const std::string& body) {

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "sigscope/common/text.h"
+
 namespace sigscope {
 
 bool counts_for_coverage(const RulePage& page) {
@@ -107,9 +109,10 @@ nlohmann::json navigator_layer(const Catalog& catalog, const LayerOptions& optio
           {"versions", {{"layer", "4.5"}, {"navigator", "5.1.0"}, {"attack", version.substr(0, version.find('.'))}}},
           {"domain", "enterprise-attack"},
           {"description",
-           fmt::format("Sigma detection rules per technique, scored by {} ({} rules counted; deprecated, "
+           fmt::format("Sigma detection rules per technique, scored by {} ({} counted; deprecated, "
                        "unsupported and filter rules left out)",
-                       by_level ? "the highest rule level (informational 1 to critical 5)" : "rule count", counted) +
+                       by_level ? "the highest rule level (informational 1 to critical 5)" : "rule count",
+                       plural(counted, "rule", "rules")) +
                (newer.empty() ? std::string()
                               : fmt::format(". {} technique ids are not in ATT&CK {} and are kept as tagged: {}",
                                             newer.size(), version, fmt::join(newer, ", ")))},

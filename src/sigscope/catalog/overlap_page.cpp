@@ -67,9 +67,11 @@ std::string overlap_page_html(const Catalog& catalog, const OverlapReport& repor
   const std::size_t subsumed = report.count(OverlapKind::Subsumed);
   out += fmt::format(
       "<p>Pairs of rules on the same logsource (product, category and service) whose detection logic is equal after "
-      "normalisation (<b>{}</b> equivalent pairs), and pairs where every event one rule matches is provably matched "
-      "by the other (<b>{}</b> subsumed pairs). {} of {} rules were analysed.",
-      equivalent, subsumed, report.rules_analysed, report.rules_total);
+      "normalisation (<b>{}</b> {}), and pairs where every event one rule matches is provably matched "
+      "by the other (<b>{}</b> {}). {} of {} {} analysed.",
+      equivalent, equivalent == 1 ? "equivalent pair" : "equivalent pairs", subsumed,
+      subsumed == 1 ? "subsumed pair" : "subsumed pairs", report.rules_analysed,
+      plural(report.rules_total, "rule", "rules"), report.rules_analysed == 1 ? "was" : "were");
   if (!report.skipped.empty()) {
     std::vector<std::string> parts;
     for (const auto& [reason, n] : report.skipped) parts.push_back(fmt::format("{} {}", n, esc(reason)));

@@ -57,14 +57,15 @@ std::string index_html(const Catalog& catalog, const nlohmann::json& summary) {
   out += site_nav("", "rules");
   out += "<header>\n<h1>Sigma rule catalog</h1>\n";
   out += fmt::format(
-      "<p class=\"summary\">{} rules from {} files · ATT&amp;CK {} · "
+      "<p class=\"summary\">{} from {} · ATT&amp;CK {} · "
       "<a href=\"attack-navigator-layer.json\" download>Navigator layer</a> · "
       "<a href=\"index.json\">index.json</a></p>\n",
-      catalog.rules.size(), summary.value("files", 0), esc(AttackData::bundled().version()));
+      plural(catalog.rules.size(), "rule", "rules"), plural(summary.value("files", std::size_t{0}), "file", "files"),
+      esc(AttackData::bundled().version()));
   out += "</header>\n";
   if (summary.contains("failed") && !summary["failed"].empty()) {
-    out += fmt::format("<details class=\"problems\"><summary>{} rule documents could not be loaded</summary><ul>\n",
-                       summary["failed"].size());
+    out += fmt::format("<details class=\"problems\"><summary>{} could not be loaded</summary><ul>\n",
+                       plural(summary["failed"].size(), "rule document", "rule documents"));
     for (const auto& f : summary["failed"])
       out += fmt::format("<li><code>{}:{}</code> {}</li>\n", esc(f.value("file", "")), f.value("line", 0),
                          esc(f.value("message", "")));

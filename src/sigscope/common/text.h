@@ -167,4 +167,8 @@ std::size_t osa_distance(std::string_view a, std::string_view b);
 // three. Returns an empty string when no name is that near.
 std::string closest_name(std::string_view name, const std::vector<std::string>& known);
 
+// Returns `n` followed by `one` when n is 1 and by `many` otherwise, such as
+// "1 rule" or "3 rules".
+std::string plural(std::size_t n, std::string_view one, std::string_view many);
+
 }  // namespace sigscope
