@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
                           "Rule file to explain (every rule document in it; a folder explains every file in it)")
       ->required();
   explain_cmd->add_option("--corpus", explain.corpus, "Rule files or folders to count shared indicators in");
-  explain_cmd->add_option("--format", explain.format, "Output format")
+  explain_cmd->add_option("--format", explain.format,
+                          "Output format (json: an array with one page object per rule, even for one rule)")
       ->check(CLI::IsMember({"markdown", "json"}))
       ->capture_default_str();
 

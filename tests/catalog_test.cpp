@@ -207,6 +207,33 @@ TEST(CatalogLoad, OneRuleSummaryIsSingular) {
       << explain.err;
 }
 
+// Scripts read one shape: an array for one rule as for several.
+TEST(CatalogPage, ExplainJsonIsAlwaysArray) {
+  TempDir dir;
+  auto rule = [](const char* id, const char* title) {
+    return fmt::format("title: {}\nid: {}\nlogsource:\n  product: windows\n  category: process_creation\n"
+                       "detection:\n  sel:\n    Image|endswith: '\\odd.exe'\n  condition: sel\nlevel: high\n",
+                       title, id);
+  };
+  const auto one = dir.write("one.yml", rule("cccccccc-0000-4000-8000-000000000011", "One"));
+  const auto two = dir.write("two.yml", rule("cccccccc-0000-4000-8000-000000000012", "First") + "---\n" +
+                                            rule("cccccccc-0000-4000-8000-000000000013", "Second"));
+  auto single = run_cli({"explain", one.string(), "--format", "json"});
+  ASSERT_EQ(single.exit_code, 0) << single.err;
+  json pages = json::parse(single.out);
+  ASSERT_TRUE(pages.is_array()) << single.out;
+  ASSERT_EQ(pages.size(), 1u);
+  EXPECT_EQ(pages[0]["id"], "cccccccc-0000-4000-8000-000000000011");
+
+  auto several = run_cli({"explain", two.string(), "--format", "json"});
+  ASSERT_EQ(several.exit_code, 0) << several.err;
+  pages = json::parse(several.out);
+  ASSERT_TRUE(pages.is_array()) << several.out;
+  ASSERT_EQ(pages.size(), 2u);
+  EXPECT_EQ(pages[0]["title"], "First");
+  EXPECT_EQ(pages[1]["title"], "Second");
+}
+
 // With no warning shown, the count of hidden ones does not say "more".
 TEST(CatalogLoad, HiddenWarningCountReadsRight) {
   TempDir dir;

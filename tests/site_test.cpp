@@ -136,8 +136,10 @@ TEST(Site, RelatedRulesRankedBySharedIndicators) {
                     (dir.path() / "rules").string(), "--format", "json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json explained = json::parse(r.out);
-  ASSERT_EQ(explained["related_rules"].size(), 2u);
-  EXPECT_EQ(explained["related_rules"][0]["shared"], 2);
+  ASSERT_TRUE(explained.is_array()) << r.out;
+  ASSERT_EQ(explained.size(), 1u);
+  ASSERT_EQ(explained[0]["related_rules"].size(), 2u);
+  EXPECT_EQ(explained[0]["related_rules"][0]["shared"], 2);
 }
 
 TEST(Site, ProviderPagesListEventsFieldsAndRules) {

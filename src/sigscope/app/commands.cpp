@@ -103,7 +103,8 @@ int run_explain(const ExplainOptions& options) {
   } else {
     spdlog::info("corpus counts are not shown; pass --corpus RULES to count other rules sharing each indicator");
   }
-  // One JSON value on stdout: an object for one rule, an array for several.
+  // One JSON array on stdout, with one object per rule even for a single rule,
+  // so scripts read every output the same way.
   nlohmann::json pages = nlohmann::json::array();
   bool first = true;
   for (const auto& rule : compiled.rules) {
@@ -120,7 +121,7 @@ int run_explain(const ExplainOptions& options) {
     }
     first = false;
   }
-  if (options.format == "json") std::cout << (pages.size() == 1 ? pages[0] : pages).dump(2) << "\n";
+  if (options.format == "json") std::cout << pages.dump(2) << "\n";
   return rejected > 0 ? 1 : 0;
 }
 
