@@ -465,6 +465,52 @@ TEST_F(LintCli, Json) {
   }
 }
 
+// A condition naming a selection that does not exist is one finding, not a
+// dangling-condition plus a load-error, and the text, JSON and SARIF reports
+// list and count the same findings, load errors included.
+TEST_F(LintCli, EveryFormatCountsSameFindings) {
+  RuleText dangling = with_detection("  selection:\n    Image|endswith: '\\cmd.exe'\n  condition: selection and missing\n");
+  dangling.id = "5b2c5f2e-9a1c-4f7e-8d5b-1f0e2d3c4b5e";
+  dangling.title = "Dangling rule";
+  dir.write("mixed/proc_creation_win_dangling.yml", render(dangling));
+  dir.write("mixed/proc_creation_win_broken.yml", "title: Broken\ndetection: [\n");
+  const std::string rules = (dir.path() / "mixed").string();
+
+  auto text = run_cli({"check", rules});
+  EXPECT_EQ(text.exit_code, 1) << text.out << text.err;
+  auto occurrences = [](const std::string& haystack, const std::string& needle) {
+    std::size_t n = 0;
+    for (std::size_t at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(occurrences(text.out, "[dangling-condition]"), 1u) << text.out;
+  EXPECT_EQ(occurrences(text.out, "[load-error]"), 1u) << text.out;  // the broken file only
+  EXPECT_EQ(occurrences(text.out, "'missing'"), 1u) << text.out;  // the compile error is not repeated
+  EXPECT_NE(text.out.find("2 findings (2 errors, 0 warnings, 0 info) in 1 rule; 2 rule documents failed to load"),
+            std::string::npos)
+      << text.out;
+  EXPECT_NE(text.out.find("  dangling-condition"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("  load-error"), std::string::npos) << text.out;
+  // Each problem is printed once: in the report, not again on stderr.
+  EXPECT_EQ(text.err.find("error:"), std::string::npos) << text.err;
+
+  auto json = run_cli({"check", "--format", "json", rules});
+  EXPECT_EQ(json.exit_code, 1) << json.err;
+  auto report = nlohmann::json::parse(json.out);
+  EXPECT_EQ(report["summary"]["findings"], 2);
+  EXPECT_EQ(report["findings"].size(), 2u);
+  EXPECT_EQ(report["summary"]["by_check"]["dangling-condition"], 1);
+  EXPECT_EQ(report["summary"]["by_check"]["load-error"], 1);
+
+  auto sarif = run_cli({"check", "--format", "sarif", rules});
+  EXPECT_EQ(sarif.exit_code, 1) << sarif.err;
+  const auto results = nlohmann::json::parse(sarif.out)["runs"][0]["results"];
+  ASSERT_EQ(results.size(), 2u) << results.dump(1);
+  std::multiset<std::string> ids;
+  for (const auto& result : results) ids.insert(result["ruleId"].get<std::string>());
+  EXPECT_EQ(ids, (std::multiset<std::string>{"dangling-condition", "load-error"}));
+}
+
 TEST_F(LintCli, Sarif) {
   auto out = dir.path() / "report.sarif";
   auto r = run_cli({"check", "--format", "sarif", "-o", out.string(), (dir.path() / "rules").string(),

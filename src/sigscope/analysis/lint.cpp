@@ -2038,6 +2038,27 @@ std::vector<LintFinding> lint_load_warnings(const DiagnosticList& diagnostics, c
   return out;
 }
 
+std::vector<LintFinding> lint_load_errors(const DiagnosticList& diagnostics, const std::vector<LintFinding>& reported) {
+  std::set<std::tuple<std::string, std::string, std::string, int>> reported_at;
+  for (const auto& f : reported) reported_at.emplace(f.check, f.file, f.rule_id, f.line);
+  std::vector<LintFinding> out;
+  for (const auto& d : diagnostics.items()) {
+    if (d.severity != Severity::Error) continue;
+    if (!d.check.empty() && reported_at.count({d.check, d.file, d.rule_id, d.line})) continue;
+    LintFinding f;
+    f.check = "load-error";
+    f.severity = LintSeverity::Error;
+    f.file = d.file;
+    f.line = d.line;
+    f.column = d.column;
+    f.rule_id = d.rule_id;
+    f.message = d.message;
+    f.hint = d.hint;
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------
 // Reports
 

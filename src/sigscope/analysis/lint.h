@@ -95,6 +95,12 @@ std::vector<LintFinding> lint_load_warnings(const DiagnosticList& diagnostics, c
                                             const std::vector<Rule>& uncompiled,
                                             const std::vector<LintFinding>& reported, const LintConfig& config);
 
+// Turns the errors of loading and compiling into load-error findings. An
+// error that names a check (Diagnostic::check) is left out when `reported`
+// has a finding of that check for the same rule and line, so that one problem
+// in a rule is one finding.
+std::vector<LintFinding> lint_load_errors(const DiagnosticList& diagnostics, const std::vector<LintFinding>& reported);
+
 // Report renderings. `summary` (files, rules, failures...) goes into the JSON
 // report as is.
 std::string lint_report_text(const std::vector<LintFinding>& findings);

@@ -155,7 +155,7 @@ int run_check(const CheckOptions& options) {
   CorpusLoad load;
   std::vector<Rule> uncompiled;
   load_corpus(options.paths, options.threads, load, &uncompiled);
-  report_corpus(load, options.max_warnings, /*skip_check_warnings=*/true);
+  report_corpus(load, options.max_warnings, /*skip_reported=*/true);
   if (load.files == 0) {
     spdlog::error("no .yml or .yaml rule files found under {}; give a rule file or a folder that contains some",
                   fmt::join(options.paths, ", "));
@@ -171,35 +171,24 @@ int run_check(const CheckOptions& options) {
   std::stable_sort(findings.begin(), findings.end(), [](const LintFinding& a, const LintFinding& b) {
     return std::tie(a.file, a.line, a.column, a.check) < std::tie(b.file, b.line, b.column, b.check);
   });
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  // Load and compile errors join the machine-readable reports as load-error;
-  // the text report leaves them on stderr, where they were printed above.
-  std::vector<LintFinding> report = findings;
-  for (const auto& d : load.diagnostics.items()) {
-    if (d.severity != Severity::Error) continue;
-    LintFinding f;
-    f.check = "load-error";
-    f.severity = LintSeverity::Error;
-    f.file = d.file;
-    f.line = d.line;
-    f.column = d.column;
-    f.rule_id = d.rule_id;
-    f.message = d.message;
-    f.hint = d.hint;
-    report.push_back(std::move(f));
-  }
-  std::stable_sort(report.begin(), report.end(), [](const LintFinding& a, const LintFinding& b) {
-    return std::tie(a.file, a.line, a.column) < std::tie(b.file, b.line, b.column);
+  // Load and compile errors are findings too, so every format lists and
+  // counts the same findings.
+  std::vector<LintFinding> load_errors = lint_load_errors(load.diagnostics, findings);
+  findings.insert(findings.end(), std::make_move_iterator(load_errors.begin()),
+                  std::make_move_iterator(load_errors.end()));
+  std::stable_sort(findings.begin(), findings.end(), [](const LintFinding& a, const LintFinding& b) {
+    return std::tie(a.file, a.line, a.column, a.check) < std::tie(b.file, b.line, b.column, b.check);
   });
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  std::map<std::string, std::size_t> counts = lint_counts(report, config);
+  std::map<std::string, std::size_t> counts = lint_counts(findings, config);
   std::string text;
   if (options.format == "json") {
     nlohmann::json summary = load.summary();
     summary["lint_seconds"] = seconds;
-    text = lint_report_json(report, summary).dump(2) + "\n";
+    text = lint_report_json(findings, summary).dump(2) + "\n";
   } else if (options.format == "sarif") {
-    text = lint_report_sarif(report, options.tool_version).dump(2) + "\n";
+    text = lint_report_sarif(findings, options.tool_version).dump(2) + "\n";
   } else {
     text = lint_report_text(findings);
     std::size_t by_sev[3] = {0, 0, 0};
@@ -208,11 +197,11 @@ int run_check(const CheckOptions& options) {
                         plural(by_sev[2], "error", "errors"), plural(by_sev[1], "warning", "warnings"), by_sev[0],
                         plural(load.rules.size() + uncompiled.size(), "rule", "rules"));
     if (load.documents_failed > 0)
-      text += fmt::format("; {} to load (see stderr)",
+      text += fmt::format("; {} to load",
                           plural(load.documents_failed, "rule document failed", "rule documents failed"));
     text += "\n";
     for (const auto& [id, n] : counts)
-      if (n > 0 && id != "load-error") text += fmt::format("  {:<30} {}\n", id, n);
+      if (n > 0) text += fmt::format("  {:<30} {}\n", id, n);
   }
   if (options.output.empty()) {
     std::cout << text;

@@ -77,12 +77,12 @@ void warn_unrunnable_correlations(CorpusLoad& load) {
   load.diagnostics.sort();
 }
 
-void report_corpus(const CorpusLoad& load, std::size_t max_warnings, bool skip_check_warnings) {
+void report_corpus(const CorpusLoad& load, std::size_t max_warnings, bool skip_reported) {
   auto diag_logger = spdlog::get("diagnostics");
   std::size_t warnings_shown = 0, warnings_hidden = 0;
   for (const auto& d : load.diagnostics.items()) {
+    if (skip_reported && (d.severity == Severity::Error || !d.check.empty())) continue;
     if (d.severity == Severity::Warning) {
-      if (skip_check_warnings && !d.check.empty()) continue;
       if (warnings_shown >= max_warnings) {
         ++warnings_hidden;
         continue;

@@ -36,9 +36,10 @@ void load_corpus(const std::vector<std::string>& paths, unsigned threads, Corpus
 void warn_unrunnable_correlations(CorpusLoad& load);
 
 // Prints errors in full and at most `max_warnings` warnings (the rest are
-// counted), then the summary line. With `skip_check_warnings`, warnings that
-// name a lint check are left out, because `check` reports them as findings.
-void report_corpus(const CorpusLoad& load, std::size_t max_warnings, bool skip_check_warnings = false);
+// counted), then the summary line. With `skip_reported`, errors and the
+// warnings that name a lint check are left out, because `check` reports them
+// as findings.
+void report_corpus(const CorpusLoad& load, std::size_t max_warnings, bool skip_reported = false);
 
 // Writes `body` to the file `path`, or to stdout when `path` is empty.
 // Returns false, after logging an error that names the file, when the write

@@ -50,6 +50,12 @@ void DiagnosticList::check_warning(std::string check, std::string file, int line
                  std::move(hint), std::move(check)});
 }
 
+void DiagnosticList::check_error(std::string check, std::string file, int line, int column, std::string rule_id,
+                                 std::string message, std::string hint) {
+  add(Diagnostic{Severity::Error, std::move(file), line, column, std::move(rule_id), std::move(message),
+                 std::move(hint), std::move(check)});
+}
+
 void DiagnosticList::append(const DiagnosticList& other) {
   std::vector<Diagnostic> copy;
   {

@@ -19,7 +19,10 @@ struct Diagnostic {
   std::string rule_id;  // id of the rule concerned; empty when unknown
   std::string message;  // what is wrong
   std::string hint;     // what to do about it; may be empty
-  std::string check;    // id of the lint check that `sigscope check` reports this warning as; may be empty
+  // The lint check of `sigscope check` that reports the same problem: a warning
+  // is reported as a finding of that check, and an error is left out where that
+  // check has a finding at its line. May be empty.
+  std::string check;
 
   // Formats as "file:line:col: error: [rule <id>] message (hint)".
   std::string format() const;
@@ -37,6 +40,9 @@ class DiagnosticList {
   // Adds a warning that `sigscope check` reports as a finding of lint check `check`.
   void check_warning(std::string check, std::string file, int line, int column, std::string rule_id,
                      std::string message, std::string hint);
+  // Adds an error that lint check `check` also reports, from the rule as written.
+  void check_error(std::string check, std::string file, int line, int column, std::string rule_id,
+                   std::string message, std::string hint);
   void append(const DiagnosticList& other);
   // Orders by file, line and column so output does not depend on thread timing.
   void sort();

@@ -83,6 +83,12 @@ struct Context {
     failed = true;
     diagnostics.error(rule.path, line, column, rule.id, std::move(message), std::move(hint));
   }
+  // An error that lint check `check` also finds in the rule as written.
+  void check_error(std::string check, int line, int column, std::string message, std::string hint) {
+    failed = true;
+    diagnostics.check_error(std::move(check), rule.path, line, column, rule.id, std::move(message),
+                            std::move(hint));
+  }
   // `check` is the lint check that reports the warning in `sigscope check`.
   void warning(std::string check, int line, int column, std::string message, std::string hint) {
     diagnostics.check_warning(std::move(check), rule.path, line, column, rule.id, std::move(message),
@@ -571,10 +577,9 @@ std::optional<ConditionExpr> expand_condition(const ConditionAst& ast,
         }
       std::vector<std::string> names;
       for (const auto& s : stages) names.push_back(s.name);
-      ctx.error(line, column,
-                fmt::format("condition uses '{}', which is not defined in the detection section",
-                            ast.name),
-                fmt::format("define '{}' or use one of: {}", ast.name, join(names, ", ")));
+      ctx.check_error("dangling-condition", line, column,
+                      fmt::format("condition uses '{}', which is not defined in the detection section", ast.name),
+                      fmt::format("define '{}' or use one of: {}", ast.name, join(names, ", ")));
       return std::nullopt;
     }
     case Op::OneOf:
@@ -589,11 +594,13 @@ std::optional<ConditionExpr> expand_condition(const ConditionAst& ast,
         children.push_back(e);
       }
       if (children.empty()) {
-        ctx.error(line, column,
-                  ast.name == "them"
-                      ? std::string("'of them' finds no selection (names starting with '_' are skipped)")
-                      : fmt::format("'{}' matches no selection name", ast.name),
-                  "check the identifier pattern against the selection names");
+        // lint's dangling-condition reports patterns, but not 'them'.
+        if (ast.name == "them")
+          ctx.error(line, column, "'of them' finds no selection (names starting with '_' are skipped)",
+                    "check the identifier pattern against the selection names");
+        else
+          ctx.check_error("dangling-condition", line, column, fmt::format("'{}' matches no selection name", ast.name),
+                          "check the identifier pattern against the selection names");
         return std::nullopt;
       }
       return combine(ast.op == Op::AllOf ? ConditionExpr::Op::And : ConditionExpr::Op::Or,
