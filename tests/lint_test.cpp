@@ -422,6 +422,26 @@ TEST_F(LintCli, ExitCodes) {
   EXPECT_NE(help.out.find("Exit status"), std::string::npos) << help.out;
 }
 
+TEST_F(LintCli, ExclusionMatchingNoRuleIsWarned) {
+  // A typo in the file name: the finding it was meant to hide stays, and the
+  // entry is named with its line.
+  auto config = dir.write("exclude.yml", "exclude:\n  never-matches:\n    - proc_creation_win_eror.yml\n"
+                                         "  contradictory-equality: [Error rule]\n  '*': ['rules/*']\n");
+  auto r = run_cli({"check", "--config", config.string(), error_rule});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("error[never-matches]"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find(config.string() + ":3: warning: exclude entry 'proc_creation_win_eror.yml' of "
+                                          "'never-matches' matches no loaded rule"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find(config.string() + ":5: warning: exclude entry 'rules/*' of '*' matches no loaded rule"),
+            std::string::npos)
+      << r.err;
+  // The title entry matched the rule, so it is not named.
+  EXPECT_EQ(r.err.find("'Error rule'"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find("contradictory-equality"), std::string::npos) << r.out;
+}
+
 TEST_F(LintCli, OneRuleSummaryIsSingular) {
   // One rule that loads and one document that does not.
   const std::string rules = (dir.path() / "one").string();

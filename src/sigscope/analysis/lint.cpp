@@ -268,20 +268,38 @@ LintSeverity LintConfig::severity_of(const LintCheck& check) const {
   return it == severity.end() ? check.severity : it->second;
 }
 
+bool exclude_entry_matches(const std::string& entry, const Rule& rule) {
+  if (!rule.id.empty() && entry == rule.id) return true;
+  if (!rule.title.empty() && entry == rule.title) return true;
+  if (entry == file_name(rule.path) || entry == rule.path || entry == rule.relative_path) return true;
+  return entry.find('*') != std::string::npos &&
+         (glob_match(entry, rule.path) || glob_match(entry, rule.relative_path) ||
+          glob_match(entry, file_name(rule.path)));
+}
+
 bool LintConfig::excluded(std::string_view check, const Rule& rule) const {
   for (const std::string& key : {std::string(check), std::string("*")}) {
     auto it = exclude.find(key);
     if (it == exclude.end()) continue;
-    for (const auto& entry : it->second) {
-      if (!rule.id.empty() && entry == rule.id) return true;
-      if (!rule.title.empty() && entry == rule.title) return true;
-      if (entry == file_name(rule.path) || entry == rule.path || entry == rule.relative_path) return true;
-      if (entry.find('*') != std::string::npos &&
-          (glob_match(entry, rule.path) || glob_match(entry, rule.relative_path) || glob_match(entry, file_name(rule.path))))
-        return true;
-    }
+    for (const auto& entry : it->second)
+      if (exclude_entry_matches(entry, rule)) return true;
   }
   return false;
+}
+
+std::vector<UnusedExclusion> unused_exclusions(const LintConfig& config, const std::vector<const Rule*>& rules) {
+  std::vector<UnusedExclusion> out;
+  for (const auto& [check, entries] : config.exclude)
+    for (const auto& entry : entries) {
+      const bool used = std::any_of(rules.begin(), rules.end(),
+                                    [&](const Rule* rule) { return exclude_entry_matches(entry, *rule); });
+      if (used) continue;
+      auto line = config.exclude_lines.find({check, entry});
+      out.push_back({check, entry, line == config.exclude_lines.end() ? 0 : line->second});
+    }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const UnusedExclusion& a, const UnusedExclusion& b) { return a.line < b.line; });
+  return out;
 }
 
 namespace {
@@ -348,6 +366,7 @@ std::optional<std::string> parse_lint_config(std::string_view text, const std::s
             return config_error(path, i->line ? i->line : x.line,
                                 fmt::format("'exclude: {}' must be a list of rule ids or file names", x.key));
           config.exclude[x.key].insert(i->text);
+          config.exclude_lines.emplace(std::make_pair(x.key, i->text), i->line ? i->line : x.line);
         }
       }
     } else if (e.key == "severity") {
@@ -371,6 +390,7 @@ std::optional<std::string> parse_lint_config(std::string_view text, const std::s
   for (const auto& id : config.enable)
     if (config.disable.count(id))
       return config_error(path, 0, fmt::format("check '{}' is both enabled and disabled", id));
+  config.path = path;
   return std::nullopt;
 }
 

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <map>
+#include <utility>
 #include <optional>
 #include <set>
 #include <string>
@@ -61,12 +62,30 @@ struct LintConfig {
   std::set<std::string> disable;  // checks turned off
   // check id -> rule ids, rule titles, file names or paths the check skips.
   std::map<std::string, std::set<std::string>> exclude;
+  // (check id, exclude entry) -> the line of the configuration file it is on.
+  std::map<std::pair<std::string, std::string>, int> exclude_lines;
+  std::string path;  // the configuration file, for messages; empty without one
   std::map<std::string, LintSeverity> severity;  // severity overrides
 
   bool enabled(std::string_view check) const;
   LintSeverity severity_of(const LintCheck& check) const;
   bool excluded(std::string_view check, const Rule& rule) const;
 };
+
+// Returns true when the exclude entry `entry` names `rule`: its id, title,
+// file name, path or relative path, or a glob with `*` over the last three.
+bool exclude_entry_matches(const std::string& entry, const Rule& rule);
+
+struct UnusedExclusion {
+  std::string check;  // check id, or "*"
+  std::string entry;
+  int line = 0;       // in LintConfig::path; 0 when unknown
+};
+
+// Returns the exclude entries of `config` that match none of `rules`, in the
+// order of the configuration file. Such an entry is usually a typo, so the
+// check it was meant to silence still reports the rule.
+std::vector<UnusedExclusion> unused_exclusions(const LintConfig& config, const std::vector<const Rule*>& rules);
 
 // Reads a YAML configuration:
 //   disable: [check-id, ...]

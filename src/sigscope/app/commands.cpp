@@ -161,6 +161,21 @@ int run_check(const CheckOptions& options) {
                   fmt::join(options.paths, ", "));
     return 2;
   }
+  // An exclusion that names no rule is usually a typo, and the rule it was
+  // meant for is still reported.
+  std::vector<const Rule*> loaded;
+  for (const auto& r : load.rules) loaded.push_back(&r.rule);
+  for (const auto& r : uncompiled) loaded.push_back(&r);
+  for (const auto& unused : unused_exclusions(config, loaded)) {
+    Diagnostic d;
+    d.severity = Severity::Warning;
+    d.file = config.path;
+    d.line = unused.line;
+    d.message = fmt::format("exclude entry '{}' of '{}' matches no loaded rule, so it excludes nothing", unused.entry,
+                            unused.check);
+    d.hint = "write the rule's id, title, file name or path (a '*' glob is allowed), or remove the entry";
+    spdlog::get("diagnostics")->warn(d.format());
+  }
 
   auto start = std::chrono::steady_clock::now();
   std::vector<LintFinding> findings = lint_rules(load.rules, uncompiled, config, options.threads);
