@@ -87,6 +87,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   check_cmd->add_option("-c,--config", check.config,
                         "YAML file: enable/disable checks, exclude rules per check, override severities");
+  check_cmd->add_option("-p,--pipeline", check.pipelines,
+                        "Processing pipeline name or YAML file (repeatable) whose placeholder values count as "
+                        "set for unresolved-placeholder; the other checks see the rules as written")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   check_cmd->add_option("--fail-level", check.fail_level, "Lowest finding severity that makes the exit status 1")
       ->check(CLI::IsMember({"error", "warning", "info", "none"}))
       ->capture_default_str();

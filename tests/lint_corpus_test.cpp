@@ -24,7 +24,8 @@ TEST(SigmaCorpusLint, CheckFindsDocumentedCases) {
   for (const char* check : {"contradictory-equality", "never-matches", "filter-covers-selection", "duplicate-id",
                             "dangling-detection", "attack-tag", "unknown-field", "technique-without-tactic",
                             "regex-subset", "specific-logsource", "escaped-wildcard", "load-error",
-                            "unknown-logsource", "obsolete-aggregation", "obsolete-timeframe"})
+                            "unknown-logsource", "obsolete-aggregation", "obsolete-timeframe",
+                            "unresolved-placeholder"})
     EXPECT_GT(by.value(check, 0), 0) << check;
   // Two rules of the main rule set have a dead contradictory branch.
   std::set<std::string> files;

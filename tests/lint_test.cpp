@@ -198,6 +198,8 @@ std::vector<Case> cases() {
                det("  selection:\n    CommandLine|base64offset|contains: a\n  condition: selection\n")});
   c.push_back({"ineffective-modifier", det("  selection:\n    CommandLine|re|cased: 'a.*b'\n  condition: selection\n"),
                det("  selection:\n    CommandLine|contains|cased: a\n  condition: selection\n")});
+  c.push_back({"unresolved-placeholder", det("  selection:\n    User|expand: '%Admins%'\n  condition: selection\n"),
+               det("  selection:\n    User: '%Admins%'\n  condition: selection\n")});
   c.push_back({"empty-value-list",
                det("  selection:\n    Image|endswith: '\\cmd.exe'\n    CommandLine|contains: []\n  condition: selection\n"),
                RuleText{}});
@@ -796,6 +798,59 @@ TEST(Lint, UnknownWindowsLogsource) {
   // Other products are not routed by these tables. ETW categories are known names.
   EXPECT_EQ(count(with_logsource("  category: proces_creation\n  product: linux\n"), "unknown-logsource"), 0u);
   EXPECT_EQ(count(with_logsource("  category: file_rename\n  product: windows\n"), "unknown-logsource"), 0u);
+}
+
+TEST(Lint, UnresolvedPlaceholderAndPipelines) {
+  RuleText r = with_detection("  selection:\n    Image|endswith: '\\net.exe'\n    User|expand:\n      - '%Admins%'\n"
+                              "      - '%Operators%'\n  condition: selection\n");
+  auto findings = lint(r);
+  ASSERT_EQ(count(findings, "unresolved-placeholder"), 1u) << dump(findings);
+  const LintFinding& f = findings.front();
+  EXPECT_EQ(f.severity, LintSeverity::Warning);
+  EXPECT_EQ(f.line, 16);  // the User|expand key
+  EXPECT_NE(f.message.find("placeholders %Admins%, %Operators% have no value without a pipeline (-p)"),
+            std::string::npos)
+      << f.message;
+  EXPECT_NE(f.hint.find("pass a pipeline with -p that sets %Admins%, %Operators%"), std::string::npos) << f.hint;
+  EXPECT_NE(f.hint.find("remove the expand modifier"), std::string::npos) << f.hint;
+
+  auto pipeline = [](const std::string& text) {
+    DiagnosticList diagnostics;
+    auto p = parse_pipeline(text, "admins.yml", diagnostics);
+    EXPECT_TRUE(p.has_value()) << (diagnostics.empty() ? "" : diagnostics.items().front().format());
+    return p ? *p : Pipeline{};
+  };
+  // A pipeline that sets one of the two leaves the other reported.
+  LintConfig config;
+  config.pipelines = {pipeline("vars:\n  Admins: [alice, bob]\ntransformations:\n  - type: value_placeholders\n")};
+  findings = lint(r, config);
+  ASSERT_EQ(count(findings, "unresolved-placeholder"), 1u) << dump(findings);
+  EXPECT_NE(findings.front().message.find("placeholder %Operators% has no value in the pipelines given with -p"),
+            std::string::npos)
+      << findings.front().message;
+  // Setting both, or replacing every placeholder with a wildcard, leaves nothing to report.
+  config.pipelines = {pipeline("vars:\n  Admins: alice\n  Operators: carol\ntransformations:\n"
+                               "  - type: value_placeholders\n")};
+  EXPECT_EQ(count(lint(r, config), "unresolved-placeholder"), 0u);
+  config.pipelines = {pipeline("transformations:\n  - type: wildcard_placeholders\n")};
+  EXPECT_EQ(count(lint(r, config), "unresolved-placeholder"), 0u);
+}
+
+TEST_F(LintCli, PipelineSetsPlaceholder) {
+  RuleText r = with_detection("  selection:\n    User|expand: '%Admins%'\n  condition: selection\n");
+  const auto rule = dir.write("placeholder/proc_creation_win_admins.yml", render(r));
+  auto without = run_cli({"check", rule.string()});
+  EXPECT_EQ(without.exit_code, 0) << without.out << without.err;
+  EXPECT_NE(without.out.find("warning[unresolved-placeholder]: placeholder %Admins% has no value"),
+            std::string::npos)
+      << without.out;
+  const auto admins = dir.write("admins.yml", "vars:\n  Admins: alice\ntransformations:\n  - type: value_placeholders\n");
+  auto with = run_cli({"check", "-p", admins.string(), rule.string()});
+  EXPECT_EQ(with.exit_code, 0) << with.out << with.err;
+  EXPECT_EQ(with.out.find("unresolved-placeholder"), std::string::npos) << with.out;
+  auto missing = run_cli({"check", "-p", (dir.path() / "none.yml").string(), rule.string()});
+  EXPECT_EQ(missing.exit_code, 2) << missing.err;
+  EXPECT_NE(missing.err.find("cannot load the processing pipelines"), std::string::npos) << missing.err;
 }
 
 TEST(Lint, MisspelledLogsourceKeySuggestsKey) {

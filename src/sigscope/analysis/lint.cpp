@@ -15,6 +15,7 @@
 #include "sigscope/common/text.h"
 #include "sigscope/correlate/correlation.h"
 #include "sigscope/condition/parser.h"
+#include "sigscope/pipeline/pipeline.h"
 #include "sigscope/rules/yaml.h"
 #include "sigscope/taxonomy/attack.h"
 #include "sigscope/taxonomy/fields.h"
@@ -134,6 +135,11 @@ const std::vector<LintCheck> kChecks = {
      "A modifier changes nothing: cased with cidr, re or a numeric comparison, or expand on a value "
      "without a %placeholder%",
      "Remove the modifier, or add the placeholder that expand is meant to fill."},
+    {"unresolved-placeholder", S::Warning, true, "sigscope",
+     "A value holds a %placeholder% (expand modifier) that no pipeline given with -p sets, so hunt and convert "
+     "cannot run the rule",
+     "Pass a pipeline with -p that sets the placeholder (vars with value_placeholders, or wildcard_placeholders), "
+     "or remove the expand modifier and write the values out."},
     // Tags (pySigma: tags.py)
     {"tag-format", S::Warning, true, "pySigma",
      "A tag is not 'namespace.name' in lower case letters, digits, '-', '_' and '.'",
@@ -974,6 +980,44 @@ bool looks_like_field_test(std::string_view text) {
     while (i < text.size() && std::isalnum(static_cast<unsigned char>(text[i]))) ++i;
   }
   return i < text.size() && (text[i] == ' ' || text[i] == ':' || text[i] == '\'' || text[i] == '"');
+}
+
+// Reports the placeholders that keep the rule from running: those of the
+// expand modifier that `pipelines` (check -p) leave without a value.
+void check_placeholders(RuleLinter& l, const CompiledRule& cr, const std::vector<Pipeline>& pipelines) {
+  if (!l.on("unresolved-placeholder")) return;
+  const std::vector<std::string> left = placeholders_left_by(pipelines, cr);
+  if (left.empty()) return;
+
+  // Point at the first value that contains one of them.
+  auto contains_left = [&](const Predicate& p) {
+    for (const auto& v : p.values)
+      for (const auto& alternative : v.alternatives)
+        for (const auto& piece : alternative.pieces())
+          if (piece.kind == PatternPiece::Kind::Placeholder && std::binary_search(left.begin(), left.end(), piece.text))
+            return true;
+    return false;
+  };
+  Position pos{cr.rule.line, 0};
+  for (const auto& stage : cr.stages) {
+    auto it = std::find_if(stage.predicates.begin(), stage.predicates.end(), contains_left);
+    if (it != stage.predicates.end()) {
+      pos = {it->line, it->column};
+      break;
+    }
+  }
+
+  std::vector<std::string> quoted;
+  for (const auto& name : left) quoted.push_back("%" + name + "%");
+  const std::string names = join(quoted, ", ");
+  const char* where = pipelines.empty() ? "without a pipeline (-p)" : "in the pipelines given with -p";
+  l.report("unresolved-placeholder", pos,
+           fmt::format("{} {} {} no value {}, so hunt and convert cannot run the rule",
+                       left.size() == 1 ? "placeholder" : "placeholders", names, left.size() == 1 ? "has" : "have",
+                       where),
+           fmt::format("pass a pipeline with -p that sets {} (vars with value_placeholders, or "
+                       "wildcard_placeholders), or remove the expand modifier and write the values out",
+                       names));
 }
 
 void check_values(RuleLinter& l, const CompiledRule& cr) {
@@ -1893,6 +1937,7 @@ void lint_one(const CompiledRule* cr, const Rule& rule, const LintConfig& config
   if (rule.kind == RuleKind::Correlation) return;
   check_condition(l, *cr);
   check_values(l, *cr);
+  check_placeholders(l, *cr, config.pipelines);
   check_unknown_fields(l, *cr);
   check_semantics(l, *cr);
 }

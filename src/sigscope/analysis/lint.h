@@ -22,6 +22,7 @@
 
 #include "sigscope/common/diagnostics.h"
 #include "sigscope/compile/compiled.h"
+#include "sigscope/pipeline/pipeline.h"
 #include "sigscope/rules/model.h"
 
 namespace sigscope {
@@ -66,6 +67,9 @@ struct LintConfig {
   std::map<std::pair<std::string, std::string>, int> exclude_lines;
   std::string path;  // the configuration file, for messages; empty without one
   std::map<std::string, LintSeverity> severity;  // severity overrides
+  // Pipelines (check -p) whose placeholder values unresolved-placeholder takes
+  // as set. The other checks look at the rules as written, without them.
+  std::vector<Pipeline> pipelines;
 
   bool enabled(std::string_view check) const;
   LintSeverity severity_of(const LintCheck& check) const;

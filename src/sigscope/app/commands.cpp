@@ -17,6 +17,7 @@
 #include "sigscope/compile/compiler.h"
 #include "sigscope/output/page_json.h"
 #include "sigscope/output/page_text.h"
+#include "sigscope/pipeline/pipeline.h"
 #include "sigscope/rules/loader.h"
 
 namespace sigscope {
@@ -142,6 +143,22 @@ int run_check(const CheckOptions& options) {
       spdlog::error("invalid --config: {}", *err);
       return 2;
     }
+  }
+  if (!options.pipelines.empty()) {
+    DiagnosticList pipeline_diagnostics;
+    auto pipelines = load_pipelines(options.pipelines, pipeline_diagnostics);
+    for (const auto& d : pipeline_diagnostics.items())
+      spdlog::get("diagnostics")->log(d.severity == Severity::Error ? spdlog::level::err : spdlog::level::warn,
+                                      d.format());
+    if (!pipelines) {
+      std::vector<std::string_view> shipped;
+      for (const auto& p : shipped_pipelines()) shipped.push_back(p.name);
+      spdlog::error("cannot load the processing pipelines {} (see above); give a shipped pipeline name ({}) or the "
+                    "path of a pipeline YAML file",
+                    fmt::join(options.pipelines, ", "), fmt::join(shipped, ", "));
+      return 2;
+    }
+    config.pipelines = std::move(*pipelines);
   }
   std::optional<LintSeverity> fail_level;
   if (options.fail_level != "none") {

@@ -30,6 +30,7 @@ struct CheckOptions {
   std::size_t max_warnings = 50;
   std::string format = "text";       // text, json or sarif
   std::string config;                // YAML file enabling, disabling and excluding checks
+  std::vector<std::string> pipelines;  // shipped names or YAML files whose placeholder values count as set
   std::string fail_level = "error";  // error, warning, info or none
   std::string output;                // write the report here instead of stdout
   bool list_checks = false;          // print the checks and exit

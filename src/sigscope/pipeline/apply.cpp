@@ -718,15 +718,45 @@ std::vector<std::string> unresolved_placeholders(const CompiledRule& rule) {
   return {names.begin(), names.end()};
 }
 
+namespace {
+
+// Pipelines in the order they apply, with the vars of all of them merged.
+struct OrderedPipelines {
+  std::vector<const Pipeline*> pipelines;
+  Vars vars;
+};
+
+OrderedPipelines order_pipelines(const std::vector<Pipeline>& pipelines) {
+  OrderedPipelines out;
+  for (const auto& p : pipelines) out.pipelines.push_back(&p);
+  std::stable_sort(out.pipelines.begin(), out.pipelines.end(),
+                   [](const Pipeline* a, const Pipeline* b) { return a->priority < b->priority; });
+  for (const Pipeline* p : out.pipelines)
+    for (const auto& [name, values] : p->vars) out.vars[name] = values;
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> placeholders_left_by(const std::vector<Pipeline>& pipelines, const CompiledRule& rule) {
+  std::vector<std::string> names = unresolved_placeholders(rule);
+  if (names.empty() || pipelines.empty()) return names;
+  const OrderedPipelines ordered = order_pipelines(pipelines);
+  CompiledRule copy = rule;
+  // The transformations' messages are for hunt and convert, which apply the pipelines themselves.
+  DiagnosticList ignored;
+  RuleProcessor processor(copy, ordered.vars, ignored);
+  for (const Pipeline* p : ordered.pipelines)
+    for (const auto& t : p->transformations) processor.apply(*p, t);
+  if (processor.failed()) return {};
+  return unresolved_placeholders(copy);
+}
+
 PipelineApplyResult apply_pipelines(const std::vector<Pipeline>& pipelines, std::vector<CompiledRule>& rules,
                                     DiagnosticList& diagnostics) {
-  std::vector<const Pipeline*> ordered;
-  for (const auto& p : pipelines) ordered.push_back(&p);
-  std::stable_sort(ordered.begin(), ordered.end(),
-                   [](const Pipeline* a, const Pipeline* b) { return a->priority < b->priority; });
-  Vars vars;
-  for (const Pipeline* p : ordered)
-    for (const auto& [name, values] : p->vars) vars[name] = values;
+  const OrderedPipelines order = order_pipelines(pipelines);
+  const std::vector<const Pipeline*>& ordered = order.pipelines;
+  const Vars& vars = order.vars;
 
   // The logsources a correlation's logsource conditions are tested on: those
   // of the detection rules it references, directly or through correlations.

@@ -249,6 +249,12 @@ PipelineApplyResult apply_pipelines(const std::vector<Pipeline>& pipelines,
 // without repeats. A rule with any cannot be evaluated.
 std::vector<std::string> unresolved_placeholders(const CompiledRule& rule);
 
+// Returns the placeholders left in `rule` once `pipelines` are applied to a
+// copy of it, as unresolved_placeholders does: all of them when `pipelines`
+// is empty. Returns an empty list when a transformation rejects the rule,
+// because then the placeholders are not what stops it.
+std::vector<std::string> placeholders_left_by(const std::vector<Pipeline>& pipelines, const CompiledRule& rule);
+
 // Returns the event fields that `pipelines` (sorted by priority) rename
 // Sigma's Channel field to, following field_name_mapping entries through
 // every pipeline, such as winlog.channel for ecs-windows. Returns an empty
