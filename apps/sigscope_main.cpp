@@ -38,11 +38,12 @@ void setup_logging(bool verbose, bool quiet) {
 int main(int argc, char** argv) {
   CLI::App app{"sigscope: catalog and run Sigma detection rules\n\n"
                "Exit status: 0 on success; 1 when rules failed to load (check, catalog --strict), check\n"
-               "found problems at or above --fail-level, an explained rule cannot run, or hunt\n"
-               "--fail-on-detections found detections; 2 on usage errors, no rule that can run, no\n"
-               "readable input, or output that cannot be written; 3 when hunt could not read some\n"
-               "inputs or records but hunted the rest. A hunt whose standard output is closed by its\n"
-               "reader (| head) stops early with status 0."};
+               "found problems at or above --fail-level, an explained rule cannot run, hunt\n"
+               "--fail-on-detections found detections, or layer --fail-on-gaps found a technique of\n"
+               "the baseline without a rule; 2 on usage errors, no rule that can run, no readable\n"
+               "input, or output that cannot be written; 3 when hunt could not read some inputs or\n"
+               "records but hunted the rest. A hunt whose standard output is closed by its reader\n"
+               "(| head) stops early with status 0."};
   app.set_version_flag("--version", std::string("sigscope ") + SIGSCOPE_VERSION);
   app.require_subcommand(1);
   app.fallthrough();  // -v and -q also work after the subcommand name
@@ -120,6 +121,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   layer_cmd->add_option("--max-warnings", layer.max_warnings, "Warnings printed before the rest are only counted")
       ->capture_default_str();
+  layer_cmd->add_option("--baseline", layer.baseline,
+                        "Techniques that should be covered: a Navigator layer, or a text file of technique ids; "
+                        "the ones without a rule are listed on stderr")
+      ->check(CLI::ExistingFile);
+  layer_cmd->add_option("--gaps-output", layer.gaps_output,
+                        "Write a layer of the baseline's techniques to this file: red without a rule, green with");
+  layer_cmd->add_flag("--fail-on-gaps", layer.fail_on_gaps,
+                      "Exit with status 1 when a technique of the baseline has no rule (for CI)");
 
   sigscope::HuntOptions hunt;
   auto* hunt_cmd = app.add_subcommand("hunt", "Run detection rules over EVTX and JSON logs");

@@ -105,6 +105,84 @@ TEST(Layer, BadScoreIsAUsageError) {
   EXPECT_EQ(run_cli({"layer", (dir.path() / "nothing").string()}).exit_code, 2);
 }
 
+// The corpus covers T1059.001 (rules A and B) and T1003.001 (rule D); rule
+// C is deprecated, so it covers nothing.
+TEST(Layer, BaselineGapsFromATextFile) {
+  TempDir dir;
+  write_corpus(dir);
+  dir.write("baseline.txt",
+            "# techniques we must cover\nT1059.001, t1003.001\nT1059   # parent: covered by its sub-technique\n"
+            "T1003.002\nT1547\n");
+  const auto gaps = dir.path() / "gaps.json";
+  auto r = run_cli({"layer", (dir.path() / "rules").string(), "-o", (dir.path() / "layer.json").string(), "--baseline",
+                    (dir.path() / "baseline.txt").string(), "--gaps-output", gaps.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("3 techniques covered by at least one rule, 2 without a rule"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no rule: T1003.002 OS Credential Dumping: Security Account Manager"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no rule: T1547 Boot or Logon Autostart Execution"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("no rule: T1059"), std::string::npos) << r.err;
+
+  json layer = json::parse(read_file(gaps));
+  EXPECT_EQ(layer["versions"]["layer"], "4.5");
+  ASSERT_NE(technique(layer, "T1003.002"), nullptr);
+  EXPECT_EQ((*technique(layer, "T1003.002"))["comment"], "no rule");
+  EXPECT_EQ((*technique(layer, "T1003.002"))["color"], "#d7301f");
+  EXPECT_EQ((*technique(layer, "T1059.001"))["comment"], "2 rules");
+  EXPECT_EQ((*technique(layer, "T1059"))["comment"], "2 rules");
+  EXPECT_EQ((*technique(layer, "T1003.001"))["comment"], "1 rule");
+  // The parent of a listed sub-technique is shown expanded.
+  ASSERT_NE(technique(layer, "T1003"), nullptr);
+  EXPECT_EQ((*technique(layer, "T1003"))["showSubtechniques"], true);
+
+  // --fail-on-gaps turns the two gaps into exit status 1, for CI.
+  r = run_cli({"layer", (dir.path() / "rules").string(), "-o", (dir.path() / "layer.json").string(), "--baseline",
+               (dir.path() / "baseline.txt").string(), "--fail-on-gaps"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+}
+
+TEST(Layer, BaselineFromANavigatorLayer) {
+  TempDir dir;
+  write_corpus(dir);
+  // A parent's tag does not cover its sub-technique; disabled entries are not asked for.
+  dir.write("rules/e.yml", rule("aaaaaaaa-0000-4000-8000-000000000005", "Rule E", "high", "stable",
+                                "  sel:\n    Image|endswith: '\\schtasks.exe'\n  condition: sel\n",
+                                "  - attack.persistence\n  - attack.t1053\n"));
+  dir.write("want.json", R"({"name": "threat profile", "techniques": [
+      {"techniqueID": "T1059.001", "score": 3}, {"techniqueID": "T1053.005"}, {"techniqueID": "T1053"},
+      {"techniqueID": "T1110", "enabled": false}]})");
+  auto r = run_cli({"layer", (dir.path() / "rules").string(), "-o", (dir.path() / "layer.json").string(), "--baseline",
+                    (dir.path() / "want.json").string(), "--fail-on-gaps"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("2 techniques covered by at least one rule, 1 without a rule"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no rule: T1053.005"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("T1110"), std::string::npos) << r.err;
+}
+
+TEST(Layer, BadBaselinesAreUsageErrors) {
+  TempDir dir;
+  write_corpus(dir);
+  const std::string rules = (dir.path() / "rules").string();
+  dir.write("typo.txt", "T1059.001\nT10590\n");
+  auto r = run_cli({"layer", rules, "--baseline", (dir.path() / "typo.txt").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("typo.txt:2: 'T10590' is not a technique id"), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty()) << "no layer is written before the baseline is read";
+
+  dir.write("broken.json", R"({"techniques": [{"techniqueID": "T1059"}, {"score": 1}]})");
+  r = run_cli({"layer", rules, "--baseline", (dir.path() / "broken.json").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("technique entry 2 has no \"techniqueID\" string"), std::string::npos) << r.err;
+
+  dir.write("bad.json", "{\"techniques\": [");
+  r = run_cli({"layer", rules, "--baseline", (dir.path() / "bad.json").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("is not valid JSON"), std::string::npos) << r.err;
+
+  r = run_cli({"layer", rules, "--fail-on-gaps"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("need --baseline"), std::string::npos) << r.err;
+}
+
 TEST(Site, LayerFileMatchesTheCommand) {
   TempDir dir;
   write_corpus(dir);

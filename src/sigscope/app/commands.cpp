@@ -258,31 +258,64 @@ int run_check(const CheckOptions& options) {
   return 0;
 }
 
+namespace {
+
+// Writes `text` to `path`, or to stdout for an empty path or "-"; false
+// (with an error logged) when it cannot.
+bool write_layer(const std::string& text, const std::string& path, std::string_view what) {
+  if (path.empty() || path == "-") {
+    std::cout << text;
+    std::cout.flush();
+    if (!std::cout) spdlog::error("cannot write the {} to stdout", what);
+    return static_cast<bool>(std::cout);
+  }
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (out) out << text;
+  if (!out) {
+    spdlog::error("cannot write the {} to {}: check that the folder exists and is writable", what, path);
+    return false;
+  }
+  spdlog::info("wrote the {} to {}", what, path);
+  return true;
+}
+
+}  // namespace
+
 int run_layer(const LayerCommandOptions& options) {
+  if (options.baseline.empty() && (options.fail_on_gaps || !options.gaps_output.empty())) {
+    spdlog::error("--fail-on-gaps and --gaps-output need --baseline FILE, the techniques to check");
+    return 2;
+  }
+  std::vector<std::string> baseline;
+  if (!options.baseline.empty()) {
+    std::string error;
+    if (!read_baseline(options.baseline, baseline, error)) {
+      spdlog::error("{}", error);
+      return 2;
+    }
+  }
   CorpusLoad load;
   if (!load_and_report(options.paths, options.threads, options.max_warnings, load)) return 2;
   Catalog catalog = build_catalog(std::move(load.rules), load.diagnostics, options.threads);
   LayerOptions layer_options;
   layer_options.score = options.score;
   layer_options.base_url = options.base_url;
-  std::string text = navigator_layer(catalog, layer_options).dump(1) + "\n";
-  if (options.output.empty() || options.output == "-") {
-    std::cout << text;
-    std::cout.flush();
-    if (!std::cout) {
-      spdlog::error("cannot write the layer to stdout");
-      return 2;
-    }
-    return 0;
-  }
-  std::ofstream out(options.output, std::ios::binary | std::ios::trunc);
-  if (out) out << text;
-  if (!out) {
-    spdlog::error("cannot write the layer to {}: check that the folder exists and is writable", options.output);
+  if (!write_layer(navigator_layer(catalog, layer_options).dump(1) + "\n", options.output, "ATT&CK Navigator layer"))
     return 2;
-  }
-  spdlog::info("wrote the ATT&CK Navigator layer to {}", options.output);
-  return 0;
+  if (options.baseline.empty()) return 0;
+
+  const std::vector<CoverageGap> coverage = baseline_coverage(catalog, baseline);
+  const auto gaps = static_cast<std::size_t>(
+      std::count_if(coverage.begin(), coverage.end(), [](const CoverageGap& c) { return c.rules == 0; }));
+  spdlog::info("baseline {}: {} covered by at least one rule, {} without a rule", options.baseline,
+               plural(coverage.size() - gaps, "technique", "techniques"), gaps);
+  for (const CoverageGap& c : coverage)
+    if (c.rules == 0)
+      spdlog::info("  no rule: {} {}", c.id, c.name.empty() ? "(not in the bundled ATT&CK data)" : c.name);
+  if (!options.gaps_output.empty() &&
+      !write_layer(gaps_layer(coverage, options.baseline).dump(1) + "\n", options.gaps_output, "coverage gap layer"))
+    return 2;
+  return options.fail_on_gaps && gaps > 0 ? 1 : 0;
 }
 
 }  // namespace sigscope

@@ -47,6 +47,11 @@ struct LayerCommandOptions {
   std::string base_url;          // prefix of rule page links
   unsigned threads = 0;
   std::size_t max_warnings = 50;
+  // Techniques to check coverage of (see read_baseline), the layer of their
+  // gaps, and whether a gap makes the exit status 1.
+  std::string baseline;
+  std::string gaps_output;
+  bool fail_on_gaps = false;
 };
 int run_layer(const LayerCommandOptions& options);
 

@@ -1,8 +1,11 @@
 #include "sigscope/catalog/layer.h"
 
 #include <algorithm>
+#include <cctype>
+#include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -131,6 +134,152 @@ nlohmann::json navigator_layer(const Catalog& catalog, const LayerOptions& optio
           {"selectTechniquesAcrossTactics", true},
           {"selectSubtechniquesWithParent", false},
           {"selectVisibleTechniques", false}};
+}
+
+namespace {
+
+// True for T1234 and T1234.567.
+bool is_technique_id(const std::string& id) {
+  auto digits = [&](std::size_t from, std::size_t n) {
+    for (std::size_t i = from; i < from + n; ++i)
+      if (i >= id.size() || !std::isdigit(static_cast<unsigned char>(id[i]))) return false;
+    return true;
+  };
+  if (id.size() != 5 && id.size() != 9) return false;
+  if (id[0] != 'T' || !digits(1, 4)) return false;
+  return id.size() == 5 || (id[5] == '.' && digits(6, 3));
+}
+
+std::string upper(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return text;
+}
+
+}  // namespace
+
+bool read_baseline(const std::string& path, std::vector<std::string>& techniques, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = fmt::format("{}: cannot read the baseline file", path);
+    return false;
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string text = buffer.str();
+
+  const std::size_t first = text.find_first_not_of(" \t\r\n");
+  std::set<std::string> seen;
+  auto add = [&](const std::string& id) {
+    if (seen.insert(id).second) techniques.push_back(id);
+  };
+  if (first != std::string::npos && text[first] == '{') {
+    nlohmann::json layer = nlohmann::json::parse(text, nullptr, false);
+    if (layer.is_discarded()) {
+      error = fmt::format("{}: the file starts with '{{' but is not valid JSON; a baseline is a Navigator layer or a "
+                          "list of technique ids",
+                          path);
+      return false;
+    }
+    if (!layer.contains("techniques") || !layer["techniques"].is_array()) {
+      error = fmt::format("{}: the layer has no \"techniques\" list", path);
+      return false;
+    }
+    std::size_t index = 0;
+    for (const auto& entry : layer["techniques"]) {
+      ++index;
+      if (!entry.is_object() || !entry.contains("techniqueID") || !entry["techniqueID"].is_string()) {
+        error = fmt::format("{}: technique entry {} has no \"techniqueID\" string", path, index);
+        return false;
+      }
+      if (entry.contains("enabled") && entry["enabled"] == false) continue;
+      const std::string id = upper(entry["techniqueID"].get<std::string>());
+      if (!is_technique_id(id)) {
+        error = fmt::format("{}: technique entry {} has the id '{}', which is not a technique id such as T1059 or "
+                            "T1059.001",
+                            path, index, entry["techniqueID"].get<std::string>());
+        return false;
+      }
+      add(id);
+    }
+    return true;
+  }
+
+  std::istringstream lines(text);
+  std::string line;
+  for (int number = 1; std::getline(lines, line); ++number) {
+    if (const std::size_t hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    for (char& c : line)
+      if (c == ',' || c == '\t' || c == '\r') c = ' ';
+    std::istringstream words(line);
+    for (std::string word; words >> word;) {
+      const std::string id = upper(word);
+      if (!is_technique_id(id)) {
+        error = fmt::format("{}:{}: '{}' is not a technique id such as T1059 or T1059.001", path, number, word);
+        return false;
+      }
+      add(id);
+    }
+  }
+  return true;
+}
+
+std::vector<CoverageGap> baseline_coverage(const Catalog& catalog, const std::vector<std::string>& baseline) {
+  // Rules per technique tag, each rule once per id and once per parent.
+  std::map<std::string, std::set<std::size_t>> rules_of;
+  for (std::size_t i = 0; i < catalog.pages.size(); ++i) {
+    const RulePage& page = catalog.pages[i];
+    if (!counts_for_coverage(page)) continue;
+    for (const auto& row : page.attack.tactics)
+      for (const auto& t : row.techniques) {
+        rules_of[t.id].insert(i);
+        if (const std::size_t dot = t.id.find('.'); dot != std::string::npos) rules_of[t.id.substr(0, dot)].insert(i);
+      }
+  }
+  const AttackData& attack = AttackData::bundled();
+  std::vector<CoverageGap> out;
+  for (const std::string& id : baseline) {
+    CoverageGap gap;
+    gap.id = id;
+    if (const AttackTechnique* t = attack.technique(id)) gap.name = t->name;
+    if (auto it = rules_of.find(id); it != rules_of.end()) gap.rules = it->second.size();
+    out.push_back(std::move(gap));
+  }
+  return out;
+}
+
+nlohmann::json gaps_layer(const std::vector<CoverageGap>& coverage, const std::string& baseline_name) {
+  const AttackData& attack = AttackData::bundled();
+  std::size_t gaps = 0;
+  nlohmann::json techniques = nlohmann::json::array();
+  std::set<std::string> parents;
+  for (const CoverageGap& c : coverage) {
+    if (c.rules == 0) ++gaps;
+    techniques.push_back({{"techniqueID", c.id},
+                          {"color", c.rules == 0 ? "#d7301f" : "#74c476"},
+                          {"comment", c.rules == 0 ? std::string("no rule") : fmt::format("{} rule{}", c.rules, c.rules == 1 ? "" : "s")},
+                          {"enabled", true}});
+    if (const std::size_t dot = c.id.find('.'); dot != std::string::npos) parents.insert(c.id.substr(0, dot));
+  }
+  // Parents of listed sub-techniques are shown expanded, as in navigator_layer.
+  for (auto& entry : techniques)
+    entry["showSubtechniques"] = parents.count(entry["techniqueID"].get<std::string>()) > 0;
+  for (const std::string& parent : parents) {
+    const bool listed = std::any_of(coverage.begin(), coverage.end(), [&](const CoverageGap& c) { return c.id == parent; });
+    if (!listed && attack.technique(parent))
+      techniques.push_back({{"techniqueID", parent}, {"enabled", true}, {"showSubtechniques", true}});
+  }
+  const std::string& version = attack.version();
+  return {{"name", "sigscope coverage gaps"},
+          {"versions", {{"layer", "4.5"}, {"navigator", "5.1.0"}, {"attack", version.substr(0, version.find('.'))}}},
+          {"domain", "enterprise-attack"},
+          {"description", fmt::format("{} of the {} techniques of the baseline {} have no rule (red); the others are "
+                                      "green, with their rule count",
+                                      gaps, coverage.size(), baseline_name)},
+          {"sorting", 0},
+          {"layout", {{"layout", "side"}, {"showID", true}, {"showName", true}, {"expandedSubtechniques", "annotated"}}},
+          {"hideDisabled", false},
+          {"techniques", std::move(techniques)},
+          {"legendItems", {{{"label", "no rule"}, {"color", "#d7301f"}}, {{"label", "at least one rule"}, {"color", "#74c476"}}}}};
 }
 
 }  // namespace sigscope
