@@ -58,5 +58,28 @@ TEST(SigmaCorpus, OverlapFindsKnownDuplicates) {
                         "ae6f14e6-14de-45b0-9f44-c0986f50dc89"));
 }
 
+// A copy of a SigmaHQ rule with a large filter block (21 filter_optional_* selections,
+// too many conjuncts for a normal form), changed only in id and title.
+TEST(SigmaCorpus, OverlapFindsCopyOfRuleWithLargeFilter) {
+  SIGSCOPE_REQUIRE_SHARED();
+  const auto original = testing::shared_dir() / "corpus" / "sigma" / "rules" / "windows" / "dns_query" /
+                        "dns_query_win_remote_access_software_domains_non_browsers.yml";
+  std::string text = testing::read_file(original);
+  const std::string id = "4d07b1f4-cb00-4470-b9f8-b0191d48ff52";
+  const auto at = text.find("id: " + id);
+  ASSERT_NE(at, std::string::npos) << "the rule's id changed upstream";
+  testing::TempDir dir;
+  dir.write("original.yml", text);
+  text.replace(at, 4 + id.size(), "id: 0f3c2d1e-5b6a-4c7d-8e9f-a0b1c2d3e4f5");
+  text.replace(text.find("title: "), 7, "title: Copy of ");
+  dir.write("copy.yml", text);
+
+  auto result = testing::run_cli({"overlap", dir.path().string(), "--format", "json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  json report = json::parse(result.out);
+  EXPECT_EQ(report["summary"]["skipped"]["normal form larger than 256 conjuncts"], 2);
+  EXPECT_TRUE(has_pair(report, "equivalent", id, "0f3c2d1e-5b6a-4c7d-8e9f-a0b1c2d3e4f5")) << result.out;
+}
+
 }  // namespace
 }  // namespace sigscope

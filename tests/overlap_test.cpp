@@ -273,6 +273,46 @@ TEST(Overlap, SkipsRulesWhoseNormalFormExplodes) {
   EXPECT_EQ(report.pairs[0].specific, 0u);
 }
 
+TEST(Overlap, DuplicateWithLargeFilterIsEquivalent) {
+  // Ten two-field filters give 1024 conjuncts, past the limit, so neither
+  // copy has a normal form; their formulas are still the same.
+  std::string detection = "  sel:\n    Image|endswith: '\\x.exe'\n";
+  std::string condition = "  condition: sel and not 1 of filter_*";
+  for (int i = 0; i < 10; ++i) detection += fmt::format("  filter_{0}:\n    A{0}: 'x'\n    B{0}|contains: 'y'\n", i);
+  detection += condition + "\n";
+  // The copy lists the filters in reverse order.
+  std::string reversed = "  sel:\n    Image|endswith: '\\X.EXE'\n";
+  for (int i = 9; i >= 0; --i) reversed += fmt::format("  filter_{0}:\n    B{0}|contains: 'y'\n    A{0}: 'x'\n", i);
+  reversed += condition + "\n";
+  auto rules = compile({rule("a", detection), rule("b", reversed), rule("c", "  sel:\n    Image: 'x'\n  condition: sel\n")});
+  auto report = find_overlaps(rules);
+  EXPECT_EQ(report.skipped.at("normal form larger than 256 conjuncts"), 2u);
+  ASSERT_EQ(report.pairs.size(), 1u);
+  const OverlapPair& pair = report.pairs[0];
+  EXPECT_EQ(pair.kind, OverlapKind::Equivalent);
+  EXPECT_EQ(pair.basis, "identical formula");
+  EXPECT_EQ(pair.specific, 0u);
+  EXPECT_EQ(pair.general, 1u);
+  EXPECT_NE(pair.normal_form.find("Image endswith '\\x.exe'"), std::string::npos) << pair.normal_form;
+  EXPECT_NE(pair.normal_form.find("not (A3 equals 'x')"), std::string::npos) << pair.normal_form;
+  std::string text = overlap_text(report, rules);
+  EXPECT_NE(text.find("equivalent (identical formula) on windows/process_creation"), std::string::npos) << text;
+  EXPECT_NE(text.find("  formula: "), std::string::npos) << text;
+}
+
+TEST(Overlap, LargeFiltersThatDifferAreNotEquivalent) {
+  auto filters = [](const std::string& last_value) {
+    std::string detection = "  sel:\n    Image: 'x'\n";
+    for (int i = 0; i < 10; ++i)
+      detection += fmt::format("  filter_{0}:\n    A{0}: '{1}'\n    B{0}: 'y'\n", i, i == 9 ? last_value : "x");
+    return detection + "  condition: sel and not 1 of filter_*\n";
+  };
+  auto rules = compile({rule("a", filters("x")), rule("b", filters("z"))});
+  auto report = find_overlaps(rules);
+  EXPECT_EQ(report.skipped.at("normal form larger than 256 conjuncts"), 2u);
+  EXPECT_TRUE(report.pairs.empty());
+}
+
 TEST(Overlap, NormalFormText) {
   auto rules = compile({rule("a",
                              "  sel:\n    Image|endswith:\n      - '\\B.exe'\n      - '\\a.exe'\n"

@@ -600,7 +600,55 @@ struct Normal {
   std::vector<Conjunct> conjuncts;
   std::string key;  // logsource + conjuncts, equal for equal normal forms
   std::string logsource;
+  // Set when the normal form grew past the size limit: the simplified
+  // formula's canonical key (with the logsource) and its text. Two rules
+  // with the same key are equivalent even though neither has a normal form.
+  std::string formula_key;
+  std::string formula_text;
 };
+
+std::string literal_text(const Tables& t, int lit) {
+  const std::string& d = t.atoms[lit / 2].display;
+  return (lit & 1) ? "not (" + d + ")" : d;
+}
+
+// Canonical key of a simplified formula: junction children are sorted and
+// de-duplicated, so formulas that differ only in the order of their parts
+// get the same key.
+std::string formula_key(const Node& n) {
+  switch (n.op) {
+    case Node::Op::True: return "T";
+    case Node::Op::False: return "F";
+    case Node::Op::Lit: return fmt::format("{}", n.lit);
+    case Node::Op::And:
+    case Node::Op::Or: {
+      std::vector<std::string> kids;
+      for (const auto& k : n.kids) kids.push_back(formula_key(k));
+      std::sort(kids.begin(), kids.end());
+      kids.erase(std::unique(kids.begin(), kids.end()), kids.end());
+      return (n.op == Node::Op::And ? "&(" : "|(") + join(kids, ",") + ")";
+    }
+  }
+  return {};
+}
+
+std::string formula_text(const Tables& t, const Node& n) {
+  switch (n.op) {
+    case Node::Op::True: return "true";
+    case Node::Op::False: return "false";
+    case Node::Op::Lit: return literal_text(t, n.lit);
+    case Node::Op::And:
+    case Node::Op::Or: {
+      std::vector<std::string> parts;
+      for (const auto& k : n.kids) {
+        const bool nested = k.op == Node::Op::And || k.op == Node::Op::Or;
+        parts.push_back(nested ? "(" + formula_text(t, k) + ")" : formula_text(t, k));
+      }
+      return join(parts, n.op == Node::Op::And ? " and " : " or ");
+    }
+  }
+  return {};
+}
 
 std::string logsource_key(const Logsource& ls) {
   return ascii_lower(ls.product) + "/" + ascii_lower(ls.category) + "/" + ascii_lower(ls.service);
@@ -621,8 +669,9 @@ Normal normalise(Tables& t, const CompiledRule& rule, const OverlapOptions& opti
     n.skip_reason = "Sigma 1.x aggregation in the condition";
     return n;
   }
+  Node root;
   try {
-    Node root = simplify(t, condition_node(t, rule, rule.condition, false));
+    root = simplify(t, condition_node(t, rule, rule.condition, false));
     n.conjuncts = to_dnf(t, root, options.max_conjuncts);
     for (int round = 0; round < 8; ++round) {
       std::vector<Conjunct> kept;
@@ -636,6 +685,8 @@ Normal normalise(Tables& t, const CompiledRule& rule, const OverlapOptions& opti
     std::sort(n.conjuncts.begin(), n.conjuncts.end());
   } catch (const TooLarge&) {
     n.skip_reason = fmt::format("normal form larger than {} conjuncts", options.max_conjuncts);
+    n.formula_key = n.logsource + '|' + formula_key(root);
+    n.formula_text = formula_text(t, root);
     return n;
   } catch (const SkipRule& s) {
     n.skip_reason = s.reason;
@@ -652,11 +703,6 @@ Normal normalise(Tables& t, const CompiledRule& rule, const OverlapOptions& opti
     for (int lit : c) n.key += fmt::format("{},", lit);
   }
   return n;
-}
-
-std::string literal_text(const Tables& t, int lit) {
-  const std::string& d = t.atoms[lit / 2].display;
-  return (lit & 1) ? "not (" + d + ")" : d;
 }
 
 std::string conjunct_text(const Tables& t, const Conjunct& c) {
@@ -992,9 +1038,28 @@ OverlapReport find_overlaps(const std::vector<CompiledRule>& rules, const Overla
   for (std::size_t i = 0; i < rules.size(); ++i)
     if (normals[i].ok) by_logsource[normals[i].logsource].push_back(i);
 
+  std::vector<OverlapPair> equivalent, subsumed;
+  // Rules whose normal form is too large (many multi-field filters) are not
+  // compared by implication, but copies of one rule still have the same
+  // simplified formula.
+  std::map<std::string, std::vector<std::size_t>> by_formula;
+  for (std::size_t i = 0; i < rules.size(); ++i)
+    if (!normals[i].formula_key.empty()) by_formula[normals[i].formula_key].push_back(i);
+  for (const auto& [key, same] : by_formula)
+    for (std::size_t x = 0; x < same.size(); ++x)
+      for (std::size_t y = x + 1; y < same.size(); ++y) {
+        OverlapPair p;
+        p.kind = OverlapKind::Equivalent;
+        p.specific = same[x];
+        p.general = same[y];
+        p.basis = "identical formula";
+        p.logsource = rules[same[x]].rule.logsource.label();
+        p.normal_form = normals[same[x]].formula_text;
+        equivalent.push_back(std::move(p));
+      }
+
   Implier imp{t, {}};
   imp.cache.reserve(1 << 20);
-  std::vector<OverlapPair> equivalent, subsumed;
   for (const auto& [logsource, members] : by_logsource) {
     if (members.size() < 2) continue;
     ++report.logsource_groups;
@@ -1179,7 +1244,7 @@ std::string overlap_text(const OverlapReport& report, const std::vector<Compiled
     if (p.kind == OverlapKind::Equivalent) {
       out += fmt::format("equivalent ({}) on {}\n", p.basis, p.logsource);
       out += fmt::format("  rule A: {}\n  rule B: {}\n", rule_line(a), rule_line(b));
-      out += fmt::format("  normal form: {}\n", p.normal_form);
+      out += fmt::format("  {}: {}\n", p.basis == "identical formula" ? "formula" : "normal form", p.normal_form);
       if (!p.reason.empty()) {
         out += "  A implies B:\n";
         append_reasons(out, p.reason, "A", "B");

@@ -68,10 +68,13 @@ struct OverlapPair {
   // rules' order in the list.
   std::size_t specific = 0;
   std::size_t general = 0;
-  // "identical normal form", "mutual implication" or "implication".
+  // "identical normal form", "identical formula" (rules too large for a
+  // normal form), "mutual implication" or "implication".
   std::string basis;
   std::string logsource;     // "product/category/service"
-  std::string normal_form;   // the specific rule's normal form as text
+  // The specific rule's normal form as text; for "identical formula", its
+  // simplified formula.
+  std::string normal_form;
   std::vector<ConjunctReason> reason;    // specific implies general
   std::vector<ConjunctReason> converse;  // general implies specific (mutual implication only)
 };

@@ -89,7 +89,8 @@ std::string overlap_page_html(const Catalog& catalog, const OverlapReport& repor
     out += fmt::format("<h3>{} <span class=\"muted\">and</span> {}</h3>\n", rule_link(catalog, p.specific),
                        rule_link(catalog, p.general));
     out += fmt::format("<p class=\"muted\">{} · {}</p>\n", esc(p.logsource), esc(p.basis));
-    out += fmt::format("<p>Normal form: <code>{}</code></p>\n", esc(p.normal_form));
+    out += fmt::format("<p>{}: <code>{}</code></p>\n", p.basis == "identical formula" ? "Formula" : "Normal form",
+                       esc(p.normal_form));
     if (!p.reason.empty()) {
       reasons_html(out, p.reason, "First rule's", "second rule's");
       reasons_html(out, p.converse, "Second rule's", "first rule's");
