@@ -113,6 +113,19 @@ TEST(ClickHouseSql, ChannelLessSourceGivesValidQuery) {
   EXPECT_EQ(query.where, "(isNull(`Channel`) AND ifNull(position(lowerUTF8(`FileName`), '\\\\vault\\\\') > 0, 0))");
 }
 
+// smbclient-connectivity has a provider but no channel in the logsource
+// tables, so its rows are selected by Provider_Name, as hunt routes them.
+TEST(ClickHouseSql, ProviderOnlySourceTestsProviderName) {
+  auto rule = compile_one(rule_with("  product: windows\n  service: smbclient-connectivity",
+                                    "  sel:\n    EventID: 30803\n  condition: sel"));
+  auto query = to_clickhouse(rule, {});
+  ASSERT_EQ(query.reason, "");
+  EXPECT_NE(query.where.find("(isNotNull(`Channel`) AND ifNull(lowerUTF8(`Provider_Name`) = "
+                             "'microsoft-windows-smbclient', 0))"),
+            std::string::npos)
+      << query.where;
+}
+
 TEST(ClickHouseSql, UnconvertibleRulesGiveReasons) {
   auto keywords = compile_one(rule_with(kNeutral, "  kw:\n    - 'mimikatz'\n  condition: kw"));
   EXPECT_NE(to_clickhouse(keywords, {}).reason.find("--keyword-column"), std::string::npos);

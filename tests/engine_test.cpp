@@ -304,6 +304,53 @@ TEST(EngineRouting, ServiceRoutesByChannel) {
   EXPECT_FALSE(f.hits(R"({"Channel": "System", "EventID": 1102})"));
 }
 
+// smbclient-connectivity has a provider but no channel in the logsource
+// tables, so its rules are routed by Provider_Name.
+TEST(EngineRouting, ProviderOnlyServiceRoutesByProvider) {
+  const std::string other = "00000000-0000-4000-8000-000000000002";
+  EngineFixture f(rule("    EventID: 30803\n", "product: windows\n  service: smbclient-connectivity") + "---\n" +
+                  rule("    EventID: 30803\n", "product: windows", "sel", other));
+  const std::set<std::string> both = {kId, other};
+  EXPECT_EQ(f.fired(R"({"Channel": "Microsoft-Windows-SmbClient/Connectivity",
+                        "Provider_Name": "Microsoft-Windows-SMBClient", "EventID": 30803})"),
+            both);
+  // Provider names are compared without case, as channel names are.
+  EXPECT_TRUE(f.hits(R"({"Channel": "Microsoft-Windows-SmbClient/Connectivity",
+                         "Provider_Name": "microsoft-windows-smbclient", "EventID": 30803})"));
+  // evtx_dump's layout names the provider in System.Provider's attributes.
+  EXPECT_TRUE(f.hits(R"({"Event": {"System": {"Provider": {"#attributes": {"Name": "Microsoft-Windows-SMBClient"}},
+                         "Channel": "Microsoft-Windows-SmbClient/Connectivity", "EventID": 30803}}})"));
+  const std::set<std::string> product_rule_only = {other};
+  EXPECT_EQ(f.fired(R"({"Channel": "Microsoft-Windows-SmbClient/Connectivity",
+                        "Provider_Name": "Microsoft-Windows-SMBServer", "EventID": 30803})"),
+            product_rule_only);
+  EXPECT_FALSE(f.hits(R"({"Channel": "Microsoft-Windows-SmbClient/Connectivity", "EventID": 30803})"));
+}
+
+TEST(EngineRouting, ProviderFieldsOfAPipeline) {
+  EngineOptions options;
+  options.channel_fields = {"winlog.channel"};
+  options.provider_fields = {"winlog.provider_name"};
+  EngineFixture f(rule("    ServerAddress: '203.0.113.5'\n", "product: windows\n  service: smbclient-connectivity"),
+                  options);
+  EXPECT_TRUE(f.hits(R"({"winlog": {"channel": "Microsoft-Windows-SmbClient/Connectivity",
+                         "provider_name": "Microsoft-Windows-SMBClient"}, "ServerAddress": "203.0.113.5"})"));
+  EXPECT_FALSE(f.hits(R"({"winlog": {"channel": "Microsoft-Windows-SmbClient/Connectivity",
+                          "provider_name": "Microsoft-Windows-SMBServer"}, "ServerAddress": "203.0.113.5"})"));
+}
+
+TEST(EngineExplain, NamesProviderRouting) {
+  EngineFixture f(rule("    EventID: 30803\n", "product: windows\n  service: smbclient-connectivity"));
+  std::string text;
+  std::string error;
+  f.reader.read_object(R"({"Channel": "Microsoft-Windows-SmbClient/Connectivity",
+                           "Provider_Name": "Microsoft-Windows-SMBClient", "EventID": 30803})",
+                       1, [&](const RawEvent& e) { text = f.matcher->explain(0, e); }, error);
+  EXPECT_NE(text.find("MATCH"), std::string::npos) << text;
+  EXPECT_NE(text.find("Provider_Name 'Microsoft-Windows-SMBClient'"), std::string::npos) << text;
+  EXPECT_NE(text.find("reaches this rule by its provider"), std::string::npos) << text;
+}
+
 TEST(EngineRouting, ChannelLessEventsReachEveryRule) {
   EngineFixture f(rule("    Image|endswith: '\\cmd.exe'\n", "category: process_creation\n  product: windows"));
   EXPECT_TRUE(f.hits(R"({"Image": "C:\\cmd.exe"})"));

@@ -149,5 +149,31 @@ TEST(HuntCorpus, EventOutputHuntsToSameRules) {
   EXPECT_EQ(moved, 0u);
 }
 
+// The SigmaHQ rule for CVE-2023-23397 (service smbclient-connectivity, which
+// the logsource tables know only by its provider) fires on an SMB client
+// connectivity event to a public address and not on one to a private address.
+TEST(HuntCorpus, SmbClientConnectivityRuleReceivesEvents) {
+  SIGSCOPE_REQUIRE_SHARED();
+  const auto rule = testing::shared_dir() / "corpus" / "sigma" / "rules-emerging-threats" / "2023" / "Exploits" /
+                    "CVE-2023-23397" / "win_smbclient_connectivity_exploit_cve_2023_23397_outlook_remote_file.yml";
+  auto event = [](const std::string& address) {
+    return nlohmann::json{{"Channel", "Microsoft-Windows-SmbClient/Connectivity"},
+                          {"Provider_Name", "Microsoft-Windows-SMBClient"},
+                          {"EventID", 30803},
+                          {"ServerAddress", address}}
+               .dump();
+  };
+  const std::string input = event("203.0.113.5") + "\n" + event("192.168.1.5") + "\n";
+  auto result = testing::run_cli({"hunt", "--rules", rule.string(), "-f", "jsonl", "-"}, input);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::vector<nlohmann::json> detections;
+  std::istringstream lines(result.out);
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty()) detections.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(detections.size(), 1u) << result.out;
+  EXPECT_EQ(detections[0]["rule_id"], "de96b824-02b0-4241-9356-7e9b47f04bac");
+  EXPECT_EQ(detections[0]["record"], 1);
+}
+
 }  // namespace
 }  // namespace sigscope

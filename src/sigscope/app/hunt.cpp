@@ -1019,7 +1019,7 @@ int run_hunt(const HuntOptions& options) {
     spdlog::info("{} not run because their status is deprecated or unsupported (--all-statuses runs them)",
                  plural(excluded_status, "rule is", "rules are"));
   // Fields the pipelines rename Channel to, which mark Windows events too.
-  std::vector<std::string> channel_fields, event_id_fields;
+  std::vector<std::string> channel_fields, event_id_fields, provider_fields;
   if (!options.pipelines.empty()) {
     DiagnosticList pipeline_diagnostics;
     auto pipelines = load_pipelines(options.pipelines, pipeline_diagnostics);
@@ -1044,6 +1044,7 @@ int run_hunt(const HuntOptions& options) {
                  applied.rejected.size(), applied.unresolved.size());
     channel_fields = pipeline_channel_fields(*pipelines);
     event_id_fields = pipeline_renamed_fields(*pipelines, "EventID");
+    provider_fields = pipeline_renamed_fields(*pipelines, "Provider_Name");
   }
 
   EngineOptions engine_options;
@@ -1053,6 +1054,7 @@ int run_hunt(const HuntOptions& options) {
   engine_options.feed_only = std::move(feed_only);
   engine_options.channel_fields = channel_fields;
   engine_options.event_id_fields = event_id_fields;
+  engine_options.provider_fields = provider_fields;
   DiagnosticList engine_diagnostics;
   // Loading and compiling run on several threads, and glibc keeps what each
   // thread's heap freed. Handing it back before and after building the

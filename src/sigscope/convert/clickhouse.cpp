@@ -260,27 +260,34 @@ class RuleConverter {
   const std::map<std::string, std::string>& renames_;
 };
 
-// The events of one group of sources: (channel, event id) pairs that share
+// The events of one group of sources: (channel, event id) pairs, or
+// (provider, event id) pairs for sources that name no channel, that share
 // their field renames and extra conditions.
 struct SourceGroup {
   std::map<std::string, std::string> renames;
   std::map<std::string, std::string> extra_conditions;
+  bool by_provider = false;
   std::vector<std::pair<std::string, int>> events;
 };
 
 // Returns the sources of a Windows rule's logsource, grouped by renames and
-// extra conditions. The list is empty when the logsource names no channel.
+// extra conditions. The list is empty when the logsource names neither a
+// channel nor a provider (ETW sources).
 std::vector<SourceGroup> source_groups(const Logsource& logsource) {
   std::vector<SourceGroup> groups;
   for (const auto& source : LogsourceData::bundled().coverage(logsource).sources) {
-    if (source.channels.empty()) continue;  // ETW and other sources without a channel
+    const bool by_provider = source.channels.empty();
+    if (by_provider && source.provider.empty()) continue;
     SourceGroup* group = nullptr;
     for (auto& g : groups)
-      if (g.renames == source.field_renames && g.extra_conditions == source.extra_conditions) group = &g;
+      if (g.renames == source.field_renames && g.extra_conditions == source.extra_conditions &&
+          g.by_provider == by_provider)
+        group = &g;
     if (!group) {
-      groups.push_back({source.field_renames, source.extra_conditions, {}});
+      groups.push_back({source.field_renames, source.extra_conditions, by_provider, {}});
       group = &groups.back();
     }
+    if (by_provider) group->events.emplace_back(source.provider, source.event_id);
     for (const auto& channel : source.channels) group->events.emplace_back(channel, source.event_id);
   }
   return groups;
@@ -288,7 +295,8 @@ std::vector<SourceGroup> source_groups(const Logsource& logsource) {
 
 // The WHERE expression with hunt's routing: rows without a Channel reach
 // every rule, as events without one do. Rows with one reach a Windows rule
-// when their Channel and EventID are among its sources, and a rule of
+// when their Channel and EventID are among its sources, or for a source
+// known only by its provider, their Provider_Name and EventID. A rule of
 // product windows alone reaches every row. Other rules reach only rows
 // without a Channel.
 std::string routed_condition(const CompiledRule& rule, const ClickHouseOptions& options) {
@@ -303,8 +311,12 @@ std::string routed_condition(const CompiledRule& rule, const ClickHouseOptions& 
   if (!windows) return branches.front();
   for (const auto& group : source_groups(logsource)) {
     std::vector<std::string> events;
+    const std::string provider = clickhouse_identifier("Provider_Name");
     for (const auto& [name, event_id] : group.events) {
-      std::string test = fmt::format("lowerUTF8({}) = {}", channel, clickhouse_string(fold_case(name)));
+      std::string test = group.by_provider
+                             ? fmt::format("(isNotNull({}) AND ifNull(lowerUTF8({}) = {}, 0))", channel, provider,
+                                           clickhouse_string(fold_case(name)))
+                             : fmt::format("lowerUTF8({}) = {}", channel, clickhouse_string(fold_case(name)));
       if (event_id >= 0)
         test = fmt::format("({} AND {} = {})", test, clickhouse_identifier("EventID"),
                            clickhouse_string(std::to_string(event_id)));

@@ -46,6 +46,7 @@ struct Engine::Route {
 
 namespace {
 constexpr std::int32_t kNotMember = -2;
+constexpr std::uint32_t kNoRoute = UINT32_MAX;
 }
 
 struct Engine::Router {
@@ -60,10 +61,15 @@ struct Engine::Router {
   std::vector<Route> routes;
   std::vector<Extra> extras;
   std::unordered_map<std::string, ChannelEntry> channels;  // keyed by folded channel name
+  // Routes of the rules whose source names a provider but no channel, keyed
+  // by folded provider name. They hold only those rules: an event of such a
+  // provider runs its channel's route and then this one.
+  std::unordered_map<std::string, ChannelEntry> providers;
   std::uint32_t other_channels = 0;  // events whose channel no rule names
   std::uint32_t no_channel = 0;      // events without a Channel field
   std::vector<std::string> channel_fields;  // EngineOptions::channel_fields
   std::vector<std::string> event_id_fields;  // EngineOptions::event_id_fields
+  std::vector<std::string> provider_fields;  // EngineOptions::provider_fields
 };
 
 namespace {
@@ -105,9 +111,11 @@ bool covers(const Logsource& filter, const Logsource& rule) {
 }
 
 // One place a rule's events come from: a channel (or "*" for every channel)
-// with an event id (-1 for any), plus what that source needs.
+// or, for a source that names no channel, a provider, with an event id (-1
+// for any), plus what that source needs.
 struct Target {
   std::string channel;
+  std::string provider;  // set only when `channel` is empty
   long event_id = -1;
   std::map<std::string, std::string> renames;
   std::map<std::string, std::string> extra_conditions;
@@ -117,15 +125,20 @@ std::vector<Target> targets_of(const Logsource& ls) {
   std::vector<Target> out;
   const bool windows = ls.product == "windows";
   if (windows && ls.category.empty() && ls.service.empty()) {
-    out.push_back({"*", -1, {}, {}});
+    out.push_back({"*", "", -1, {}, {}});
     return out;
   }
   if (!windows && !ls.product.empty()) return out;
   if (!windows && ls.category.empty()) return out;
   EventCoverage coverage = LogsourceData::bundled().coverage(ls);
-  for (const auto& source : coverage.sources)
+  for (const auto& source : coverage.sources) {
     for (const auto& channel : source.channels)
-      out.push_back({channel, source.event_id, source.field_renames, source.extra_conditions});
+      out.push_back({channel, "", source.event_id, source.field_renames, source.extra_conditions});
+    // A service the tables know only by its provider (smbclient-connectivity),
+    // routed by the event's Provider_Name as the shipped pipelines select it.
+    if (source.channels.empty() && !source.provider.empty())
+      out.push_back({"", source.provider, source.event_id, source.field_renames, source.extra_conditions});
+  }
   return out;
 }
 
@@ -417,6 +430,7 @@ void Engine::build_routes(const EngineOptions& options) {
   const std::uint32_t n = static_cast<std::uint32_t>(runnable_.size());
   router.channel_fields = options.channel_fields;
   router.event_id_fields = options.event_id_fields;
+  router.provider_fields = options.provider_fields;
 
   // Events without a channel: every rule, or the rules of the assumed logsource.
   Route no_channel;
@@ -441,9 +455,11 @@ void Engine::build_routes(const EngineOptions& options) {
   };
   std::vector<Entry> any_channel;                      // rules for every Windows channel
   std::map<std::string, std::vector<Entry>> by_channel;  // folded channel -> entries
+  std::map<std::string, std::vector<Entry>> by_provider;  // folded provider -> entries
   for (std::uint32_t i = 0; i < n; ++i) {
     for (auto& t : targets_of(runnable_[i]->rule.logsource)) {
       if (t.channel == "*") any_channel.push_back({i, t});
+      else if (t.channel.empty()) by_provider[fold_case(t.provider)].push_back({i, t});
       else by_channel[fold_case(t.channel)].push_back({i, t});
     }
   }
@@ -502,6 +518,26 @@ void Engine::build_routes(const EngineOptions& options) {
       entry.by_event_id[id] = make_route(list);
     }
     router.channels.emplace(channel, std::move(entry));
+  }
+
+  // Provider routes list only their own rules, since the channel route has
+  // already run the rest.
+  for (const auto& [provider, entries] : by_provider) {
+    Router::ChannelEntry entry;
+    std::vector<const Entry*> any;
+    std::set<long> ids;
+    for (const auto& e : entries) {
+      if (e.target.event_id < 0) any.push_back(&e);
+      else ids.insert(e.target.event_id);
+    }
+    entry.any = make_route(any);
+    for (long id : ids) {
+      std::vector<const Entry*> list = any;
+      for (const auto& e : entries)
+        if (e.target.event_id == id) list.push_back(&e);
+      entry.by_event_id[id] = make_route(list);
+    }
+    router.providers.emplace(provider, std::move(entry));
   }
 }
 
@@ -587,15 +623,17 @@ std::string_view find_value(const RawEvent& event, std::string_view name, const 
 struct RoutingFields {
   const FieldValue* channel = nullptr;
   const FieldValue* event_id = nullptr;
+  const FieldValue* provider = nullptr;  // looked for only on request
 };
 
 // Finds Channel and EventID in one pass, preferring System fields as
 // find_field() does. Both names have seven bytes, so a name is compared as
 // two overlapping 4-byte words. Two find_field() calls had cost about 800
 // instructions per Sysmon event (callgrind), mostly in memcmp.
-RoutingFields find_routing_fields(const RawEvent& event) {
+RoutingFields find_routing_fields(const RawEvent& event, bool want_provider) {
   RoutingFields found;
-  bool channel_system = false, event_id_system = false;
+  bool channel_system = false, event_id_system = false, provider_system = false;
+  constexpr std::string_view kProvider = "Provider_Name";
   auto load4 = [](const char* p) {
     std::uint32_t w;
     std::memcpy(&w, p, 4);
@@ -604,6 +642,13 @@ RoutingFields find_routing_fields(const RawEvent& event) {
   static const std::uint32_t kChannelHead = load4("Channel"), kChannelTail = load4("Channel" + 3);
   static const std::uint32_t kEventIdHead = load4("EventID"), kEventIdTail = load4("EventID" + 3);
   for (const FieldValue& f : event.fields) {
+    if (want_provider && f.name == kProvider && !f.nested_path) {
+      if (!provider_system && (f.system || !found.provider)) {
+        found.provider = &f;
+        provider_system = f.system;
+      }
+      continue;
+    }
     if (f.name.size() != 7 || f.nested_path) continue;
     const std::uint32_t head = load4(f.name.data()), tail = load4(f.name.data() + 3);
     if (head == kChannelHead && tail == kChannelTail) {
@@ -632,16 +677,38 @@ long parse_event_id(std::string_view text) {
 }
 }  // namespace
 
-std::uint32_t Matcher::route_of(const RawEvent& event) const {
+std::uint32_t Matcher::route_of(const RawEvent& event, std::uint32_t* provider_route) const {
   const Engine::Router& router = *engine_.router_;
   std::uint32_t route_id = router.no_channel;
-  if (router.channels.empty() && router.other_channels == router.no_channel) return route_id;
+  if (provider_route) *provider_route = kNoRoute;
+  if (router.channels.empty() && router.other_channels == router.no_channel && router.providers.empty())
+    return route_id;
   // A Channel field marks a Windows event, even when it is empty.
-  const RoutingFields routing = find_routing_fields(event);
+  const bool want_provider = provider_route && !router.providers.empty();
+  const RoutingFields routing = find_routing_fields(event, want_provider);
   const FieldValue* channel_field = routing.channel;
   if (!channel_field && !router.channel_fields.empty()) channel_field = find_other(event, router.channel_fields);
   if (!channel_field || channel_field->type == ValueType::Null) return route_id;
   route_id = router.other_channels;
+  const FieldValue* event_id = routing.event_id;
+  if (!event_id && !router.event_id_fields.empty()) event_id = find_other(event, router.event_id_fields);
+  const long id = parse_event_id(event_id ? event_id->value : std::string_view());
+  if (want_provider) {
+    const FieldValue* provider = routing.provider;
+    if (!provider && !router.provider_fields.empty()) provider = find_other(event, router.provider_fields);
+    if (provider && provider->type != ValueType::Null) {
+      if (!last_provider_set_ || provider->value != last_provider_) {
+        auto it = router.providers.find(fold_case(provider->value));
+        last_provider_.assign(provider->value);
+        last_provider_entry_ = it != router.providers.end() ? &it->second : nullptr;
+        last_provider_set_ = true;
+      }
+      if (const auto* entry = static_cast<const Engine::Router::ChannelEntry*>(last_provider_entry_)) {
+        auto eid = entry->by_event_id.find(id);
+        *provider_route = eid != entry->by_event_id.end() ? eid->second : entry->any;
+      }
+    }
+  }
   using ChannelEntry = Engine::Router::ChannelEntry;
   if (!last_channel_set_ || channel_field->value != last_channel_) {
     // Channel names are ASCII in practice; fold to be safe about case.
@@ -655,9 +722,6 @@ std::uint32_t Matcher::route_of(const RawEvent& event) const {
   }
   if (const auto* entry = static_cast<const ChannelEntry*>(last_channel_entry_)) {
     route_id = entry->any;
-    const FieldValue* event_id = routing.event_id;
-    if (!event_id && !router.event_id_fields.empty()) event_id = find_other(event, router.event_id_fields);
-    long id = parse_event_id(event_id ? event_id->value : std::string_view());
     auto eid = entry->by_event_id.find(id);
     if (eid != entry->by_event_id.end()) route_id = eid->second;
   }
@@ -669,14 +733,26 @@ void Matcher::match(const RawEvent& event, std::vector<Detection>& out) {
   stage_buffer_.clear();
   const Engine::Router& router = *engine_.router_;
 
-  std::uint32_t route_id = route_of(event);
+  std::uint32_t provider_route = kNoRoute;
+  std::uint32_t route_id = route_of(event, &provider_route);
   if (route_id == router.no_channel) ++channel_less_events_;
   const Engine::Route& route = router.routes[route_id];
-  if (route.rules.empty()) {
+  if (route.rules.empty() && provider_route == kNoRoute) {
     ++unrouted_events_;
     return;
   }
+  if (!route.rules.empty()) match_route(event, route, out);
+  if (provider_route != kNoRoute) {
+    // Keep detections in rule order, as one route would give them.
+    const std::size_t first = out.size();
+    match_route(event, router.routes[provider_route], out);
+    auto by_rule = [](const Detection& a, const Detection& b) { return a.rule < b.rule; };
+    std::inplace_merge(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(first), out.end(), by_rule);
+  }
+}
 
+void Matcher::match_route(const RawEvent& event, const Engine::Route& route, std::vector<Detection>& out) {
+  const Engine::Router& router = *engine_.router_;
   if (++current_ == 0) {  // generation counter wrapped: forget every cached result
     std::fill(generation_.begin(), generation_.end(), 0);
     current_ = 1;
@@ -785,7 +861,12 @@ std::string Matcher::explain(std::uint32_t rule, const RawEvent& event) {
     std::fill(generation_.begin(), generation_.end(), 0);
     current_ = 1;
   }
-  const Engine::Route& route = engine_.router_->routes[route_of(event)];
+  const auto& routes = engine_.router_->routes;
+  std::uint32_t provider_route = kNoRoute;
+  const Engine::Route* route_pointer = &routes[route_of(event, &provider_route)];
+  const bool by_provider = provider_route != kNoRoute && routes[provider_route].member[rule] != kNotMember;
+  if (by_provider) route_pointer = &routes[provider_route];
+  const Engine::Route& route = *route_pointer;
   view_.build(event, engine_.fields_, route.aliases);
   // Explanations evaluate every predicate directly.
   struct Restore {
@@ -804,7 +885,12 @@ std::string Matcher::explain(std::uint32_t rule, const RawEvent& event) {
   const bool reported = result && routed;
   out += fmt::format("rule {} \"{}\": {}\n", compiled.rule.id, compiled.rule.title,
                      reported ? "MATCH" : (result ? "condition true, but not reported (see routing)" : "no match"));
-  if (routed) {
+  if (by_provider) {
+    const std::string provider(find_value(event, "Provider_Name", engine_.router_->provider_fields));
+    out += fmt::format("  routing: the event (Channel '{}', Provider_Name '{}', EventID '{}') reaches this rule by its "
+                       "provider ({})\n",
+                       channel, provider, event_id, compiled.rule.logsource.label());
+  } else if (routed) {
     out += fmt::format("  routing: the event (Channel '{}', EventID '{}') reaches this rule ({})\n", channel, event_id,
                        compiled.rule.logsource.label());
   } else {

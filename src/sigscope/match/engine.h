@@ -36,6 +36,10 @@ struct EngineOptions {
   // routed by them when they have no Channel field.
   std::vector<std::string> channel_fields;
   std::vector<std::string> event_id_fields;
+  // Event fields other than Provider_Name that hold a Windows event's
+  // provider, such as winlog.provider_name. A rule whose service the tables
+  // know only by its provider (smbclient-connectivity) is routed by it.
+  std::vector<std::string> provider_fields;
   // False evaluates every predicate directly instead of scanning fields with
   // Hyperscan first; results are the same, only slower (used by tests).
   bool prefilter = true;
@@ -184,7 +188,12 @@ class Matcher {
 
  private:
   bool eval(std::uint32_t node);
-  std::uint32_t route_of(const RawEvent& event) const;
+  // Returns the route of the event's channel and event id. When
+  // `provider_route` is given, it is set to the route of the event's
+  // provider, or to UINT32_MAX when no rule is routed by that provider.
+  std::uint32_t route_of(const RawEvent& event, std::uint32_t* provider_route = nullptr) const;
+  // Runs the rules of `route` on the event and appends their detections.
+  void match_route(const RawEvent& event, const Engine::Route& route, std::vector<Detection>& out);
   bool predicate(std::uint32_t id);
 
   const Engine& engine_;
@@ -206,6 +215,10 @@ class Matcher {
   mutable std::string last_channel_;
   mutable const void* last_channel_entry_ = nullptr;
   mutable bool last_channel_set_ = false;
+  // The same for the last Provider_Name, when some rule is routed by provider.
+  mutable std::string last_provider_;
+  mutable const void* last_provider_entry_ = nullptr;
+  mutable bool last_provider_set_ = false;
 };
 
 }  // namespace sigscope
