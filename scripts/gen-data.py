@@ -6,13 +6,18 @@ Usage: scripts/gen-data.py [SHARED_CORPUS_DIR]   (default: ../shared/corpus)
 Writes data/attack-enterprise.json (ATT&CK tactics, techniques, groups and
 software names) and data/logsources.json (Sigma logsource -> Windows channels,
 providers, event ids, titles and field renames) and data/logsource-fields.json
-(field names known per logsource). The files record their
-sources and versions. sigscope compiles them into the binary, so this script
-only needs to run when the upstream data changes.
+(field names known per logsource). It also writes data/event-fields.json, the
+EventData and UserData field names of each concrete Windows event (channel,
+provider, event id), read from the public sample EVTX files of the corpus
+with Debian's python3-evtx (apt-get install python3-evtx; about 4 minutes).
+The files record their sources and versions. sigscope compiles them into the
+binary, so this script only needs to run when the upstream data changes.
 """
+import collections
 import json
 import pathlib
 import sys
+import xml.etree.ElementTree as ET
 
 root = pathlib.Path(__file__).resolve().parent.parent
 corpus = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else root.parent / "shared" / "corpus")
@@ -162,7 +167,123 @@ def gen_fields():
     })
 
 
+EVENT_NS = "{http://schemas.microsoft.com/win/2004/08/events/event}"
+
+# Events that the logsource tables map a Sigma category to but that no sample
+# EVTX file holds. Their field names are the Data names of the event XML that
+# Microsoft documents for them.
+DOCUMENTED_EVENTS = [
+    {
+        "channel": "Security",
+        "provider": "Microsoft-Windows-Security-Auditing",
+        "event_id": 4657,
+        "versions": [0],
+        "fields": ["SubjectUserSid", "SubjectUserName", "SubjectDomainName", "SubjectLogonId", "ObjectName",
+                   "ObjectValueName", "HandleId", "OperationType", "OldValueType", "OldValue", "NewValueType",
+                   "NewValue", "ProcessId", "ProcessName"],
+        "documentation": "https://learn.microsoft.com/en-us/windows/security/threat-protection/auditing/event-4657",
+    },
+]
+
+
+def import_evtx():
+    """Returns python-evtx's Evtx class; Debian installs it for /usr/bin/python3 only."""
+    try:
+        from Evtx.Evtx import Evtx
+    except ImportError:
+        sys.path.append("/usr/lib/python3/dist-packages")
+        try:
+            from Evtx.Evtx import Evtx
+        except ImportError:
+            sys.exit("gen-data.py: python-evtx is missing; install it with 'apt-get install python3-evtx'")
+    return Evtx
+
+
+def payload_fields(event):
+    """Names the fields of an event's EventData and UserData as sigscope's readers name them."""
+    names = set()
+    data = event.find(EVENT_NS + "EventData")
+    if data is not None:
+        for child in data:
+            tag = child.tag.split("}")[-1]
+            if tag == "Data":
+                # Data without a Name attribute stays "Data" (classic providers).
+                names.add(child.get("Name") or "Data")
+            else:
+                names.add(tag)
+    user = event.find(EVENT_NS + "UserData")
+    if user is not None:
+        # UserData contains one element named after the event type. The leaves
+        # below it carry the values, and each attribute (ElementTree drops
+        # xmlns) gives Element_Attribute.
+        for wrapper in user:
+            for element in wrapper.iter():
+                tag = element.tag.split("}")[-1]
+                if element is not wrapper and len(element) == 0:
+                    names.add(tag)
+                for attribute in element.attrib:
+                    names.add(f"{tag}_{attribute.split('}')[-1]}")
+    return names
+
+
+def gen_event_fields():
+    Evtx = import_evtx()
+    samples = corpus / "evtx"
+    manifest = json.loads((samples / "manifest.json").read_text())
+    table = collections.defaultdict(lambda: {"fields": set(), "versions": set(), "samples": 0})
+    skipped = 0
+    for path in sorted(samples.rglob("*.evtx")):
+        with Evtx(str(path)) as log:
+            for record in log.records():
+                try:
+                    event = ET.fromstring(record.xml())
+                except Exception:  # python-evtx fails on some damaged or unusual records
+                    skipped += 1
+                    continue
+                system = event.find(EVENT_NS + "System")
+                provider = system.find(EVENT_NS + "Provider").get("Name") or ""
+                channel = system.findtext(EVENT_NS + "Channel") or ""
+                event_id = system.findtext(EVENT_NS + "EventID")
+                if not channel or not event_id or not event_id.isdigit():
+                    skipped += 1
+                    continue
+                entry = table[(channel, provider, int(event_id))]
+                entry["samples"] += 1
+                version = system.findtext(EVENT_NS + "Version")
+                if version and version.isdigit():
+                    entry["versions"].add(int(version))
+                entry["fields"] |= payload_fields(event)
+    events = [
+        {"channel": channel, "provider": provider, "event_id": event_id, "versions": sorted(e["versions"]),
+         "samples": e["samples"], "fields": sorted(e["fields"])}
+        for (channel, provider, event_id), e in sorted(table.items())
+    ]
+    sampled = {(e["channel"], e["provider"], e["event_id"]) for e in events}
+    for documented in DOCUMENTED_EVENTS:
+        if (documented["channel"], documented["provider"], documented["event_id"]) not in sampled:
+            events.append(documented)
+    print(f"event fields: {len(events)} events; {skipped} sample records skipped (unreadable, or without a "
+          "channel or event id)")
+    write("event-fields.json", {
+        "format": "sigscope-event-fields-v1",
+        "source": {
+            "note": "Generated by scripts/gen-data.py. Each event's fields are the EventData and UserData "
+                    "names seen in the public sample EVTX files listed below, read with python-evtx "
+                    "(Debian python3-evtx); 'samples' counts its records and 'versions' the event "
+                    "versions seen. A field that none of an event's samples carries is missing from "
+                    "the list, so the list can be short for events with few samples. Events marked "
+                    "'documentation' come from Microsoft's documented event XML instead.",
+            "samples": [
+                {"repo": s["repo"], "commit": s["commit"], "license": s["license"], "files": s["files"]}
+                for s in manifest["sources"]
+            ],
+        },
+        "events": events,
+    })
+
+
 out_dir.mkdir(exist_ok=True)
 gen_attack()
 gen_logsources()
 gen_fields()
+gen_event_fields()

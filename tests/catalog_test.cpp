@@ -2,6 +2,8 @@
 // counts on a small corpus written by the test, and HTML escaping.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -90,6 +92,60 @@ TEST(CatalogPage, IisRuleEventCoverage) {
   EXPECT_EQ(sources[1]["event_id"], 4688);
   EXPECT_EQ(sources[1]["field_renames"]["Image"], "NewProcessName");
   EXPECT_EQ(sources[1]["field_renames"]["ParentImage"], "ParentProcessName");
+}
+
+// Real rule pages: Security 4688 has none of Sysmon's Description, Product
+// and OriginalFileName, which the Radmin rule tests, one of them at least.
+TEST(CatalogPage, RulePageNamesFieldsSecurity4688Lacks) {
+  SIGSCOPE_REQUIRE_SHARED();
+  const auto rules = testing::shared_dir() / "corpus" / "sigma" / "rules" / "windows" / "process_creation";
+  auto result = run_cli({"explain", (rules / "proc_creation_win_pua_radmin.yml").string(), "--format", "json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  json page = json::parse(result.out);
+  const json& sources = page["events"]["sources"];
+  ASSERT_EQ(sources.size(), 2u);
+  EXPECT_EQ(sources[0]["event_id"], 1);
+  EXPECT_EQ(sources[0]["missing_fields"], json::array());
+  EXPECT_EQ(sources[0]["can_match"], true);
+  EXPECT_EQ(sources[1]["event_id"], 4688);
+  EXPECT_EQ(sources[1]["missing_fields"], json({"Description", "OriginalFileName", "Product"}));
+  EXPECT_EQ(sources[1]["can_match"], false);
+  EXPECT_NE(sources[1]["field_list"].get<std::string>().find("sample events"), std::string::npos);
+
+  // Image has a 4688 name (NewProcessName), so this rule still can match there.
+  result = run_cli({"explain", (rules / "proc_creation_win_lolbin_unregmp2.yml").string(), "--format", "json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  page = json::parse(result.out);
+  const json& security = page["events"]["sources"][1];
+  EXPECT_EQ(security["event_id"], 4688);
+  EXPECT_EQ(security["missing_fields"], json({"OriginalFileName"}));
+  EXPECT_EQ(security["can_match"], true);
+
+  result = run_cli({"explain", (rules / "proc_creation_win_pua_radmin.yml").string()});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("| Description, OriginalFileName, Product; the rule cannot match this event"),
+            std::string::npos)
+      << result.out;
+}
+
+TEST(CatalogPage, CanMatchWithoutAbsentFields) {
+  auto rule_of = [](const std::string& detection) {
+    return testing::compile_one(small_rule("aaaaaaaa-0000-4000-8000-000000000009", detection));
+  };
+  const std::set<std::string> absent = {"OriginalFileName"};
+  EXPECT_FALSE(can_match_without(rule_of("  sel:\n    OriginalFileName: 'a.exe'\n  condition: sel\n"), absent));
+  // Another way to match remains.
+  EXPECT_TRUE(can_match_without(
+      rule_of("  sel:\n    - Image|endswith: '\\a.exe'\n    - OriginalFileName: 'a.exe'\n  condition: sel\n"), absent));
+  // A filter on the absent field excludes nothing.
+  EXPECT_TRUE(can_match_without(rule_of("  sel:\n    Image|endswith: '\\a.exe'\n  filter:\n    OriginalFileName: 'b.exe'\n"
+                                        "  condition: sel and not filter\n"),
+                                absent));
+  // null and exists: false hold on an absent field; neq needs the field.
+  EXPECT_TRUE(can_match_without(rule_of("  sel:\n    OriginalFileName: null\n  condition: sel\n"), absent));
+  EXPECT_TRUE(can_match_without(rule_of("  sel:\n    OriginalFileName|exists: false\n  condition: sel\n"), absent));
+  EXPECT_FALSE(can_match_without(rule_of("  sel:\n    OriginalFileName|neq: 'a.exe'\n  condition: sel\n"), absent));
+  EXPECT_FALSE(can_match_without(rule_of("  sel:\n    OriginalFileName|exists: true\n  condition: sel\n"), absent));
 }
 
 TEST(CatalogPage, IisRuleStages) {

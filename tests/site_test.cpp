@@ -232,12 +232,42 @@ TEST(Site, ProviderPagesListEventsFieldsAndRules) {
   EXPECT_NE(sysmon.find("<code>CommandLine</code>"), std::string::npos);
   EXPECT_NE(sysmon.find("href=\"../rules/aaaaaaaa-0000-4000-8000-000000000004.html\""), std::string::npos);
   // CommandLine: rules A, B and D; Image: A, B and C.
-  EXPECT_NE(sysmon.find("<tr><td><code>CommandLine</code></td><td></td><td>yes</td><td><details><summary>3</summary>"),
+  EXPECT_NE(sysmon.find("<tr><td><code>CommandLine</code></td><td></td><td>yes</td><td>yes</td>"
+                        "<td><details><summary>3</summary>"),
             std::string::npos);
   std::string security = read_file(site / "providers" / "security.html");
   EXPECT_NE(security.find("id=\"event-4688\""), std::string::npos);
   EXPECT_NE(security.find("<tr><td><code>NewProcessName</code></td><td>Image</td>"), std::string::npos);
   EXPECT_NE(security.find("href=\"../rules/aaaaaaaa-0000-4000-8000-000000000001.html\""), std::string::npos);
+}
+
+// Security 4688 lists its own fields: Sysmon's OriginalFileName shows as
+// missing because a rule tests it, and Hashes, which no rule tests, is gone.
+TEST(Site, ProviderPageMarksFieldsTheEventLacks) {
+  TempDir dir;
+  write_corpus(dir);
+  dir.write("rules/e.yml", rule("aaaaaaaa-0000-4000-8000-000000000005", "Rule E", "low", "test",
+                                "  sel:\n    OriginalFileName: 'psexec.c'\n  condition: sel\n",
+                                "  - attack.execution\n"));
+  auto site = dir.path() / "site";
+  ASSERT_EQ(run_cli({"catalog", (dir.path() / "rules").string(), "--out", site.string()}).exit_code, 0);
+  std::string security = read_file(site / "providers" / "security.html");
+  const auto begin = security.find("id=\"event-4688\"");
+  ASSERT_NE(begin, std::string::npos);
+  const std::string section = security.substr(begin, security.find("</section>", begin) - begin);
+  EXPECT_NE(section.find("<tr class=\"missing\"><td><code>OriginalFileName</code></td><td></td>"
+                         "<td><strong class=\"missing\">no</strong></td>"),
+            std::string::npos)
+      << section;
+  EXPECT_NE(section.find("Rules test fields that this event does not have: <code>OriginalFileName</code> (1 rule)"),
+            std::string::npos)
+      << section;
+  EXPECT_EQ(section.find("<code>Hashes</code>"), std::string::npos) << section;
+  EXPECT_NE(section.find("<tr><td><code>TokenElevationType</code></td><td></td><td>yes</td>"), std::string::npos)
+      << section;
+  // Sysmon event 1 has Hashes.
+  std::string sysmon = read_file(site / "providers" / "microsoft-windows-sysmon-operational.html");
+  EXPECT_NE(sysmon.find("<tr><td><code>Hashes</code></td><td></td><td>yes</td>"), std::string::npos);
 }
 
 TEST(Site, HeatmapHasTheFullMatrix) {

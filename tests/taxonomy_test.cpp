@@ -1,6 +1,8 @@
 // Bundled taxonomy tables: known fields per logsource.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "sigscope/taxonomy/attack.h"
 #include "sigscope/taxonomy/fields.h"
 #include "sigscope/taxonomy/logsources.h"
@@ -32,6 +34,51 @@ TEST(LogsourceFields, ServiceOnlyLogsource) {
   EXPECT_TRUE(f.contains("TaskName"));
   // The table lists service: security without fields: nothing is checked.
   EXPECT_FALSE(LogsourceFields::bundled().fields(make("windows", "", "security")).known);
+}
+
+TEST(EventFieldTable, Security4688HasItsOwnFields) {
+  EventFields f = EventFieldTable::bundled().fields("Security", "Microsoft-Windows-Security-Auditing", 4688);
+  ASSERT_TRUE(f.known);
+  const std::set<std::string> expected = {
+      "SubjectUserSid", "SubjectUserName", "SubjectDomainName", "SubjectLogonId", "NewProcessId",
+      "NewProcessName", "TokenElevationType", "ProcessId",       "CommandLine",    "TargetUserSid",
+      "TargetUserName", "TargetDomainName",   "TargetLogonId",   "ParentProcessName", "MandatoryLabel"};
+  EXPECT_EQ(f.fields, expected);
+  // Sysmon's process-creation fields are not 4688's.
+  EXPECT_FALSE(f.has("OriginalFileName"));
+  EXPECT_FALSE(f.has("Hashes"));
+  EXPECT_FALSE(f.has("Image"));
+  // System fields are in every event.
+  EXPECT_TRUE(f.has("EventID"));
+  EXPECT_TRUE(f.has("Provider_Name"));
+  EXPECT_GT(f.samples, 0);
+  EXPECT_NE(f.basis().find("sample events, versions 1 and 2"), std::string::npos) << f.basis();
+}
+
+TEST(EventFieldTable, Security4657FromDocumentation) {
+  EventFields f = EventFieldTable::bundled().fields("Security", "", 4657);
+  ASSERT_TRUE(f.known);
+  EXPECT_TRUE(f.has("ObjectName"));
+  EXPECT_TRUE(f.has("ProcessName"));
+  EXPECT_TRUE(f.has("NewValue"));
+  EXPECT_FALSE(f.has("TargetObject"));
+  EXPECT_EQ(f.samples, 0);
+  EXPECT_NE(f.basis().find("learn.microsoft.com"), std::string::npos) << f.basis();
+}
+
+TEST(EventFieldTable, EmptyProviderMergesProviders) {
+  // System event 1 comes from Kernel-General and from FilterManager.
+  EventFields f = EventFieldTable::bundled().fields("System", "", 1);
+  ASSERT_TRUE(f.known);
+  EXPECT_TRUE(f.has("NewTime"));
+  EXPECT_TRUE(f.has("DeviceName"));
+  EventFields general = EventFieldTable::bundled().fields("System", "Microsoft-Windows-Kernel-General", 1);
+  EXPECT_FALSE(general.has("DeviceName"));
+}
+
+TEST(EventFieldTable, UnlistedEventIsNotKnown) {
+  EXPECT_FALSE(EventFieldTable::bundled().fields("Security", "", 99999).known);
+  EXPECT_FALSE(EventFieldTable::bundled().fields("No-Such-Channel", "", 1).known);
 }
 
 TEST(LogsourceFields, UnknownLogsourceIsNotKnown) {

@@ -1,6 +1,7 @@
 #include "sigscope/common/parallel.h"
 #include "sigscope/analysis/catalog.h"
 #include "sigscope/common/text.h"
+#include "sigscope/taxonomy/fields.h"
 
 #include <algorithm>
 #include <atomic>
@@ -36,6 +37,36 @@ std::string path_hash(const std::string& path, int document) {
   return std::string(buffer, 8);
 }
 
+// Names the rule fields that the event of `source` does not carry, by the
+// bundled event field table, and whether the rule can still match it.
+void check_event_fields(const CompiledRule& rule, EventSource& source) {
+  if (source.event_id < 0 || source.channels.empty()) return;
+  EventFields event;
+  for (const auto& channel : source.channels) {
+    EventFields one = EventFieldTable::bundled().fields(channel, source.provider, source.event_id);
+    if (!one.known) continue;
+    if (!event.known) {
+      event = std::move(one);
+      continue;
+    }
+    // A field is missing only when no channel's event has it.
+    event.fields.insert(one.fields.begin(), one.fields.end());
+    event.versions.insert(one.versions.begin(), one.versions.end());
+    event.samples += one.samples;
+  }
+  if (!event.known) return;
+  source.fields_basis = event.basis();
+  std::set<std::string> missing;
+  for (int s : rule.referenced_stages())
+    for (const auto& p : rule.stages[static_cast<std::size_t>(s)].predicates) {
+      if (p.is_keyword()) continue;
+      auto rename = source.field_renames.find(p.field);
+      if (!event.has(rename == source.field_renames.end() ? p.field : rename->second)) missing.insert(p.field);
+    }
+  source.missing_fields.assign(missing.begin(), missing.end());
+  source.can_match = can_match_without(rule, missing);
+}
+
 void fill_facts(RulePage& page) {
   const CompiledRule& rule = *page.rule;
   page.attack = AttackData::bundled().coverage(rule.rule.tags);
@@ -54,6 +85,8 @@ void fill_facts(RulePage& page) {
     for (const auto& p : stage.predicates) used.insert(p.field);
   for (auto& source : page.events.sources)
     std::erase_if(source.field_renames, [&](const auto& rename) { return !used.count(rename.first); });
+  if (rule.rule.kind == RuleKind::Detection)
+    for (auto& source : page.events.sources) check_event_fields(rule, source);
   page.polarity = stage_polarities(rule);
   page.indicators = rule_indicators(rule);
   page.exclusions = rule_exclusions(rule);

@@ -100,6 +100,82 @@ std::vector<Polarity> stage_polarities(const CompiledRule& rule) {
   return out;
 }
 
+namespace {
+
+// Three-valued (Kleene) truth: Open for a test whose field the event may
+// carry with any value.
+enum class Truth { False, True, Open };
+
+Truth truth_and(Truth a, Truth b) {
+  if (a == Truth::False || b == Truth::False) return Truth::False;
+  return a == Truth::True && b == Truth::True ? Truth::True : Truth::Open;
+}
+
+Truth truth_or(Truth a, Truth b) {
+  if (a == Truth::True || b == Truth::True) return Truth::True;
+  return a == Truth::False && b == Truth::False ? Truth::False : Truth::Open;
+}
+
+Truth truth_not(Truth a) {
+  if (a == Truth::Open) return Truth::Open;
+  return a == Truth::True ? Truth::False : Truth::True;
+}
+
+// Truth of a predicate on an event without its field: only `null` and
+// `exists: false` hold there, and neq needs the field present.
+Truth absent_truth(const Predicate& p) {
+  if (p.negated || p.values.empty()) return Truth::False;
+  auto holds = [](const CompiledValue& v) {
+    return v.kind == CompiledValue::Kind::Null || (v.kind == CompiledValue::Kind::Exists && !v.exists);
+  };
+  const bool result = p.match_all ? std::all_of(p.values.begin(), p.values.end(), holds)
+                                  : std::any_of(p.values.begin(), p.values.end(), holds);
+  return result ? Truth::True : Truth::False;
+}
+
+Truth stage_truth(const Stage& stage, const StageNode& node, const std::set<std::string>& absent) {
+  if (node.op == StageNode::Op::Predicate) {
+    const Predicate& p = stage.predicates.at(static_cast<std::size_t>(node.predicate));
+    if (p.is_keyword() || !absent.count(p.field)) return Truth::Open;
+    return absent_truth(p);
+  }
+  const bool is_and = node.op == StageNode::Op::And;
+  Truth out = is_and ? Truth::True : Truth::False;
+  for (const auto& child : node.children) {
+    Truth t = stage_truth(stage, child, absent);
+    out = is_and ? truth_and(out, t) : truth_or(out, t);
+  }
+  return out;
+}
+
+Truth condition_truth(const CompiledRule& rule, const ConditionExpr& e, const std::set<std::string>& absent) {
+  switch (e.op) {
+    case ConditionExpr::Op::Stage: {
+      const Stage& stage = rule.stages.at(static_cast<std::size_t>(e.stage));
+      return stage_truth(stage, stage.root, absent);
+    }
+    case ConditionExpr::Op::Not: return truth_not(condition_truth(rule, e.children.at(0), absent));
+    case ConditionExpr::Op::And:
+    case ConditionExpr::Op::Or: {
+      const bool is_and = e.op == ConditionExpr::Op::And;
+      Truth out = is_and ? Truth::True : Truth::False;
+      for (const auto& child : e.children) {
+        Truth t = condition_truth(rule, child, absent);
+        out = is_and ? truth_and(out, t) : truth_or(out, t);
+      }
+      return out;
+    }
+  }
+  return Truth::Open;
+}
+
+}  // namespace
+
+bool can_match_without(const CompiledRule& rule, const std::set<std::string>& absent_fields) {
+  if (rule.stages.empty()) return true;
+  return condition_truth(rule, rule.condition, absent_fields) != Truth::False;
+}
+
 std::string display_value(const Predicate& predicate, const CompiledValue& value) {
   switch (value.kind) {
     case CompiledValue::Kind::Pattern:

@@ -3,6 +3,7 @@
 // of each stage.
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,12 @@ enum class Polarity { Positive, Negative, Both, Unused };
 // Polarity of every stage: Negative when the condition only reaches it under
 // an odd number of `not`s.
 std::vector<Polarity> stage_polarities(const CompiledRule& rule);
+
+// Returns false when the rule's condition is false on every event that lacks
+// all of `absent_fields`, whatever the event's other fields hold. A test on
+// an absent field is false, except `null`, `exists: false` and keyword
+// searches (left open), and the rest of the condition is left open too.
+bool can_match_without(const CompiledRule& rule, const std::set<std::string>& absent_fields);
 
 // One (field, kind, value) a rule matches on.
 struct Indicator {

@@ -1,10 +1,12 @@
 // Provider pages: providers.html lists the Windows event log channels the
 // logsource tables know, and providers/<slug>.html shows one channel's event
-// ids with their titles, the fields each event carries (the SigmaHQ field
-// table plus the fields rules use, renamed for the source) with the rules
-// using each field, and the rules each event feeds. Which rules an event
-// feeds comes from the rules' own event coverage, so the provider pages and
-// the rule pages agree.
+// ids with their titles, the fields each event carries with the rules using
+// each field, and the rules each event feeds. An event's fields come from
+// the event field table when it lists the event, plus the fields rules use,
+// renamed for the source, marked when the event lacks them. Otherwise they
+// come from the SigmaHQ field table of the event's categories. Which rules an
+// event feeds comes from the rules' own event coverage, so the provider pages
+// and the rule pages agree.
 #include <algorithm>
 #include <map>
 #include <set>
@@ -40,6 +42,8 @@ struct FieldUse {
   std::set<std::size_t> rules;
 };
 
+
+
 struct EventInfo {
   int id = -1;
   std::string title;
@@ -47,6 +51,7 @@ struct EventInfo {
   std::map<std::string, std::string> renames;  // Sigma field -> event field (from the tables)
   std::set<std::size_t> rules;        // rules the event feeds
   std::map<std::string, FieldUse> fields;  // event field name -> use
+  EventFields table;                  // the event's own fields, when the table lists it
 };
 
 struct ChannelInfo {
@@ -89,6 +94,24 @@ void rule_list(std::string& out, const Catalog& catalog, const std::set<std::siz
 }
 
 std::string count_label(std::size_t n) { return fmt::format("{} rule{}", n, n == 1 ? "" : "s"); }
+
+// Returns a note on where an event's field list comes from, naming the fields
+// that rules use and the event does not carry.
+std::string event_fields_note(const EventInfo& e) {
+  if (!e.table.known)
+    return "<p class=\"muted\">No field list is known for this event: the fields below are those of the SigmaHQ "
+           "field table for its categories and those the rules use.</p>\n";
+  std::string out = fmt::format("<p>The event's fields come from {}.", esc(e.table.basis()));
+  std::vector<std::string> missing;
+  for (const auto& [name, f] : e.fields)
+    if (!e.table.has(name) && !f.rules.empty())
+      missing.push_back(fmt::format("<code>{}</code> ({})", esc(name), count_label(f.rules.size())));
+  if (!missing.empty())
+    out += " Rules test fields that this event does not have: " + join(missing, ", ") +
+           ". A value test on one of them is false on this event, so a selection that needs it cannot match "
+           "and a filter built on it excludes nothing.";
+  return out + "</p>\n";
+}
 
 }  // namespace
 
@@ -165,6 +188,17 @@ std::vector<SitePage> provider_pages(const Catalog& catalog) {
     }
   }
   for (auto& [name, c] : channels) c.slug = provider_page_slug(name);
+
+  // Where the event field table lists an event, its own fields replace the
+  // SigmaHQ table's fields of the category (Sysmon's, for Security 4688).
+  // Fields rules use stay, so the page can name those the event lacks.
+  for (auto& [name, c] : channels)
+    for (auto& [id, e] : c.events) {
+      e.table = EventFieldTable::bundled().fields(name, "", id);
+      if (!e.table.known) continue;
+      std::erase_if(e.fields, [&](const auto& field) { return field.second.rules.empty() && !e.table.has(field.first); });
+      for (const auto& field : e.table.fields) e.fields[field];
+    }
 
   std::vector<const ChannelInfo*> order;
   for (const auto& [name, c] : channels) order.push_back(&c);
@@ -289,9 +323,10 @@ std::vector<SitePage> provider_pages(const Catalog& catalog) {
       for (const auto& [name, f] : e.fields) fields.emplace_back(name, &f);
       std::stable_sort(fields.begin(), fields.end(),
                        [](const auto& a, const auto& b) { return a.second->rules.size() > b.second->rules.size(); });
-      out += fmt::format("<h3>Fields ({})</h3>\n<table class=\"fields\"><thead><tr><th>Field</th><th>Sigma name</th>"
-                         "<th>In the field table</th><th>Rules using it</th></tr></thead><tbody>\n",
-                         fields.size());
+      out += fmt::format("<h3>Fields ({})</h3>\n", fields.size());
+      out += event_fields_note(e);
+      out += "<table class=\"fields\"><thead><tr><th>Field</th><th>Sigma name</th><th>In the event</th>"
+             "<th>In the SigmaHQ field table</th><th>Rules using it</th></tr></thead><tbody>\n";
       for (const auto& [name, f] : fields) {
         std::string rules_cell = "0";
         if (!f->rules.empty()) {
@@ -299,9 +334,13 @@ std::vector<SitePage> provider_pages(const Catalog& catalog) {
           rule_list(rules_cell, catalog, f->rules);
           rules_cell += "</details>";
         }
-        out += fmt::format("<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>\n", esc(name),
+        std::string in_event = !e.table.known          ? "<span class=\"muted\">unknown</span>"
+                               : e.table.has(name) ? "yes"
+                                                   : "<strong class=\"missing\">no</strong>";
+        out += fmt::format("<tr{}><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                           e.table.known && !e.table.has(name) ? " class=\"missing\"" : "", esc(name),
                            esc(join(std::vector<std::string>(f->sigma_names.begin(), f->sigma_names.end()), ", ")),
-                           f->known ? "yes" : "<span class=\"muted\">no</span>", rules_cell);
+                           in_event, f->known ? "yes" : "<span class=\"muted\">no</span>", rules_cell);
       }
       out += "</tbody></table>\n";
       out += fmt::format("<h3>Rules this event feeds ({})</h3>\n", e.rules.size());

@@ -7,6 +7,7 @@ namespace sigscope::embedded {
 extern const std::string_view attack_enterprise_json;  // data/attack-enterprise.json
 extern const std::string_view logsources_json;         // data/logsources.json
 extern const std::string_view logsource_fields_json;   // data/logsource-fields.json
+extern const std::string_view event_fields_json;       // data/event-fields.json
 extern const std::string_view catalog_css;             // catalog/assets/catalog.css
 extern const std::string_view catalog_js;              // catalog/assets/catalog.js
 extern const std::string_view attack_js;               // catalog/assets/attack.js

@@ -235,12 +235,26 @@ std::string rule_page_html(const RulePage& page, const std::string& root, const 
 
   // Event coverage.
   open_section(out, "events", "Event coverage");
+  // The rule fields an event does not carry, and whether the rule can match it.
+  auto missing_fields_cell = [](const EventSource& s) {
+    if (s.fields_basis.empty()) return std::string("<span class=\"muted\">no field list for this event</span>");
+    std::string cell;
+    for (const auto& field : s.missing_fields) {
+      auto rename = s.field_renames.find(field);
+      cell += rename == s.field_renames.end()
+                  ? fmt::format("<div><code>{}</code></div>", esc(field))
+                  : fmt::format("<div><code>{}</code> (<code>{}</code>)</div>", esc(field), esc(rename->second));
+    }
+    if (s.missing_fields.empty()) cell = "none";
+    if (!s.can_match) cell += "<div class=\"cannot-match\"><strong>The rule cannot match this event.</strong></div>";
+    return cell + fmt::format("<div class=\"muted\">field list: {}</div>", esc(s.fields_basis));
+  };
   if (page.events.sources.empty()) {
     out += fmt::format("<p class=\"empty\">{}</p>\n",
                        esc(page.events.note.empty() ? "No event mapping is known for this logsource." : page.events.note));
   } else {
     out += "<table><thead><tr><th>Provider</th><th>Event</th><th>Title</th><th>Channel</th>"
-           "<th>Field renames and conditions</th></tr></thead><tbody>\n";
+           "<th>Field renames and conditions</th><th>Rule fields the event lacks</th></tr></thead><tbody>\n";
     for (const auto& s : page.events.sources) {
       std::string renames;
       for (const auto& [from, to] : s.field_renames)
@@ -253,8 +267,8 @@ std::string rule_page_html(const RulePage& page, const std::string& root, const 
       if (!s.channels.empty())
         event = fmt::format("<a href=\"{}providers/{}.html#{}\">{}</a>", root, provider_page_slug(s.channels.front()),
                             s.event_id >= 0 ? fmt::format("event-{}", s.event_id) : std::string("all-events"), event);
-      out += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n", esc(s.log), event,
-                         esc(title), esc(join(s.channels, ", ")), renames);
+      out += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n", esc(s.log),
+                         event, esc(title), esc(join(s.channels, ", ")), renames, missing_fields_cell(s));
     }
     out += "</tbody></table>\n";
   }

@@ -69,6 +69,11 @@ json events_json(const EventCoverage& events) {
                {"field_renames", s.field_renames},
                {"extra_conditions", s.extra_conditions}};
     if (!s.note.empty()) sj["note"] = s.note;
+    if (!s.fields_basis.empty()) {
+      sj["missing_fields"] = s.missing_fields;
+      sj["can_match"] = s.can_match;
+      sj["field_list"] = s.fields_basis;
+    }
     sources.push_back(std::move(sj));
   }
   json out = {{"mapped", events.mapped}, {"sources", std::move(sources)}};

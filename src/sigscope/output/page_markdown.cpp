@@ -45,6 +45,20 @@ std::string renames_text(const EventSource& s) {
   return join(parts, ", ");
 }
 
+// The rule fields the event does not carry, whether the rule can match it,
+// and where the event's field list comes from.
+std::string missing_fields_text(const EventSource& s) {
+  if (s.fields_basis.empty()) return "no field list for this event";
+  std::vector<std::string> fields;
+  for (const auto& field : s.missing_fields) {
+    auto rename = s.field_renames.find(field);
+    fields.push_back(rename == s.field_renames.end() ? field : field + " (" + rename->second + ")");
+  }
+  std::string out = fields.empty() ? std::string("none") : join(fields, ", ");
+  if (!s.can_match) out += "; the rule cannot match this event";
+  return out + " (field list: " + s.fields_basis + ")";
+}
+
 }  // namespace
 
 std::string rule_page_markdown(const RulePage& page) {
@@ -115,12 +129,13 @@ std::string rule_page_markdown(const RulePage& page) {
                                                   : page.events.note) +
            "\n\n";
   } else {
-    out += "| Provider | Event | Title | Channel | Field renames and conditions |\n|---|---|---|---|---|\n";
+    out += "| Provider | Event | Title | Channel | Field renames and conditions | Rule fields the event lacks |\n"
+           "|---|---|---|---|---|---|\n";
     for (const auto& s : page.events.sources) {
       std::string title = s.title.empty() ? s.note : s.title;
-      out += fmt::format("| {} | {} | {} | {} | {} |\n", markdown_cell(s.log), event_label(s),
+      out += fmt::format("| {} | {} | {} | {} | {} | {} |\n", markdown_cell(s.log), event_label(s),
                          markdown_cell(title), markdown_cell(join(s.channels, ", ")),
-                         markdown_cell(renames_text(s)));
+                         markdown_cell(renames_text(s)), markdown_cell(missing_fields_text(s)));
     }
     out += "\n";
   }

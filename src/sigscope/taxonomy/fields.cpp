@@ -1,6 +1,9 @@
 #include "sigscope/taxonomy/fields.h"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include "sigscope/common/text.h"
 
 #include "sigscope/data/embedded.h"
 
@@ -82,6 +85,73 @@ KnownFields LogsourceFields::fields(const Logsource& logsource) const {
   }
   out.log_fields.insert(p.common.begin(), p.common.end());
   out.known = true;
+  return out;
+}
+
+bool EventFieldTable::is_system_field(std::string_view name) {
+  // The System names of input/evtx.h, plus the names Sigma rules and the
+  // logsource tables use for the provider (Provider, ProviderName).
+  static const std::set<std::string, std::less<>> kSystem = {
+      "Provider_Name", "Provider_Guid", "EventSourceName", "EventID",  "EventID_Qualifiers", "Version",
+      "Level",         "Task",          "Opcode",          "Keywords", "TimeCreated",        "EventRecordID",
+      "ActivityID",    "RelatedActivityID", "ProcessID",   "ThreadID", "Channel",            "Computer",
+      "Security_UserID", "Provider",    "ProviderName"};
+  return kSystem.count(name) > 0;
+}
+
+bool EventFields::has(const std::string& field) const {
+  return fields.count(field) > 0 || EventFieldTable::is_system_field(field);
+}
+
+std::string EventFields::basis() const {
+  if (!known) return {};
+  if (samples == 0) return "documented event XML (" + documentation + ")";
+  std::vector<std::string> names;
+  for (int v : versions) names.push_back(std::to_string(v));
+  std::string out = fmt::format("{} sample event{}", samples, samples == 1 ? "" : "s");
+  if (names.size() == 1) out += ", version " + names[0];
+  if (names.size() > 1) {
+    std::string last = names.back();
+    names.pop_back();
+    out += ", versions " + join(names, ", ") + " and " + last;
+  }
+  return out;
+}
+
+const EventFieldTable& EventFieldTable::bundled() {
+  static const EventFieldTable table = [] {
+    EventFieldTable t;
+    auto j = nlohmann::json::parse(embedded::event_fields_json);
+    for (const auto& e : j.at("events")) {
+      EventFields fields;
+      fields.known = true;
+      fields.fields = as_set(e.at("fields"));
+      for (const auto& v : e.value("versions", nlohmann::json::array())) fields.versions.insert(v.get<int>());
+      fields.samples = e.value("samples", 0);
+      fields.documentation = e.value("documentation", "");
+      t.events_[{e.at("channel").get<std::string>(), e.at("event_id").get<int>(), e.at("provider").get<std::string>()}] =
+          std::move(fields);
+    }
+    return t;
+  }();
+  return table;
+}
+
+EventFields EventFieldTable::fields(const std::string& channel, const std::string& provider, int event_id) const {
+  if (!provider.empty()) {
+    auto it = events_.find({channel, event_id, provider});
+    return it == events_.end() ? EventFields{} : it->second;
+  }
+  EventFields out;
+  for (auto it = events_.lower_bound({channel, event_id, std::string()});
+       it != events_.end() && std::get<0>(it->first) == channel && std::get<1>(it->first) == event_id; ++it) {
+    const EventFields& e = it->second;
+    out.known = true;
+    out.fields.insert(e.fields.begin(), e.fields.end());
+    out.versions.insert(e.versions.begin(), e.versions.end());
+    out.samples += e.samples;
+    if (out.documentation.empty()) out.documentation = e.documentation;
+  }
   return out;
 }
 

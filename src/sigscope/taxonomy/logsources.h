@@ -23,6 +23,15 @@ struct EventSource {
   std::map<std::string, std::string> field_renames;     // Sigma field -> event field
   std::map<std::string, std::string> extra_conditions;  // field -> required value
   std::string note;
+  // Filled by the catalog analysis from the event field table
+  // (taxonomy/fields.h). The rule's fields, as the rule names them, that
+  // this event does not carry, and where the event's field list comes from
+  // (empty when the table does not list the event).
+  std::vector<std::string> missing_fields;
+  std::string fields_basis;
+  // False when every way to satisfy the rule's condition needs a field that
+  // this event does not carry.
+  bool can_match = true;
 };
 
 struct EventCoverage {
