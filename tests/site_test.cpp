@@ -270,6 +270,28 @@ TEST(Site, ProviderPageMarksFieldsTheEventLacks) {
   EXPECT_NE(sysmon.find("<tr><td><code>Hashes</code></td><td></td><td>yes</td>"), std::string::npos);
 }
 
+// Hayabusa's title table spells a channel "Microsfot-...": its page keeps that
+// name and names the corrected one.
+TEST(Site, MisspelledChannelPageNamesTheCorrectName) {
+  TempDir dir;
+  write_corpus(dir);
+  auto site = dir.path() / "site";
+  ASSERT_EQ(run_cli({"catalog", (dir.path() / "rules").string(), "--out", site.string()}).exit_code, 0);
+  std::string providers = read_file(site / "providers.html");
+  EXPECT_NE(providers.find(">Microsfot-Windows-USB-USBHUB3-Analytic</a> <span class=\"muted\">(probably misspelled: "
+                           "Microsoft-Windows-USB-USBHUB3-Analytic)</span>"),
+            std::string::npos);
+  std::string page = read_file(site / "providers" / "microsfot-windows-usb-usbhub3-analytic.html");
+  EXPECT_NE(page.find("<h1>Microsfot-Windows-USB-USBHUB3-Analytic</h1>"), std::string::npos);
+  EXPECT_NE(page.find("<p class=\"misspelled\"><strong>Probably misspelled.</strong>"), std::string::npos);
+  EXPECT_NE(page.find("has the word <code>Microsfot</code>"), std::string::npos);
+  EXPECT_NE(page.find("The channel meant is probably <code>Microsoft-Windows-USB-USBHUB3-Analytic</code>"),
+            std::string::npos);
+  // Correctly spelled channels get no such note.
+  std::string security = read_file(site / "providers" / "security.html");
+  EXPECT_EQ(security.find("misspelled"), std::string::npos);
+}
+
 TEST(Site, HeatmapHasTheFullMatrix) {
   TempDir dir;
   write_corpus(dir);

@@ -81,6 +81,31 @@ TEST(EventFieldTable, UnlistedEventIsNotKnown) {
   EXPECT_FALSE(EventFieldTable::bundled().fields("No-Such-Channel", "", 1).known);
 }
 
+TEST(Logsources, MisspelledChannelNameIsCorrected) {
+  const LogsourceData& tables = LogsourceData::bundled();
+  auto correction = tables.corrected_name("Microsfot-Windows-USB-USBHUB3-Analytic");
+  EXPECT_EQ(correction.name, "Microsoft-Windows-USB-USBHUB3-Analytic");
+  EXPECT_EQ(correction.word, "Microsfot");
+  EXPECT_EQ(correction.replacement, "Microsoft");
+  EXPECT_GE(correction.names, 3);
+}
+
+TEST(Logsources, CorrectlySpelledNamesAreKept) {
+  const LogsourceData& tables = LogsourceData::bundled();
+  std::set<std::string> names;
+  for (const auto& [key, title] : tables.event_titles()) names.insert(key.first);
+  for (const auto& [service, table] : tables.service_table()) {
+    names.insert(table.first.begin(), table.first.end());
+    names.insert(table.second.begin(), table.second.end());
+  }
+  for (const auto& name : names) {
+    if (name == "Microsfot-Windows-USB-USBHUB3-Analytic") continue;
+    EXPECT_EQ(tables.corrected_name(name).name, "") << name;
+  }
+  // Letter case alone is no misspelling (SmbClient and SMBClient).
+  EXPECT_EQ(tables.corrected_name("Microsoft-Windows-SMBClient/Security").name, "");
+}
+
 TEST(LogsourceFields, UnknownLogsourceIsNotKnown) {
   EXPECT_FALSE(LogsourceFields::bundled().fields(make("windows", "no_such_category")).known);
   EXPECT_FALSE(LogsourceFields::bundled().fields(make("no_such_product", "")).known);

@@ -62,6 +62,9 @@ struct ChannelInfo {
   std::map<int, EventInfo> events;
   std::set<std::size_t> all_events_rules;  // rules on every event of the channel
   std::set<std::size_t> rules;             // every rule the channel feeds
+  // The name with a misspelled word corrected, when the tables misspell it
+  // (see LogsourceData::corrected_name).
+  LogsourceData::NameCorrection corrected;
 };
 
 // Fields a rule's selections test (positively or as exclusions).
@@ -94,6 +97,18 @@ void rule_list(std::string& out, const Catalog& catalog, const std::set<std::siz
 }
 
 std::string count_label(std::size_t n) { return fmt::format("{} rule{}", n, n == 1 ? "" : "s"); }
+
+// Explains that a channel name of the tables looks misspelled and names the
+// corrected one.
+std::string misspelled_name_note(const std::string& name, const LogsourceData::NameCorrection& corrected) {
+  return fmt::format(
+      "<p class=\"misspelled\"><strong>Probably misspelled.</strong> The logsource tables name this channel "
+      "<code>{0}</code>, but no other channel or provider name in them has the word <code>{1}</code>, while {3} of "
+      "them have <code>{2}</code>, one edit away. The channel meant is probably <code>{4}</code>, and a rule or a "
+      "search should use the name that the events carry in their <code>Channel</code> field. This page keeps the "
+      "tables' spelling, so that a search for it finds the page.</p>\n",
+      esc(name), esc(corrected.word), esc(corrected.replacement), corrected.names, esc(corrected.name));
+}
 
 // Returns a note on where an event's field list comes from, naming the fields
 // that rules use and the event does not carry.
@@ -187,7 +202,10 @@ std::vector<SitePage> provider_pages(const Catalog& catalog) {
       }
     }
   }
-  for (auto& [name, c] : channels) c.slug = provider_page_slug(name);
+  for (auto& [name, c] : channels) {
+    c.slug = provider_page_slug(name);
+    c.corrected = tables.corrected_name(name);
+  }
 
   // Where the event field table lists an event, its own fields replace the
   // SigmaHQ table's fields of the category (Sysmon's, for Security 4688).
@@ -221,9 +239,12 @@ std::vector<SitePage> provider_pages(const Catalog& catalog) {
       std::size_t with_rules = 0;
       for (const auto& [id, e] : c->events) with_rules += e.rules.empty() ? 0 : 1;
       out += fmt::format(
-          "<tr><td>{}</td><td><a href=\"providers/{}.html\">{}</a></td><td>{}</td><td>{}</td>"
+          "<tr><td>{}</td><td><a href=\"providers/{}.html\">{}</a>{}</td><td>{}</td><td>{}</td>"
           "<td>{} of {}</td><td>{}</td></tr>\n",
           esc(log_display_name(c->channel)), esc(c->slug), esc(c->channel),
+          c->corrected.name.empty()
+              ? std::string()
+              : fmt::format(" <span class=\"muted\">(probably misspelled: {})</span>", esc(c->corrected.name)),
           esc(join(std::vector<std::string>(c->providers.begin(), c->providers.end()), ", ")),
           esc(join(std::vector<std::string>(c->services.begin(), c->services.end()), ", ")), with_rules,
           c->events.size(), c->rules.size());
@@ -275,6 +296,7 @@ std::vector<SitePage> provider_pages(const Catalog& catalog) {
       out += fmt::format("<tr><th>Sigma services</th><td>{}</td></tr>\n",
                          esc(join(std::vector<std::string>(c->services.begin(), c->services.end()), ", ")));
     out += fmt::format("<tr><th>Rules</th><td>{}</td></tr>\n</table>\n", count_label(c->rules.size()));
+    if (!c->corrected.name.empty()) out += misspelled_name_note(c->channel, c->corrected);
 
     out += "<h2>Events</h2>\n<table class=\"events\"><thead><tr><th>Event ID</th><th>Title</th>"
            "<th>Sigma categories</th><th>Rules fed</th><th>Fields used by rules</th></tr></thead><tbody>\n";

@@ -1,5 +1,7 @@
 #include "sigscope/taxonomy/logsources.h"
 
+#include <set>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -25,6 +27,23 @@ std::string log_display_name(const std::string& channel) {
 }
 
 namespace {
+
+// The words of a channel or provider name, split at '-', '/' and ' '.
+std::vector<std::string> name_words(const std::string& name) {
+  std::vector<std::string> words;
+  std::string word;
+  for (char c : name) {
+    if (c == '-' || c == '/' || c == ' ') {
+      if (!word.empty()) words.push_back(std::move(word));
+      word.clear();
+    } else {
+      word.push_back(c);
+    }
+  }
+  if (!word.empty()) words.push_back(std::move(word));
+  return words;
+}
+
 std::string conditions_to_text(const nlohmann::json& conditions) {
   std::vector<std::string> parts;
   for (auto it = conditions.begin(); it != conditions.end(); ++it) {
@@ -83,6 +102,26 @@ const LogsourceData& LogsourceData::bundled() {
       if (o.contains("conditions")) s.conditions_text = conditions_to_text(o["conditions"]);
       d.other_.push_back(std::move(s));
     }
+
+    std::set<std::string> names;
+    for (const auto& [category, mappings] : d.categories_)
+      for (const auto& m : mappings) {
+        names.insert(m.channels.begin(), m.channels.end());
+        if (!m.provider.empty()) names.insert(m.provider);
+      }
+    for (const auto& [service, s] : d.services_) {
+      names.insert(s.channels.begin(), s.channels.end());
+      names.insert(s.providers.begin(), s.providers.end());
+    }
+    for (const auto& [key, title] : d.titles_) names.insert(key.first);
+    for (const auto& name : names) {
+      std::map<std::string, std::string> words;  // lower case -> spelling
+      for (const auto& w : name_words(name)) words.emplace(ascii_lower(w), w);
+      for (const auto& [lower, spelling] : words) {
+        NameWord& entry = d.name_words_[lower];
+        if (entry.names++ == 0) entry.spelling = spelling;
+      }
+    }
     return d;
   }();
   return data;
@@ -127,6 +166,26 @@ std::vector<std::string> LogsourceData::category_names() const {
   std::vector<std::string> out;
   for (const auto& [name, _] : categories_) out.push_back(name);
   return out;
+}
+
+LogsourceData::NameCorrection LogsourceData::corrected_name(const std::string& name) const {
+  constexpr int kMinShared = 3;
+  constexpr std::size_t kMinLength = 5;
+  for (const auto& word : name_words(name)) {
+    const std::string lower = ascii_lower(word);
+    auto own = name_words_.find(lower);
+    if (own != name_words_.end() && own->second.names > 1) continue;
+    const NameWord* best = nullptr;
+    for (const auto& [known, entry] : name_words_)
+      if (entry.names >= kMinShared && (!best || entry.names > best->names) && known.size() >= kMinLength &&
+          known != lower && osa_distance(lower, known) == 1)
+        best = &entry;
+    if (!best) continue;
+    // The name keeps its separators, and the word takes the other names' spelling.
+    const std::size_t at = name.find(word);
+    return {name.substr(0, at) + best->spelling + name.substr(at + word.size()), word, best->spelling, best->names};
+  }
+  return {};
 }
 
 std::vector<std::string> LogsourceData::service_names() const {

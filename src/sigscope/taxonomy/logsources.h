@@ -78,6 +78,22 @@ class LogsourceData {
   std::vector<std::string> category_names() const;
   std::vector<std::string> service_names() const;
 
+  // A misspelled word of a channel or provider name, and the name with it
+  // corrected.
+  struct NameCorrection {
+    std::string name;         // the corrected name; empty when no word looks misspelled
+    std::string word;         // the word as the name spells it ("Microsfot")
+    std::string replacement;  // the word as other names spell it ("Microsoft")
+    int names = 0;            // how many names of the tables use the replacement
+  };
+  // Looks for a misspelled word in `name` (a channel or provider name of the
+  // tables). A word is taken as misspelled when no other name of the tables
+  // has it. It must also be one edit or one swap of neighbouring letters
+  // away from a word of at least five letters that three or more names share.
+  // Hayabusa's title table spells the USB hub channel
+  // "Microsfot-Windows-USB-USBHUB3-Analytic".
+  NameCorrection corrected_name(const std::string& name) const;
+
  private:
   struct Mapping {
     std::string log;
@@ -104,6 +120,12 @@ class LogsourceData {
   std::map<std::string, Service> services_;
   std::map<std::pair<std::string, int>, std::string> titles_;
   std::vector<OtherSource> other_;
+  struct NameWord {
+    int names = 0;         // distinct channel and provider names using the word
+    std::string spelling;  // as the first of them writes it
+  };
+  // Words of the tables' channel and provider names, by lower-case word.
+  std::map<std::string, NameWord> name_words_;
 };
 
 // Display name of a Windows channel's log ("Security", "Sysmon", ...).
