@@ -101,7 +101,7 @@ TEST(CatalogPage, RulePageNamesFieldsSecurity4688Lacks) {
   const auto rules = testing::shared_dir() / "corpus" / "sigma" / "rules" / "windows" / "process_creation";
   auto result = run_cli({"explain", (rules / "proc_creation_win_pua_radmin.yml").string(), "--format", "json"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  json page = json::parse(result.out);
+  json page = json::parse(result.out).at(0);  // an array with one page per rule
   const json& sources = page["events"]["sources"];
   ASSERT_EQ(sources.size(), 2u);
   EXPECT_EQ(sources[0]["event_id"], 1);
@@ -115,7 +115,7 @@ TEST(CatalogPage, RulePageNamesFieldsSecurity4688Lacks) {
   // Image has a 4688 name (NewProcessName), so this rule still can match there.
   result = run_cli({"explain", (rules / "proc_creation_win_lolbin_unregmp2.yml").string(), "--format", "json"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  page = json::parse(result.out);
+  page = json::parse(result.out).at(0);
   const json& security = page["events"]["sources"][1];
   EXPECT_EQ(security["event_id"], 4688);
   EXPECT_EQ(security["missing_fields"], json({"OriginalFileName"}));
