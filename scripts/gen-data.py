@@ -106,6 +106,15 @@ def gen_logsources():
                 entry["extra_conditions"] = m["extra_conditions"]
             if m.get("field_mapping_from_sysmon_names"):
                 entry["field_renames"] = m["field_mapping_from_sysmon_names"]
+                # pySigma's windows_audit_pipeline gives Security 4657 the renames of
+                # 4688. Event 4657 names the process ProcessName and has no parent
+                # process (Microsoft's event 4657 documentation), so those are fixed.
+                if entry["channels"] == ["Security"] and entry["event_ids"] == [4657]:
+                    renames = dict(entry["field_renames"])
+                    renames.pop("ParentImage", None)
+                    if "Image" in renames:
+                        renames["Image"] = "ProcessName"
+                    entry["field_renames"] = renames
             if m.get("conditions"):
                 entry["conditions"] = m["conditions"]
             mappings.append(entry)

@@ -297,6 +297,18 @@ TEST(EngineRouting, Security4688UsesFieldRenames) {
                           "ParentProcessName": "C:\\Office\\WINWORD.EXE"})"));
 }
 
+// Security 4657 names the process ProcessName (4688 calls it NewProcessName).
+TEST(EngineRouting, Security4657NamesTheProcessProcessName) {
+  EngineFixture f(rule("    Image|endswith: '\\reg.exe'\n    Details|contains: 'evil'\n",
+                       "category: registry_set\n  product: windows"));
+  EXPECT_TRUE(f.hits(R"({"Channel": "Security", "EventID": 4657, "OperationType": "Existing registry value modified",
+                         "ProcessName": "C:\\Windows\\System32\\reg.exe", "NewValue": "evil.dll"})"));
+  EXPECT_FALSE(f.hits(R"({"Channel": "Security", "EventID": 4657, "OperationType": "Existing registry value modified",
+                          "NewProcessName": "C:\\Windows\\System32\\reg.exe", "NewValue": "evil.dll"})"));
+  EXPECT_TRUE(f.hits(R"({"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 13,
+                         "Image": "C:\\Windows\\System32\\reg.exe", "Details": "evil.dll"})"));
+}
+
 TEST(EngineRouting, ServiceRoutesByChannel) {
   EngineFixture f(rule("    EventID: 1102\n", "product: windows\n  service: security"));
   EXPECT_TRUE(f.hits(R"({"Channel": "Security", "EventID": 1102})"));
