@@ -166,6 +166,27 @@ TEST(ConvertCli, WritesQueriesAndNamesSkippedRules) {
   std::filesystem::remove_all(dir);
 }
 
+// A filter rule is ANDed into the query of the rule it names, as hunt applies
+// it, and is not itself a rule that failed to convert.
+TEST(ConvertCli, AppliesFilterRules) {
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("sigscope-convert-filter-{}", getpid());
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "a.yml") << rule_with(kNeutral, "  sel:\n    Image|endswith: '\\wevtutil.exe'\n  condition: sel");
+  std::ofstream(dir / "f.yml") << "title: Ignore clearing the Application log\nid: 55555555-5555-4555-8555-555555555555\n"
+                                  "logsource:\n  product: conformance\nfilter:\n  rules:\n"
+                                  "    - 5d6a0f4e-1c2b-4f7a-9d3e-2a1b0c9d8e7f\n  selection:\n"
+                                  "    CommandLine|contains: ' cl application'\n  condition: not selection\n";
+  auto result = testing::run_cli({"convert", dir.string(), "--no-routing"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("(ifNull(endsWith(lowerUTF8(`Image`), '\\\\wevtutil.exe'), 0) AND NOT "
+                            "ifNull(position(lowerUTF8(`CommandLine`), ' cl application') > 0, 0));"),
+            std::string::npos)
+      << result.out;
+  EXPECT_NE(result.err.find("applied 1 filter rule to 1 rule"), std::string::npos) << result.err;
+  EXPECT_EQ(result.err.find("not converted: it is a filter rule"), std::string::npos) << result.err;
+  std::filesystem::remove_all(dir);
+}
+
 // A clickhouse-server of our own, on a private port, with its data in a
 // temporary folder. Absent from the machine: available() is false.
 class ClickHouseServer {
@@ -553,6 +574,90 @@ TEST(ClickHouseServerTest, OperatorsAgreeWithEngine) {
                                      << wheres[q] << "\nevents that differ:" << differ;
   }
   EXPECT_GT(hits, 100u);
+}
+
+// Filter rules through ClickHouse and through the engine: a filter of the
+// rule's logsource suppresses, one of another logsource is not applied, and a
+// filter on a renamed field reads the source's own column (Security 4688).
+TEST(ClickHouseServerTest, FiltersAgreeWithEngine) {
+  if (!server().available()) GTEST_SKIP() << server().why_not();
+  const std::string yaml =
+      "title: Log cleared\nid: 11111111-1111-4111-8111-111111111111\nstatus: test\nlogsource:\n"
+      "  category: process_creation\n  product: windows\ndetection:\n  sel:\n    Image|endswith: '\\wevtutil.exe'\n"
+      "  condition: sel\nlevel: low\n---\n"
+      "title: Other\nid: 22222222-2222-4222-8222-222222222222\nstatus: test\nlogsource:\n"
+      "  category: process_creation\n  product: windows\ndetection:\n  sel:\n    CommandLine|contains: ' cl '\n"
+      "  condition: sel\nlevel: low\n---\n"
+      "title: Ignore the Application log\nid: 33333333-3333-4333-8333-333333333333\nlogsource:\n"
+      "  product: windows\nfilter:\n  rules:\n    - 11111111-1111-4111-8111-111111111111\n  selection:\n"
+      "    CommandLine|contains: ' cl application'\n  other:\n    ParentImage|endswith: '\\admin.exe'\n"
+      "  condition: not (selection or other)\n---\n"
+      "title: Not for this logsource\nid: 44444444-4444-4444-8444-444444444444\nlogsource:\n"
+      "  category: network_connection\n  product: windows\nfilter:\n  rules:\n"
+      "    - 22222222-2222-4222-8222-222222222222\n  selection:\n    CommandLine|contains: 'application'\n"
+      "  condition: not selection\n";
+
+  const std::vector<std::string> events = {
+      R"({"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":1,"Image":"C:\\w\\wevtutil.exe","CommandLine":"wevtutil.exe cl application"})",
+      R"({"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":1,"Image":"C:\\w\\wevtutil.exe","CommandLine":"wevtutil.exe cl security"})",
+      R"({"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":1,"Image":"C:\\w\\wevtutil.exe","CommandLine":"wevtutil.exe cl security","ParentImage":"C:\\admin.exe"})",
+      R"({"Channel":"Security","EventID":4688,"NewProcessName":"C:\\w\\wevtutil.exe","CommandLine":"wevtutil.exe cl security","ParentProcessName":"C:\\admin.exe"})",
+      R"({"Channel":"Security","EventID":4688,"NewProcessName":"C:\\w\\wevtutil.exe","CommandLine":"wevtutil.exe cl security"})",
+      R"({"Image":"C:\\w\\wevtutil.exe","CommandLine":"wevtutil.exe cl application"})",
+      R"({"Image":"C:\\w\\wevtutil.exe","CommandLine":"wevtutil.exe cl system"})",
+  };
+  DiagnosticList diagnostics;
+  auto compiled = compile_rules(load_rules_from_text(yaml, "filters.yml", diagnostics), diagnostics, 1);
+  for (const auto& d : diagnostics.items())
+    if (d.severity == Severity::Error) ADD_FAILURE() << d.format();
+  ASSERT_EQ(compiled.rules.size(), 4u);
+
+  // The filters each rule gets, chosen as `convert` chooses them.
+  std::vector<const CompiledRule*> filters;
+  for (const auto& r : compiled.rules)
+    if (r.rule.kind == RuleKind::Filter) filters.push_back(&r);
+  std::vector<std::string> wheres;
+  for (const auto& r : compiled.rules) {
+    if (r.rule.kind == RuleKind::Filter) continue;
+    std::vector<const CompiledRule*> applied;
+    for (const CompiledRule* f : filters)
+      if (filter_names(f->rule, r.rule) && filter_covers(f->rule.logsource, r.rule.logsource)) applied.push_back(f);
+    auto query = to_clickhouse(r, {}, applied);
+    ASSERT_EQ(query.reason, "") << r.rule.title;
+    wheres.push_back(query.where);
+  }
+
+  Engine engine(std::move(compiled.rules), EngineOptions{}, diagnostics);
+  ASSERT_EQ(engine.rules().size(), wheres.size());
+  auto matcher = engine.matcher();
+  JsonEventReader reader;
+  std::vector<Row> rows;
+  std::vector<std::set<std::size_t>> fired;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    std::string error;
+    ASSERT_TRUE(reader.read_object(events[i], i + 1, [&](const RawEvent& event) {
+      rows.push_back(*row_of(event));
+      std::vector<Detection> detections;
+      matcher->match(event, detections);
+      std::set<std::size_t> rules;
+      for (const auto& d : detections) rules.insert(d.rule);
+      fired.push_back(std::move(rules));
+    }, error)) << error;
+  }
+
+  std::string error;
+  auto selected = run_queries(rows, wheres, error);
+  ASSERT_EQ(error.substr(0, 2000), "");
+  for (std::size_t q = 0; q < wheres.size(); ++q) {
+    std::set<std::size_t> expected;
+    for (std::size_t row = 0; row < rows.size(); ++row)
+      if (fired[row].count(q)) expected.insert(row);
+    EXPECT_EQ(selected[q], expected) << engine.rules()[q]->rule.title << "\nWHERE " << wheres[q];
+  }
+  // The filter keeps only the Security events without the admin parent and the
+  // channel-less event that does not clear the Application log.
+  EXPECT_EQ(selected[0], (std::set<std::size_t>{1, 4, 6}));
+  EXPECT_EQ(selected[1].size(), 7u);
 }
 
 // The whole SigmaHQ rules/ tree over real Windows events (the Security

@@ -3,6 +3,7 @@
 #include <map>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "sigscope/app/rule_corpus.h"
@@ -64,8 +65,31 @@ int run_convert(const ConvertOptions& options) {
   std::size_t converted = 0;
   std::map<std::string, std::size_t> reasons;  // reason kind -> rules
   std::size_t skipped_shown = 0;
+  // Filter rules are not queries of their own: each is ANDed into the rules
+  // it names, as hunt applies it.
+  std::vector<const CompiledRule*> filters;
+  for (const CompiledRule& r : load.rules)
+    if (r.rule.kind == RuleKind::Filter) filters.push_back(&r);
+  std::vector<std::size_t> filter_uses(filters.size(), 0);
+  std::size_t filtered_rules = 0;
+  std::vector<const CompiledRule*> applied;
   for (const CompiledRule& r : load.rules) {
-    ClickHouseQuery query = to_clickhouse(r, clickhouse);
+    if (r.rule.kind == RuleKind::Filter) continue;
+    applied.clear();
+    for (std::size_t f = 0; f < filters.size(); ++f) {
+      if (!filter_names(filters[f]->rule, r.rule)) continue;
+      if (!filter_covers(filters[f]->rule.logsource, r.rule.logsource)) {
+        spdlog::warn("{}: filter {} names rule {} ({}), but its logsource ({}) does not cover that rule's ({}), so "
+                     "it is not applied to it, as in hunt",
+                     filters[f]->rule.path, filters[f]->rule.id, r.rule.id, r.rule.title,
+                     filters[f]->rule.logsource.label(), r.rule.logsource.label());
+        continue;
+      }
+      applied.push_back(filters[f]);
+      ++filter_uses[f];
+    }
+    filtered_rules += applied.empty() ? 0 : 1;
+    ClickHouseQuery query = to_clickhouse(r, clickhouse, applied);
     if (!query.reason.empty()) {
       if (skipped_shown++ < options.max_warnings)
         spdlog::warn("{}: rule {} ({}) not converted: {}", r.rule.path, r.rule.id, r.rule.title, query.reason);
@@ -77,13 +101,20 @@ int run_convert(const ConvertOptions& options) {
                         comment_text(r.rule.path), query.sql);
   }
   if (!write_report(options.output, body)) return 2;
-  const std::size_t skipped = load.rules.size() - converted;
+  for (std::size_t f = 0; f < filters.size(); ++f)
+    if (filter_uses[f] == 0)
+      spdlog::warn("{}: filter {} ({}) names no loaded rule ({}), so no query applies it", filters[f]->rule.path,
+                   filters[f]->rule.id, filters[f]->rule.title, fmt::join(filters[f]->rule.filter.rules, ", "));
+  const std::size_t skipped = load.rules.size() - filters.size() - converted;
   if (skipped_shown > options.max_warnings)
     spdlog::info("{} not converted {} not named (raise --max-warnings to see them)",
                  plural(skipped_shown - options.max_warnings, "more rule", "more rules"),
                  skipped_shown - options.max_warnings == 1 ? "is" : "are");
   spdlog::info("converted {} to ClickHouse SQL; {} not converted", plural(converted, "rule", "rules"),
                plural(skipped, "rule", "rules"));
+  if (!filters.empty())
+    spdlog::info("applied {} to {} (each query of such a rule includes its filters' conditions)",
+                 plural(filters.size(), "filter rule", "filter rules"), plural(filtered_rules, "rule", "rules"));
   for (const auto& [reason, count] : reasons)
     spdlog::info("  {}: {}", plural(count, "rule", "rules"), reason);
   if (converted == 0) {

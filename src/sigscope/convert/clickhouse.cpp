@@ -299,10 +299,28 @@ std::vector<SourceGroup> source_groups(const Logsource& logsource) {
 // known only by its provider, their Provider_Name and EventID. A rule of
 // product windows alone reaches every row. Other rules reach only rows
 // without a Channel.
-std::string routed_condition(const CompiledRule& rule, const ClickHouseOptions& options) {
+// The rule's condition AND the condition of each filter, with the field
+// renames of one source.
+std::string filtered_condition(const CompiledRule& rule, const ClickHouseOptions& options,
+                               std::span<const CompiledRule* const> filters,
+                               const std::map<std::string, std::string>& renames) {
+  std::vector<std::string> parts = {RuleConverter(rule, options, renames).condition(rule.condition)};
+  for (const CompiledRule* filter : filters) {
+    try {
+      parts.push_back(RuleConverter(*filter, options, renames).condition(filter->condition));
+    } catch (const Unsupported& e) {
+      throw Unsupported(fmt::format("its filter {} ({}) cannot be converted: {}", filter->rule.id,
+                                    filter->rule.title, e.what()));
+    }
+  }
+  return parts.size() == 1 ? parts.front() : join_sql(parts, "AND");
+}
+
+std::string routed_condition(const CompiledRule& rule, const ClickHouseOptions& options,
+                             std::span<const CompiledRule* const> filters) {
   const Logsource& logsource = rule.rule.logsource;
   const std::map<std::string, std::string> none;
-  const std::string plain = RuleConverter(rule, options, none).condition(rule.condition);
+  const std::string plain = filtered_condition(rule, options, filters, none);
   const bool windows = logsource.product == "windows";
   if (windows && logsource.category.empty() && logsource.service.empty()) return plain;
   const std::string channel = clickhouse_identifier("Channel");
@@ -327,7 +345,7 @@ std::string routed_condition(const CompiledRule& rule, const ClickHouseOptions& 
       parts.push_back(fmt::format("ifNull(lowerUTF8({}) = {}, 0)", clickhouse_identifier(field),
                                   clickhouse_string(fold_case(value))));
     if (group.renames.empty()) parts.push_back(plain);
-    else parts.push_back(RuleConverter(rule, options, group.renames).condition(rule.condition));
+    else parts.push_back(filtered_condition(rule, options, filters, group.renames));
     branches.push_back(join_sql(parts, "AND"));
   }
   return join_sql(branches, "OR");
@@ -335,7 +353,8 @@ std::string routed_condition(const CompiledRule& rule, const ClickHouseOptions& 
 
 }  // namespace
 
-ClickHouseQuery to_clickhouse(const CompiledRule& rule, const ClickHouseOptions& options) {
+ClickHouseQuery to_clickhouse(const CompiledRule& rule, const ClickHouseOptions& options,
+                              std::span<const CompiledRule* const> filters) {
   ClickHouseQuery out;
   if (rule.rule.kind != RuleKind::Detection) {
     out.reason = fmt::format("it is a {} rule, and only detection rules are converted", rule_kind_name(rule.rule.kind));
@@ -347,8 +366,8 @@ ClickHouseQuery to_clickhouse(const CompiledRule& rule, const ClickHouseOptions&
   }
   try {
     const std::map<std::string, std::string> none;
-    out.where = options.routing ? routed_condition(rule, options)
-                                : RuleConverter(rule, options, none).condition(rule.condition);
+    out.where = options.routing ? routed_condition(rule, options, filters)
+                                : filtered_condition(rule, options, filters, none);
   } catch (const Unsupported& e) {
     out.reason = e.what();
     out.where.clear();

@@ -5,6 +5,7 @@
 // missing from an event is NULL in its column.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -30,10 +31,14 @@ struct ClickHouseQuery {
   std::string reason;  // non-empty when the rule was not converted
 };
 
-// Converts one detection rule. Correlation and filter rules, regexes that RE2
-// cannot run, the week time part, unresolved placeholders and keywords
+// Converts one detection rule. `filters` are the filter rules applied to it,
+// as `hunt` applies them: those that name the rule and whose logsource
+// covers its own (see filter_names and filter_covers). Each adds its
+// condition with AND. Correlation and filter rules themselves, regexes that
+// RE2 cannot run, the week time part, unresolved placeholders and keywords
 // without `keyword_column` give a reason instead of a query.
-ClickHouseQuery to_clickhouse(const CompiledRule& rule, const ClickHouseOptions& options);
+ClickHouseQuery to_clickhouse(const CompiledRule& rule, const ClickHouseOptions& options,
+                              std::span<const CompiledRule* const> filters = {});
 
 // Quotes text as a ClickHouse string literal: 'it\'s'.
 std::string clickhouse_string(std::string_view text);

@@ -101,15 +101,6 @@ bool names_rule(const std::vector<std::string>& refs, const Rule& rule) {
   return false;
 }
 
-// Returns true when every logsource field that `filter` sets has the same
-// value in `rule`, compared without case. pySigma's SigmaFilter applies a
-// filter by the same test, and a filter without a logsource covers every rule.
-bool covers(const Logsource& filter, const Logsource& rule) {
-  auto same = [](const std::string& f, const std::string& r) { return f.empty() || fold_case(f) == fold_case(r); };
-  return same(filter.category, rule.category) && same(filter.product, rule.product) &&
-         same(filter.service, rule.service);
-}
-
 // One place a rule's events come from: a channel (or "*" for every channel)
 // or, for a source that names no channel, a provider, with an event id (-1
 // for any), plus what that source needs.
@@ -264,8 +255,8 @@ Engine::Engine(std::vector<CompiledRule> rules, const EngineOptions& options, Di
     std::uint32_t condition = build_condition(r.condition, program.stage_roots);
     // Filters add their condition with AND: "not selection" suppresses.
     for (const CompiledRule* f : filters) {
-      if (!names_rule(f->rule.filter.rules, r.rule)) continue;
-      if (!covers(f->rule.logsource, r.rule.logsource)) {
+      if (!filter_names(f->rule, r.rule)) continue;
+      if (!filter_covers(f->rule.logsource, r.rule.logsource)) {
         diagnostics.warning(f->rule.path, f->rule.line, 0, f->rule.id,
                             fmt::format("filter names rule {} ('{}'), but its logsource ({}) does not cover that "
                                         "rule's ({}), so it is not applied to it",

@@ -1,5 +1,7 @@
 #include "sigscope/rules/model.h"
 
+#include "sigscope/common/text.h"
+
 namespace sigscope {
 
 std::string Logsource::label() const {
@@ -39,6 +41,18 @@ std::string_view correlation_type_name(CorrelationType type) {
 
 bool is_referenced_by(const Rule& rule, std::string_view ref) {
   return (!rule.id.empty() && rule.id == ref) || (!rule.name.empty() && rule.name == ref);
+}
+
+bool filter_names(const Rule& filter, const Rule& rule) {
+  for (const auto& ref : filter.filter.rules)
+    if (is_referenced_by(rule, ref)) return true;
+  return false;
+}
+
+bool filter_covers(const Logsource& filter, const Logsource& rule) {
+  auto same = [](const std::string& f, const std::string& r) { return f.empty() || fold_case(f) == fold_case(r); };
+  return same(filter.category, rule.category) && same(filter.product, rule.product) &&
+         same(filter.service, rule.service);
 }
 
 bool has_inactive_status(const Rule& rule) { return rule.status == "deprecated" || rule.status == "unsupported"; }

@@ -120,6 +120,13 @@ std::string_view correlation_type_name(CorrelationType type);
 // filter documents reference a rule.
 bool is_referenced_by(const Rule& rule, std::string_view ref);
 
+// True when filter rule `filter` names `rule` (by id or name) under filter.rules.
+bool filter_names(const Rule& filter, const Rule& rule);
+// True when every logsource field that the filter sets has the same value in
+// the rule's logsource, compared without case. pySigma's SigmaFilter applies
+// a filter by the same test, and a filter without a logsource covers every rule.
+bool filter_covers(const Logsource& filter, const Logsource& rule);
+
 // True when the rule's status is deprecated or unsupported. `sigscope hunt`
 // does not run such rules unless --all-statuses is given.
 bool has_inactive_status(const Rule& rule);
