@@ -111,8 +111,6 @@ std::string attack_page_html(const Catalog& catalog) {
                          "<span class=\"tid\">{}</span> <span class=\"tname\">{}</span> <b class=\"n\">{}</b></a>",
                          heat(n, max_count), esc(t->id), esc(t->id), esc(t->id), esc(t->name), n);
       if (!own_subs.empty()) {
-        std::size_t tagged_subs = 0;
-        for (auto* s : own_subs) tagged_subs += count(direct, s->id) ? 1 : 0;
         out += fmt::format("<button type=\"button\" class=\"subs-toggle\" aria-expanded=\"false\" "
                            "title=\"Show the {} sub-techniques\">{} sub</button>",
                            own_subs.size(), own_subs.size());

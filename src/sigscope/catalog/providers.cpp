@@ -211,7 +211,9 @@ std::vector<SitePage> provider_pages(const Catalog& catalog) {
   // SigmaHQ table's fields of the category (Sysmon's, for Security 4688).
   // Fields rules use stay, so the page can name those the event lacks.
   for (auto& [name, c] : channels)
-    for (auto& [id, e] : c.events) {
+    for (auto& [id, event] : c.events) {
+      // A named reference: clang 14 rejects lambdas that capture a structured binding.
+      auto& e = event;
       e.table = EventFieldTable::bundled().fields(name, "", id);
       if (!e.table.known) continue;
       std::erase_if(e.fields, [&](const auto& field) { return field.second.rules.empty() && !e.table.has(field.first); });

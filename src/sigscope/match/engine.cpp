@@ -630,8 +630,8 @@ RoutingFields find_routing_fields(const RawEvent& event, bool want_provider) {
     std::memcpy(&w, p, 4);
     return w;
   };
-  static const std::uint32_t kChannelHead = load4("Channel"), kChannelTail = load4("Channel" + 3);
-  static const std::uint32_t kEventIdHead = load4("EventID"), kEventIdTail = load4("EventID" + 3);
+  static const std::uint32_t kChannelHead = load4("Channel"), kChannelTail = load4(&"Channel"[3]);
+  static const std::uint32_t kEventIdHead = load4("EventID"), kEventIdTail = load4(&"EventID"[3]);
   for (const FieldValue& f : event.fields) {
     if (want_provider && f.name == kProvider && !f.nested_path) {
       if (!provider_system && (f.system || !found.provider)) {
