@@ -181,6 +181,50 @@ TEST(HuntCli, OnlyNonLogInputsFail) {
 
 // An empty file is a log with no events yet, whatever its name or
 // compression: it is skipped and counted, not an error.
+// A folder with no file, or a tree of them, is a wrong path more often than a
+// clean host, so it is an error, like an input that does not exist. Neither
+// touches an earlier result file.
+TEST(HuntCli, NothingToReadKeepsTheOutputFile) {
+  HuntFiles s;
+  std::filesystem::create_directories(s.dir.path() / "empty" / "sub");
+  const auto previous = s.dir.write("previous.jsonl", "{\"earlier\": \"detections\"}\n");
+  auto r = run_cli({"hunt", "-r", s.rules, "-o", previous.string(), (s.dir.path() / "empty").string()});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("no file was found to hunt: " + (s.dir.path() / "empty").string() + " is empty; " +
+                       previous.string() + " was left as it was"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(testing::read_file(previous), "{\"earlier\": \"detections\"}\n");
+
+  r = run_cli({"hunt", "-r", s.rules, "-o", previous.string(), (s.dir.path() / "nope.evtx").string()});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("nope.evtx"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no input could be read"), std::string::npos) << r.err;
+  EXPECT_EQ(testing::read_file(previous), "{\"earlier\": \"detections\"}\n");
+}
+
+// --explain names why a loaded rule does not run, instead of "not found".
+TEST(HuntCli, ExplainNamesWhyARuleIsLeftOut) {
+  HuntFiles s;
+  s.dir.write("rules/old.yml",
+              "title: Old\nid: 10000000-0000-4000-8000-0000000000d1\nstatus: deprecated\nlevel: high\nlogsource:\n"
+              "  product: windows\ndetection:\n  sel:\n    CommandLine: x\n  condition: sel\n");
+  const std::string rules = (s.dir.path() / "rules").string();
+  auto r = run_cli({"hunt", "-r", rules, "--explain", "10000000-0000-4000-8000-0000000000d1", s.events});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("rule 10000000-0000-4000-8000-0000000000d1 is not run: its status is deprecated "
+                       "(--all-statuses runs it)"),
+            std::string::npos)
+      << r.err;
+  r = run_cli({"hunt", "-r", rules, "--min-level", "high", "--explain", "10000000-0000-4000-8000-000000000002",
+               s.events});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("is not run: its level (low) is below --min-level high"), std::string::npos) << r.err;
+  r = run_cli({"hunt", "-r", rules, "--explain", "10000000-0000-4000-8000-0000000000ff", s.events});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("not found among the loaded rules"), std::string::npos) << r.err;
+}
+
 TEST(HuntCli, EmptyFilesAreSkippedNotErrors) {
   HuntFiles s;
   auto json = s.dir.write("empty/a.jsonl", "");

@@ -812,7 +812,15 @@ void produce_jobs(const std::vector<InputFile>& inputs, JobQueue& queue, BlockPo
   queue.close();
 }
 
-int explain(const Engine& engine, const HuntOptions& options, DiagnosticList& diagnostics) {
+// A rule that the hunt leaves out before building the engine, and why.
+struct LeftOutRule {
+  std::string id;
+  std::string name;
+  std::string reason;
+};
+
+int explain(const Engine& engine, const HuntOptions& options, const std::vector<LeftOutRule>& left_out,
+            DiagnosticList& diagnostics) {
   // A rule is named by its id or, as correlations name it, by its `name`.
   auto named = [&](const Rule& r) {
     return r.id == options.explain_rule || (!r.name.empty() && r.name == options.explain_rule);
@@ -840,6 +848,11 @@ int explain(const Engine& engine, const HuntOptions& options, DiagnosticList& di
       if (u.id == options.explain_rule || (!u.name.empty() && u.name == options.explain_rule)) {
         spdlog::error("rule {} is not run: {}", u.id == options.explain_rule ? u.id : fmt::format("{} ({})", u.name, u.id),
                       u.reason);
+        return 1;
+      }
+    for (const LeftOutRule& r : left_out)
+      if (r.id == options.explain_rule || (!r.name.empty() && r.name == options.explain_rule)) {
+        spdlog::error("rule {} is not run: {}", options.explain_rule, r.reason);
         return 1;
       }
     spdlog::error("rule {} not found among the loaded rules", options.explain_rule);
@@ -993,10 +1006,14 @@ int run_hunt(const HuntOptions& options) {
   std::set<std::string> referenced, feed_only;
   for (const CompiledRule& r : load.rules)
     if (r.rule.kind == RuleKind::Correlation) referenced.insert(r.rule.correlation.rules.begin(), r.rule.correlation.rules.end());
+  std::vector<LeftOutRule> left_out;  // for --explain's message
   std::erase_if(load.rules, [&](const CompiledRule& r) {
     if (r.rule.kind == RuleKind::Filter) return false;
     if (!options.all_statuses && has_inactive_status(r.rule)) {
       ++excluded_status;
+      if (!options.explain_rule.empty())
+        left_out.push_back({r.rule.id, r.rule.name,
+                            fmt::format("its status is {} (--all-statuses runs it)", r.rule.status)});
       return true;
     }
     if (r.rule.kind == RuleKind::Correlation) return false;  // --min-level applies when they are written
@@ -1008,6 +1025,10 @@ int run_hunt(const HuntOptions& options) {
         return false;
       }
       ++below_level;
+      if (!options.explain_rule.empty())
+        left_out.push_back({r.rule.id, r.rule.name,
+                            fmt::format("its level ({}) is below --min-level {}",
+                                        r.rule.level.empty() ? "none" : r.rule.level, options.min_level)});
       return true;
     }
     return false;
@@ -1091,7 +1112,7 @@ int run_hunt(const HuntOptions& options) {
 
   if (!options.explain_rule.empty()) {
     DiagnosticList diagnostics;
-    return explain(engine, options, diagnostics);
+    return explain(engine, options, left_out, diagnostics);
   }
 
   // Inputs.
@@ -1101,6 +1122,20 @@ int run_hunt(const HuntOptions& options) {
   const std::size_t missing_inputs = input_diagnostics.error_count();
   std::uint64_t total_bytes = 0;
   for (const auto& i : inputs) total_bytes += i.size;
+  if (inputs.empty() && skipped_entries.empty()) {
+    // Nothing to read: stop before -o truncates the results of an earlier run.
+    input_diagnostics.sort();
+    for (const auto& d : input_diagnostics.items()) log_diagnostic(d);
+    const std::string kept = options.output.empty() || options.output == "-"
+                                 ? std::string()
+                                 : fmt::format("; {} was left as it was", options.output);
+    if (missing_inputs > 0)
+      spdlog::error("no input could be read (see the messages above){}", kept);
+    else
+      spdlog::error("no file was found to hunt: {} {} empty{}", join(options.inputs, ", "),
+                    options.inputs.size() == 1 ? "is" : "are", kept);
+    return kHuntFailed;
+  }
 
   OutputSink out(options.output);
   if (!out.open()) return 2;
