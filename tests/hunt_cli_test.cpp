@@ -225,6 +225,23 @@ TEST(HuntCli, ExplainNamesWhyARuleIsLeftOut) {
   EXPECT_NE(r.err.find("not found among the loaded rules"), std::string::npos) << r.err;
 }
 
+// Cells that a spreadsheet would run as formulas are written as text.
+TEST(HuntCli, CsvCellsAreNotFormulas) {
+  HuntFiles s;
+  const auto rules = s.dir.write("formula/r.yml",
+                                 "title: =HYPERLINK(\"http://x\",\"y\")\nid: 10000000-0000-4000-8000-0000000000e1\n"
+                                 "status: test\nlevel: high\nlogsource:\n  product: windows\ndetection:\n  sel:\n"
+                                 "    CommandLine|contains: whoami\n  condition: sel\n");
+  const auto input = s.dir.write("=evil.jsonl", R"j({"CommandLine": "whoami", "@timestamp": "@SUM(1)"})j" "\n");
+  auto r = run_cli({"hunt", "-r", rules.string(), "-f", "csv", input.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"'@SUM(1)\""), std::string::npos) << r.out;
+  // The input's path starts with the temporary folder, so it needs no guard.
+  EXPECT_NE(r.out.find("\"" + input.string() + "\""), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find(",\"="), std::string::npos) << r.out;
+}
+
 TEST(HuntCli, EmptyFilesAreSkippedNotErrors) {
   HuntFiles s;
   auto json = s.dir.write("empty/a.jsonl", "");

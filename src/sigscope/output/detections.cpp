@@ -50,8 +50,13 @@ char* write_value(char* p, const FieldValue& v) {
   return write_json_string(p, v.value);
 }
 
+// A CSV cell, quoted. Spreadsheets run a cell that starts with =, +, -, @,
+// a tab or a carriage return as a formula, and rule titles, input names and
+// event times come from files an attacker may write, so such a cell gets a
+// leading ' (the usual guard, which spreadsheets show as text).
 void csv_field(std::string_view s, std::string& out) {
   out.push_back('"');
+  if (!s.empty() && std::string_view("=+-@\t\r").find(s.front()) != std::string_view::npos) out.push_back('\'');
   for (char c : s) {
     if (c == '"') out += "\"\"";
     else out.push_back(c);
