@@ -242,6 +242,22 @@ TEST(HuntCli, CsvCellsAreNotFormulas) {
   EXPECT_EQ(r.out.find(",\"="), std::string::npos) << r.out;
 }
 
+// The table's DETAILS show the field the event has, also when the rule
+// names it otherwise (ParentImage is ParentProcessName on Security 4688).
+TEST(HuntCli, TableDetailsFollowFieldRenames) {
+  HuntFiles s;
+  const auto rules = s.dir.write("wmi/r.yml",
+                                 "title: WmiPrvSE child\nid: 10000000-0000-4000-8000-0000000000f1\nstatus: test\n"
+                                 "level: high\nlogsource:\n  category: process_creation\n  product: windows\n"
+                                 "detection:\n  sel:\n    ParentImage|endswith: '\\wmiprvse.exe'\n  condition: sel\n");
+  const auto input = s.dir.write(
+      "sec.jsonl", R"j({"Channel": "Security", "EventID": 4688, "NewProcessName": "C:\\cmd.exe", "ParentProcessName": "C:\\Windows\\wbem\\WmiPrvSE.exe"})j"
+                   "\n");
+  auto r = run_cli({"hunt", "-r", rules.string(), "-f", "table", input.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("ParentProcessName=C:\\Windows\\wbem\\WmiPrvSE.exe"), std::string::npos) << r.out;
+}
+
 TEST(HuntCli, EmptyFilesAreSkippedNotErrors) {
   HuntFiles s;
   auto json = s.dir.write("empty/a.jsonl", "");

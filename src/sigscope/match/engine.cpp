@@ -788,6 +788,13 @@ void Matcher::match_route(const RawEvent& event, const Engine::Route& route, std
   }
 }
 
+std::vector<std::uint32_t> Matcher::values_of(std::string_view name) const {
+  std::vector<std::uint32_t> out;
+  const FieldId field = engine_.fields_.find(name);
+  if (field != kNoField) view_.for_each_value(field, [&](std::uint32_t i) { out.push_back(i); });
+  return out;
+}
+
 void Matcher::correlation_hits(const RawEvent& event, std::span<const Detection> detections, std::uint32_t input,
                                std::vector<CorrelationHit>& out, CorrelationStats& stats) const {
   const CorrelationSet& set = engine_.correlations_;

@@ -163,6 +163,11 @@ class Matcher {
   void correlation_hits(const RawEvent& event, std::span<const Detection> detections, std::uint32_t input,
                         std::vector<CorrelationHit>& out, CorrelationStats& stats) const;
 
+  // Indices into the last matched event's fields of the values of Sigma
+  // field `name`, after the renames of the event's source (ParentImage gives
+  // the ParentProcessName value of a Security 4688 event).
+  std::vector<std::uint32_t> values_of(std::string_view name) const;
+
   // Stage indices (see Engine::stage_names) that matched for `detection`.
   std::span<const std::uint16_t> stages(const Detection& detection) const;
 

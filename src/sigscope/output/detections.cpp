@@ -108,11 +108,13 @@ std::string details(const DetectionContext& c) {
     for (const auto& p : rule.stages[s].predicates) {
       if (p.field.empty() || std::find(seen.begin(), seen.end(), p.field) != seen.end()) continue;
       seen.push_back(p.field);
-      for (const auto& f : c.event.fields) {
-        if (f.name != p.field) continue;
+      // The event's own field, which a source's renames may name otherwise
+      // (ParentProcessName for ParentImage on Security 4688).
+      const std::vector<std::uint32_t> values = c.matcher.values_of(p.field);
+      if (!values.empty()) {
+        const FieldValue& f = c.event.fields[values.front()];
         if (!out.empty()) out += "  ";
         out += fmt::format("{}={}", one_line(f.name, 40), one_line(f.value, 80));
-        break;
       }
       if (seen.size() >= 3) return out;
     }
