@@ -306,6 +306,16 @@ TEST(CompilerErrors, MisspelledConditionKeyIsNamed) {
   EXPECT_EQ(d.hint, "rename the key to 'condition'");
 }
 
+// With no selection to name, the hint does not end in an empty list.
+TEST(CompilerErrors, DanglingConditionWithoutSelections) {
+  DiagnosticList diagnostics;
+  compile_text(rule_with("  condition: sel\n"), diagnostics, "rules/x.yml");
+  std::string hints;
+  for (const auto& d : diagnostics.items()) hints += d.hint + "\n";
+  EXPECT_EQ(hints.find("use one of: \n"), std::string::npos) << hints;
+  EXPECT_NE(hints.find("define 'sel' in the detection section"), std::string::npos) << hints;
+}
+
 // A typo of a modifier gets the modifier it most likely meant.
 TEST(CompilerErrors, MisspelledModifierGetsClosest) {
   DiagnosticList diagnostics;

@@ -1,5 +1,7 @@
 #include "sigscope/common/progress.h"
 
+#include <spdlog/spdlog.h>
+
 #include <unistd.h>
 
 #include <chrono>
@@ -9,7 +11,8 @@ namespace sigscope {
 
 Progress::Progress(std::string label, std::uint64_t total, std::string unit)
     : label_(std::move(label)), total_(total), unit_(std::move(unit)) {
-  active_ = total_ > 0 && isatty(STDERR_FILENO);
+  // -q (log level error) asks for errors only, so no bar either.
+  active_ = total_ > 0 && isatty(STDERR_FILENO) && spdlog::should_log(spdlog::level::info);
   if (!active_) return;
   thread_ = std::thread([this] {
     std::unique_lock lock(mutex_);

@@ -579,7 +579,8 @@ std::optional<ConditionExpr> expand_condition(const ConditionAst& ast,
       for (const auto& s : stages) names.push_back(s.name);
       ctx.check_error("dangling-condition", line, column,
                       fmt::format("condition uses '{}', which is not defined in the detection section", ast.name),
-                      fmt::format("define '{}' or use one of: {}", ast.name, join(names, ", ")));
+                      names.empty() ? fmt::format("define '{}' in the detection section", ast.name)
+                                    : fmt::format("define '{}' or use one of: {}", ast.name, join(names, ", ")));
       return std::nullopt;
     }
     case Op::OneOf:

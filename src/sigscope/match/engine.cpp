@@ -893,7 +893,7 @@ std::string Matcher::explain(std::uint32_t rule, const RawEvent& event) {
                        compiled.rule.logsource.label());
   } else {
     out += fmt::format("  routing: the event (Channel '{}', EventID '{}') is not from this rule's logsource ({}), so "
-                       "hunt does not evaluate the rule on it; --no-routing would\n",
+                       "hunt does not evaluate the rule on it (with --no-routing it would)\n",
                        channel, event_id, compiled.rule.logsource.label());
   }
   for (const auto& alias : route.aliases)
