@@ -258,6 +258,20 @@ TEST(HuntCli, TableDetailsFollowFieldRenames) {
   EXPECT_NE(r.out.find("ParentProcessName=C:\\Windows\\wbem\\WmiPrvSE.exe"), std::string::npos) << r.out;
 }
 
+// An -o path that cannot be written stops the hunt before the rules load.
+TEST(HuntCli, UnwritableOutputIsReportedFirst) {
+  HuntFiles s;
+  const std::string out = (s.dir.path() / "no-such-folder" / "out.jsonl").string();
+  auto r = run_cli({"hunt", "-r", s.rules, "-o", out, s.events});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("cannot write detections to " + out + ": its folder does not exist"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("loaded"), std::string::npos) << "the rules were loaded first:\n" << r.err;
+  r = run_cli({"hunt", "-r", s.rules, "-o", s.dir.path().string(), s.events});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("it is a folder"), std::string::npos) << r.err;
+}
+
 TEST(HuntCli, EmptyFilesAreSkippedNotErrors) {
   HuntFiles s;
   auto json = s.dir.write("empty/a.jsonl", "");

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -987,6 +988,25 @@ int run_hunt(const HuntOptions& options) {
     min_rank = level_rank(options.min_level);
     if (min_rank == 0) {
       spdlog::error("invalid --min-level '{}': use informational, low, medium, high or critical", options.min_level);
+      return 2;
+    }
+  }
+
+  // An -o path that cannot be written is reported before the rules load,
+  // which takes a second for a large corpus. The file itself is not opened
+  // yet, so a run that stops early leaves an earlier result as it was.
+  if (!options.output.empty() && options.output != "-" && options.explain_rule.empty()) {
+    const std::filesystem::path out_path(options.output);
+    const std::filesystem::path folder = out_path.has_parent_path() ? out_path.parent_path() : ".";
+    std::error_code ec;
+    const char* problem = nullptr;
+    if (!std::filesystem::is_directory(folder, ec)) problem = "its folder does not exist";
+    else if (std::filesystem::is_directory(out_path, ec)) problem = "it is a folder";
+    else if (std::filesystem::exists(out_path, ec) ? access(out_path.c_str(), W_OK) != 0
+                                                  : access(folder.c_str(), W_OK) != 0)
+      problem = "permission denied";
+    if (problem) {
+      spdlog::error("cannot write detections to {}: {}; give -o a writable path", options.output, problem);
       return 2;
     }
   }
