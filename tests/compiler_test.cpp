@@ -316,6 +316,18 @@ TEST(CompilerErrors, DanglingConditionWithoutSelections) {
   EXPECT_NE(hints.find("define 'sel' in the detection section"), std::string::npos) << hints;
 }
 
+// A title that YAML reads as null is named as such, at its own line.
+TEST(CompilerErrors, NullTitleIsNamed) {
+  DiagnosticList diagnostics;
+  std::string yaml = rule_with("  sel:\n    A: x\n  condition: sel\n");
+  yaml.replace(0, yaml.find('\n'), "title: Null");
+  testing::compile_text(yaml, diagnostics, "rules/x.yml");
+  ASSERT_EQ(diagnostics.error_count(), 1u);
+  EXPECT_EQ(diagnostics.items()[0].line, 1);
+  EXPECT_NE(diagnostics.items()[0].message.find("'title' is empty or a YAML null"), std::string::npos)
+      << diagnostics.items()[0].message;
+}
+
 // A typo of a modifier gets the modifier it most likely meant.
 TEST(CompilerErrors, MisspelledModifierGetsClosest) {
   DiagnosticList diagnostics;

@@ -420,7 +420,11 @@ bool build_rule(const YamlDocument& doc, YamlNode root, const std::string& path,
   }
 
   rule.title = read_string(root, "title", ctx, rule.line);
-  if (rule.title.empty())
+  if (const YamlNode* title = root.find("title"); rule.title.empty() && title && title->is_null())
+    // `title: Null` or `title: ~` is a YAML null, not the word.
+    ctx.error(title, rule.line, "'title' is empty or a YAML null (Null, ~ or nothing after the colon)",
+              "write the title, in quotes if it is a word that YAML reads as null");
+  else if (rule.title.empty())
     ctx.error(nullptr, rule.line, "missing 'title'", "add a short title that says what the rule finds");
   rule.id = read_string(root, "id", ctx, rule.line);
   if (rule.id.empty()) {
