@@ -11,7 +11,7 @@ namespace sigscope {
 
 Progress::Progress(std::string label, std::uint64_t total, std::string unit)
     : label_(std::move(label)), total_(total), unit_(std::move(unit)) {
-  // -q (log level error) asks for errors only, so no bar either.
+  // -q sets the log level to errors only, so it hides the bar too.
   active_ = total_ > 0 && isatty(STDERR_FILENO) && spdlog::should_log(spdlog::level::info);
   if (!active_) return;
   thread_ = std::thread([this] {

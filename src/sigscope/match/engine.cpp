@@ -493,43 +493,28 @@ void Engine::build_routes(const EngineOptions& options) {
   router.routes.push_back(std::move(no_channel));
   router.no_channel = static_cast<std::uint32_t>(router.routes.size() - 1);
 
-  for (const auto& [channel, entries] : by_channel) {
+  // The routes of one channel or provider: `base` plus its entries for any
+  // event id, and one route per event id that adds that id's entries.
+  auto channel_entry = [&](const auto& entries, std::vector<const Entry*> base) {
     Router::ChannelEntry entry;
-    std::vector<const Entry*> any = star;
     std::set<long> ids;
     for (const auto& e : entries) {
-      if (e.target.event_id < 0) any.push_back(&e);
+      if (e.target.event_id < 0) base.push_back(&e);
       else ids.insert(e.target.event_id);
     }
-    entry.any = make_route(any);
+    entry.any = make_route(base);
     for (long id : ids) {
-      std::vector<const Entry*> list = any;
+      std::vector<const Entry*> list = base;
       for (const auto& e : entries)
         if (e.target.event_id == id) list.push_back(&e);
       entry.by_event_id[id] = make_route(list);
     }
-    router.channels.emplace(channel, std::move(entry));
-  }
-
+    return entry;
+  };
+  for (const auto& [channel, entries] : by_channel) router.channels.emplace(channel, channel_entry(entries, star));
   // Provider routes list only their own rules, since the channel route has
   // already run the rest.
-  for (const auto& [provider, entries] : by_provider) {
-    Router::ChannelEntry entry;
-    std::vector<const Entry*> any;
-    std::set<long> ids;
-    for (const auto& e : entries) {
-      if (e.target.event_id < 0) any.push_back(&e);
-      else ids.insert(e.target.event_id);
-    }
-    entry.any = make_route(any);
-    for (long id : ids) {
-      std::vector<const Entry*> list = any;
-      for (const auto& e : entries)
-        if (e.target.event_id == id) list.push_back(&e);
-      entry.by_event_id[id] = make_route(list);
-    }
-    router.providers.emplace(provider, std::move(entry));
-  }
+  for (const auto& [provider, entries] : by_provider) router.providers.emplace(provider, channel_entry(entries, {}));
 }
 
 bool Engine::reaches_channel_less() const { return !router_->routes[router_->no_channel].rules.empty(); }
